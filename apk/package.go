@@ -36,6 +36,14 @@ type Package struct {
 	HasProviderPriority bool
 	ReplacesPriority    int // q: replaces_priority
 
+	// Uninstallable is set when the record cannot be installed: it has an
+	// unknown upper-case field (a feature this reader does not know, as
+	// apk-tools treats it), or a D: or p: that does not parse.
+	// UninstallableReason says which.
+	Uninstallable       bool
+	UninstallableReason string
+	BrokenInstallIf     bool // an i: did not parse and was dropped, as apk does
+
 	// Set by the code that reads an index, not by the index text itself.
 	Repository *Index // the index this record came from
 }
