@@ -76,4 +76,10 @@ type Index struct {
 	Tag         string // "@tag" repositories serve only atoms pinned to them; "" for a plain one
 	Description string // the DESCRIPTION member, e.g. "v3.23.0-123-gabcdef"
 	Packages    []*Package
+
+	// Trusted tells that a signature by a trusted key verified the index;
+	// it is false only for an index read with IndexOptions.AllowUntrusted
+	// whose signature is missing, unknown or wrong. SignedBy names the key.
+	Trusted  bool
+	SignedBy string
 }

@@ -1,0 +1,215 @@
+package apk
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Size limits of an index archive. The v3.23 main x86_64 APKINDEX is about
+// 2.5 MiB, community about 10 MiB.
+const (
+	MaxIndexSize       = 256 << 20 // decompressed APKINDEX text
+	MaxDescriptionSize = 4 << 10   // DESCRIPTION
+)
+
+// IndexOptions tell ReadIndexArchive where an index came from and how far
+// to trust it. The zero value reads an untagged index and insists on a
+// valid signature.
+type IndexOptions struct {
+	Source string // URL or path, for messages and Index.Source
+	Tag    string // the repository's "@tag", or ""
+
+	// AllowUntrusted accepts an index whose signature is missing, by an
+	// unknown key or wrong (apk --allow-untrusted); Index.Trusted is then
+	// false, and the caller should warn loudly.
+	AllowUntrusted bool
+}
+
+// ReadIndexArchive reads and verifies an APKINDEX.tar.gz: one or more
+// signature gzip members (.SIGN.RSA.<key> is PKCS #1 v1.5 over the SHA-1 of
+// all bytes after the signature members, .SIGN.RSA256.<key> over their
+// SHA-256), then the tar holding DESCRIPTION and APKINDEX. The index is
+// parsed only after its signature has been checked, and each record's
+// Repository points to the returned Index.
+func ReadIndexArchive(r io.Reader, keys *KeyRing, opts IndexOptions) (*Index, error) {
+	src := opts.Source
+	if src == "" {
+		src = "(unnamed)"
+	}
+	a, err := readIndexMembers(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading index %s: %w", src, err)
+	}
+	idx := &Index{Source: opts.Source, Tag: opts.Tag, Description: a.description}
+	idx.SignedBy, err = verifySignatures(keys, a.sigs, a.digests)
+	if err != nil && !opts.AllowUntrusted {
+		if errors.Is(err, errUnsigned) {
+			err = errors.New("index is not signed (no .SIGN.* member)")
+		}
+		return nil, fmt.Errorf("verifying index %s: %w", src, err)
+	}
+	idx.Trusted = err == nil
+	if a.apkindex == nil {
+		return nil, fmt.Errorf("reading index %s: archive has no APKINDEX entry", src)
+	}
+	idx.Packages, err = ParseIndex(bytes.NewReader(a.apkindex))
+	if err != nil {
+		return nil, fmt.Errorf("parsing index %s: %w", src, err)
+	}
+	for _, p := range idx.Packages {
+		p.Repository = idx
+	}
+	return idx, nil
+}
+
+// indexArchive is what readIndexMembers found, not yet verified.
+type indexArchive struct {
+	sigs        []signature
+	digests     map[crypto.Hash][]byte // of the bytes after the signature members
+	description string
+	apkindex    []byte
+}
+
+func readIndexMembers(r io.Reader) (*indexArchive, error) {
+	a := &indexArchive{}
+	m := newMemberReader(r)
+	var gz gzip.Reader
+	for member := 1; ; member++ {
+		start := m.offset()
+		if eof, err := m.atEOF(); err != nil {
+			return nil, err
+		} else if eof {
+			return nil, fmt.Errorf("stream ends after %d bytes without the index tar", start)
+		}
+		// Hash every member with what the signatures seen so far need: the
+		// first member that is not a signature starts the signed bytes.
+		m.startMember(signatureAlgs(a.sigs)...)
+		if err := gz.Reset(m); err != nil {
+			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
+		}
+		gz.Multistream(false)
+		body := &chainedMembers{gz: &gz, m: m}
+		lr := &limitReader{r: body, n: MaxIndexSize + 1<<20, what: "index tar"}
+		tr := tar.NewReader(lr)
+		hdr, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, noEOF(err))
+		}
+		if !strings.HasPrefix(hdr.Name, signaturePrefix) {
+			// The index tar, possibly spread over several members, runs
+			// to the end of the stream.
+			body.chain = true
+			if err := a.readIndexTar(tr, hdr); err != nil {
+				return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
+			}
+			if err := drain(lr); err != nil {
+				return nil, fmt.Errorf("index tar after its last entry: %w", err)
+			}
+			a.digests = m.endMember()
+			return a, nil
+		}
+		for {
+			s, err := parseSignatureName(hdr.Name)
+			if err != nil {
+				return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
+			}
+			if hdr.Size > MaxSignatureSize {
+				return nil, fmt.Errorf("signature %s has %d bytes, more than %d", hdr.Name, hdr.Size, MaxSignatureSize)
+			}
+			if s.sig, err = io.ReadAll(tr); err != nil {
+				return nil, fmt.Errorf("reading %s: %w", hdr.Name, err)
+			}
+			a.sigs = append(a.sigs, s)
+			if hdr, err = tr.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				return nil, fmt.Errorf("after %s: %w", s.entry, err)
+			}
+		}
+		if err := drain(lr); err != nil {
+			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
+		}
+		m.endMember()
+	}
+}
+
+func (a *indexArchive) readIndexTar(tr *tar.Reader, hdr *tar.Header) error {
+	for {
+		switch hdr.Name {
+		case "DESCRIPTION":
+			d, err := readLimited(tr, hdr, MaxDescriptionSize)
+			if err != nil {
+				return err
+			}
+			a.description = strings.TrimSpace(string(d))
+		case "APKINDEX":
+			if a.apkindex != nil {
+				return errors.New("two APKINDEX entries")
+			}
+			d, err := readLimited(tr, hdr, MaxIndexSize)
+			if err != nil {
+				return err
+			}
+			a.apkindex = d
+		default:
+			if strings.HasPrefix(hdr.Name, signaturePrefix) {
+				return fmt.Errorf("signature %s after the index data", hdr.Name)
+			}
+		}
+		var err error
+		if hdr, err = tr.Next(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("index tar entry after %s: %w", hdr.Name, err)
+		}
+	}
+}
+
+func readLimited(tr *tar.Reader, hdr *tar.Header, limit int64) ([]byte, error) {
+	if hdr.Size > limit {
+		return nil, fmt.Errorf("%s has %d bytes, more than %d", hdr.Name, hdr.Size, limit)
+	}
+	d, err := io.ReadAll(tr)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", hdr.Name, noEOF(err))
+	}
+	return d, nil
+}
+
+// chainedMembers reads the current gzip member and, once chain is set, the
+// members after it, to the end of the stream, as one decompressed stream.
+type chainedMembers struct {
+	gz    *gzip.Reader
+	m     *memberReader
+	chain bool
+}
+
+func (c *chainedMembers) Read(p []byte) (int, error) {
+	for {
+		n, err := c.gz.Read(p)
+		if err != io.EOF || !c.chain {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+		eof, ferr := c.m.atEOF()
+		if ferr != nil {
+			return 0, ferr
+		}
+		if eof {
+			return 0, io.EOF
+		}
+		if err := c.gz.Reset(c.m); err != nil {
+			return 0, fmt.Errorf("gzip member at byte %d: %w", c.m.offset(), err)
+		}
+		c.gz.Multistream(false)
+	}
+}

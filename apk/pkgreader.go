@@ -1,0 +1,444 @@
+package apk
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Size limits of a package, so that a small hostile file cannot make the
+// reader allocate or inflate without end.
+const (
+	MaxControlSize = 16 << 20 // decompressed control member: .PKGINFO and scripts
+	MaxDataSize    = 64 << 30 // decompressed data member
+)
+
+// PAXChecksumSHA1 is the PAX record abuild-tar puts on every data entry but
+// hard links: the hex SHA-1 of a regular file's content or a symlink's target.
+const PAXChecksumSHA1 = "APK-TOOLS.checksum.SHA1"
+
+// A PackageReader reads a v2 .apk, verifying it as it goes.
+//
+// The layout is a series of gzip members that together form one tar
+// stream: zero or more signature members (each holding one .SIGN.* entry),
+// the control member (.PKGINFO first, then the scripts) and the data member
+// (the file tree, ending with the end-of-archive blocks). The trust chain is
+// the one apk-tools uses for a package taken from a verified index: the
+// index's C: field is the SHA-1 of the compressed control member, the
+// control's datahash is the SHA-256 of the compressed data member, and each
+// data entry carries the SHA-1 of its content.
+//
+// The per-package signatures are not checked by the reader, as apk-tools
+// does not check them for a package it found in a signed index; use
+// VerifySignature for a package that comes without one.
+//
+// Left out: packages without datahash (abuild has written it since 2017;
+// without it only the signature over control and data could vouch for the
+// data), and the v3 ADB package format.
+type PackageReader struct {
+	info *PackageInfo
+	what string // "package busybox-1.37.0-r30", for messages
+
+	sigs        []signature
+	controlSums map[crypto.Hash][]byte
+	headerSize  int64 // bytes of the signature and control members
+
+	data      io.Reader // decompressed data member, bounded
+	dataSum   hash.Hash // over the compressed data bytes
+	dataBytes int64     // compressed data bytes read so far
+	want      *Package
+	tr        *tar.Reader
+
+	cur       *tar.Header
+	curSum    hash.Hash // nil when the current entry's checksum is settled
+	curWant   []byte
+	regulars  map[string]bool // regular files seen, for hard link targets
+	err       error           // sticky: io.EOF after a verified end, or the first failure
+	finalized bool
+}
+
+// NewPackageReader reads the signature and control members of the package
+// in r and leaves the reader at the start of the data. When want is not
+// nil, the control member must hash to want.Checksum (the index's C:).
+func NewPackageReader(r io.Reader, want *Package) (*PackageReader, error) {
+	p := &PackageReader{want: want, what: "package", regulars: map[string]bool{}}
+	if want != nil {
+		p.what = "package " + want.Name + "-" + want.Version
+		if len(want.Checksum) == 0 {
+			return nil, fmt.Errorf("reading %s: the index record has no checksum to verify it with", p.what)
+		}
+	}
+	if err := p.readHeader(r); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p.what, err)
+	}
+	return p, nil
+}
+
+func (p *PackageReader) readHeader(r io.Reader) error {
+	m := newMemberReader(r)
+	var gz gzip.Reader
+	info := &PackageInfo{}
+	for member := 1; ; member++ {
+		start := m.offset()
+		if eof, err := m.atEOF(); err != nil {
+			return err
+		} else if eof {
+			return fmt.Errorf("stream ends after %d bytes without a control member (.PKGINFO)", start)
+		}
+		m.startMember(signatureAlgs(p.sigs)...)
+		if err := gz.Reset(m); err != nil {
+			return fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
+		}
+		gz.Multistream(false)
+		lr := &limitReader{r: &gz, n: MaxControlSize, what: "control member"}
+		tr := tar.NewReader(lr)
+		hdr, err := tr.Next()
+		if err != nil {
+			return fmt.Errorf("gzip member %d at byte %d: %w", member, start, noEOF(err))
+		}
+		var control bool
+		switch {
+		case strings.HasPrefix(hdr.Name, signaturePrefix):
+			err = p.readSignatures(tr, hdr)
+		case hdr.Name == ".PKGINFO":
+			control = true
+			err = p.readControl(tr, hdr, info)
+		default:
+			err = fmt.Errorf("first entry is %q, want .SIGN.* or .PKGINFO", hdr.Name)
+		}
+		if err == nil {
+			err = drain(lr)
+		}
+		if err != nil {
+			return fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
+		}
+		sums := m.endMember()
+		if control {
+			p.controlSums = sums
+			break
+		}
+	}
+	info.Checksum = p.controlSums[crypto.SHA1]
+	p.info = info
+	if p.want != nil && !bytes.Equal(info.Checksum, p.want.Checksum) {
+		return fmt.Errorf("control member has checksum %s, the index says %s",
+			checksumString(info.Checksum), checksumString(p.want.Checksum))
+	}
+	if p.want == nil {
+		p.what = "package " + info.Name + "-" + info.Version
+	}
+	if len(info.DataHash) == 0 {
+		return errors.New(".PKGINFO has no datahash, so the data cannot be verified")
+	}
+	p.headerSize = m.offset()
+	p.dataSum = sha256.New()
+	br := hashingBufReader(m.rest(), p.dataSum, &p.dataBytes)
+	dgz, err := gzip.NewReader(br)
+	if err != nil {
+		return fmt.Errorf("data member at byte %d: %w", p.headerSize, noEOF(err))
+	}
+	p.data = &limitReader{r: dgz, n: MaxDataSize, what: "data member"}
+	p.tr = tar.NewReader(p.data)
+	return nil
+}
+
+// noEOF turns an io.EOF in the middle of a structure into a truncation.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (p *PackageReader) readSignatures(tr *tar.Reader, hdr *tar.Header) error {
+	for {
+		s, err := parseSignatureName(hdr.Name)
+		if err != nil {
+			return err
+		}
+		if hdr.Size > MaxSignatureSize {
+			return fmt.Errorf("signature %s has %d bytes, more than %d", hdr.Name, hdr.Size, MaxSignatureSize)
+		}
+		if s.sig, err = io.ReadAll(tr); err != nil {
+			return fmt.Errorf("reading %s: %w", hdr.Name, err)
+		}
+		p.sigs = append(p.sigs, s)
+		hdr, err = tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("after %s: %w", s.entry, err)
+		}
+	}
+}
+
+func (p *PackageReader) readControl(tr *tar.Reader, hdr *tar.Header, info *PackageInfo) error {
+	for _, s := range p.sigs {
+		info.Signatures = append(info.Signatures, s.entry)
+	}
+	body, err := io.ReadAll(tr)
+	if err != nil {
+		return fmt.Errorf("reading .PKGINFO: %w", err)
+	}
+	if err := parsePkgInfo(body, info); err != nil {
+		return err
+	}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("control entry after .PKGINFO: %w", err)
+		}
+		if !strings.HasPrefix(hdr.Name, ".") || strings.Contains(hdr.Name, "/") {
+			return fmt.Errorf("control member holds %q: control and data must be separate gzip members", hdr.Name)
+		}
+		if !controlScripts[hdr.Name] {
+			continue
+		}
+		if !isRegular(hdr) {
+			return fmt.Errorf("script %s is not a regular file", hdr.Name)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", hdr.Name, err)
+		}
+		if info.Scripts == nil {
+			info.Scripts = map[string][]byte{}
+		}
+		info.Scripts[hdr.Name] = body
+	}
+}
+
+func isRegular(hdr *tar.Header) bool {
+	return hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA //nolint:staticcheck // old tar writers
+}
+
+// Info returns what the package says about itself. Its Size is set once the
+// data has been read to the end.
+func (p *PackageReader) Info() *PackageInfo { return p.info }
+
+// VerifySignature checks the package's own signatures over its control
+// member (which pins the data through datahash) and returns the name of the
+// trusted key that signed it. Packages from a verified index need not be
+// checked this way; their trust comes from the index's checksum.
+func (p *PackageReader) VerifySignature(keys *KeyRing) (string, error) {
+	name, err := verifySignatures(keys, p.sigs, p.controlSums)
+	if err != nil {
+		return "", fmt.Errorf("verifying %s: %w", p.what, err)
+	}
+	return name, nil
+}
+
+// Next advances to the next data entry and returns its header, with the
+// PAX records (PAXChecksumSHA1, SCHILY.xattr.*) kept. It verifies the
+// entry left behind, reading whatever of it was not read. At the end of the
+// data it checks the data member against datahash and returns io.EOF only if
+// it matched; nothing the reader returned may be trusted before that.
+func (p *PackageReader) Next() (*tar.Header, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	if err := p.finishEntry(); err != nil {
+		return nil, p.fail(err)
+	}
+	hdr, err := p.tr.Next()
+	if err == io.EOF {
+		if err := p.finishData(); err != nil {
+			return nil, p.fail(err)
+		}
+		p.err = io.EOF
+		return nil, io.EOF
+	}
+	if err != nil {
+		after := "data member start"
+		if p.cur != nil {
+			after = "data entry " + p.cur.Name
+		}
+		return nil, p.fail(fmt.Errorf("reading the entry after %s: %w", after, err))
+	}
+	p.cur, p.curSum, p.curWant = hdr, nil, nil
+	if err := p.checkEntry(hdr); err != nil {
+		return nil, p.fail(fmt.Errorf("data entry %s: %w", hdr.Name, err))
+	}
+	return hdr, nil
+}
+
+// Read reads the content of the current entry. At its end the content's
+// checksum is verified; a mismatch is returned instead of io.EOF.
+func (p *PackageReader) Read(b []byte) (int, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	if p.cur == nil {
+		return 0, fmt.Errorf("reading %s: Read before Next", p.what)
+	}
+	n, err := p.tr.Read(b)
+	if p.curSum != nil {
+		p.curSum.Write(b[:n])
+	}
+	if err == io.EOF {
+		if err := p.verifyEntry(); err != nil {
+			return n, p.fail(err)
+		}
+		return n, io.EOF
+	}
+	if err != nil {
+		return n, p.fail(fmt.Errorf("data entry %s: %w", p.cur.Name, noEOF(err)))
+	}
+	return n, nil
+}
+
+func (p *PackageReader) fail(err error) error {
+	p.err = fmt.Errorf("reading %s: %w", p.what, err)
+	return p.err
+}
+
+// checkEntry refuses entries that could escape the root or that apk does
+// not install, and prepares the checksum check.
+func (p *PackageReader) checkEntry(hdr *tar.Header) error {
+	if err := checkEntryPath(hdr.Name); err != nil {
+		return err
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tar writers
+		p.regulars[strings.TrimSuffix(hdr.Name, "/")] = true
+	case tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case tar.TypeSymlink:
+		if hdr.Linkname == "" {
+			return errors.New("symlink with an empty target")
+		}
+	case tar.TypeLink:
+		if err := checkEntryPath(hdr.Linkname); err != nil {
+			return fmt.Errorf("hard link target: %w", err)
+		}
+		if !p.regulars[hdr.Linkname] {
+			return fmt.Errorf("hard link to %q, which is not an earlier regular file", hdr.Linkname)
+		}
+		return nil
+	default:
+		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
+	}
+	v, ok := hdr.PAXRecords[PAXChecksumSHA1]
+	if !ok {
+		// Old packages lack it; datahash still covers the bytes.
+		return nil
+	}
+	want, err := decodeEntryChecksum(v)
+	if err != nil {
+		return err
+	}
+	switch hdr.Typeflag {
+	case tar.TypeSymlink:
+		got := sha1.Sum([]byte(hdr.Linkname))
+		if !bytes.Equal(got[:], want) {
+			return fmt.Errorf("checksum mismatch: header says %x, link target %q has %x", want, hdr.Linkname, got)
+		}
+	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tar writers
+		p.curSum, p.curWant = sha1.New(), want
+	}
+	return nil
+}
+
+// checkEntryPath accepts only clean relative paths ("usr/bin/x", a
+// directory may end in "/").
+func checkEntryPath(name string) error {
+	clean := strings.TrimSuffix(name, "/")
+	switch {
+	case strings.HasPrefix(name, "/"):
+		return fmt.Errorf("absolute path %q", name)
+	case clean == ".." || strings.HasPrefix(clean, "../") || strings.HasSuffix(clean, "/..") || strings.Contains(clean, "/../"):
+		return fmt.Errorf("path %q leaves the root through \"..\"", name)
+	case clean == "" || clean == "." || !fs.ValidPath(clean):
+		return fmt.Errorf("path %q is not clean", name)
+	}
+	return nil
+}
+
+// decodeEntryChecksum accepts abuild's 40 hex digits and the "Q1" + base64
+// form some other builders write.
+func decodeEntryChecksum(v string) ([]byte, error) {
+	var b []byte
+	var err error
+	if rest, ok := strings.CutPrefix(v, "Q1"); ok {
+		b, err = base64.StdEncoding.DecodeString(rest)
+	} else {
+		b, err = hex.DecodeString(v)
+	}
+	if err != nil || len(b) != sha1.Size {
+		return nil, fmt.Errorf("malformed %s record %q", PAXChecksumSHA1, v)
+	}
+	return b, nil
+}
+
+func (p *PackageReader) finishEntry() error {
+	if p.curSum == nil {
+		return nil
+	}
+	if _, err := io.Copy(p.curSum, p.tr); err != nil {
+		return fmt.Errorf("data entry %s: %w", p.cur.Name, noEOF(err))
+	}
+	return p.verifyEntry()
+}
+
+func (p *PackageReader) verifyEntry() error {
+	if p.curSum == nil {
+		return nil
+	}
+	got := p.curSum.Sum(nil)
+	p.curSum = nil
+	if !bytes.Equal(got, p.curWant) {
+		return fmt.Errorf("data entry %s: checksum mismatch: header says %x, content has %x", p.cur.Name, p.curWant, got)
+	}
+	return nil
+}
+
+// finishData reads the rest of the data member (end-of-archive padding) and
+// checks it against datahash.
+func (p *PackageReader) finishData() error {
+	if err := drain(p.data); err != nil {
+		return fmt.Errorf("data member after its last entry: %w", err)
+	}
+	if got := p.dataSum.Sum(nil); !bytes.Equal(got, p.info.DataHash) {
+		return fmt.Errorf("data member has SHA-256 %x, .PKGINFO datahash says %x", got, p.info.DataHash)
+	}
+	p.info.Size = p.headerSize + p.dataBytes
+	if p.want != nil && p.want.Size != 0 && p.want.Size != p.info.Size {
+		return fmt.Errorf("package has %d bytes, the index says %d", p.info.Size, p.want.Size)
+	}
+	return nil
+}
+
+// VerifyPackage reads the package in r to its end, verifying everything the
+// PackageReader does, and returns its metadata.
+func VerifyPackage(r io.Reader, want *Package) (*PackageInfo, error) {
+	p, err := NewPackageReader(r, want)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		_, err := p.Next()
+		if err == io.EOF {
+			return p.Info(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func checksumString(b []byte) string { return "Q1" + base64.StdEncoding.EncodeToString(b) }
