@@ -1,0 +1,280 @@
+package ext4img
+
+import (
+	"io/fs"
+	"time"
+)
+
+// allocator hands out blocks from a cursor that only moves forward,
+// stepping over the superblock and GDT copies of backup groups.
+type allocator struct {
+	l        *Layout
+	cur      uint32
+	next     int // index of the next reserved region at or after cur
+	overflow bool
+}
+
+// skip moves cur past a reserved region it sits in, recording the region.
+func (a *allocator) skip() {
+	for a.next < len(a.l.reserved) && a.cur >= a.l.reserved[a.next].start {
+		r := a.l.reserved[a.next]
+		if a.cur < r.start+r.len {
+			a.cur = r.start + r.len
+		}
+		a.next++
+	}
+}
+
+// room is how many blocks follow cur before the next reserved region.
+func (a *allocator) room() uint32 {
+	if a.next < len(a.l.reserved) {
+		return a.l.reserved[a.next].start - a.cur
+	}
+	return ^uint32(0) - a.cur
+}
+
+// contiguous allocates n blocks in one piece, leaving a gap before a
+// reserved region that would split them.
+func (a *allocator) contiguous(n uint32) uint32 {
+	a.skip()
+	if a.room() < n {
+		a.l.gaps = append(a.l.gaps, run{a.cur, a.room()})
+		a.cur += a.room()
+		a.skip()
+	}
+	s := a.cur
+	a.bump(n)
+	return s
+}
+
+func (a *allocator) bump(n uint32) {
+	if uint64(a.cur)+uint64(n) >= 1<<32 {
+		a.overflow = true
+		return
+	}
+	a.cur += n
+}
+
+// runs allocates n blocks as extents of at most maxExtentLen.
+func (a *allocator) runs(n uint32) []run {
+	var rs []run
+	for n > 0 {
+		a.skip()
+		k := min(n, a.room(), maxExtentLen)
+		if k == 0 {
+			a.overflow = true
+			return rs
+		}
+		rs = append(rs, run{a.cur, k})
+		a.bump(k)
+		n -= k
+		if a.overflow {
+			return rs
+		}
+	}
+	return rs
+}
+
+// treeShape returns the number of extent tree blocks per level (leaves
+// first) for n extents: four fit in i_block, more need leaf blocks of
+// (bs-12)/12 extents each, and index levels above while more than four
+// blocks remain at a level.
+func treeShape(n, bs int) []int {
+	per := (bs - 12) / 12
+	var levels []int
+	for n > 4 {
+		n = (n + per - 1) / per
+		levels = append(levels, n)
+	}
+	return levels
+}
+
+// allocate lays out an image of total blocks with at least inodes inodes.
+// It returns nil and the block count worth trying next when that does not
+// fit.
+func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
+	bs := uint32(p.bs)
+	l := &Layout{BlockSize: p.bs, Blocks: int64(total), bpg: 8 * bs, byIno: p.byIno, opts: p.w.opts, fsTime: p.w.root.e.ModTime}
+	if !p.w.opts.Time.IsZero() {
+		l.fsTime = p.w.opts.Time
+	} else {
+		l.fsTime = time.Unix(0, 0)
+	}
+	if bs == 1024 {
+		l.fdb = 1
+	}
+	if total <= l.fdb+8 {
+		return nil, int64(l.fdb) + 9
+	}
+	groups := (total - l.fdb + l.bpg - 1) / l.bpg
+	l.Groups = int(groups)
+	l.gdtBlocks = (groups*groupDescSize + bs - 1) / bs
+
+	// Inodes per group: a multiple of 8 (bitmap bytes) and of the inodes in
+	// a block, at most one bitmap block's worth.
+	align := max(uint32(8), bs/inodeSize)
+	perGroup := (inodes + int64(groups) - 1) / int64(groups)
+	ipg := (perGroup + int64(align) - 1) / int64(align) * int64(align)
+	if ipg > int64(l.bpg) || ipg*int64(groups) >= 1<<32 {
+		maxIpg := int64(l.bpg)
+		need := (inodes + maxIpg - 1) / maxIpg
+		return nil, int64(l.fdb) + (need-1)*int64(l.bpg) + 64
+	}
+	l.InodesPerGroup = uint32(ipg)
+	l.Inodes = uint32(ipg) * groups
+	l.itb = uint32(ipg) * inodeSize / bs
+
+	for g := uint32(1); g < groups; g++ {
+		if isBackupGroup(g) {
+			r := run{l.fdb + g*l.bpg, 1 + l.gdtBlocks}
+			if r.start+r.len > total {
+				return nil, int64(r.start + r.len + 1)
+			}
+			l.backups = append(l.backups, g)
+			l.reserved = append(l.reserved, r)
+		}
+	}
+	a := &allocator{l: l, cur: l.fdb + 1 + l.gdtBlocks}
+	for _, list := range p.xblocks {
+		for _, x := range list {
+			x.block = 0
+		}
+	}
+
+	// 1. Bitmaps and inode tables of all groups, flex_bg style.
+	l.groups = make([]groupPlan, groups)
+	for g := range l.groups {
+		l.groups[g].blockBitmap = a.contiguous(1)
+	}
+	for g := range l.groups {
+		l.groups[g].inodeBitmap = a.contiguous(1)
+	}
+	for g := range l.groups {
+		l.groups[g].inodeTable = a.contiguous(l.itb)
+	}
+	for _, r := range l.reserved {
+		l.segs = append(l.segs, segment{start: r.start, len: r.len, kind: segBackup})
+	}
+	for g, gp := range l.groups {
+		l.segs = append(l.segs,
+			segment{start: gp.blockBitmap, len: 1, kind: segBlockBitmap, idx: g},
+			segment{start: gp.inodeBitmap, len: 1, kind: segInodeBitmap, idx: g},
+			segment{start: gp.inodeTable, len: l.itb, kind: segInodeTable, idx: g})
+	}
+	for i, g := range l.backups {
+		l.segs[i].idx = int(g)
+	}
+
+	// 2. The journal.
+	if jb := p.journalBlocks(total); jb > 0 {
+		l.JournalBlocks = int(jb)
+		l.journal = &inodePlan{dataBlocks: jb}
+		p.allocInode(a, l, nil, l.journal)
+	}
+
+	// 3. Every inode's xattr block, data and extent tree, in inode order.
+	for _, n := range p.byIno {
+		if n != nil {
+			p.allocInode(a, l, n, n.plan)
+		}
+	}
+	if a.overflow {
+		return nil, 1 << 32
+	}
+	a.skip()
+	l.end = a.cur
+	if l.end > total {
+		return nil, int64(l.end)
+	}
+	l.count(p)
+	return l, 0
+}
+
+// allocInode places one inode's blocks; n is nil for the journal.
+func (p *prepared) allocInode(a *allocator, l *Layout, n *node, pl *inodePlan) {
+	if pl.xblk != nil && pl.xblk.block == 0 {
+		pl.xblk.block = a.contiguous(1)
+		l.xblocks = append(l.xblocks, pl.xblk)
+		l.segs = append(l.segs, segment{start: pl.xblk.block, len: 1, kind: segXattr, x: pl.xblk})
+	}
+	if pl.dataBlocks == 0 {
+		pl.runs, pl.tree, pl.treeLevels = nil, nil, nil
+		return
+	}
+	pl.runs = a.runs(pl.dataBlocks)
+	for i, r := range pl.runs {
+		l.segs = append(l.segs, segment{start: r.start, len: r.len, kind: segData, idx: i, n: n})
+	}
+	pl.treeLevels = treeShape(len(pl.runs), p.bs)
+	pl.tree = pl.tree[:0]
+	for _, c := range pl.treeLevels {
+		for range c {
+			b := a.contiguous(1)
+			l.segs = append(l.segs, segment{start: b, len: 1, kind: segTree, idx: len(pl.tree), n: n})
+			pl.tree = append(pl.tree, b)
+		}
+	}
+}
+
+// usedBlocks counts the allocated blocks in [lo, hi).
+func (l *Layout) usedBlocks(lo, hi uint32) uint32 {
+	if hi <= lo {
+		return 0
+	}
+	used := uint32(0)
+	if e := min(hi, l.end); e > lo {
+		used = e - lo
+	}
+	for _, g := range l.gaps {
+		s, e := max(g.start, lo), min(g.start+g.len, hi)
+		if e > s {
+			used -= e - s
+		}
+	}
+	for _, r := range l.reserved {
+		s, e := max(r.start, lo, l.end), min(r.start+r.len, hi)
+		if e > s {
+			used += e - s
+		}
+	}
+	return used
+}
+
+// count fills in the free block and inode counts, per group and in total.
+func (l *Layout) count(p *prepared) {
+	l.lastIno = uint32(len(p.byIno) - 1)
+	total := uint32(l.Blocks)
+	var freeBlocks int64
+	for g := range l.groups {
+		gs := l.fdb + uint32(g)*l.bpg
+		ge := min(gs+l.bpg, total)
+		gp := &l.groups[g]
+		gp.freeBlocks = ge - gs - l.usedBlocks(gs, ge)
+		freeBlocks += int64(gp.freeBlocks)
+		first := uint32(g)*l.InodesPerGroup + 1
+		used := uint32(0)
+		if l.lastIno >= first {
+			used = min(l.lastIno-first+1, l.InodesPerGroup)
+		}
+		gp.freeInodes = l.InodesPerGroup - used
+		gp.usedDirs = 0
+	}
+	for ino, n := range p.byIno {
+		if n != nil && n.mode.Type() == fs.ModeDir {
+			l.groups[uint32(ino-1)/l.InodesPerGroup].usedDirs++
+		}
+	}
+	l.FreeBlocks = freeBlocks
+	l.FreeInodes = l.Inodes - l.lastIno
+	l.UUID, l.HashSeed = p.w.opts.UUID, p.w.opts.HashSeed
+	if l.UUID == ([16]byte{}) {
+		copy(l.UUID[:], p.digest[:16])
+		l.UUID[6] = l.UUID[6]&0x0f | 0x40 // version 4 layout; derived, not random
+		l.UUID[8] = l.UUID[8]&0x3f | 0x80
+	}
+	if l.HashSeed == ([16]byte{}) {
+		copy(l.HashSeed[:], p.digest[16:])
+		l.HashSeed[6] = l.HashSeed[6]&0x0f | 0x40
+		l.HashSeed[8] = l.HashSeed[8]&0x3f | 0x80
+	}
+}

@@ -1,0 +1,208 @@
+package ext4img
+
+import (
+	"encoding/binary"
+	"io/fs"
+	"time"
+)
+
+// encodeTime splits t into the 32-bit seconds field and the _extra field:
+// two epoch bits extending the seconds to 34 bits, then nanoseconds
+// (inodes.rst, "Inode Timestamps"). Times outside 1901..2446 are clamped.
+func encodeTime(t time.Time) (uint32, uint32) {
+	sec, nsec := t.Unix(), uint32(t.Nanosecond())
+	const minSec, maxSec = -1 << 31, 1<<31 - 1 + 3<<32
+	if sec < minSec {
+		sec, nsec = minSec, 0
+	} else if sec > maxSec {
+		sec, nsec = maxSec, 999999999
+	}
+	epoch := uint32((sec-int64(int32(sec)))>>32) & 3
+	return uint32(int32(sec)), epoch | nsec<<2
+}
+
+// modeBits is i_mode for m.
+func modeBits(m fs.FileMode) uint16 {
+	v := uint16(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		v |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		v |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		v |= 0o1000
+	}
+	switch m.Type() {
+	case 0:
+		v |= sIFREG
+	case fs.ModeDir:
+		v |= sIFDIR
+	case fs.ModeSymlink:
+		v |= sIFLNK
+	case fs.ModeDevice | fs.ModeCharDevice:
+		v |= sIFCHR
+	case fs.ModeDevice:
+		v |= sIFBLK
+	case fs.ModeNamedPipe:
+		v |= sIFIFO
+	case fs.ModeSocket:
+		v |= sIFSOCK
+	}
+	return v
+}
+
+// encodeDev stores a device number in i_block as the kernel does: the old
+// 16-bit encoding in i_block[0] when both numbers are below 256, otherwise
+// the new 32-bit one in i_block[1] (ext4_inode's old_encode_dev /
+// new_encode_dev).
+func encodeDev(b []byte, major, minor uint32) {
+	if major < 256 && minor < 256 {
+		binary.LittleEndian.PutUint32(b[0:], major<<8|minor)
+		return
+	}
+	binary.LittleEndian.PutUint32(b[4:], minor&0xff|major<<8|(minor&^0xff)<<12)
+}
+
+// logicalStarts returns the first logical block of each run.
+func logicalStarts(runs []run) []uint32 {
+	s := make([]uint32, len(runs))
+	var at uint32
+	for i, r := range runs {
+		s[i] = at
+		at += r.len
+	}
+	return s
+}
+
+// extentRoot fills i_block with the root of pl's extent tree.
+func extentRoot(b []byte, pl *inodePlan, bs int) {
+	depth := len(pl.treeLevels)
+	if depth == 0 {
+		extentHeader{Entries: uint16(len(pl.runs)), Max: 4}.marshal(b)
+		starts := logicalStarts(pl.runs)
+		for i, r := range pl.runs {
+			extent{Block: starts[i], Len: uint16(r.len), Start: r.start}.marshal(b[12+12*i:])
+		}
+		return
+	}
+	top := pl.treeLevels[depth-1]
+	extentHeader{Entries: uint16(top), Max: 4, Depth: uint16(depth)}.marshal(b)
+	writeIndexEntries(b[12:], pl, bs, depth, 0, top)
+}
+
+// writeIndexEntries writes index entries pointing at tree blocks
+// [first, first+count) of level-1 (the level below the one written to).
+func writeIndexEntries(b []byte, pl *inodePlan, bs, level, first, count int) {
+	per := (bs - 12) / 12
+	starts := logicalStarts(pl.runs)
+	base := 0
+	for _, c := range pl.treeLevels[:level-1] {
+		base += c
+	}
+	span := 1 // extents under one block of level-1
+	for range level {
+		span *= per
+	}
+	for i := range count {
+		j := first + i
+		extentIdx{Block: starts[j*span], Leaf: pl.tree[base+j]}.marshal(b[12*i:])
+	}
+}
+
+// extentTreeBlock returns tree block k of pl (leaves first, then index
+// levels, as allocated).
+func extentTreeBlock(buf []byte, pl *inodePlan, k, bs int) {
+	clear(buf)
+	per := (bs - 12) / 12
+	level, j := 0, k
+	for j >= pl.treeLevels[level] {
+		j -= pl.treeLevels[level]
+		level++
+	}
+	if level == 0 {
+		starts := logicalStarts(pl.runs)
+		lo, hi := j*per, min((j+1)*per, len(pl.runs))
+		extentHeader{Entries: uint16(hi - lo), Max: uint16(per)}.marshal(buf)
+		for i := lo; i < hi; i++ {
+			r := pl.runs[i]
+			extent{Block: starts[i], Len: uint16(r.len), Start: r.start}.marshal(buf[12+12*(i-lo):])
+		}
+		return
+	}
+	below := pl.treeLevels[level-1]
+	lo, hi := j*per, min((j+1)*per, below)
+	extentHeader{Entries: uint16(hi - lo), Max: uint16(per), Depth: uint16(level)}.marshal(buf)
+	writeIndexEntries(buf[12:], pl, bs, level, lo, hi-lo)
+}
+
+// encodeInode fills b (inodeSize bytes, zeroed) with inode ino.
+func (l *Layout) encodeInode(ino uint32, b []byte) {
+	var in inode
+	var pl *inodePlan
+	if ino == journalIno && l.journal != nil {
+		pl = l.journal
+		s, x := encodeTime(l.fsTime)
+		in = inode{Mode: sIFREG | 0o600, LinksCount: 1, Atime: s, Ctime: s, Mtime: s, Crtime: s,
+			AtimeExtra: x, CtimeExtra: x, MtimeExtra: x, CrtimeExtra: x}
+		size := uint64(pl.dataBlocks) * uint64(l.BlockSize)
+		in.SizeLo, in.SizeHigh = uint32(size), uint32(size>>32)
+	} else {
+		if int(ino) >= len(l.byIno) || l.byIno[ino] == nil {
+			return
+		}
+		n := l.byIno[ino]
+		pl = n.plan
+		t := n.e.ModTime
+		if t.IsZero() {
+			t = l.fsTime
+		}
+		s, x := encodeTime(t)
+		in = inode{
+			Mode: modeBits(n.mode), UIDLo: uint16(n.e.UID), UIDHigh: uint16(n.e.UID >> 16),
+			GIDLo: uint16(n.e.GID), GIDHigh: uint16(n.e.GID >> 16),
+			Atime: s, Ctime: s, Mtime: s, Crtime: s,
+			AtimeExtra: x, CtimeExtra: x, MtimeExtra: x, CrtimeExtra: x,
+			Xattrs: pl.xin,
+		}
+		links := n.nlink
+		if n.mode.IsDir() && links > linkMax {
+			links = 1 // dir_nlink: too many subdirectories to count
+		}
+		in.LinksCount = uint16(links)
+		var size uint64
+		switch n.mode.Type() {
+		case 0:
+			size = uint64(n.e.Size)
+		case fs.ModeDir:
+			size = uint64(pl.dataBlocks) * uint64(l.BlockSize)
+		case fs.ModeSymlink:
+			size = uint64(len(n.e.Linkname))
+			if pl.dataBlocks == 0 {
+				copy(in.Block[:], n.e.Linkname)
+			}
+		case fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
+			encodeDev(in.Block[:], n.e.Devmajor, n.e.Devminor)
+		}
+		in.SizeLo, in.SizeHigh = uint32(size), uint32(size>>32)
+		if pl.xblk != nil {
+			in.FileACLLo = pl.xblk.block
+		}
+		if ft := n.mode.Type(); ft != 0 && ft != fs.ModeDir && !(ft == fs.ModeSymlink && pl.dataBlocks > 0) {
+			pl = nil // no extent tree: fast symlink, device, FIFO, socket
+		}
+	}
+	var sectors uint64
+	if pl != nil {
+		in.Flags |= inodeFlagExtents
+		extentRoot(in.Block[:], pl, l.BlockSize)
+		sectors = uint64(pl.dataBlocks) + uint64(len(pl.tree))
+	}
+	if in.FileACLLo != 0 {
+		sectors++
+	}
+	sectors *= uint64(l.BlockSize / 512)
+	in.BlocksLo, in.BlocksHigh = uint32(sectors), uint16(sectors>>32)
+	in.ExtraIsize = extraIsize
+	in.marshal(b)
+}

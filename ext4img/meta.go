@@ -1,0 +1,134 @@
+package ext4img
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+func leUint32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
+
+// superBlock fills b (superBlockSize bytes) with the superblock as stored in
+// group nr.
+func (l *Layout) superBlock(b []byte, nr uint16) {
+	t, _ := encodeTime(l.fsTime)
+	hi := uint8(l.fsTime.Unix()>>32) & 0xff
+	if l.fsTime.Unix() < 0 {
+		t, hi = 0, 0
+	}
+	sb := superBlock{
+		InodesCount:       l.Inodes,
+		BlocksCountLo:     uint32(l.Blocks),
+		FreeBlocksCountLo: uint32(l.FreeBlocks),
+		FreeInodesCount:   l.FreeInodes,
+		FirstDataBlock:    l.fdb,
+		LogBlockSize:      uint32(bits.TrailingZeros(uint(l.BlockSize)) - 10),
+		LogClusterSize:    uint32(bits.TrailingZeros(uint(l.BlockSize)) - 10),
+		BlocksPerGroup:    l.bpg,
+		ClustersPerGroup:  l.bpg,
+		InodesPerGroup:    l.InodesPerGroup,
+		Wtime:             t,
+		MaxMntCount:       0xFFFF,
+		State:             1,
+		Errors:            1,
+		Lastcheck:         t,
+		RevLevel:          1,
+		FirstIno:          firstIno,
+		InodeSize:         inodeSize,
+		BlockGroupNr:      nr,
+		FeatureCompat:     compatExtAttr | compatDirIndex,
+		FeatureIncompat:   incompatFiletype | incompatExtents | incompatFlexBg,
+		FeatureRoCompat: roCompatSparseSuper | roCompatLargeFile | roCompatHugeFile |
+			roCompatDirNlink | roCompatExtraIsize,
+		UUID:             l.UUID,
+		HashSeed:         l.HashSeed,
+		DefHashVersion:   1,   // half_md4
+		DefaultMountOpts: 0xC, // user_xattr, acl (as mke2fs)
+		MkfsTime:         t,
+		MinExtraIsize:    extraIsize,
+		WantExtraIsize:   extraIsize,
+		Flags:            0x2, // EXT2_FLAGS_UNSIGNED_HASH
+		LogGroupsPerFlex: 4,
+		WtimeHi:          hi,
+		MkfsTimeHi:       hi,
+		LastcheckHi:      hi,
+	}
+	copy(sb.VolumeName[:], l.opts.Label)
+	if l.journal != nil {
+		sb.FeatureCompat |= compatHasJournal
+		sb.JournalInum = journalIno
+		sb.JnlBackupType = 1 // EXT3_JNL_BACKUP_BLOCKS
+		var ib [60]byte
+		extentRoot(ib[:], l.journal, l.BlockSize)
+		for i := range 15 {
+			sb.JnlBlocks[i] = leUint32(ib[4*i:])
+		}
+		size := uint64(l.journal.dataBlocks) * uint64(l.BlockSize)
+		sb.JnlBlocks[15], sb.JnlBlocks[16] = uint32(size>>32), uint32(size)
+	}
+	sb.marshal(b)
+}
+
+// groupDescs fills b with the group descriptor table.
+func (l *Layout) groupDescs(b []byte) {
+	for g, gp := range l.groups {
+		(&groupDesc{
+			BlockBitmapLo:     gp.blockBitmap,
+			InodeBitmapLo:     gp.inodeBitmap,
+			InodeTableLo:      gp.inodeTable,
+			FreeBlocksCountLo: uint16(gp.freeBlocks),
+			FreeInodesCountLo: uint16(gp.freeInodes),
+			UsedDirsCountLo:   uint16(gp.usedDirs),
+		}).marshal(b[g*groupDescSize:])
+	}
+}
+
+// setBits sets bits [from, to) of bitmap b.
+func setBits(b []byte, from, to uint32) {
+	for ; from < to && from%8 != 0; from++ {
+		b[from/8] |= 1 << (from % 8)
+	}
+	for ; from+8 <= to; from += 8 {
+		b[from/8] = 0xff
+	}
+	for ; from < to; from++ {
+		b[from/8] |= 1 << (from % 8)
+	}
+}
+
+func clearBits(b []byte, from, to uint32) {
+	for ; from < to; from++ {
+		b[from/8] &^= 1 << (from % 8)
+	}
+}
+
+// blockBitmap fills b with group g's block bitmap; blocks past the end of
+// the filesystem are marked in use (padding).
+func (l *Layout) blockBitmap(b []byte, g int) []byte {
+	clear(b)
+	gs := l.fdb + uint32(g)*l.bpg
+	ge := gs + l.bpg
+	rel := func(x uint32) uint32 { return min(max(x, gs), ge) - gs }
+	setBits(b, 0, rel(l.end))
+	for _, r := range l.gaps {
+		clearBits(b, rel(r.start), rel(r.start+r.len))
+	}
+	for _, r := range l.reserved {
+		setBits(b, rel(r.start), rel(r.start+r.len))
+	}
+	if total := uint32(l.Blocks); ge > total {
+		setBits(b, rel(total), l.bpg)
+	}
+	return b
+}
+
+// inodeBitmap fills b with group g's inode bitmap; bits past
+// s_inodes_per_group are set (padding).
+func (l *Layout) inodeBitmap(b []byte, g int) []byte {
+	clear(b)
+	first := uint32(g)*l.InodesPerGroup + 1
+	if l.lastIno >= first {
+		setBits(b, 0, min(l.lastIno-first+1, l.InodesPerGroup))
+	}
+	setBits(b, l.InodesPerGroup, uint32(len(b))*8)
+	return b
+}

@@ -1,0 +1,325 @@
+package ext4img
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"sort"
+	"time"
+)
+
+// Layout is the computed geometry of an image: every inode number and block
+// address is fixed before the first byte is written.
+type Layout struct {
+	BlockSize      int
+	Blocks         int64  // total blocks, including block 0
+	Inodes         uint32 // inode count
+	FreeBlocks     int64
+	FreeInodes     uint32
+	JournalBlocks  int // 0 without a journal
+	Groups         int
+	InodesPerGroup uint32
+	UUID           [16]byte
+	HashSeed       [16]byte
+
+	fdb, bpg, gdtBlocks, itb uint32
+	groups                   []groupPlan
+	backups                  []uint32 // groups holding a superblock copy
+	reserved                 []run    // superblock + GDT copies in backup groups
+	gaps                     []run    // free blocks below end
+	end                      uint32   // first block after the last allocated one
+	journal                  *inodePlan
+	segs                     []segment
+	byIno                    []*node
+	opts                     Options
+	fsTime                   time.Time
+	lastIno                  uint32
+	xblocks                  []*xattrBlock
+}
+
+// Size is the image size in bytes.
+func (l *Layout) Size() int64 { return l.Blocks * int64(l.BlockSize) }
+
+type groupPlan struct {
+	blockBitmap, inodeBitmap, inodeTable uint32
+	freeBlocks, freeInodes, usedDirs     uint32
+}
+
+// run is a range of blocks.
+type run struct{ start, len uint32 }
+
+// inodePlan is where one inode's blocks go.
+type inodePlan struct {
+	dataBlocks uint32
+	runs       []run    // data, in logical order
+	tree       []uint32 // extent tree blocks: leaves first, then each index level
+	treeLevels []int    // number of tree blocks per level, leaves first
+	xin        []byte   // in-inode xattr area (from 0xA0), or nil
+	xblk       *xattrBlock
+}
+
+type xattrBlock struct {
+	data  []byte
+	block uint32
+	refs  uint32
+}
+
+// xattrRefcountMax is EXT4_XATTR_REFCOUNT_MAX: a block shared by more
+// inodes than this is written again.
+const xattrRefcountMax = 1024
+
+type segKind uint8
+
+const (
+	segBackup segKind = iota // superblock + GDT copy of group idx
+	segBlockBitmap
+	segInodeBitmap
+	segInodeTable
+	segData // dir blocks, file data, slow symlink, journal
+	segTree // extent tree block idx of n
+	segXattr
+)
+
+// segment is a range of blocks written by one generator, in on-disk order.
+type segment struct {
+	start, len uint32
+	kind       segKind
+	idx        int // group, run or tree block index
+	n          *node
+	x          *xattrBlock
+}
+
+// Layout computes the image layout without writing it; the result is cached
+// until the next Add or Link.
+func (w *Writer) Layout() (*Layout, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	if w.layout != nil {
+		return w.layout, nil
+	}
+	p, err := w.prepare()
+	if err != nil {
+		return nil, err
+	}
+	l, err := p.solve()
+	if err != nil {
+		return nil, err
+	}
+	w.layout = l
+	return l, nil
+}
+
+// prepared is what does not depend on the image size: inode numbers, block
+// needs, attributes, the tree digest.
+type prepared struct {
+	w        *Writer
+	bs       int
+	byIno    []*node
+	xblocks  map[string][]*xattrBlock
+	dataNeed int64 // data, symlink, xattr blocks
+	digest   [32]byte
+}
+
+func (w *Writer) prepare() (*prepared, error) {
+	p := &prepared{w: w, bs: w.bs, xblocks: map[string][]*xattrBlock{}}
+	// Inode numbers: 1-10 reserved, 2 root, 11 lost+found, then the tree
+	// depth-first in name order; a hard-linked inode gets the number of its
+	// first name in that order.
+	p.byIno = make([]*node, firstIno+1, firstIno+len(w.nodes))
+	p.byIno[rootIno], p.byIno[lostFoundIno] = w.root, w.lost
+	for _, n := range w.nodes {
+		if n != w.root && n != w.lost {
+			n.ino = 0
+		}
+	}
+	var number func(d *node)
+	number = func(d *node) {
+		sort.Slice(d.children, func(i, j int) bool { return d.children[i].name < d.children[j].name })
+		for _, c := range d.children {
+			if c.n.ino == 0 {
+				c.n.ino = uint32(len(p.byIno))
+				p.byIno = append(p.byIno, c.n)
+			}
+			if c.n.mode.IsDir() {
+				c.n.parent = d.ino
+				number(c.n)
+			}
+		}
+	}
+	w.root.parent = rootIno
+	number(w.root)
+	if uint64(len(p.byIno)) >= 1<<32-1 {
+		return nil, fmt.Errorf("laying out the image: %d inodes are too many", len(p.byIno))
+	}
+
+	h := sha256.New()
+	var buf []byte
+	for ino, n := range p.byIno {
+		if n == nil {
+			continue
+		}
+		pl := &inodePlan{}
+		n.plan = pl
+		switch {
+		case n.mode.IsDir():
+			pl.dataBlocks = dirBlockCount(n, p.bs)
+		case n.mode.IsRegular():
+			b := (n.e.Size + int64(p.bs) - 1) / int64(p.bs)
+			if b >= 1<<32 {
+				return nil, fmt.Errorf("laying out %q: %d bytes are too many", n.e.Path, n.e.Size)
+			}
+			pl.dataBlocks = uint32(b)
+		case n.mode.Type() == fs.ModeSymlink && len(n.e.Linkname) > fastSymlinkMax:
+			pl.dataBlocks = 1
+		}
+		p.dataNeed += int64(pl.dataBlocks)
+		if len(n.e.Xattrs) > 0 {
+			xs, err := sortedXattrs(n.e.Xattrs)
+			if err != nil {
+				return nil, fmt.Errorf("laying out %q: %w", n.e.Path, err)
+			}
+			if pl.xin = encodeInodeXattrs(xs); pl.xin == nil {
+				b := encodeXattrBlock(xs, p.bs)
+				list := p.xblocks[string(b)]
+				if len(list) == 0 || list[len(list)-1].refs >= xattrRefcountMax {
+					list = append(list, &xattrBlock{data: b})
+					p.xblocks[string(b)] = list
+					p.dataNeed++
+				}
+				pl.xblk = list[len(list)-1]
+				pl.xblk.refs++
+			}
+			for _, x := range xs {
+				buf = append(buf[:0], x.index)
+				h.Write(buf)
+				h.Write([]byte(x.name))
+				h.Write(x.value)
+			}
+		}
+		buf = binary.LittleEndian.AppendUint32(buf[:0], uint32(ino))
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(n.mode))
+		buf = binary.LittleEndian.AppendUint32(buf, n.e.UID)
+		buf = binary.LittleEndian.AppendUint32(buf, n.e.GID)
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.e.ModTime.UnixNano()))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.e.Size))
+		buf = binary.LittleEndian.AppendUint32(buf, n.e.Devmajor)
+		buf = binary.LittleEndian.AppendUint32(buf, n.e.Devminor)
+		buf = append(buf, n.e.Linkname...)
+		h.Write(buf)
+		for _, c := range n.children {
+			buf = binary.LittleEndian.AppendUint32(append(buf[:0], c.name...), c.n.ino)
+			h.Write(buf)
+		}
+	}
+	o := w.opts
+	fmt.Fprintf(h, "%d %d %v %d %q %d", p.bs, o.Size, o.NoJournal, o.JournalBlocks, o.Label, o.Time.UnixNano())
+	copy(p.digest[:], h.Sum(nil))
+	return p, nil
+}
+
+// solve finds the image size (explicit or the smallest with headroom) and
+// allocates every block.
+func (p *prepared) solve() (*Layout, error) {
+	o := p.w.opts
+	headBlocks := o.HeadroomBlocks
+	if headBlocks == 0 {
+		headBlocks = DefaultHeadroomBytes / int64(p.bs)
+	}
+	headInodes := o.HeadroomInodes
+	if headInodes == 0 {
+		headInodes = DefaultHeadroomInodes
+	}
+	headBlocks, headInodes = max(headBlocks, 0), max(headInodes, 0)
+	usedInodes := int64(len(p.byIno)) - 1
+	if o.Size == 0 {
+		return p.rightSize(headBlocks, usedInodes+headInodes)
+	}
+	total := o.Size / int64(p.bs)
+	if total >= 1<<32 {
+		return nil, fmt.Errorf("laying out the image: size %d needs more than 2^32 blocks", o.Size)
+	}
+	// Like mke2fs, give an explicit size one inode per 16 KiB, but never
+	// fewer than the tree needs plus headroom, and fall back to that when
+	// the ratio does not fit.
+	ratio := o.Size / 16384
+	for _, inodes := range []int64{max(ratio, usedInodes+headInodes), usedInodes + headInodes, usedInodes} {
+		if l, _ := p.allocate(uint32(total), inodes); l != nil {
+			return l, nil
+		}
+	}
+	need, err := p.rightSize(0, usedInodes)
+	if err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("laying out the image: the tree needs %d bytes, more than the size %d given", need.Size(), o.Size)
+}
+
+// rightSize iterates the block count up to the smallest that holds
+// everything with headBlocks blocks to spare.
+func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
+	fdb := int64(0)
+	if p.bs == 1024 {
+		fdb = 1
+	}
+	total := fdb + 4 + p.dataNeed + headBlocks
+	for range 1000 {
+		if total >= 1<<32 {
+			return nil, fmt.Errorf("laying out the image: %d blocks are more than 2^32", total)
+		}
+		l, need := p.allocate(uint32(total), inodes)
+		if l != nil && l.FreeBlocks >= headBlocks {
+			return l, nil
+		}
+		if l != nil {
+			need = max(need, total+headBlocks-l.FreeBlocks)
+		}
+		if need <= total {
+			need = total + 1
+		}
+		total = need
+	}
+	return nil, fmt.Errorf("laying out the image: the size did not converge")
+}
+
+// journalBlocks is the journal size for an image of total blocks.
+func (p *prepared) journalBlocks(total uint32) uint32 {
+	o := p.w.opts
+	switch {
+	case o.NoJournal:
+		return 0
+	case o.JournalBlocks > 0:
+		return uint32(o.JournalBlocks)
+	}
+	// ext2fs_default_journal_size (lib/ext2fs/mkjournal.c), but never
+	// below JBD2_MIN_JOURNAL_BLOCKS: the journal is on by default even for
+	// images mke2fs would leave without one.
+	for _, s := range []struct{ below, size uint32 }{
+		{32768, 1024}, {256 * 1024, 4096}, {512 * 1024, 8192}, {4096 * 1024, 16384},
+		{8192 * 1024, 32768}, {16384 * 1024, 65536}, {32768 * 1024, 131072},
+	} {
+		if total < s.below {
+			return s.size
+		}
+	}
+	return 262144
+}
+
+// isBackupGroup reports whether group g holds a superblock copy
+// (sparse_super: 0, 1 and powers of 3, 5 and 7).
+func isBackupGroup(g uint32) bool {
+	if g <= 1 {
+		return true
+	}
+	for _, b := range []uint32{3, 5, 7} {
+		n := b
+		for n < g {
+			n *= b
+		}
+		if n == g {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,322 @@
+package ext4img
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// streamer writes blocks at increasing offsets, turning zero blocks into
+// holes by seeking over them.
+type streamer struct {
+	out  io.WriteSeeker
+	bw   *bufio.Writer
+	at   int64 // offset the next buffered byte lands at
+	bs   int
+	zero []byte
+
+	file      *contentReader // the regular file being written
+	dirNode   *node          // the directory whose blocks dirBlocks holds
+	dirBlocks [][]byte
+}
+
+// writeBlocks writes whole blocks starting at block start, skipping zero
+// blocks.
+func (s *streamer) writeBlocks(start uint32, data []byte) error {
+	off := int64(start) * int64(s.bs)
+	for i := 0; i < len(data); i += s.bs {
+		b := data[i : i+s.bs]
+		if bytes.Equal(b, s.zero) {
+			continue
+		}
+		o := off + int64(i)
+		if o != s.at {
+			if err := s.bw.Flush(); err != nil {
+				return err
+			}
+			if _, err := s.out.Seek(o, io.SeekStart); err != nil {
+				return err
+			}
+			s.at = o
+		}
+		if _, err := s.bw.Write(b); err != nil {
+			return err
+		}
+		s.at += int64(s.bs)
+	}
+	return nil
+}
+
+// finish flushes and makes the output exactly size bytes long: when the
+// last blocks were holes, it writes the final byte.
+func (s *streamer) finish(size int64) error {
+	if s.at < size {
+		if err := s.bw.Flush(); err != nil {
+			return err
+		}
+		if _, err := s.out.Seek(size-1, io.SeekStart); err != nil {
+			return err
+		}
+		s.bw.Reset(s.out)
+		if _, err := s.bw.Write([]byte{0}); err != nil {
+			return err
+		}
+	}
+	return s.bw.Flush()
+}
+
+// WriteTo writes the image to out, which must be empty or all zero where
+// the image has holes (a new file is). It computes the layout if needed,
+// then writes every block in on-disk order, seeking over zero blocks, and
+// calls each regular file's Content once. It returns the image size.
+func (w *Writer) WriteTo(out io.WriteSeeker) (int64, error) {
+	l, err := w.Layout()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("writing image: %w", err)
+	}
+	bs := l.BlockSize
+	s := &streamer{out: out, bw: bufio.NewWriterSize(out, 1<<20), bs: bs, zero: make([]byte, bs)}
+	if err := l.write(s); err != nil {
+		return 0, fmt.Errorf("writing image: %w", err)
+	}
+	if err := s.finish(l.Size()); err != nil {
+		return 0, fmt.Errorf("writing image: %w", err)
+	}
+	return l.Size(), nil
+}
+
+// write emits the image in on-disk order.
+func (l *Layout) write(s *streamer) error {
+	bs := l.BlockSize
+	// 1. Superblock and group descriptors of group 0.
+	head := make([]byte, int(l.fdb+1+l.gdtBlocks)*bs)
+	l.superBlock(head[superBlockOffset:], 0)
+	l.groupDescs(head[int(l.fdb+1)*bs:])
+	if err := s.writeBlocks(0, head); err != nil {
+		return err
+	}
+	gdt := head[int(l.fdb+1)*bs:]
+
+	// 2. Everything else: backups, bitmaps, inode tables, journal,
+	// directories, files, extent trees, xattr blocks, sorted by block.
+	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].start < l.segs[j].start })
+	buf := make([]byte, 1<<20)
+	defer func() {
+		if s.file != nil {
+			s.file.rc.Close()
+		}
+	}()
+	for _, sg := range l.segs {
+		var err error
+		switch sg.kind {
+		case segBackup:
+			b := make([]byte, int(sg.len)*bs)
+			l.superBlock(b, uint16(sg.idx))
+			copy(b[bs:], gdt)
+			err = s.writeBlocks(sg.start, b)
+		case segBlockBitmap:
+			err = s.writeBlocks(sg.start, l.blockBitmap(buf[:bs], sg.idx))
+		case segInodeBitmap:
+			err = s.writeBlocks(sg.start, l.inodeBitmap(buf[:bs], sg.idx))
+		case segInodeTable:
+			err = l.writeInodeTable(s, sg, buf)
+		case segXattr:
+			b := append(buf[:0], sg.x.data...)
+			xattrBlockHeader{Refcount: sg.x.refs, Hash: leUint32(b[0x10:])}.marshal(b)
+			err = s.writeBlocks(sg.start, b)
+		case segTree:
+			pl := l.journal
+			if sg.n != nil {
+				pl = sg.n.plan
+			}
+			extentTreeBlock(buf[:bs], pl, sg.idx, bs)
+			err = s.writeBlocks(sg.start, buf[:bs])
+		case segData:
+			err = l.writeData(s, sg, buf)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeData writes one run of an inode's data blocks.
+func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
+	bs := l.BlockSize
+	n := sg.n
+	switch {
+	case n == nil: // the journal: its superblock, then zeros
+		if sg.idx == 0 {
+			b := buf[:bs]
+			clear(b)
+			(&journalSuperBlock{BlockSize: uint32(bs), MaxLen: l.journal.dataBlocks, UUID: l.UUID}).marshal(b)
+			return s.writeBlocks(sg.start, b)
+		}
+		return nil
+	case n.mode.IsDir():
+		if s.dirNode != n {
+			s.dirNode, s.dirBlocks = n, encodeDir(n, n.parent, bs, n.plan.dataBlocks)
+		}
+		first := logicalStarts(n.plan.runs)[sg.idx]
+		for i := range sg.len {
+			if err := s.writeBlocks(sg.start+i, s.dirBlocks[first+i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	case n.mode.Type() == fs.ModeSymlink:
+		b := buf[:bs]
+		clear(b)
+		copy(b, n.e.Linkname)
+		return s.writeBlocks(sg.start, b)
+	}
+	if sg.idx == 0 {
+		r, err := openContent(n)
+		if err != nil {
+			return err
+		}
+		s.file = r
+	}
+	file := s.file
+	chunk := len(buf) / bs * bs
+	for i := uint32(0); i < sg.len; {
+		k := min(uint32(chunk/bs), sg.len-i)
+		b := buf[:int(k)*bs]
+		if err := file.read(b); err != nil {
+			s.file = nil
+			return err
+		}
+		if err := s.writeBlocks(sg.start+i, b); err != nil {
+			return err
+		}
+		i += k
+	}
+	if sg.idx == len(n.plan.runs)-1 {
+		s.file = nil
+		return file.close()
+	}
+	return nil
+}
+
+// contentReader reads exactly a file's Size bytes from its Content.
+type contentReader struct {
+	n    *node
+	rc   io.ReadCloser
+	left int64
+}
+
+func openContent(n *node) (*contentReader, error) {
+	if n.e.Content == nil {
+		return nil, fmt.Errorf("reading %q: no content for %d bytes", n.e.Path, n.e.Size)
+	}
+	rc, err := n.e.Content()
+	if err != nil {
+		return nil, fmt.Errorf("opening %q: %w", n.e.Path, err)
+	}
+	return &contentReader{n: n, rc: rc, left: n.e.Size}, nil
+}
+
+// read fills b from the content, padding the tail past Size with zeros.
+func (c *contentReader) read(b []byte) error {
+	k := min(int64(len(b)), c.left)
+	got, err := io.ReadFull(c.rc, b[:k])
+	if err != nil {
+		c.rc.Close()
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading %q: content ends after %d of %d bytes", c.n.e.Path, c.n.e.Size-c.left+int64(got), c.n.e.Size)
+		}
+		return fmt.Errorf("reading %q: %w", c.n.e.Path, err)
+	}
+	c.left -= k
+	clear(b[k:])
+	return nil
+}
+
+// close checks that the content has no bytes past Size and closes it.
+func (c *contentReader) close() error {
+	var one [1]byte
+	n, err := io.ReadFull(c.rc, one[:])
+	cerr := c.rc.Close()
+	switch {
+	case n > 0:
+		return fmt.Errorf("reading %q: content is longer than %d bytes", c.n.e.Path, c.n.e.Size)
+	case err != nil && err != io.EOF:
+		return fmt.Errorf("reading %q: %w", c.n.e.Path, err)
+	case cerr != nil:
+		return fmt.Errorf("closing %q: %w", c.n.e.Path, cerr)
+	}
+	return nil
+}
+
+// writeInodeTable writes group sg.idx's inode table, skipping blocks of
+// unused inodes.
+func (l *Layout) writeInodeTable(s *streamer, sg segment, buf []byte) error {
+	bs := l.BlockSize
+	perBlock := uint32(bs / inodeSize)
+	first := uint32(sg.idx)*l.InodesPerGroup + 1
+	if first > l.lastIno {
+		return nil // all zero: a hole
+	}
+	usedBlocks := min((l.lastIno-first)/perBlock+1, l.itb)
+	chunkBlocks := uint32(len(buf) / bs)
+	for b := uint32(0); b < usedBlocks; b += chunkBlocks {
+		k := min(chunkBlocks, usedBlocks-b)
+		chunk := buf[:int(k)*bs]
+		clear(chunk)
+		for i := range k * perBlock {
+			ino := first + (b*perBlock + i)
+			if ino <= l.lastIno {
+				l.encodeInode(ino, chunk[int(i)*inodeSize:])
+			}
+		}
+		if err := s.writeBlocks(sg.start+b, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteFile writes the image to a temporary file next to name, syncs it and
+// renames it to name with permissions perm. On error neither name nor the
+// temporary file is left behind (an existing name is not touched).
+func (w *Writer) WriteFile(name string, perm fs.FileMode) (err error) {
+	if _, err := w.Layout(); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing image %s: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := w.WriteTo(f); err != nil {
+		return fmt.Errorf("writing image %s: %w", name, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		return fmt.Errorf("writing image %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing image %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing image %s: %w", name, err)
+	}
+	if err := os.Rename(f.Name(), name); err != nil {
+		return fmt.Errorf("writing image %s: %w", name, err)
+	}
+	return nil
+}

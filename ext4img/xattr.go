@@ -1,0 +1,213 @@
+package ext4img
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// xattrPrefixes maps the name prefixes ext4 stores as an index
+// (attributes.rst). Full-name entries (posix ACLs) come first so that they
+// win over "system.".
+var xattrPrefixes = []struct {
+	prefix string
+	index  uint8
+	full   bool // the whole name is the prefix; the stored name is empty
+}{
+	{"system.posix_acl_access", 2, true},
+	{"system.posix_acl_default", 3, true},
+	{"user.", 1, false},
+	{"trusted.", 4, false},
+	{"security.", 6, false},
+	{"system.", 7, false},
+}
+
+// xattr is one attribute as stored: name index, name suffix, value.
+type xattr struct {
+	index uint8
+	name  string
+	value []byte
+}
+
+// splitXattrName returns the index and stored suffix of a full name.
+func splitXattrName(full string) (uint8, string, bool) {
+	for _, p := range xattrPrefixes {
+		if p.full {
+			if full == p.prefix {
+				return p.index, "", true
+			}
+			continue
+		}
+		if strings.HasPrefix(full, p.prefix) && len(full) > len(p.prefix) {
+			return p.index, full[len(p.prefix):], true
+		}
+	}
+	return 0, "", false
+}
+
+// checkXattrs rejects names ext4 cannot store and attribute sets that fit
+// neither the inode nor one block.
+func checkXattrs(m map[string][]byte, bs int) error {
+	if len(m) == 0 {
+		return nil
+	}
+	for name := range m {
+		_, suffix, ok := splitXattrName(name)
+		if !ok {
+			return fmt.Errorf("xattr %q: name has no user., trusted., security. or system. prefix", name)
+		}
+		if len(suffix) > maxNameLen {
+			return fmt.Errorf("xattr %q: name longer than %d bytes", name, maxNameLen)
+		}
+	}
+	xs, err := sortedXattrs(m)
+	if err != nil {
+		return err
+	}
+	if xattrBlockBytes(xs) > bs {
+		return fmt.Errorf("xattrs need %d bytes, more than one %d-byte block", xattrBlockBytes(xs), bs)
+	}
+	return nil
+}
+
+// sortedXattrs converts and sorts attributes in the order the kernel
+// searches an xattr block: by index, name length, name.
+func sortedXattrs(m map[string][]byte) ([]xattr, error) {
+	xs := make([]xattr, 0, len(m))
+	for full, v := range m {
+		idx, suffix, _ := splitXattrName(full)
+		if idx == 2 || idx == 3 {
+			var err error
+			if v, err = aclToDisk(v); err != nil {
+				return nil, fmt.Errorf("xattr %q: %w", full, err)
+			}
+		}
+		xs = append(xs, xattr{idx, suffix, v})
+	}
+	sort.Slice(xs, func(i, j int) bool {
+		a, b := xs[i], xs[j]
+		if a.index != b.index {
+			return a.index < b.index
+		}
+		if len(a.name) != len(b.name) {
+			return len(a.name) < len(b.name)
+		}
+		return a.name < b.name
+	})
+	return xs, nil
+}
+
+// xattrBodyBytes is the room xs need after the ibody header magic: entries,
+// the 4-byte end marker, values.
+func xattrBodyBytes(xs []xattr) int {
+	n := 4
+	for _, x := range xs {
+		n += xattrEntrySize(len(x.name)) + xattrValueSize(len(x.value))
+	}
+	return n
+}
+
+func xattrBlockBytes(xs []xattr) int { return 32 + xattrBodyBytes(xs) }
+
+// inodeXattrRoom is the in-inode area after i_extra_isize, minus the magic.
+const inodeXattrRoom = inodeSize - 0xA0 - 4
+
+// encodeXattrBody writes entries from the start of area and values from its
+// end downwards; value offsets are relative to valueBase (the first entry
+// for in-inode attributes, the block start for a block).
+func encodeXattrBody(area []byte, entriesAt, valueBase int, xs []xattr) {
+	end := len(area)
+	off := entriesAt
+	for _, x := range xs {
+		e := xattrEntry{NameIndex: x.index, ValueSize: uint32(len(x.value)), Name: x.name}
+		if len(x.value) > 0 {
+			end -= xattrValueSize(len(x.value))
+			copy(area[end:], x.value)
+			e.ValueOffs = uint16(end - valueBase)
+		}
+		e.Hash = xattrHash(x.name, x.value)
+		e.marshal(area[off:])
+		off += xattrEntrySize(len(x.name))
+	}
+}
+
+// encodeInodeXattrs returns the in-inode attribute area (from offset 0xA0)
+// holding xs, or nil when they do not fit.
+func encodeInodeXattrs(xs []xattr) []byte {
+	if len(xs) == 0 || xattrBodyBytes(xs) > inodeXattrRoom {
+		return nil
+	}
+	area := make([]byte, inodeSize-0xA0)
+	binary.LittleEndian.PutUint32(area, xattrMagic)
+	encodeXattrBody(area[4:], 0, 0, xs)
+	return area
+}
+
+// encodeXattrBlock returns an xattr block holding xs, with h_refcount zero
+// (set when the block is written, once its sharers are known).
+func encodeXattrBlock(xs []xattr, bs int) []byte {
+	b := make([]byte, bs)
+	encodeXattrBody(b, 32, 0, xs)
+	// h_hash folds the entry hashes (ext4_xattr_rehash).
+	var h uint32
+	for off := 32; binary.LittleEndian.Uint32(b[off:]) != 0; off += xattrEntrySize(int(b[off])) {
+		h = h<<16 ^ h>>16 ^ binary.LittleEndian.Uint32(b[off+0xC:])
+	}
+	xattrBlockHeader{Hash: h}.marshal(b)
+	return b
+}
+
+// xattrHash is ext4_xattr_hash_entry: the name bytes (unsigned), then the
+// value as little-endian 32-bit words, zero-padded.
+func xattrHash(name string, value []byte) uint32 {
+	var h uint32
+	for i := 0; i < len(name); i++ {
+		h = h<<5 ^ h>>27 ^ uint32(name[i])
+	}
+	for i := 0; i < len(value); i += 4 {
+		var w [4]byte
+		copy(w[:], value[i:])
+		h = h<<16 ^ h>>16 ^ binary.LittleEndian.Uint32(w[:])
+	}
+	return h
+}
+
+// POSIX ACL tags (include/uapi/linux/posix_acl.h).
+const (
+	aclUserObj  = 0x01
+	aclUser     = 0x02
+	aclGroupObj = 0x04
+	aclGroup    = 0x08
+	aclMask     = 0x10
+	aclOther    = 0x20
+)
+
+// aclToDisk converts a POSIX ACL from the xattr API's format (version 2,
+// 8-byte entries: what getxattr returns and tar archives carry) into ext4's
+// on-disk format (version 1, 4-byte entries except for named users and
+// groups), as the kernel's ext4_acl_to_disk does. A value already in the
+// disk format is returned unchanged.
+func aclToDisk(v []byte) ([]byte, error) {
+	le := binary.LittleEndian
+	if len(v) >= 4 && le.Uint32(v) == 1 {
+		return v, nil
+	}
+	if len(v) < 4 || le.Uint32(v) != 2 || (len(v)-4)%8 != 0 {
+		return nil, fmt.Errorf("not a POSIX ACL (version 2 header, 8-byte entries)")
+	}
+	out := make([]byte, 4, len(v))
+	le.PutUint32(out, 1)
+	for i := 4; i < len(v); i += 8 {
+		tag, perm, id := le.Uint16(v[i:]), le.Uint16(v[i+2:]), le.Uint32(v[i+4:])
+		switch tag {
+		case aclUserObj, aclGroupObj, aclMask, aclOther:
+			out = le.AppendUint16(le.AppendUint16(out, tag), perm)
+		case aclUser, aclGroup:
+			out = le.AppendUint32(le.AppendUint16(le.AppendUint16(out, tag), perm), id)
+		default:
+			return nil, fmt.Errorf("unknown ACL tag %#x", tag)
+		}
+	}
+	return out, nil
+}
