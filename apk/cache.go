@@ -1,0 +1,144 @@
+package apk
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The cache directory layout:
+//
+//	indexes/<mirror key>/<arch>/APKINDEX.tar.gz   the verified index archive as served
+//	indexes/<mirror key>/<arch>/APKINDEX.json     its ETag/Last-Modified and SHA-256
+//	packages/<name>-<version>.<sha1 hex of C:>.apk
+//
+// Packages are content-addressed by their index checksum, so one cache
+// serves every repository and mirror. Every entry is written to a temporary
+// file in the same directory and renamed into place, so another process
+// sees either nothing or a whole file. Nothing is fsynced: every entry is
+// verified again each time it is used (the index signature, the package's
+// control SHA-1 and datahash), so a file torn by a crash is detected and
+// fetched again instead of trusted.
+
+const (
+	indexFile     = "APKINDEX.tar.gz"
+	indexMetaFile = "APKINDEX.json"
+	maxIndexSize  = 256 << 20 // a v3.23 community index is ~2 MB
+)
+
+// indexMeta is the sidecar of a cached index.
+type indexMeta struct {
+	URL        string     `json:"url"`
+	Validators validators `json:"validators"`
+	SHA256     string     `json:"sha256"` // of the APKINDEX.tar.gz next to it
+}
+
+// indexCacheDir returns the directory caching base's index for arch.
+func indexCacheDir(cacheDir, base, arch string) string {
+	sum := sha256.Sum256([]byte(base))
+	key := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-':
+			return r
+		}
+		return '_'
+	}, strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://"))
+	if len(key) > 80 {
+		key = key[len(key)-80:]
+	}
+	return filepath.Join(cacheDir, "indexes", key+"-"+hex.EncodeToString(sum[:6]), arch)
+}
+
+// loadCachedIndex returns the cached index archive of a mirror and its
+// validators; ok is false when there is none or it does not match its
+// sidecar (then it must be fetched unconditionally).
+func loadCachedIndex(dir string) (data []byte, meta indexMeta, ok bool) {
+	mb, err := os.ReadFile(filepath.Join(dir, indexMetaFile))
+	if err != nil || json.Unmarshal(mb, &meta) != nil {
+		return nil, indexMeta{}, false
+	}
+	data, err = os.ReadFile(filepath.Join(dir, indexFile))
+	if err != nil {
+		return nil, indexMeta{}, false
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != meta.SHA256 {
+		return nil, indexMeta{}, false
+	}
+	return data, meta, true
+}
+
+// storeCachedIndex writes a verified index archive and then its sidecar.
+func storeCachedIndex(dir string, data []byte, meta indexMeta) error {
+	sum := sha256.Sum256(data)
+	meta.SHA256 = hex.EncodeToString(sum[:])
+	mb, err := json.MarshalIndent(meta, "", "\t")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, indexFile), func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, indexMetaFile), func(w io.Writer) error {
+		_, err := io.Copy(w, bytes.NewReader(mb))
+		return err
+	})
+}
+
+// packageCachePath returns the cache path of p, named by its checksum.
+func packageCachePath(cacheDir string, p *Package) (string, error) {
+	if len(p.Checksum) == 0 {
+		return "", errors.New("the index record has no checksum (C:)")
+	}
+	if !safeFileNamePart(p.Name) || !safeFileNamePart(p.Version) {
+		return "", fmt.Errorf("name or version %q is not usable in a file name", p.Name+"-"+p.Version)
+	}
+	return filepath.Join(cacheDir, "packages", p.Name+"-"+p.Version+"."+hex.EncodeToString(p.Checksum)+".apk"), nil
+}
+
+func safeFileNamePart(s string) bool {
+	return s != "" && s[0] != '.' && !strings.ContainsAny(s, "/\\\x00")
+}
+
+// writeFileAtomic makes path hold what fill writes, or leaves it as it was:
+// fill writes to a temporary file in the same directory, which is renamed
+// over path only when fill and the close succeed, and removed otherwise.
+func writeFileAtomic(path string, fill func(w io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating cache directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("creating cache file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := fill(f); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing cache file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing cache file: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing cache file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package apk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for the zero values of Client's fields.
+const (
+	DefaultParallel   = 4                      // concurrent package downloads
+	DefaultRetries    = 3                      // extra rounds over all mirrors after a transient failure
+	DefaultRetryDelay = 500 * time.Millisecond // wait before the first retry round; doubles each round
+	DefaultTimeout    = 30 * time.Second       // longest wait for the next byte of a response
+
+	maxRetryDelay = 10 * time.Second
+	userAgent     = "rootfs-synth"
+)
+
+// Client fetches verified indexes and packages from apk repositories into a
+// local cache. Only Client touches the network, and only through HTTP.
+//
+// The zero value is ready to use: Alpine's keys for the host's arch, the
+// user's cache directory, DefaultParallel downloads. Set the fields before
+// the first call and do not change or copy them afterwards; the methods are
+// safe for concurrent use. Several processes may share one CacheDir: every
+// cache entry appears atomically by rename and is verified again on use.
+type Client struct {
+	// HTTP is the client for http and https URLs; nil means one with
+	// dial, TLS-handshake and idle timeouts (http.DefaultClient has none).
+	HTTP *http.Client
+	// CacheDir holds verified indexes and packages; "" means
+	// os.UserCacheDir()/rootfs-synth ($XDG_CACHE_HOME/rootfs-synth).
+	CacheDir string
+	// Keys are the trusted index signing keys; nil means AlpineKeys(Arch).
+	Keys *KeyRing
+	// Arch is the repository arch directory, e.g. "x86_64"; "" means the
+	// host's (see HostArch).
+	Arch string
+	// AllowUntrusted accepts indexes that are unsigned or signed by an
+	// unknown key. Packages are still checked against the index records.
+	AllowUntrusted bool
+	// Offline forbids network access: indexes and packages come from the
+	// cache (or from file:// repositories), and what is missing is named in
+	// the error.
+	Offline bool
+	// Parallel bounds concurrent package downloads; 0 means DefaultParallel.
+	Parallel int
+	// Retries is how many more times all mirrors are tried after a round in
+	// which some failure was transient (connection error, 5xx, 408, 429,
+	// stall, cut-off body); 0 means DefaultRetries, negative means none.
+	Retries int
+	// RetryDelay is the wait before the first retry round, doubled for each
+	// further round up to 10s, without jitter; 0 means DefaultRetryDelay.
+	RetryDelay time.Duration
+	// Timeout is the longest a request may wait for response headers or for
+	// the next bytes of the body before it counts as a stalled (transient)
+	// failure; a slow transfer that keeps moving is never cut. 0 means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// Progress, when set, is called as package bytes arrive (and once with
+	// Done == Total for a cache hit). Calls are serialized.
+	Progress func(Progress)
+	// Logger receives retries, failovers and replaced cache entries; nil
+	// discards them.
+	Logger *slog.Logger
+
+	mu         sync.Mutex
+	progressMu sync.Mutex
+	origins    map[*Index]indexOrigin
+}
+
+// Progress reports a package download.
+type Progress struct {
+	Package string // name-version
+	Done    int64  // bytes received (or verified, for a cache hit)
+	Total   int64  // the package's size from its index record, or -1 if unknown
+}
+
+// indexOrigin is where an index returned by FetchIndex came from, so that
+// FetchPackages knows where its packages live.
+type indexOrigin struct {
+	repo Repository
+	arch string
+}
+
+// HostArch returns Alpine's name for the arch this program runs on, e.g.
+// "x86_64" for amd64, or GOARCH itself when Alpine has no other name.
+func HostArch() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "aarch64"
+	case "386":
+		return "x86"
+	case "arm":
+		return "armv7"
+	case "loong64":
+		return "loongarch64"
+	}
+	return runtime.GOARCH
+}
+
+func (c *Client) arch() string {
+	if c.Arch != "" {
+		return c.Arch
+	}
+	return HostArch()
+}
+
+func (c *Client) keys(arch string) (*KeyRing, error) {
+	if c.Keys != nil {
+		return c.Keys, nil
+	}
+	keys, err := AlpineKeys(arch)
+	if err != nil && c.AllowUntrusted {
+		return NewKeyRing(), nil
+	}
+	return keys, err
+}
+
+var defaultHTTP = &http.Client{
+	Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          32,
+		MaxIdleConnsPerHost:   DefaultParallel * 2,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	},
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return defaultHTTP
+}
+
+func (c *Client) cacheDir() (string, error) {
+	if c.CacheDir != "" {
+		return c.CacheDir, nil
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the cache directory (set one explicitly): %w", err)
+	}
+	return filepath.Join(dir, "rootfs-synth"), nil
+}
+
+func (c *Client) parallel() int {
+	if c.Parallel > 0 {
+		return c.Parallel
+	}
+	return DefaultParallel
+}
+
+func (c *Client) retries() int {
+	switch {
+	case c.Retries < 0:
+		return 0
+	case c.Retries == 0:
+		return DefaultRetries
+	}
+	return c.Retries
+}
+
+func (c *Client) retryDelay() time.Duration {
+	if c.RetryDelay > 0 {
+		return c.RetryDelay
+	}
+	return DefaultRetryDelay
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (c *Client) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (c *Client) progress(p Progress) {
+	if c.Progress == nil {
+		return
+	}
+	c.progressMu.Lock()
+	defer c.progressMu.Unlock()
+	c.Progress(p)
+}
+
+func (c *Client) remember(idx *Index, o indexOrigin) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.origins == nil {
+		c.origins = make(map[*Index]indexOrigin)
+	}
+	c.origins[idx] = o
+}
+
+// origin returns where the packages of idx live: recorded by FetchIndex, or
+// else derived from idx.Source when that is an APKINDEX.tar.gz URL.
+func (c *Client) origin(idx *Index) (indexOrigin, error) {
+	if idx == nil {
+		return indexOrigin{}, errors.New("the package has no repository index")
+	}
+	c.mu.Lock()
+	o, ok := c.origins[idx]
+	c.mu.Unlock()
+	if ok {
+		return o, nil
+	}
+	dir, file := pathSplit(idx.Source)
+	base, arch := pathSplit(dir)
+	if file != indexFile || base == "" || arch == "" {
+		return indexOrigin{}, fmt.Errorf("unknown repository %q (fetch its index with this client)", idx.Source)
+	}
+	return indexOrigin{repo: Repository{URLs: []string{base}, Tag: idx.Tag}, arch: arch}, nil
+}
+
+func pathSplit(s string) (dir, file string) {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return "", s
+	}
+	return s[:i], s[i+1:]
+}
+
+// FetchIndexes fetches the indexes of repos concurrently and returns them in
+// the same order (the order is the repositories' priority for Solve).
+func (c *Client) FetchIndexes(ctx context.Context, repos []Repository) ([]*Index, error) {
+	idxs := make([]*Index, len(repos))
+	errs := make([]error, len(repos))
+	var wg sync.WaitGroup
+	for i, r := range repos {
+		wg.Go(func() { idxs[i], errs[i] = c.FetchIndex(ctx, r) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return idxs, nil
+}

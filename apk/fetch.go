@@ -1,0 +1,318 @@
+package apk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// This file is the transport under Client: one GET of one URL (http, https
+// or file) with stall detection, and the loop that tries a repository's
+// mirrors in order with bounded, deterministic retries.
+
+// validators are the HTTP cache validators of a stored response, sent back
+// as If-None-Match / If-Modified-Since to refresh it conditionally.
+type validators struct {
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"last_modified,omitempty"`
+}
+
+// download is an open response body.
+type download struct {
+	body        *watchedBody // nil when notModified
+	size        int64        // Content-Length, or -1
+	validators  validators
+	notModified bool
+}
+
+// statusError is an HTTP response other than 200 (or 304 to a conditional
+// request).
+type statusError struct {
+	url    string
+	status int
+	text   string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s: %s", e.url, e.text)
+}
+
+// notFound reports whether the mirror says it does not have the file.
+func (e *statusError) notFound() bool {
+	return e.status == http.StatusNotFound || e.status == http.StatusGone
+}
+
+// stallError is a response whose headers or body stopped arriving for longer
+// than the client's Timeout.
+type stallError struct {
+	url     string
+	timeout time.Duration
+}
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("%s: no data for %v", e.url, e.timeout)
+}
+
+// transientError marks a failure worth retrying: a connection error, a
+// server error, a stall, a body cut short. Everything else (a 404, a
+// package that does not verify, a local file error) is final for that
+// mirror, though the next mirror is still tried.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+func transient(err error) error { return &transientError{err} }
+
+func isTransient(err error) bool {
+	var t *transientError
+	return errors.As(err, &t)
+}
+
+// open starts a GET of rawURL. For a file:// URL it opens the file; its
+// size and modification time act as the ETag.
+func (c *Client) open(ctx context.Context, rawURL string, v validators) (*download, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing URL %q: %w", rawURL, err)
+	}
+	if u.Scheme == "file" {
+		return openFile(u.Path, rawURL, v)
+	}
+
+	timeout := c.timeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	stall := &stallError{url: rawURL, timeout: timeout}
+	timer := time.AfterFunc(timeout, func() { cancel(stall) })
+	fail := func(err error) (*download, error) {
+		timer.Stop()
+		cancel(nil)
+		return nil, err
+	}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return fail(fmt.Errorf("making request for %s: %w", rawURL, err))
+	}
+	req.Header.Set("User-Agent", userAgent)
+	if v.ETag != "" {
+		req.Header.Set("If-None-Match", v.ETag)
+	}
+	if v.LastModified != "" {
+		req.Header.Set("If-Modified-Since", v.LastModified)
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		if context.Cause(ctx) == stall {
+			return fail(transient(stall))
+		}
+		if ctx.Err() != nil && context.Cause(ctx) != stall {
+			// The caller's context ended: not a mirror's fault.
+			return fail(err)
+		}
+		return fail(transient(err))
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusNotModified && (v.ETag != "" || v.LastModified != ""):
+		resp.Body.Close()
+		timer.Stop()
+		cancel(nil)
+		return &download{notModified: true, validators: v}, nil
+	default:
+		resp.Body.Close()
+		err := &statusError{url: rawURL, status: resp.StatusCode, text: resp.Status}
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout ||
+			resp.StatusCode == http.StatusTooManyRequests {
+			return fail(transient(err))
+		}
+		return fail(err)
+	}
+	return &download{
+		body: &watchedBody{
+			r: resp.Body, url: rawURL, ctx: ctx, cancel: cancel,
+			timer: timer, timeout: timeout, stall: stall,
+		},
+		size: resp.ContentLength,
+		validators: validators{
+			ETag:         resp.Header.Get("ETag"),
+			LastModified: resp.Header.Get("Last-Modified"),
+		},
+	}, nil
+}
+
+func openFile(path, rawURL string, v validators) (*download, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &statusError{url: rawURL, status: http.StatusNotFound, text: "no such file"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file", rawURL)
+	}
+	etag := fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano())
+	if v.ETag == etag {
+		f.Close()
+		return &download{notModified: true, validators: v}, nil
+	}
+	return &download{
+		body:       &watchedBody{r: f, url: rawURL},
+		size:       st.Size(),
+		validators: validators{ETag: etag},
+	}, nil
+}
+
+// watchedBody is a response body that fails once no byte has arrived for
+// the timeout, and remembers whether reading it failed, so that a caller
+// can tell a broken transfer (worth a retry) from bad content.
+type watchedBody struct {
+	r       io.ReadCloser
+	url     string
+	ctx     context.Context         // nil for files
+	cancel  context.CancelCauseFunc // nil for files
+	timer   *time.Timer
+	timeout time.Duration
+	stall   *stallError
+	n       int64
+	readErr error // the first read error other than io.EOF
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if n > 0 && b.timer != nil {
+		b.timer.Reset(b.timeout)
+	}
+	if err != nil && err != io.EOF {
+		if b.ctx != nil && context.Cause(b.ctx) == b.stall {
+			err = b.stall
+		} else {
+			err = fmt.Errorf("reading %s: %w", b.url, err)
+		}
+		if b.readErr == nil {
+			b.readErr = err
+		}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if b.cancel != nil {
+		b.cancel(nil)
+	}
+	return b.r.Close()
+}
+
+// failed classifies err, returned by code that consumed the body: a read
+// failure of the body is transient whatever the consumer made of it.
+func (b *watchedBody) failed(err error) error {
+	if b.readErr != nil {
+		return transient(b.readErr)
+	}
+	return err
+}
+
+// mirrorFailure is the last error one mirror gave for one file.
+type mirrorFailure struct {
+	base string
+	err  error
+}
+
+// withMirrors calls try with each base URL in order until one succeeds.
+// When every mirror failed and some failures were transient, it waits
+// (RetryDelay, doubling each round) and tries those mirrors again, at most
+// Retries more rounds. The caller's context ending stops it at once.
+func (c *Client) withMirrors(ctx context.Context, what string, bases []string, try func(ctx context.Context, base string) error) error {
+	last := make([]mirrorFailure, len(bases))
+	retries := c.retries()
+	for round := 0; ; round++ {
+		retry := false
+		for i, base := range bases {
+			if round > 0 && !isTransient(last[i].err) {
+				continue // a 404 or bad content will not change
+			}
+			err := try(ctx, base)
+			if err == nil {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("fetching %s: %w", what, ctx.Err())
+			}
+			last[i] = mirrorFailure{base, err}
+			if isTransient(err) {
+				retry = true
+			}
+			c.logger().Warn("mirror failed", "what", what, "mirror", base, "err", err, "round", round+1)
+		}
+		if !retry || round >= retries {
+			return failedOnAllMirrors(what, last, round+1)
+		}
+		delay := c.retryDelay() << round
+		if delay > maxRetryDelay {
+			delay = maxRetryDelay
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("fetching %s: %w", what, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func failedOnAllMirrors(what string, last []mirrorFailure, rounds int) error {
+	allNotFound := true
+	for _, f := range last {
+		var se *statusError
+		if !errors.As(f.err, &se) || !se.notFound() {
+			allNotFound = false
+		}
+	}
+	if allNotFound {
+		urls := make([]string, len(last))
+		for i, f := range last {
+			var se *statusError
+			errors.As(f.err, &se)
+			urls[i] = se.url
+		}
+		return fmt.Errorf("fetching %s: not found on any mirror: %s", what, strings.Join(urls, ", "))
+	}
+	msgs := make([]string, len(last))
+	for i, f := range last {
+		msgs[i] = f.err.Error()
+	}
+	tries := ""
+	if rounds > 1 {
+		tries = fmt.Sprintf(" (%d attempts per mirror)", rounds)
+	}
+	// Wrap the first mirror's error so that errors.Is/As see a cause.
+	return fmt.Errorf("fetching %s%s: %w", what, tries, &joinedError{msgs: msgs, first: last[0].err})
+}
+
+// joinedError prints every mirror's failure on one line and unwraps to the
+// first mirror's.
+type joinedError struct {
+	msgs  []string
+	first error
+}
+
+func (e *joinedError) Error() string { return strings.Join(e.msgs, "; ") }
+func (e *joinedError) Unwrap() error { return e.first }
