@@ -266,15 +266,5 @@ func (l *Layout) count(p *prepared) {
 	}
 	l.FreeBlocks = freeBlocks
 	l.FreeInodes = l.Inodes - l.lastIno
-	l.UUID, l.HashSeed = p.w.opts.UUID, p.w.opts.HashSeed
-	if l.UUID == ([16]byte{}) {
-		copy(l.UUID[:], p.digest[:16])
-		l.UUID[6] = l.UUID[6]&0x0f | 0x40 // version 4 layout; derived, not random
-		l.UUID[8] = l.UUID[8]&0x3f | 0x80
-	}
-	if l.HashSeed == ([16]byte{}) {
-		copy(l.HashSeed[:], p.digest[16:])
-		l.HashSeed[6] = l.HashSeed[6]&0x0f | 0x40
-		l.HashSeed[8] = l.HashSeed[8]&0x3f | 0x80
-	}
+	l.UUID, l.HashSeed = p.uuid, p.seed
 }

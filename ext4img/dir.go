@@ -2,12 +2,21 @@ package ext4img
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io/fs"
+	"sort"
 )
 
 // lostFoundBytes is the size mke2fs gives lost+found, so that e2fsck can
 // reconnect files without allocating blocks.
 const lostFoundBytes = 16384
+
+// htreeMinBlocks: a directory whose linear form needs this many blocks is
+// written as an htree. e2fsck -fy re-indexes (rewrites) unindexed
+// directories of three or more blocks when dir_index is set (pass1.c), so
+// anything smaller stays linear and anything bigger gets the index e2fsck
+// would build.
+const htreeMinBlocks = 3
 
 // fileType is the dirent file_type of a mode.
 func fileType(m fs.FileMode) uint8 {
@@ -30,65 +39,213 @@ func fileType(m fs.FileMode) uint8 {
 	return ftUnknown
 }
 
-// packDir lays out directory d's linear entries ("." and "..", then the
-// children in name order) in blocks of bs bytes. It calls emit for each
-// entry with the block it goes into and its offset there, and returns the
-// block count. A block's last entry reaches to the block's end.
-func packDir(d *node, parentIno uint32, bs int, emit func(block, off int, e dirEntry)) int {
-	block, off := 0, 0
-	var last dirEntry
-	lastOff := -1
-	put := func(e dirEntry) {
-		size := dirEntrySize(len(e.Name))
-		if lastOff >= 0 {
-			lastBlock := block
-			if off+size > bs {
-				last.RecLen = uint16(bs - lastOff)
-				block, off = block+1, 0
-			} else {
-				last.RecLen = uint16(off - lastOff)
-			}
-			if emit != nil {
-				emit(lastBlock, lastOff, last)
-			}
+// packer lays out directory entries in blocks: each entry takes its minimal
+// rec_len, and a block's last entry reaches to the block's end.
+type packer struct {
+	bs                 int
+	block, off         int
+	last               dirEntry
+	lastBlock, lastOff int
+	emit               func(block, off int, e dirEntry) // nil to only count
+	starts             []int                            // entry index starting each block
+	count              int
+}
+
+func newPacker(bs int, emit func(block, off int, e dirEntry)) *packer {
+	return &packer{bs: bs, lastOff: -1, emit: emit, starts: []int{0}}
+}
+
+func (p *packer) put(e dirEntry) {
+	size := dirEntrySize(len(e.Name))
+	if p.lastOff >= 0 {
+		if p.off+size > p.bs {
+			p.flush(p.bs)
+			p.block, p.off = p.block+1, 0
+			p.starts = append(p.starts, p.count)
+		} else {
+			p.flush(p.off)
 		}
-		last, lastOff = e, off
-		off += size
 	}
-	put(dirEntry{Inode: d.ino, FileType: ftDir, Name: "."})
-	put(dirEntry{Inode: parentIno, FileType: ftDir, Name: ".."})
+	p.last, p.lastBlock, p.lastOff = e, p.block, p.off
+	p.off += size
+	p.count++
+}
+
+// flush emits the pending entry with its rec_len reaching to end.
+func (p *packer) flush(end int) {
+	if p.emit != nil {
+		p.last.RecLen = uint16(end - p.lastOff)
+		p.emit(p.lastBlock, p.lastOff, p.last)
+	}
+}
+
+// blocks finishes the last block and returns the block count.
+func (p *packer) blocks() int {
+	if p.lastOff >= 0 {
+		p.flush(p.bs)
+	}
+	return p.block + 1
+}
+
+func childEntry(c dirent) dirEntry {
+	return dirEntry{Inode: c.n.ino, FileType: fileType(c.n.mode), Name: c.name}
+}
+
+// packLinear lays out d as a linear directory: ".", "..", the children in
+// name order.
+func packLinear(d *node, bs int, emit func(block, off int, e dirEntry)) int {
+	p := newPacker(bs, emit)
+	p.put(dirEntry{Inode: d.ino, FileType: ftDir, Name: "."})
+	p.put(dirEntry{Inode: d.parent, FileType: ftDir, Name: ".."})
 	for _, c := range d.children {
-		put(dirEntry{Inode: c.n.ino, FileType: fileType(c.n.mode), Name: c.name})
+		p.put(childEntry(c))
 	}
-	if emit != nil {
-		last.RecLen = uint16(bs - lastOff)
-		emit(block, lastOff, last)
-	}
-	n := block + 1
+	n := p.blocks()
 	if d.ino == lostFoundIno {
 		n = max(n, lostFoundBytes/bs)
 	}
 	return n
 }
 
-func dirBlockCount(d *node, bs int) uint32 {
-	return uint32(packDir(d, 0, bs, nil))
+// htreePlan is an indexed directory (directory.rst, "Hash Tree
+// Directories"): block 0 is the dx_root, then the index nodes of a two-level
+// tree, then the leaves, which hold the entries in hash order.
+type htreePlan struct {
+	byHash     []dirent
+	hashes     []uint32
+	leafStarts []int // index into byHash of each leaf's first entry
+	nodes      int   // second-level index blocks (0: one level)
 }
 
-// encodeDir returns all blocks of directory d. Directories are small next
-// to file data (a 50,000-entry directory is about 1.5 MiB).
-func encodeDir(d *node, parentIno uint32, bs int, nblocks uint32) [][]byte {
+func (h *htreePlan) blocks() int { return 1 + h.nodes + len(h.leafStarts) }
+
+// planDir decides between a linear and an indexed directory and returns
+// the block count.
+func planDir(d *node, bs int, seed [16]byte) (uint32, *htreePlan, error) {
+	n := packLinear(d, bs, nil)
+	if n < htreeMinBlocks || d.ino == lostFoundIno {
+		return uint32(n), nil, nil
+	}
+	h := &htreePlan{byHash: append([]dirent(nil), d.children...), hashes: make([]uint32, len(d.children))}
+	minor := make([]uint32, len(d.children))
+	for i, c := range h.byHash {
+		h.hashes[i], minor[i] = dirHash(c.name, seed)
+	}
+	sort.Sort(byHashOrder{h, minor})
+	p := newPacker(bs, nil)
+	for _, c := range h.byHash {
+		p.put(childEntry(c))
+	}
+	p.blocks()
+	h.leafStarts = p.starts
+	rootLimit, nodeLimit := (bs-0x20)/8, (bs-8)/8
+	if leaves := len(h.leafStarts); leaves > rootLimit {
+		h.nodes = (leaves + nodeLimit - 1) / nodeLimit
+		if h.nodes > rootLimit {
+			return 0, nil, fmt.Errorf("directory %q: %d entries need more than a two-level hash tree", d.e.Path, len(d.children))
+		}
+	}
+	return uint32(h.blocks()), h, nil
+}
+
+type byHashOrder struct {
+	h     *htreePlan
+	minor []uint32
+}
+
+func (s byHashOrder) Len() int { return len(s.minor) }
+func (s byHashOrder) Less(i, j int) bool {
+	h := s.h.hashes
+	if h[i] != h[j] {
+		return h[i] < h[j]
+	}
+	if s.minor[i] != s.minor[j] {
+		return s.minor[i] < s.minor[j]
+	}
+	return s.h.byHash[i].name < s.h.byHash[j].name
+}
+func (s byHashOrder) Swap(i, j int) {
+	s.h.byHash[i], s.h.byHash[j] = s.h.byHash[j], s.h.byHash[i]
+	s.h.hashes[i], s.h.hashes[j] = s.h.hashes[j], s.h.hashes[i]
+	s.minor[i], s.minor[j] = s.minor[j], s.minor[i]
+}
+
+// leafHash is the index hash of leaf i: the hash of its first entry, with
+// the low bit set when the previous leaf ends with the same hash (a
+// collision run continues).
+func (h *htreePlan) leafHash(i int) uint32 {
+	s := h.leafStarts[i]
+	v := h.hashes[s]
+	if i > 0 && h.hashes[s-1] == v {
+		v |= 1
+	}
+	return v
+}
+
+// encodeDir returns all blocks of directory d.
+func encodeDir(d *node, bs int, nblocks uint32) [][]byte {
 	buf := make([]byte, int(nblocks)*bs)
-	packDir(d, parentIno, bs, func(block, off int, e dirEntry) {
-		e.marshal(buf[block*bs+off:])
-	})
 	blocks := make([][]byte, nblocks)
 	for i := range blocks {
 		blocks[i] = buf[i*bs : (i+1)*bs]
-		if binary.LittleEndian.Uint16(blocks[i][4:]) == 0 {
-			// An empty block (pre-sized lost+found): one unused entry.
-			binary.LittleEndian.PutUint16(blocks[i][4:], uint16(bs))
+	}
+	h := d.plan.htree
+	if h == nil {
+		packLinear(d, bs, func(block, off int, e dirEntry) { e.marshal(blocks[block][off:]) })
+		for _, b := range blocks {
+			if binary.LittleEndian.Uint16(b[4:]) == 0 {
+				// An empty block (pre-sized lost+found): one unused entry.
+				binary.LittleEndian.PutUint16(b[4:], uint16(bs))
+			}
 		}
+		return blocks
+	}
+	le := binary.LittleEndian
+	firstLeaf := 1 + h.nodes
+	p := newPacker(bs, func(block, off int, e dirEntry) { e.marshal(blocks[firstLeaf+block][off:]) })
+	for _, c := range h.byHash {
+		p.put(childEntry(c))
+	}
+	p.blocks()
+
+	// dx_root: "." and "..", dx_root_info, then the index entries.
+	root := blocks[0]
+	dirEntry{Inode: d.ino, RecLen: 12, FileType: ftDir, Name: "."}.marshal(root)
+	dirEntry{Inode: d.parent, RecLen: uint16(bs - 12), FileType: ftDir, Name: ".."}.marshal(root[12:])
+	root[0x1C] = 1 // hash_version: half_md4 (unsigned per s_flags)
+	root[0x1D] = 8 // info_length
+	rootLimit, nodeLimit := (bs-0x20)/8, (bs-8)/8
+	// index writes count entries for children [first, first+count) at b.
+	index := func(b []byte, limit, count int, child func(i int) (hash, block uint32)) {
+		le.PutUint16(b[0:], uint16(limit))
+		le.PutUint16(b[2:], uint16(count))
+		for i := range count {
+			hash, blk := child(i)
+			if i > 0 {
+				le.PutUint32(b[8*i:], hash)
+			}
+			le.PutUint32(b[8*i+4:], blk)
+		}
+	}
+	leaves := len(h.leafStarts)
+	if h.nodes == 0 {
+		index(root[0x20:], rootLimit, leaves, func(i int) (uint32, uint32) {
+			return h.leafHash(i), uint32(firstLeaf + i)
+		})
+		return blocks
+	}
+	root[0x1E] = 1 // indirect_levels
+	index(root[0x20:], rootLimit, h.nodes, func(i int) (uint32, uint32) {
+		return h.leafHash(i * nodeLimit), uint32(1 + i)
+	})
+	for j := range h.nodes {
+		b := blocks[1+j]
+		le.PutUint16(b[4:], uint16(bs)) // a fake empty dirent spanning the block
+		lo := j * nodeLimit
+		count := min(nodeLimit, leaves-lo)
+		index(b[8:], nodeLimit, count, func(i int) (uint32, uint32) {
+			return h.leafHash(lo + i), uint32(firstLeaf + lo + i)
+		})
 	}
 	return blocks
 }

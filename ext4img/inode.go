@@ -176,6 +176,9 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 			size = uint64(n.e.Size)
 		case fs.ModeDir:
 			size = uint64(pl.dataBlocks) * uint64(l.BlockSize)
+			if pl.htree != nil {
+				in.Flags |= inodeFlagIndex
+			}
 		case fs.ModeSymlink:
 			size = uint64(len(n.e.Linkname))
 			if pl.dataBlocks == 0 {

@@ -57,6 +57,7 @@ const (
 	sIFLNK  = 0xA000
 	sIFSOCK = 0xC000
 
+	inodeFlagIndex   = 0x1000 // EXT4_INDEX_FL: hashed directory
 	inodeFlagExtents = 0x80000
 )
 

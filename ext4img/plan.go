@@ -52,10 +52,11 @@ type run struct{ start, len uint32 }
 // inodePlan is where one inode's blocks go.
 type inodePlan struct {
 	dataBlocks uint32
-	runs       []run    // data, in logical order
-	tree       []uint32 // extent tree blocks: leaves first, then each index level
-	treeLevels []int    // number of tree blocks per level, leaves first
-	xin        []byte   // in-inode xattr area (from 0xA0), or nil
+	runs       []run      // data, in logical order
+	tree       []uint32   // extent tree blocks: leaves first, then each index level
+	treeLevels []int      // number of tree blocks per level, leaves first
+	htree      *htreePlan // indexed directories only
+	xin        []byte     // in-inode xattr area (from 0xA0), or nil
 	xblk       *xattrBlock
 }
 
@@ -120,6 +121,8 @@ type prepared struct {
 	xblocks  map[string][]*xattrBlock
 	dataNeed int64 // data, symlink, xattr blocks
 	digest   [32]byte
+	uuid     [16]byte
+	seed     [16]byte
 }
 
 func (w *Writer) prepare() (*prepared, error) {
@@ -160,11 +163,53 @@ func (w *Writer) prepare() (*prepared, error) {
 		if n == nil {
 			continue
 		}
+		buf = binary.LittleEndian.AppendUint32(buf[:0], uint32(ino))
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(n.mode))
+		buf = binary.LittleEndian.AppendUint32(buf, n.e.UID)
+		buf = binary.LittleEndian.AppendUint32(buf, n.e.GID)
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.e.ModTime.UnixNano()))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.e.Size))
+		buf = binary.LittleEndian.AppendUint32(buf, n.e.Devmajor)
+		buf = binary.LittleEndian.AppendUint32(buf, n.e.Devminor)
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(n.e.Xattrs)))
+		buf = append(buf, n.e.Linkname...)
+		h.Write(buf)
+		names := make([]string, 0, len(n.e.Xattrs))
+		for k := range n.e.Xattrs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			fmt.Fprintf(h, "%q=%q", k, n.e.Xattrs[k])
+		}
+		for _, c := range n.children {
+			buf = binary.LittleEndian.AppendUint32(append(buf[:0], c.name...), c.n.ino)
+			h.Write(buf)
+		}
+	}
+	o := w.opts
+	fmt.Fprintf(h, "%d %d %v %d %q %d", p.bs, o.Size, o.NoJournal, o.JournalBlocks, o.Label, o.Time.UnixNano())
+	copy(p.digest[:], h.Sum(nil))
+	p.uuid, p.seed = o.UUID, o.HashSeed
+	if p.uuid == ([16]byte{}) {
+		p.uuid = derivedID(p.digest[:16])
+	}
+	if p.seed == ([16]byte{}) {
+		p.seed = derivedID(p.digest[16:])
+	}
+
+	for _, n := range p.byIno {
+		if n == nil {
+			continue
+		}
 		pl := &inodePlan{}
 		n.plan = pl
 		switch {
 		case n.mode.IsDir():
-			pl.dataBlocks = dirBlockCount(n, p.bs)
+			var err error
+			if pl.dataBlocks, pl.htree, err = planDir(n, p.bs, p.seed); err != nil {
+				return nil, fmt.Errorf("laying out the image: %w", err)
+			}
 		case n.mode.IsRegular():
 			b := (n.e.Size + int64(p.bs) - 1) / int64(p.bs)
 			if b >= 1<<32 {
@@ -191,32 +236,19 @@ func (w *Writer) prepare() (*prepared, error) {
 				pl.xblk = list[len(list)-1]
 				pl.xblk.refs++
 			}
-			for _, x := range xs {
-				buf = append(buf[:0], x.index)
-				h.Write(buf)
-				h.Write([]byte(x.name))
-				h.Write(x.value)
-			}
-		}
-		buf = binary.LittleEndian.AppendUint32(buf[:0], uint32(ino))
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(n.mode))
-		buf = binary.LittleEndian.AppendUint32(buf, n.e.UID)
-		buf = binary.LittleEndian.AppendUint32(buf, n.e.GID)
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.e.ModTime.UnixNano()))
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.e.Size))
-		buf = binary.LittleEndian.AppendUint32(buf, n.e.Devmajor)
-		buf = binary.LittleEndian.AppendUint32(buf, n.e.Devminor)
-		buf = append(buf, n.e.Linkname...)
-		h.Write(buf)
-		for _, c := range n.children {
-			buf = binary.LittleEndian.AppendUint32(append(buf[:0], c.name...), c.n.ino)
-			h.Write(buf)
 		}
 	}
-	o := w.opts
-	fmt.Fprintf(h, "%d %d %v %d %q %d", p.bs, o.Size, o.NoJournal, o.JournalBlocks, o.Label, o.Time.UnixNano())
-	copy(p.digest[:], h.Sum(nil))
 	return p, nil
+}
+
+// derivedID makes 16 digest bytes look like an RFC 4122 version 4 UUID
+// (as tools print them); it is never zero.
+func derivedID(b []byte) [16]byte {
+	var u [16]byte
+	copy(u[:], b)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u
 }
 
 // solve finds the image size (explicit or the smallest with headroom) and

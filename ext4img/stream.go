@@ -165,7 +165,7 @@ func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
 		return nil
 	case n.mode.IsDir():
 		if s.dirNode != n {
-			s.dirNode, s.dirBlocks = n, encodeDir(n, n.parent, bs, n.plan.dataBlocks)
+			s.dirNode, s.dirBlocks = n, encodeDir(n, bs, n.plan.dataBlocks)
 		}
 		first := logicalStarts(n.plan.runs)[sg.idx]
 		for i := range sg.len {

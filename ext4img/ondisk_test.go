@@ -1,0 +1,179 @@
+package ext4img
+
+import (
+	"encoding/hex"
+	"testing"
+	"time"
+)
+
+func mustSeed(t *testing.T, s string) [16]byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		t.Fatalf("bad seed %q", s)
+	}
+	var u [16]byte
+	copy(u[:], b)
+	return u
+}
+
+// Vectors from e2fsprogs 1.47.0:
+// debugfs -R "dx_hash -h half_md4 -s 01234567-89ab-cdef-0123-456789abcdef NAME".
+func TestDirHash(t *testing.T) {
+	seed := mustSeed(t, "0123456789abcdef0123456789abcdef")
+	long := ""
+	for range 100 {
+		long += "n"
+	}
+	for _, tt := range []struct {
+		name        string
+		hash, minor uint32
+	}{
+		{"a", 0x35dc0cc4, 0x3f1dacef},
+		{"abcdefghijklmnopqrstuvwxyz012345", 0x573234fc, 0x40d064fa},  // exactly 32 bytes
+		{"abcdefghijklmnopqrstuvwxyz0123456", 0xf738b20a, 0x4d9b7f9a}, // 33: two rounds
+		{long, 0xe6611700, 0xb5d67a39},
+	} {
+		h, m := dirHash(tt.name, seed)
+		if h != tt.hash || m != tt.minor {
+			t.Errorf("dirHash(%q) = %#x, %#x, want %#x, %#x", tt.name, h, m, tt.hash, tt.minor)
+		}
+	}
+}
+
+func TestEncodeTime(t *testing.T) {
+	for _, tt := range []struct {
+		in         time.Time
+		sec, extra uint32
+	}{
+		{time.Unix(0, 0), 0, 0},
+		{time.Unix(1600000000, 123456789), 1600000000, 123456789 << 2},
+		{time.Unix(-1, 0), 0xffffffff, 0},                   // 1969: negative, epoch 0
+		{time.Unix(1<<31, 0), 0x80000000, 1},                // 2038: epoch bit 1
+		{time.Unix(1<<32+5, 7), 5, 1<<0 | 7<<2},             // 2106
+		{time.Unix(-1<<40, 0), 0x80000000, 0},               // clamped to 1901
+		{time.Unix(1<<40, 0), 0x7fffffff, 3 | 999999999<<2}, // clamped to 2446
+	} {
+		sec, extra := encodeTime(tt.in)
+		if sec != tt.sec || extra != tt.extra {
+			t.Errorf("encodeTime(%v) = %#x, %#x, want %#x, %#x", tt.in.Unix(), sec, extra, tt.sec, tt.extra)
+		}
+	}
+}
+
+func TestEncodeDev(t *testing.T) {
+	for _, tt := range []struct {
+		major, minor uint32
+		want         string // i_block[0:8] in hex
+	}{
+		{1, 3, "0301000000000000"}, // old encoding in i_block[0]
+		{255, 255, "ffff000000000000"},
+		{300, 70000, "00000000702c1111"}, // new: minor&0xff | major<<8 | (minor&^0xff)<<12
+		{8, 256, "0000000000081000"},
+	} {
+		var b [60]byte
+		encodeDev(b[:], tt.major, tt.minor)
+		if got := hex.EncodeToString(b[:8]); got != tt.want {
+			t.Errorf("encodeDev(%d, %d) = %s, want %s", tt.major, tt.minor, got, tt.want)
+		}
+	}
+}
+
+func TestIsBackupGroup(t *testing.T) {
+	var got []uint32
+	for g := uint32(0); g < 400; g++ {
+		if isBackupGroup(g) {
+			got = append(got, g)
+		}
+	}
+	want := []uint32{0, 1, 3, 5, 7, 9, 25, 27, 49, 81, 125, 243, 343}
+	if len(got) != len(want) {
+		t.Fatalf("backup groups below 400 = %v, want %v", got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("backup groups below 400 = %v, want %v", got, want)
+		}
+	}
+}
+
+func TestTreeShape(t *testing.T) {
+	for _, tt := range []struct {
+		extents, bs int
+		want        []int
+	}{
+		{0, 4096, nil},
+		{4, 4096, nil},
+		{5, 4096, []int{1}},
+		{340, 4096, []int{1}},
+		{341, 4096, []int{2}},
+		{1360, 4096, []int{4}},
+		{1361, 4096, []int{5, 1}},
+		{2048, 1024, []int{25, 1}}, // (1024-12)/12 = 84 extents per leaf
+		{84 * 84 * 5, 1024, []int{420, 5, 1}},
+	} {
+		got := treeShape(tt.extents, tt.bs)
+		if len(got) != len(tt.want) {
+			t.Errorf("treeShape(%d, %d) = %v, want %v", tt.extents, tt.bs, got, tt.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Errorf("treeShape(%d, %d) = %v, want %v", tt.extents, tt.bs, got, tt.want)
+				break
+			}
+		}
+	}
+}
+
+func TestJournalBlocks(t *testing.T) {
+	for _, tt := range []struct {
+		opts  Options
+		total uint32
+		want  uint32
+	}{
+		{Options{}, 100, 1024}, // mke2fs would have none below 2048; we keep the minimum
+		{Options{}, 32767, 1024},
+		{Options{}, 32768, 4096},
+		{Options{}, 262144, 8192},
+		{Options{}, 4194304, 32768},
+		{Options{}, 1 << 31, 262144},
+		{Options{NoJournal: true}, 32768, 0},
+		{Options{JournalBlocks: 2000}, 32768, 2000},
+	} {
+		p := &prepared{w: NewWriter(tt.opts)}
+		if got := p.journalBlocks(tt.total); got != tt.want {
+			t.Errorf("journalBlocks(%+v, %d) = %d, want %d", tt.opts, tt.total, got, tt.want)
+		}
+	}
+}
+
+func TestXattrHash(t *testing.T) {
+	// Worked by hand from ext4_xattr_hash_entry: name bytes shifted in by
+	// 5, then value words by 16.
+	h := uint32(0)
+	for _, c := range []byte("ab") {
+		h = h<<5 ^ h>>27 ^ uint32(c)
+	}
+	h = h<<16 ^ h>>16 ^ 0x00000078 // "x" padded to one little-endian word
+	if got := xattrHash("ab", []byte("x")); got != h {
+		t.Errorf("xattrHash(ab, x) = %#x, want %#x", got, h)
+	}
+	if got := xattrHash("", nil); got != 0 {
+		t.Errorf("xattrHash(\"\", nil) = %#x, want 0", got)
+	}
+}
+
+func TestACLToDisk(t *testing.T) {
+	// user::rw- user:1000:r-- group::r-- mask::r-- other::---
+	in, _ := hex.DecodeString("02000000" + "01000600ffffffff" + "02000400e8030000" +
+		"04000400ffffffff" + "10000400ffffffff" + "20000000ffffffff")
+	want := "01000000" + "01000600" + "02000400e8030000" + "04000400" + "10000400" + "20000000"
+	got, err := aclToDisk(in)
+	if err != nil || hex.EncodeToString(got) != want {
+		t.Errorf("aclToDisk = %x, %v, want %s", got, err, want)
+	}
+	if _, err := aclToDisk([]byte{3, 0, 0, 0}); err == nil {
+		t.Errorf("aclToDisk(version 3) = nil error, want one")
+	}
+}
