@@ -25,10 +25,11 @@ type memberReader struct {
 	base   int64 // stream offset of buf[0]
 	hashes map[crypto.Hash]hash.Hash
 	err    error // from src, once buf runs dry
+	mark   int   // buf[mark:] is kept for rewind; -1 when not marked
 }
 
 func newMemberReader(src io.Reader) *memberReader {
-	return &memberReader{src: src, buf: make([]byte, 32<<10)}
+	return &memberReader{src: src, buf: make([]byte, 32<<10), mark: -1}
 }
 
 // startMember begins a member at the current offset and hashes its
@@ -72,18 +73,46 @@ func (m *memberReader) fill() error {
 		return m.err
 	}
 	m.flush()
-	m.base += int64(m.w)
-	m.r, m.w, m.hashed = 0, 0, 0
-	for m.w == 0 && m.err == nil {
-		var n int
-		n, m.err = m.src.Read(m.buf)
-		m.w = n
+	keep := m.w
+	if m.mark >= 0 {
+		keep = m.mark
 	}
-	if m.w > 0 {
+	if keep == 0 && m.w == len(m.buf) {
+		if len(m.buf) >= maxPeek {
+			return fmt.Errorf("the first tar header of a gzip member is more than %d bytes into it", maxPeek)
+		}
+		m.buf = append(m.buf, make([]byte, len(m.buf))...)
+	}
+	// Drop buf[:keep]; a marked region moves to the front.
+	copy(m.buf, m.buf[keep:m.w])
+	m.base += int64(keep)
+	m.r, m.w, m.hashed = m.r-keep, m.w-keep, m.r-keep
+	if m.mark >= 0 {
+		m.mark = 0
+	}
+	for m.r == m.w && m.err == nil {
+		var n int
+		n, m.err = m.src.Read(m.buf[m.w:])
+		m.w += n
+	}
+	if m.r < m.w {
 		return nil
 	}
 	return m.err
 }
+
+// maxPeek bounds how far setMark may look ahead: gzip header fields and the
+// first tar header of a member take a few KiB at most.
+const maxPeek = 1 << 20
+
+// setMark remembers the current offset so that rewind can return to it,
+// after a look at what a member holds. Bytes read between setMark and
+// rewind are not hashed consistently: do not use both on one member.
+func (m *memberReader) setMark() { m.mark = m.r }
+
+// rewind goes back to the mark; unmark forgets it.
+func (m *memberReader) rewind() { m.r, m.hashed, m.mark = m.mark, m.mark, -1 }
+func (m *memberReader) unmark() { m.mark = -1 }
 
 // atEOF reports whether the stream has no more bytes, and any read error
 // other than io.EOF.
@@ -180,13 +209,13 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // data, the body of an index): all remaining bytes pass through h in bulk,
 // and the gzip decompressor gets a *bufio.Reader, which it reads without
 // per-byte interface calls.
-func hashingBufReader(r io.Reader, h hash.Hash, count *int64) *bufio.Reader {
+func hashingBufReader(r io.Reader, h io.Writer, count *int64) *bufio.Reader {
 	return bufio.NewReaderSize(&teeCounter{r: r, h: h, n: count}, 64<<10)
 }
 
 type teeCounter struct {
 	r io.Reader
-	h hash.Hash
+	h io.Writer
 	n *int64
 }
 

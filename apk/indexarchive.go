@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 
@@ -88,33 +89,28 @@ func readIndexMembers(r io.Reader) (*indexArchive, error) {
 		} else if eof {
 			return nil, fmt.Errorf("stream ends after %d bytes without the index tar", start)
 		}
-		// Hash every member with what the signatures seen so far need: the
-		// first member that is not a signature starts the signed bytes.
-		m.startMember(signatureAlgs(a.sigs)...)
+		// Look at the member's first entry, then either read on (a
+		// signature) or go back to its start and read the rest of the
+		// stream, the signed part, on the fast path.
+		m.setMark()
 		if err := gz.Reset(m); err != nil {
-			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
+			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, noEOF(err))
 		}
 		gz.Multistream(false)
-		body := &chainedMembers{gz: &gz, m: m}
-		lr := &limitReader{r: body, n: MaxIndexSize + 1<<20, what: "index tar"}
+		lr := &limitReader{r: &gz, n: maxSignatureMember, what: "signature member"}
 		tr := tar.NewReader(lr)
 		hdr, err := tr.Next()
 		if err != nil {
 			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, noEOF(err))
 		}
 		if !strings.HasPrefix(hdr.Name, signaturePrefix) {
-			// The index tar, possibly spread over several members, runs
-			// to the end of the stream.
-			body.chain = true
-			if err := a.readIndexTar(tr, hdr); err != nil {
+			m.rewind()
+			if err := a.readBody(m.rest()); err != nil {
 				return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
 			}
-			if err := drain(lr); err != nil {
-				return nil, fmt.Errorf("index tar after its last entry: %w", err)
-			}
-			a.digests = m.endMember()
 			return a, nil
 		}
+		m.unmark()
 		for {
 			s, err := parseSignatureName(hdr.Name)
 			if err != nil {
@@ -124,20 +120,58 @@ func readIndexMembers(r io.Reader) (*indexArchive, error) {
 				return nil, fmt.Errorf("signature %s has %d bytes, more than %d", hdr.Name, hdr.Size, MaxSignatureSize)
 			}
 			if s.sig, err = io.ReadAll(tr); err != nil {
-				return nil, fmt.Errorf("reading %s: %w", hdr.Name, err)
+				return nil, fmt.Errorf("reading %s: %w", hdr.Name, noEOF(err))
 			}
 			a.sigs = append(a.sigs, s)
 			if hdr, err = tr.Next(); err == io.EOF {
 				break
 			} else if err != nil {
-				return nil, fmt.Errorf("after %s: %w", s.entry, err)
+				return nil, fmt.Errorf("after %s: %w", s.entry, noEOF(err))
 			}
 		}
 		if err := drain(lr); err != nil {
 			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
 		}
-		m.endMember()
 	}
+}
+
+// maxSignatureMember bounds the decompressed size of a signature member.
+const maxSignatureMember = 1 << 20
+
+// readBody reads the signed part of the archive, the rest of the stream:
+// the tar (which may span several gzip members) holding DESCRIPTION and
+// APKINDEX. It hashes the compressed bytes for the signatures on the way.
+func (a *indexArchive) readBody(rest io.Reader) error {
+	hashes := map[crypto.Hash]hash.Hash{}
+	var ws []io.Writer
+	for _, s := range a.sigs {
+		if _, ok := hashes[s.alg]; !ok && s.alg != 0 {
+			hashes[s.alg] = s.alg.New()
+			ws = append(ws, hashes[s.alg])
+		}
+	}
+	var n int64
+	zr, err := gzip.NewReader(hashingBufReader(rest, io.MultiWriter(ws...), &n))
+	if err != nil {
+		return noEOF(err)
+	}
+	lr := &limitReader{r: zr, n: MaxIndexSize + 1<<20, what: "index tar"}
+	tr := tar.NewReader(lr)
+	hdr, err := tr.Next()
+	if err != nil {
+		return noEOF(err)
+	}
+	if err := a.readIndexTar(tr, hdr); err != nil {
+		return err
+	}
+	if err := drain(lr); err != nil {
+		return fmt.Errorf("index tar after its last entry: %w", err)
+	}
+	a.digests = map[crypto.Hash][]byte{}
+	for alg, h := range hashes {
+		a.digests[alg] = h.Sum(nil)
+	}
+	return nil
 }
 
 func (a *indexArchive) readIndexTar(tr *tar.Reader, hdr *tar.Header) error {
@@ -163,11 +197,12 @@ func (a *indexArchive) readIndexTar(tr *tar.Reader, hdr *tar.Header) error {
 				return fmt.Errorf("signature %s after the index data", hdr.Name)
 			}
 		}
+		prev := hdr.Name
 		var err error
 		if hdr, err = tr.Next(); err == io.EOF {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("index tar entry after %s: %w", hdr.Name, err)
+			return fmt.Errorf("index tar entry after %s: %w", prev, noEOF(err))
 		}
 	}
 }
@@ -176,40 +211,9 @@ func readLimited(tr *tar.Reader, hdr *tar.Header, limit int64) ([]byte, error) {
 	if hdr.Size > limit {
 		return nil, fmt.Errorf("%s has %d bytes, more than %d", hdr.Name, hdr.Size, limit)
 	}
-	d, err := io.ReadAll(tr)
-	if err != nil {
+	d := make([]byte, hdr.Size)
+	if _, err := io.ReadFull(tr, d); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", hdr.Name, noEOF(err))
 	}
 	return d, nil
-}
-
-// chainedMembers reads the current gzip member and, once chain is set, the
-// members after it, to the end of the stream, as one decompressed stream.
-type chainedMembers struct {
-	gz    *gzip.Reader
-	m     *memberReader
-	chain bool
-}
-
-func (c *chainedMembers) Read(p []byte) (int, error) {
-	for {
-		n, err := c.gz.Read(p)
-		if err != io.EOF || !c.chain {
-			return n, err
-		}
-		if n > 0 {
-			return n, nil
-		}
-		eof, ferr := c.m.atEOF()
-		if ferr != nil {
-			return 0, ferr
-		}
-		if eof {
-			return 0, io.EOF
-		}
-		if err := c.gz.Reset(c.m); err != nil {
-			return 0, fmt.Errorf("gzip member at byte %d: %w", c.m.offset(), err)
-		}
-		c.gz.Multistream(false)
-	}
 }
