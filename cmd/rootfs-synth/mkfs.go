@@ -1,19 +1,238 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
 )
 
-// mkfsCommand is `rootfs-synth mkfs SRC_DIR -o IMG` (placeholder until the ext4img issue lands).
+// mkfsCommand is `rootfs-synth mkfs SRC_DIR -o IMG`: an ext4 image of a host
+// directory, like `mke2fs -t ext4 -d SRC_DIR` but right-sized, rootless and
+// reproducible. Flags may follow SRC_DIR (urfave/cli/v2 stops at the first
+// argument, so the command moves them to the front and parses them itself).
 func mkfsCommand() *cli.Command {
-	return &cli.Command{
+	cmd := &cli.Command{
 		Name:      "mkfs",
 		Usage:     "write an ext4 image from a host directory",
 		ArgsUsage: "SRC_DIR",
-		Action: func(*cli.Context) error {
-			return errors.New("mkfs: not implemented yet")
-		},
+		Description: "Copies SRC_DIR (not following symlinks) with its owners, modes, mtimes, xattrs,\n" +
+			"hard links and device nodes into a new ext4 image. Without --size the image is\n" +
+			"the smallest that fits plus headroom. SOURCE_DATE_EPOCH (seconds) stamps the\n" +
+			"filesystem and caps newer mtimes; without it the newest mtime in the tree is used,\n" +
+			"so the same tree always gives the same image.",
+		// For `help mkfs` only: the inner App parses (see below), so the
+		// outer command must not enforce Required.
+		Flags:           mkfsFlags(false),
+		SkipFlagParsing: true,
 	}
+	cmd.Action = func(c *cli.Context) error {
+		inner := &cli.App{
+			Name:            c.App.Name + " mkfs",
+			Usage:           cmd.Usage,
+			ArgsUsage:       cmd.ArgsUsage,
+			Description:     cmd.Description,
+			Flags:           mkfsFlags(true),
+			Action:          runMkfs,
+			HideHelpCommand: true,
+			Writer:          c.App.Writer,
+			ErrWriter:       c.App.ErrWriter,
+			ExitErrHandler:  func(*cli.Context, error) {},
+		}
+		return inner.Run(append([]string{inner.Name}, flagsFirst(c.Args().Slice(), cmd.Flags)...))
+	}
+	return cmd
+}
+
+func mkfsFlags(required bool) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: required, Usage: "image `FILE` to write (replaced atomically)"},
+		&cli.StringFlag{Name: "size", Usage: "image size in bytes, or with K, M, G or T (powers of 1024); default: fit the tree"},
+		&cli.BoolFlag{Name: "no-journal", Usage: "leave out the jbd2 journal"},
+		&cli.IntFlag{Name: "journal-blocks", Usage: "journal size in blocks (default: mke2fs's rule)"},
+		&cli.IntFlag{Name: "block-size", Value: 4096, Usage: "block size: 1024 or 4096"},
+		&cli.StringFlag{Name: "owner", Usage: "give every file this `UID:GID` (default: keep the host's)"},
+		&cli.Int64Flag{Name: "headroom-blocks", Usage: "free blocks to add when right-sizing (0: default, negative: none)"},
+		&cli.Int64Flag{Name: "headroom-inodes", Usage: "free inodes to add when right-sizing (0: default, negative: none)"},
+		&cli.StringFlag{Name: "uuid", Usage: "filesystem `UUID` (default: derived from the tree)"},
+		&cli.StringFlag{Name: "hash-seed", Usage: "directory hash seed `UUID` (default: derived from the tree)"},
+		&cli.StringFlag{Name: "label", Usage: "volume label (at most 16 bytes)"},
+	}
+}
+
+// flagsFirst moves flags (with their values) before the positional
+// arguments; everything after "--" stays positional.
+func flagsFirst(args []string, flags []cli.Flag) []string {
+	boolFlag := map[string]bool{"help": true, "h": true}
+	for _, f := range flags {
+		if _, ok := f.(*cli.BoolFlag); ok {
+			for _, n := range f.Names() {
+				boolFlag[n] = true
+			}
+		}
+	}
+	var front, back []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			back = append(back, args[i:]...)
+			i = len(args)
+		case len(a) > 1 && a[0] == '-':
+			front = append(front, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && !boolFlag[name] && i+1 < len(args) {
+				i++
+				front = append(front, args[i])
+			}
+		default:
+			back = append(back, a)
+		}
+	}
+	if len(back) > 0 && back[0] != "--" {
+		back = append([]string{"--"}, back...)
+	}
+	return append(front, back...)
+}
+
+func runMkfs(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return cli.Exit("mkfs: need exactly one SRC_DIR", 2)
+	}
+	src, out := c.Args().First(), c.String("output")
+	opts := ext4img.Options{
+		BlockSize:      c.Int("block-size"),
+		NoJournal:      c.Bool("no-journal"),
+		JournalBlocks:  c.Int("journal-blocks"),
+		HeadroomBlocks: c.Int64("headroom-blocks"),
+		HeadroomInodes: c.Int64("headroom-inodes"),
+		Label:          c.String("label"),
+	}
+	var err error
+	if s := c.String("size"); s != "" {
+		if opts.Size, err = parseSize(s); err != nil {
+			return fmt.Errorf("parsing --size: %w", err)
+		}
+	}
+	if s := c.String("uuid"); s != "" {
+		if opts.UUID, err = parseUUID(s); err != nil {
+			return fmt.Errorf("parsing --uuid: %w", err)
+		}
+	}
+	if s := c.String("hash-seed"); s != "" {
+		if opts.HashSeed, err = parseUUID(s); err != nil {
+			return fmt.Errorf("parsing --hash-seed: %w", err)
+		}
+	}
+	var tree hostTreeOptions
+	if s := c.String("owner"); s != "" {
+		owner, err := parseOwner(s)
+		if err != nil {
+			return fmt.Errorf("parsing --owner: %w", err)
+		}
+		tree.Owner = &owner
+	}
+	if s, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
+		sec, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || sec < 0 {
+			return fmt.Errorf("parsing SOURCE_DATE_EPOCH %q: want seconds since 1970", s)
+		}
+		tree.Clamp = time.Unix(sec, 0)
+		opts.Time = tree.Clamp
+	}
+	if fi, err := os.Stat(src); err != nil {
+		return fmt.Errorf("reading source: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("reading source: %s is not a directory", src)
+	}
+
+	entries, links, err := walkHostTree(src, tree)
+	if err != nil {
+		return err
+	}
+	if opts.Time.IsZero() {
+		for _, e := range entries {
+			if e.ModTime.After(opts.Time) {
+				opts.Time = e.ModTime.Truncate(time.Second)
+			}
+		}
+	}
+	w := ext4img.NewWriter(opts)
+	for _, e := range entries {
+		if err := w.Add(e); err != nil {
+			return fmt.Errorf("copying %s: %w", src, err)
+		}
+	}
+	for _, l := range links {
+		if err := w.Link(l.Path, l.Target); err != nil {
+			return fmt.Errorf("copying %s: %w", src, err)
+		}
+	}
+	layout, err := w.Layout()
+	if err != nil {
+		return fmt.Errorf("copying %s: %w", src, err)
+	}
+	if err := w.WriteFile(out, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", out, err)
+	}
+	fmt.Fprintf(c.App.Writer, "%s: %d entries, %d blocks of %d bytes (%.1f MiB), %d blocks and %d inodes free\n",
+		out, len(entries)+len(links), layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
+		layout.FreeBlocks, layout.FreeInodes)
+	return nil
+}
+
+// parseSize reads "123", "512K", "512M", "2G", "1T" (powers of 1024; an
+// optional "iB" or "B" suffix is allowed).
+func parseSize(s string) (int64, error) {
+	num := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "B"), "I")
+	shift := 0
+	if n := len(num); n > 0 {
+		switch num[n-1] {
+		case 'K':
+			shift = 10
+		case 'M':
+			shift = 20
+		case 'G':
+			shift = 30
+		case 'T':
+			shift = 40
+		}
+		if shift > 0 {
+			num = num[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || v <= 0 || v > (1<<62)>>shift {
+		return 0, fmt.Errorf("%q is not a size like 512M, 2G or a number of bytes", s)
+	}
+	return v << shift, nil
+}
+
+// parseOwner reads "UID:GID".
+func parseOwner(s string) ([2]uint32, error) {
+	u, g, ok := strings.Cut(s, ":")
+	uid, err1 := strconv.ParseUint(u, 10, 32)
+	gid, err2 := strconv.ParseUint(g, 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return [2]uint32{}, fmt.Errorf("%q is not UID:GID", s)
+	}
+	return [2]uint32{uint32(uid), uint32(gid)}, nil
+}
+
+// parseUUID reads 32 hex digits, with or without the usual dashes.
+func parseUUID(s string) ([16]byte, error) {
+	var u [16]byte
+	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(b) != 16 {
+		return u, errors.New(strconv.Quote(s) + " is not a UUID")
+	}
+	copy(u[:], b)
+	return u, nil
 }

@@ -1,0 +1,230 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
+)
+
+// hostTree writes, under a directory every user can read, a tree with every
+// kind of entry; devices, foreign owners and security.* xattrs only when
+// the tests run as root (as in CI).
+func hostTree(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(testenv.WorldDir(t), "tree")
+	root := os.Geteuid() == 0
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "etc/apk"), 0o755))
+	must(os.MkdirAll(filepath.Join(dir, "usr/bin"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "etc/hostname"), []byte("vm\n"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "etc/apk/world"), []byte("alpine-base\n"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "usr/bin/busybox"), bytes.Repeat([]byte("\x7fELF busybox "), 100000), 0o755))
+	must(os.Chmod(filepath.Join(dir, "usr/bin/busybox"), 0o755|os.ModeSetuid))
+	must(os.Link(filepath.Join(dir, "usr/bin/busybox"), filepath.Join(dir, "usr/bin/su")))
+	must(os.Symlink("/usr/bin/busybox", filepath.Join(dir, "usr/bin/sh")))
+	must(os.Symlink(strings.Repeat("../", 40)+"usr/bin/busybox", filepath.Join(dir, "usr/bin/slow")))
+	must(os.Mkdir(filepath.Join(dir, "tmp"), 0o755))
+	must(os.Chmod(filepath.Join(dir, "tmp"), 0o777|os.ModeSticky))
+	must(os.Mkdir(filepath.Join(dir, "var"), 0o755))
+	must(os.Chmod(filepath.Join(dir, "var"), 0o755|os.ModeSetgid))
+	must(syscall.Mkfifo(filepath.Join(dir, "var/fifo"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "empty"), nil, 0o444))
+	must(os.WriteFile(filepath.Join(dir, "ünïcødé-名前"), []byte("x"), 0o644))
+	must(setXattr(filepath.Join(dir, "etc/hostname"), "user.note", []byte("hello")))
+	must(setXattr(filepath.Join(dir, "etc/apk/world"), "user.big", bytes.Repeat([]byte{0, 1, 2, 0xff}, 200)))
+	if root {
+		must(os.Mkdir(filepath.Join(dir, "dev"), 0o755))
+		must(syscall.Mknod(filepath.Join(dir, "dev/null"), syscall.S_IFCHR|0o666, 1<<8|3))
+		must(syscall.Mknod(filepath.Join(dir, "dev/vda"), syscall.S_IFBLK|0o660, 254<<8|0))
+		must(os.Lchown(filepath.Join(dir, "etc/apk"), 4000000000, 4000000001))
+		must(os.Lchown(filepath.Join(dir, "usr/bin/sh"), 100, 101))
+		must(setXattr(filepath.Join(dir, "usr/bin/busybox"), "security.capability",
+			[]byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}))
+	}
+	old := time.Date(2021, 6, 7, 8, 9, 10, 123456789, time.UTC)
+	must(os.Chtimes(filepath.Join(dir, "etc/hostname"), old, old))
+	for _, p := range []string{"", "etc", "usr/bin"} { // after their contents
+		must(os.Chtimes(filepath.Join(dir, p), old, old.Add(time.Duration(len(p))*time.Hour)))
+	}
+	return dir
+}
+
+func setXattr(p, name string, v []byte) error {
+	pp, _ := syscall.BytePtrFromString(p)
+	np, _ := syscall.BytePtrFromString(name)
+	_, _, errno := syscall.Syscall6(syscall.SYS_LSETXATTR, uintptr(unsafe.Pointer(pp)), uintptr(unsafe.Pointer(np)),
+		uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// mkfs runs the built binary as an unprivileged user with extra
+// environment variables; it returns the combined output.
+func mkfs(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	c := testenv.Unprivileged(t, testenv.Binary(t), append([]string{"mkfs"}, args...)...)
+	c.Env = append(os.Environ(), env...)
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+// checkImage runs e2fsck and compares the image with want.
+func checkImage(t *testing.T, img string, want ext4check.Manifest, opts ext4check.Options) ext4check.Manifest {
+	t.Helper()
+	if err := ext4check.Fsck(t, img); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ext4check.ReadImage(t, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diffs := ext4check.Compare(want, got, opts); len(diffs) > 0 {
+		t.Errorf("image %s differs from the tree in %d ways:\n%s", img, len(diffs), strings.Join(diffs, "\n"))
+	}
+	return got
+}
+
+func TestMkfsUnprivilegedReadsBack(t *testing.T) {
+	src := hostTree(t)
+	want, err := ext4check.FromDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(filepath.Dir(src), "out.img")
+	if out, err := mkfs(t, []string{"SOURCE_DATE_EPOCH=1800000000"}, src, "-o", img); err != nil {
+		t.Fatalf("rootfs-synth mkfs: %v\n%s", err, out)
+	}
+	got := checkImage(t, img, want, ext4check.Options{})
+	if n := got["/usr/bin/su"]; n == nil || n.LinkGroup != "/usr/bin/busybox" || n.Perm != 0o4755 {
+		t.Errorf("/usr/bin/su = %+v, want a setuid hard link of /usr/bin/busybox", n)
+	}
+	if os.Geteuid() == 0 {
+		if n := got["/etc/apk"]; n == nil || n.UID != 4000000000 {
+			t.Errorf("/etc/apk = %+v, want uid 4000000000 although built as uid %d", n, testenv.NobodyUID)
+		}
+	}
+}
+
+func TestMkfsOwnerAndClamp(t *testing.T) {
+	src := hostTree(t)
+	want, err := ext4check.FromDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SOURCE_DATE_EPOCH older than the tree clamps every newer mtime to it.
+	const epoch = 1600000000
+	for _, n := range want {
+		n.UID, n.GID = 0, 0
+		if n.Mtime >= epoch {
+			n.Mtime, n.MtimeNsec = epoch, 0
+		}
+	}
+	img := filepath.Join(filepath.Dir(src), "owned.img")
+	out, err := mkfs(t, []string{"SOURCE_DATE_EPOCH=1600000000"}, "--owner", "0:0", "--no-journal", "--block-size", "1024", src, "-o", img)
+	if err != nil {
+		t.Fatalf("rootfs-synth mkfs --owner 0:0: %v\n%s", err, out)
+	}
+	checkImage(t, img, want, ext4check.Options{})
+}
+
+// TestMkfsReproducible builds the same tree twice under different time
+// zones and umasks: the images must be byte for byte the same.
+func TestMkfsReproducible(t *testing.T) {
+	src := hostTree(t)
+	var sums [2][32]byte
+	for i, env := range [][]string{{"TZ=UTC", "UMASK=022"}, {"TZ=Asia/Kathmandu", "UMASK=077"}} {
+		img := filepath.Join(filepath.Dir(src), "repro"+string(rune('a'+i))+".img")
+		c := testenv.Unprivileged(t, "/bin/sh", "-c", `umask $UMASK && exec "$@"`, "sh", testenv.Binary(t), "mkfs", src, "-o", img)
+		c.Env = append(os.Environ(), env...)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("rootfs-synth mkfs (%s): %v\n%s", env, err, out)
+		}
+		b, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums[i] = sha256.Sum256(b)
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("two builds of one tree: sha256 %x and %x, want equal", sums[0], sums[1])
+	}
+}
+
+func TestMkfsErrorsLeaveNoOutput(t *testing.T) {
+	src := hostTree(t)
+	if os.Geteuid() == 0 {
+		// Readable by root only: the unprivileged build must fail on it.
+		if err := os.WriteFile(filepath.Join(src, "etc/shadow-"), []byte("secret"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(src, "etc/hostname")
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"malformed SOURCE_DATE_EPOCH", []string{"SOURCE_DATE_EPOCH=yesterday"}, nil, `SOURCE_DATE_EPOCH "yesterday"`},
+		{"bad size", nil, []string{"--size", "12Q"}, `"12Q" is not a size`},
+		{"size too small", nil, []string{"--size", "64K"}, ""},
+		{"bad owner", nil, []string{"--owner", "root"}, `"root" is not UID:GID`},
+		{"bad uuid", nil, []string{"--uuid", "xyz"}, `"xyz" is not a UUID`},
+		{"bad block size", nil, []string{"--block-size", "2048"}, "2048"},
+		{"source is a file", nil, []string{"--src", file}, "is not a directory"},
+		{"missing source", nil, []string{"--src", filepath.Join(src, "nope")}, "nope"},
+	}
+	if os.Geteuid() == 0 {
+		tests = append(tests, struct {
+			name string
+			env  []string
+			args []string
+			want string
+		}{"unreadable file", nil, nil, "etc/shadow-"})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			outDir := filepath.Join(testenv.WorldDir(t), "out")
+			if err := os.Mkdir(outDir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(outDir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			img := filepath.Join(outDir, "x.img")
+			from := src
+			args := tt.args
+			if len(args) == 2 && args[0] == "--src" {
+				from, args = args[1], nil
+			}
+			out, err := mkfs(t, tt.env, append(args, from, "-o", img)...)
+			if err == nil {
+				t.Fatalf("rootfs-synth mkfs %s succeeded, want an error\n%s", tt.name, out)
+			}
+			if !strings.Contains(out, tt.want) || !strings.HasPrefix(out, "rootfs-synth: ") {
+				t.Errorf("rootfs-synth mkfs %s said %q, want an error containing %q", tt.name, out, tt.want)
+			}
+			if left, _ := os.ReadDir(outDir); len(left) > 0 {
+				t.Errorf("rootfs-synth mkfs %s left %v in the output directory", tt.name, left)
+			}
+		})
+	}
+}
