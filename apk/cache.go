@@ -23,9 +23,9 @@ import (
 // serves every repository and mirror. Every entry is written to a temporary
 // file in the same directory and renamed into place, so another process
 // sees either nothing or a whole file. Nothing is fsynced: every entry is
-// verified again each time it is used (the index signature, the package's
-// control SHA-1 and datahash), so a file torn by a crash is detected and
-// fetched again instead of trusted.
+// verified again each time it is used (the index signature; the package's
+// size, control SHA-1 and datahash), so a file torn by a crash is detected
+// and fetched again instead of trusted.
 
 const (
 	indexFile     = "APKINDEX.tar.gz"
@@ -83,13 +83,13 @@ func storeCachedIndex(dir string, data []byte, meta indexMeta) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, indexFile), func(w io.Writer) error {
+	if err := writeFileAtomic(filepath.Join(dir, indexFile), func(w *os.File) error {
 		_, err := w.Write(data)
 		return err
 	}); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, indexMetaFile), func(w io.Writer) error {
+	return writeFileAtomic(filepath.Join(dir, indexMetaFile), func(w *os.File) error {
 		_, err := io.Copy(w, bytes.NewReader(mb))
 		return err
 	})
@@ -113,7 +113,7 @@ func safeFileNamePart(s string) bool {
 // writeFileAtomic makes path hold what fill writes, or leaves it as it was:
 // fill writes to a temporary file in the same directory, which is renamed
 // over path only when fill and the close succeed, and removed otherwise.
-func writeFileAtomic(path string, fill func(w io.Writer) error) (err error) {
+func writeFileAtomic(path string, fill func(f *os.File) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating cache directory: %w", err)

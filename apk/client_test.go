@@ -396,11 +396,15 @@ func TestFetchConnectionReset(t *testing.T) {
 
 	always.Store(true)
 	c2 := testClient(t, repo)
-	pkgs, _, err = fetchAll(t, c2, repoOf(repo.URL(srv.URL)))
-	if err == nil || !strings.Contains(err.Error(), "gamma-1.2-r0") {
-		t.Fatalf("fetching with every connection cut = %v, want an error naming gamma-1.2-r0", err)
+	idx, err := c2.FetchIndex(context.Background(), repoOf(repo.URL(srv.URL)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	checkCache(t, c2.CacheDir, pkgs, "alpha-1.0-r0", "beta-1.1-r0")
+	_, err = c2.FetchPackages(context.Background(), idx.Packages[2:])
+	if err == nil || !strings.Contains(err.Error(), "fetching gamma-1.2-r0 (3 attempts per mirror)") {
+		t.Fatalf("fetching with every connection cut = %v, want an error naming gamma-1.2-r0 after 3 attempts", err)
+	}
+	checkCache(t, c2.CacheDir, pkgs)
 }
 
 // TestFetchStall: a mirror that stops sending in the middle of a package
@@ -443,24 +447,19 @@ func TestFetchTamperedPackage(t *testing.T) {
 		return true
 	})
 	c := testClient(t, repo)
-	pkgs, _, err := fetchAll(t, c, repoOf(repo.URL(srv.URL)))
-	if err == nil || !strings.Contains(err.Error(), "beta-1.1-r0") {
-		t.Fatalf("fetching a tampered package = %v, want an error naming beta-1.1-r0", err)
+	idx, err := c.FetchIndex(context.Background(), repoOf(repo.URL(srv.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	beta := idx.Packages[1]
+	_, err = c.FetchPackages(context.Background(), []*apk.Package{beta})
+	if err == nil || !strings.Contains(err.Error(), "fetching beta-1.1-r0") || !strings.Contains(err.Error(), "datahash") {
+		t.Fatalf("fetching a tampered package = %v, want an error naming beta-1.1-r0 and its datahash", err)
 	}
 	if got := srv.count("/beta-1.1-r0.apk"); got != 1 {
 		t.Errorf("requests for the tampered package = %d, want 1 (bad content is not retried)", got)
 	}
-	var got []string
-	filepath.WalkDir(c.CacheDir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && strings.Contains(path, "beta") {
-			got = append(got, path)
-		}
-		return nil
-	})
-	if len(got) != 0 {
-		t.Errorf("cache after a tampered download holds %v, want nothing of beta", got)
-	}
-	checkCache(t, c.CacheDir, pkgs, slices.DeleteFunc(names(pkgs), func(s string) bool { return strings.HasPrefix(s, "beta") })...)
+	checkCache(t, c.CacheDir, idx.Packages)
 }
 
 // TestFetchIndexWrongKey: an index signed by a key the client does not
