@@ -2,12 +2,14 @@ package ext4check
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -54,38 +56,41 @@ func e2fsckRun(e2fsck, flag, img string) (string, error) {
 	return strings.Join(keep, ""), err
 }
 
-// copySparse copies src to dst, leaving 64 KiB runs of zeros as holes.
+// copySparse copies src to dst, leaving holes where src has holes (found
+// with SEEK_DATA/SEEK_HOLE where the OS has them) and 64 KiB runs of zeros.
 func copySparse(dst, src string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
 	out, err := os.Create(dst)
 	if err != nil {
 		return err
 	}
+	size := fi.Size()
 	buf := make([]byte, 64<<10)
-	zero := make([]byte, len(buf))
-	var size int64
-	for {
-		n, err := io.ReadFull(in, buf)
-		if n > 0 {
-			if bytes.Equal(buf[:n], zero[:n]) {
-				_, werr := out.Seek(int64(n), io.SeekCurrent)
-				err = werr
-			} else if _, werr := out.Write(buf[:n]); werr != nil {
-				err = werr
+	for off := int64(0); off < size; {
+		start, end := off, size
+		if runtime.GOOS != "linux" {
+			// whence 3 and 4 mean other things elsewhere (swapped on macOS)
+		} else if d, err := in.Seek(off, seekData); err == nil {
+			start = d
+			if h, err := in.Seek(d, seekHole); err == nil {
+				end = h
 			}
-			size += int64(n)
+		} else if errors.Is(err, syscall.ENXIO) {
+			break // only a hole remains
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
+		if err := copyRun(out, in, buf, start, end); err != nil {
 			out.Close()
 			return err
 		}
+		off = end
 	}
 	if err := out.Truncate(size); err != nil {
 		out.Close()
@@ -93,3 +98,31 @@ func copySparse(dst, src string) error {
 	}
 	return out.Close()
 }
+
+const seekData, seekHole = 3, 4 // lseek whence values on Linux
+
+// copyRun copies [start, end) of in to the same offsets of out, skipping
+// all-zero chunks.
+func copyRun(out, in *os.File, buf []byte, start, end int64) error {
+	for off := start; off < end; {
+		n := int64(len(buf))
+		if end-off < n {
+			n = end - off
+		}
+		b := buf[:n]
+		if _, err := in.ReadAt(b, off); err != nil {
+			return err
+		}
+		if !allZero(b) {
+			if _, err := out.WriteAt(b, off); err != nil {
+				return err
+			}
+		}
+		off += n
+	}
+	return nil
+}
+
+var zeros = make([]byte, 64<<10)
+
+func allZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
