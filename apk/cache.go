@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // The cache directory layout:
@@ -141,4 +142,25 @@ func writeFileAtomic(path string, fill func(f *os.File) error) (err error) {
 		return fmt.Errorf("writing cache file: %w", err)
 	}
 	return nil
+}
+
+// staleTempAge is how old a temporary file must be before sweepStaleTemps
+// removes it: one being written by a live process has a fresh mtime.
+const staleTempAge = time.Hour
+
+// sweepStaleTemps removes the temporary files that processes killed in the
+// middle of a write left in dir.
+func sweepStaleTemps(dir string, now time.Time) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), ".tmp") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > staleTempAge {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }

@@ -661,3 +661,35 @@ func TestFetchPackagesCancel(t *testing.T) {
 	}
 	checkCache(t, c.CacheDir, idx.Packages)
 }
+
+// TestFetchSweepsStaleTemps: temporary files that a killed process left
+// behind are removed once they are old; fresh ones (another process may be
+// writing them) stay.
+func TestFetchSweepsStaleTemps(t *testing.T) {
+	repo := newTestRepo(t)
+	srv := serve(t, repo, nil)
+	c := testClient(t, repo)
+	dir := filepath.Join(c.CacheDir, "packages")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale, fresh := filepath.Join(dir, ".x.apk.tmp123"), filepath.Join(dir, ".y.apk.tmp456")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := fetchAll(t, c, repoOf(repo.URL(srv.URL))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary file after a fetch: %v, want it removed", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh temporary file after a fetch: %v, want it kept", err)
+	}
+}

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // FetchPackages makes every package of pkgs present and verified in the
@@ -39,6 +41,7 @@ func (c *Client) FetchPackages(ctx context.Context, pkgs []*Package) ([]string, 
 		origin indexOrigin
 		dups   []int // later positions of the same checksum
 	}
+	sweepStaleTemps(filepath.Join(cacheDir, "packages"), time.Now())
 	paths := make([]string, len(pkgs))
 	var jobs []*job
 	first := make(map[string]*job)

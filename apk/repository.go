@@ -110,6 +110,9 @@ func ParseRepositoryLine(line string) ([]Repository, error) {
 			bases = append(bases, u)
 			continue
 		}
+		if !validComponent(f) {
+			return nil, fmt.Errorf("parsing repository %q: component %q: want letters, digits, '.', '_' or '-'", line, f)
+		}
 		components = append(components, f)
 	}
 	if len(bases) == 0 {
@@ -155,12 +158,13 @@ func normalizeRepositoryURL(s string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("making repository directory %q absolute: %w", s, err)
 		}
-		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), nil
+		s = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return "", fmt.Errorf("parsing repository URL: %w", err)
 	}
+	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), ""
 	switch u.Scheme {
 	case "http", "https":
 		if u.Host == "" {
@@ -177,8 +181,17 @@ func normalizeRepositoryURL(s string) (string, error) {
 	default:
 		return "", fmt.Errorf("repository URL %q: scheme %q is not supported (https, http, file or a directory)", s, u.Scheme)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("repository URL %q has a query or fragment", s)
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery || u.User != nil || u.Opaque != "" {
+		return "", fmt.Errorf("repository URL %q has a query, fragment, user or opaque part", s)
 	}
-	return strings.TrimRight(u.String(), "/"), nil
+	return u.String(), nil
+}
+
+func validComponent(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return s != "." && s != ".."
 }

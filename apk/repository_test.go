@@ -51,7 +51,7 @@ func TestParseRepositoryLineErrors(t *testing.T) {
 		{"ftp://ftp.example/alpine/main", `scheme "ftp" is not supported`},
 		{"https:///alpine/main", "has no host"},
 		{"file://remote/alpine/main", "names a remote host"},
-		{"https://x/alpine?y=1", "query or fragment"},
+		{"https://x/alpine?y=1", "has a query"},
 		{"v3 https://x/alpine/main", "index type v3 is not supported"},
 		{"set APK_ARCH=x86_64", "variables are not supported"},
 		{"@ https://x/main", "empty @tag"},
@@ -93,4 +93,30 @@ func TestParseRepositories(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("ParseRepositories() = %+v, %v, want %+v", got, err, want)
 	}
+}
+
+// FuzzParseRepositoryLine: no panic, and every repository parsed prints as
+// a line that parses back to the same repository.
+func FuzzParseRepositoryLine(f *testing.F) {
+	for _, s := range []string{
+		"https://dl-cdn.alpinelinux.org/alpine/v3.23/main",
+		"@edge https://dl-cdn.alpinelinux.org/alpine/edge/testing # pinned",
+		"v2 https://a/alpine/v3.23 http://b/alpine/v3.23 main community",
+		"file:///srv/mirror/v3.23/main",
+		"relative/dir",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		repos, err := ParseRepositoryLine(line)
+		if err != nil {
+			return
+		}
+		for _, r := range repos {
+			again, err := ParseRepository(r.String())
+			if err != nil || !reflect.DeepEqual(again, r) {
+				t.Errorf("ParseRepository(%q) = %+v, %v, want %+v (from line %q)", r.String(), again, err, r, line)
+			}
+		}
+	})
 }
