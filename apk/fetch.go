@@ -259,7 +259,9 @@ func (c *Client) withMirrors(ctx context.Context, what string, bases []string, t
 			if isTransient(err) {
 				retry = true
 			}
-			c.logger().Warn("mirror failed", "what", what, "mirror", base, "err", err, "round", round+1)
+			if i < len(bases)-1 {
+				c.logger().Warn("mirror failed, trying the next", "what", what, "err", err)
+			}
 		}
 		if !retry || round >= retries {
 			return failedOnAllMirrors(what, last, round+1)
@@ -268,6 +270,7 @@ func (c *Client) withMirrors(ctx context.Context, what string, bases []string, t
 		if delay > maxRetryDelay {
 			delay = maxRetryDelay
 		}
+		c.logger().Warn("fetch failed, retrying", "what", what, "err", last[len(last)-1].err, "after", delay)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():

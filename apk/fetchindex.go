@@ -103,7 +103,7 @@ func (c *Client) fetchIndexFrom(ctx context.Context, base, arch, tag string, key
 		}
 		// The cached copy no longer verifies (a key was removed, or it was
 		// damaged): fetch it whole.
-		c.logger().Warn("cached index unusable, fetching again", "url", u, "err", err)
+		c.logger().Info("cached index unusable, fetching it whole", "url", u, "err", err)
 		if d, err = c.open(ctx, u, validators{}); err != nil {
 			return nil, err
 		}
