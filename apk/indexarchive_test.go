@@ -216,3 +216,30 @@ func BenchmarkReadIndexArchiveV316(b *testing.B) {
 		}
 	}
 }
+
+// FuzzReadIndexArchive feeds arbitrary archives to ReadIndexArchive, with
+// and without AllowUntrusted so that the fuzzer also reaches the APKINDEX
+// parser. The seeds (testdata/fuzz/FuzzReadIndexArchive) are apktest
+// indexes; see TestWriteFuzzSeeds.
+func FuzzReadIndexArchive(f *testing.F) {
+	keys := apk.NewKeyRing()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, allow := range []bool{false, true} {
+			idx, err := apk.ReadIndexArchive(bytes.NewReader(data), keys, apk.IndexOptions{Source: "fuzz", AllowUntrusted: allow})
+			if err != nil {
+				if !strings.Contains(err.Error(), "index fuzz") {
+					t.Errorf("error %q does not name the index", err)
+				}
+				continue
+			}
+			if !allow && !idx.Trusted {
+				t.Error("an index was accepted but is not trusted")
+			}
+			for _, p := range idx.Packages {
+				if p.Repository != idx {
+					t.Fatalf("record %s has no Repository", p.Name)
+				}
+			}
+		}
+	})
+}

@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -426,6 +429,93 @@ func TestPackageSignatures(t *testing.T) {
 		_, err = r.VerifySignature(tt.keys)
 		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
 			t.Errorf("%s: VerifySignature = %v, want %q", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+// FuzzPackageReader feeds arbitrary packages to the reader and checks that
+// whatever it accepts has only safe paths and accounts for every byte. The
+// seeds (testdata/fuzz/FuzzPackageReader) are apktest packages; see
+// TestWriteFuzzSeeds.
+func FuzzPackageReader(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := apk.NewPackageReader(bytes.NewReader(data), nil)
+		if err != nil {
+			return
+		}
+		for {
+			hdr, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				if !strings.HasPrefix(err.Error(), "reading package ") {
+					t.Errorf("error %q does not name the package", err)
+				}
+				return
+			}
+			if strings.HasPrefix(hdr.Name, "/") || slices.Contains(strings.Split(hdr.Name, "/"), "..") {
+				t.Fatalf("accepted unsafe path %q", hdr.Name)
+			}
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+		}
+		if info := r.Info(); info.Size != int64(len(data)) {
+			t.Errorf("verified package has Size %d, input has %d bytes", info.Size, len(data))
+		}
+	})
+}
+
+var writeFuzzSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite testdata/fuzz/{FuzzPackageReader,FuzzReadIndexArchive} from apktest output")
+
+// TestWriteFuzzSeeds is the generator of the fuzz seed corpora:
+// go test ./apk -run TestWriteFuzzSeeds -write-fuzz-seeds
+func TestWriteFuzzSeeds(t *testing.T) {
+	if !*writeFuzzSeeds {
+		t.Skip("run with -write-fuzz-seeds to rewrite the seed corpora")
+	}
+	repo := apktest.NewRepo(pkgKey(t))
+	seeds := map[string][]byte{}
+	for i, p := range []apktest.Pkg{
+		{Name: "tiny", Version: "1-r0", Files: []apktest.File{{Name: "bin/sh", Linkname: "/bin/busybox"}}},
+		{Name: "files", Version: "2.0-r1", Depends: []string{"so:libc.musl-x86_64.so.1"}, Provides: []string{"cmd:f=2.0-r1"},
+			Triggers: []string{"/usr/lib/f"}, Scripts: map[string]string{"post-install": "#!/bin/sh\n", "trigger": "#!/bin/sh\n"},
+			Files: []apktest.File{
+				{Name: "etc/f.conf", Data: []byte("a=1\n"), Xattrs: map[string][]byte{"user.x": []byte("y")}},
+				{Name: "usr/bin/f", Mode: 0o755, Data: []byte("#!/bin/sh\n")},
+				{Name: "usr/bin/g", Hardlink: "usr/bin/f"},
+			}},
+	} {
+		data, rec, err := apktest.BuildPackage(p, pkgKey(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds[fmt.Sprintf("FuzzPackageReader/apktest-%d", i)] = data
+		repo.Packages = append(repo.Packages, apktest.Built{Record: rec, Data: data})
+	}
+	unsigned, _, err := apktest.BuildPackage(apktest.Pkg{Name: "u", Version: "1-r0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds["FuzzPackageReader/apktest-unsigned"] = unsigned
+	index, err := repo.IndexArchive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds["FuzzReadIndexArchive/apktest-signed"] = index
+	repo.Key = nil
+	if index, err = repo.IndexArchive(); err != nil {
+		t.Fatal(err)
+	}
+	seeds["FuzzReadIndexArchive/apktest-unsigned"] = index
+	for name, data := range seeds {
+		p := filepath.Join("testdata", "fuzz", filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", data), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
