@@ -9,6 +9,7 @@ import (
 // stepping over the superblock and GDT copies of backup groups.
 type allocator struct {
 	l        *Layout
+	maxLen   uint32 // longest extent
 	cur      uint32
 	next     int // index of the next reserved region at or after cur
 	overflow bool
@@ -60,7 +61,7 @@ func (a *allocator) runs(n uint32) []run {
 	var rs []run
 	for n > 0 {
 		a.skip()
-		k := min(n, a.room(), maxExtentLen)
+		k := min(n, a.room(), a.maxLen)
 		if k == 0 {
 			a.overflow = true
 			return rs
@@ -134,7 +135,10 @@ func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
 			l.reserved = append(l.reserved, r)
 		}
 	}
-	a := &allocator{l: l, cur: l.fdb + 1 + l.gdtBlocks}
+	a := &allocator{l: l, cur: l.fdb + 1 + l.gdtBlocks, maxLen: maxExtentLen}
+	if p.w.maxExtent > 0 {
+		a.maxLen = p.w.maxExtent
+	}
 	for _, list := range p.xblocks {
 		for _, x := range list {
 			x.block = 0

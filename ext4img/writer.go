@@ -106,6 +106,8 @@ type Writer struct {
 	lost   *node
 	layout *Layout
 	err    error // from NewWriter's options check, returned by every call
+
+	maxExtent uint32 // longest extent; 0 = maxExtentLen (tests lower it to grow deep trees)
 }
 
 // node is one inode of the tree; hard links share a node.

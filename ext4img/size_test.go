@@ -1,0 +1,182 @@
+package ext4img
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
+)
+
+// dirEntries lists dir, for checking that nothing was left behind.
+func dirEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestSizeTooSmall(t *testing.T) {
+	w := NewWriter(Options{Size: 1 << 20, NoJournal: true})
+	if err := w.Add(Entry{Path: "big", Mode: 0o644, Size: 3 << 20, Content: bytesContent(make([]byte, 3<<20))}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	err := w.WriteFile(filepath.Join(dir, "img"), 0o644)
+	if err == nil || !strings.Contains(err.Error(), "size 1048576 given") || !strings.Contains(err.Error(), "needs 3") {
+		t.Fatalf("WriteFile with too small a size = %v, want an error naming both sizes", err)
+	}
+	if names := dirEntries(t, dir); len(names) != 0 {
+		t.Errorf("WriteFile failed but left %v", names)
+	}
+}
+
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("disk on fire")
+	}
+	k := min(len(p), f.n)
+	clear(p[:k])
+	f.n -= k
+	return k, nil
+}
+
+func TestWriteFileContentErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		size    int64
+		content func() (io.ReadCloser, error)
+		want    string
+	}{
+		{"short", 10000, bytesContent(make([]byte, 9000)), `reading "f": content ends after 9000 of 10000 bytes`},
+		{"long", 10000, bytesContent(make([]byte, 10001)), `reading "f": content is longer than 10000 bytes`},
+		{"open fails", 10, func() (io.ReadCloser, error) { return nil, errors.New("no such blob") }, `opening "f": no such blob`},
+		{"read fails", 100000, func() (io.ReadCloser, error) { return io.NopCloser(&failingReader{n: 5000}), nil }, "disk on fire"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := NewWriter(Options{})
+			if err := w.Add(Entry{Path: "f", Mode: 0o644, Size: tt.size, Content: tt.content}); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			img := filepath.Join(dir, "img")
+			err := w.WriteFile(img, 0o644)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("WriteFile = %v, want error containing %q", err, tt.want)
+			}
+			if names := dirEntries(t, dir); len(names) != 0 {
+				t.Errorf("WriteFile failed but left %v", names)
+			}
+		})
+	}
+}
+
+// tinyTree adds a small tree: a few directories and files.
+func tinyTree(t testing.TB, w *Writer, files int) {
+	t.Helper()
+	for d := range 4 {
+		if err := w.Add(Entry{Path: fmt.Sprintf("d%d", d), Mode: fs.ModeDir | 0o755, ModTime: testTime}); err != nil {
+			t.Fatal(err)
+		}
+		for f := range files / 4 {
+			b := randomBytes(1000+f*37, uint64(f))
+			if err := w.Add(Entry{Path: fmt.Sprintf("d%d/f%d", d, f), Mode: 0o644, ModTime: testTime, Size: int64(len(b)), Content: bytesContent(b)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestRightSizeHeadroom(t *testing.T) {
+	for _, tt := range []struct {
+		opts                     Options
+		wantBlocks, wantInodes   int64 // minimum free
+		maxBlocks, maxInodesFree int64 // rounding slack allowed above that
+	}{
+		{Options{}, DefaultHeadroomBytes / 4096, DefaultHeadroomInodes, 64, 16},
+		{Options{HeadroomBlocks: 100, HeadroomInodes: 10}, 100, 10, 64, 16},
+		{Options{HeadroomBlocks: -1, HeadroomInodes: -1, NoJournal: true}, 0, 0, 64, 16},
+		{Options{BlockSize: 1024, HeadroomBlocks: 5000, HeadroomInodes: 300}, 5000, 300, 64, 8},
+	} {
+		w := NewWriter(tt.opts)
+		tinyTree(t, w, 200)
+		l, err := w.Layout()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.FreeBlocks < tt.wantBlocks || l.FreeBlocks > tt.wantBlocks+tt.maxBlocks {
+			t.Errorf("Layout(%+v).FreeBlocks = %d, want %d (+%d)", tt.opts, l.FreeBlocks, tt.wantBlocks, tt.maxBlocks)
+		}
+		if int64(l.FreeInodes) < tt.wantInodes || int64(l.FreeInodes) > tt.wantInodes+tt.maxInodesFree*int64(l.Groups) {
+			t.Errorf("Layout(%+v).FreeInodes = %d, want %d (+%d per group)", tt.opts, l.FreeInodes, tt.wantInodes, tt.maxInodesFree)
+		}
+		// One block less must not hold the same headroom.
+		p, err := w.prepare()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inodes := int64(l.lastIno) + tt.wantInodes
+		if sl, _ := p.allocate(uint32(l.Blocks-1), inodes); sl != nil && sl.FreeBlocks >= tt.wantBlocks {
+			t.Errorf("Layout(%+v): %d blocks, but %d hold %d free blocks too", tt.opts, l.Blocks, sl.Blocks, sl.FreeBlocks)
+		}
+	}
+}
+
+// TestResize2fs: offline resize2fs grows a default image to four times its
+// size after e2fsck -f, and resize2fs -M cannot shrink it by more than the
+// headroom.
+func TestResize2fs(t *testing.T) {
+	resize2fs := testenv.Tool(t, "resize2fs")
+	for _, opts := range []Options{{Time: testTime}, {Time: testTime, BlockSize: 1024}} {
+		t.Run(fmt.Sprintf("bs%d", opts.BlockSize), func(t *testing.T) {
+			w := NewWriter(opts)
+			tinyTree(t, w, 400)
+			l, err := w.Layout()
+			if err != nil {
+				t.Fatal(err)
+			}
+			img := writeImage(t, w)
+			fsck(t, img)
+
+			shrunk := img + ".min"
+			if out, err := exec.Command("cp", "--sparse=always", img, shrunk).CombinedOutput(); err != nil {
+				t.Fatalf("cp: %v\n%s", err, out)
+			}
+			if out, err := exec.Command(resize2fs, "-M", shrunk).CombinedOutput(); err != nil {
+				t.Fatalf("resize2fs -M: %v\n%s", err, out)
+			}
+			st, err := os.Stat(shrunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			headroom := int64(DefaultHeadroomBytes)
+			if saved := l.Size() - st.Size(); saved > headroom {
+				t.Errorf("resize2fs -M shrank the image by %d bytes, more than the headroom of %d", saved, headroom)
+			}
+
+			blocks := l.Blocks * 4
+			if out, err := exec.Command(resize2fs, img, strconv.FormatInt(blocks, 10)).CombinedOutput(); err != nil {
+				t.Fatalf("resize2fs %s %d: %v\n%s", img, blocks, err, out)
+			}
+			if st, err := os.Stat(img); err != nil || st.Size() != 4*l.Size() {
+				t.Fatalf("after resize2fs: size %v, %v; want %d", st.Size(), err, 4*l.Size())
+			}
+			fsck(t, img)
+		})
+	}
+}
