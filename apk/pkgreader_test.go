@@ -519,3 +519,37 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifyPackage reads and verifies an 8 MiB package (per-file
+// SHA-1, inflate, SHA-256 of the data member); SetBytes is the .apk size.
+func BenchmarkVerifyPackage(b *testing.B) {
+	var files []apktest.File
+	seed := uint64(1)
+	for i := range 64 {
+		data := make([]byte, 128<<10)
+		for j := range data {
+			seed = seed*6364136223846793005 + 1442695040888963407
+			data[j] = "abcdefghijklmnop\n"[seed>>60] // compresses about 2:1, like binaries
+		}
+		files = append(files, apktest.File{Name: fmt.Sprintf("usr/lib/f%02d", i), Data: data})
+	}
+	data, rec := buildPkg(b, apktest.Pkg{Name: "big", Version: "1-r0", Files: files})
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := apk.VerifyPackage(bytes.NewReader(data), rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestPackageReaderControlLimit checks that a control member inflating past
+// MaxControlSize is refused rather than read into memory.
+func TestPackageReaderControlLimit(t *testing.T) {
+	data, rec := buildPkg(t, apktest.Pkg{Name: "huge", Version: "1-r0",
+		Scripts: map[string]string{"post-install": strings.Repeat("#", apk.MaxControlSize)}})
+	_, err := apk.VerifyPackage(bytes.NewReader(data), rec)
+	if want := "reading package huge-1-r0: gzip member 2 at byte "; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "control member is larger than its limit") {
+		t.Errorf("VerifyPackage(17 MiB of scripts) = %v, want %s...control member is larger than its limit", err, want)
+	}
+}
