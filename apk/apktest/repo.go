@@ -178,7 +178,8 @@ func (r *Repo) WriteDir(base string) error {
 
 // Handler serves the repository in the WriteDir layout, for
 // httptest.NewServer; URL(server.URL) is then the repository's address.
-// It answers GET and HEAD, with Range support, and 404 for anything else.
+// Files are served with http.ServeContent (Range requests work); unknown
+// paths get 404.
 func (r *Repo) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		files, err := r.files()
