@@ -211,9 +211,10 @@ func readLimited(tr *tar.Reader, hdr *tar.Header, limit int64) ([]byte, error) {
 	if hdr.Size > limit {
 		return nil, fmt.Errorf("%s has %d bytes, more than %d", hdr.Name, hdr.Size, limit)
 	}
-	d := make([]byte, hdr.Size)
-	if _, err := io.ReadFull(tr, d); err != nil {
+	// Trust the header's size only so far before the content is there.
+	buf := bytes.NewBuffer(make([]byte, 0, min(hdr.Size, 16<<20)))
+	if _, err := io.Copy(buf, tr); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", hdr.Name, noEOF(err))
 	}
-	return d, nil
+	return buf.Bytes(), nil
 }
