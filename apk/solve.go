@@ -2,6 +2,7 @@ package apk
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -97,7 +98,8 @@ func solve(world []Dependency, indexes []*Index, opts SolveOptions) (*solution, 
 // just a name something depends on.
 type sname struct {
 	name       string
-	created    int // creation order, for apk's hash order
+	created    int    // creation order, for apk's hash order
+	bucket     uint32 // apk's hash bucket of the name
 	providers  []provider
 	rdepends   []*sname // names whose providers depend on this one
 	rinstallIf []*sname // names whose providers have it in install_if
@@ -150,14 +152,34 @@ type universe struct {
 	pkgs    []*spkg
 	tags    []repoTag // tags[0] is the untagged one
 	arch    string
+
+	pkgSlab  []spkg
+	depSlab  []sdep
+	nameSlab []sname
 }
 
 func newUniverse(indexes []*Index, arch string) (*universe, error) {
 	if len(indexes) > maxRepositories {
 		return nil, fmt.Errorf("solving: %d indexes, at most %d are supported", len(indexes), maxRepositories)
 	}
-	u := &universe{names: map[string]*sname{}, tags: []repoTag{{}}, arch: arch}
-	byChecksum := map[string]*spkg{}
+	// Allocate packages and atoms in slabs: an index has tens of
+	// thousands of each.
+	records, atoms := 0, 0
+	for _, idx := range indexes {
+		records += len(idx.Packages)
+		for _, p := range idx.Packages {
+			atoms += len(p.Depends) + len(p.Provides) + len(p.InstallIf)
+		}
+	}
+	u := &universe{
+		names: make(map[string]*sname, records*2), tags: []repoTag{{}}, arch: arch,
+		pkgSlab: make([]spkg, 0, records), depSlab: make([]sdep, 0, atoms),
+	}
+	type identity struct {
+		sum  [20]byte
+		name string // for records without a checksum (never from ParseIndex)
+	}
+	byChecksum := make(map[identity]*spkg, records)
 	for i, idx := range indexes {
 		bit := uint64(1) << i
 		t := 0
@@ -166,9 +188,11 @@ func newUniverse(indexes []*Index, arch string) (*universe, error) {
 		}
 		u.tags[t].repos |= bit
 		for _, p := range idx.Packages {
-			key := string(p.Checksum)
-			if p.Checksum == nil {
-				key = "\x00" + p.Name + "-" + p.Version + "\x00" + fmt.Sprint(i)
+			var key identity
+			if len(p.Checksum) == len(key.sum) {
+				copy(key.sum[:], p.Checksum)
+			} else {
+				key.name = fmt.Sprintf("%s %s %d %x", p.Name, p.Version, i, p.Checksum)
 			}
 			if sp := byChecksum[key]; sp != nil {
 				sp.repos |= bit
@@ -197,7 +221,11 @@ func (u *universe) name(n string) *sname {
 	if sn := u.names[n]; sn != nil {
 		return sn
 	}
-	sn := &sname{name: n, created: len(u.ordered)}
+	if len(u.nameSlab) == cap(u.nameSlab) {
+		u.nameSlab = make([]sname, 0, 1024)
+	}
+	u.nameSlab = append(u.nameSlab, sname{name: n, created: len(u.ordered), bucket: murmur3(n, 5381) % apkNameBuckets})
+	sn := &u.nameSlab[len(u.nameSlab)-1]
 	u.names[n] = sn
 	u.ordered = append(u.ordered, sn)
 	return sn
@@ -207,15 +235,16 @@ func (u *universe) bind(deps []Dependency) []sdep {
 	if len(deps) == 0 {
 		return nil
 	}
-	out := make([]sdep, len(deps))
-	for i, d := range deps {
-		out[i] = sdep{Dependency: d, name: u.name(d.Name)}
+	start := len(u.depSlab)
+	for _, d := range deps {
+		u.depSlab = append(u.depSlab, sdep{Dependency: d, name: u.name(d.Name)})
 	}
-	return out
+	return u.depSlab[start:len(u.depSlab):len(u.depSlab)]
 }
 
 func (u *universe) addPackage(p *Package) *spkg {
-	sp := &spkg{Package: p, name: u.name(p.Name)}
+	u.pkgSlab = append(u.pkgSlab, spkg{Package: p, name: u.name(p.Name)})
+	sp := &u.pkgSlab[len(u.pkgSlab)-1]
 	sp.depends = u.bind(p.Depends)
 	sp.provides = u.bind(p.Provides)
 	sp.installIf = u.bind(p.InstallIf)
@@ -238,20 +267,13 @@ func (u *universe) addPackage(p *Package) *spkg {
 // work queues, so the same order is used here: murmur3 buckets of 20000,
 // the most recently created name first within a bucket.
 func (u *universe) linkReverse() {
-	order := make([]*sname, len(u.ordered))
-	copy(order, u.ordered)
-	buckets := make(map[*sname]uint32, len(order))
-	for _, n := range order {
-		buckets[n] = murmur3([]byte(n.name), 5381) % 20000
+	keys := make([]uint64, len(u.ordered))
+	for i, n := range u.ordered {
+		keys[i] = uint64(n.bucket)<<32 | uint64(^uint32(i))
 	}
-	sort.Slice(order, func(i, j int) bool {
-		bi, bj := buckets[order[i]], buckets[order[j]]
-		if bi != bj {
-			return bi < bj
-		}
-		return order[i].created > order[j].created
-	})
-	for _, n := range order {
+	slices.Sort(keys)
+	for _, k := range keys {
+		n := u.ordered[^uint32(k)]
 		for _, p := range n.providers {
 			for _, d := range p.pkg.depends {
 				if !containsName(d.name.rdepends, n) {
@@ -342,8 +364,11 @@ func (u *universe) tagOf(p *spkg) int {
 	return 0
 }
 
+// apkNameBuckets is the size of apk-tools' name hash table.
+const apkNameBuckets = 20000
+
 // murmur3 is MurmurHash3's 32-bit variant, the hash apk-tools' tables use.
-func murmur3(key []byte, seed uint32) uint32 {
+func murmur3(key string, seed uint32) uint32 {
 	const c1, c2 = 0xcc9e2d51, 0x1b873593
 	h := seed
 	n := len(key) / 4
