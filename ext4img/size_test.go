@@ -180,3 +180,24 @@ func TestResize2fs(t *testing.T) {
 		})
 	}
 }
+
+// TestInodeTablesAroundBackups: with many inodes the inode tables (kept
+// contiguous per group) run into the superblock copies of backup groups
+// and must step over them, leaving free gaps.
+func TestInodeTablesAroundBackups(t *testing.T) {
+	for _, o := range []Options{
+		{BlockSize: 1024, HeadroomInodes: 100000, Time: testTime},
+		{HeadroomInodes: 600000, Time: testTime},
+	} {
+		w := NewWriter(o)
+		tinyTree(t, w, 100)
+		l, err := w.Layout()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.gaps) == 0 {
+			t.Errorf("Layout(%+v): inode tables (%d per group, %d groups) left no gap before a backup", o, l.InodesPerGroup, l.Groups)
+		}
+		fsck(t, writeImage(t, w))
+	}
+}

@@ -7,31 +7,38 @@
 // in on-disk order, skipping zero blocks with Seek so the output is sparse.
 // Given the same entries and Options, the image is byte for byte the same:
 // nothing reads the clock or a random source, and the UUID and the directory
-// hash seed are derived from a digest of the tree when not given.
+// hash seed are derived from a digest of the tree's metadata when not given.
 //
 // The image has 4 KiB (or 1 KiB) blocks, 256-byte inodes and the features
 // filetype, extents, flex_bg, sparse_super, large_file, huge_file,
 // dir_nlink, extra_isize, ext_attr and dir_index, plus a jbd2 journal
-// (inode 8) unless Options.NoJournal. All block bitmaps, inode bitmaps and
-// inode tables sit together after the primary group descriptors (flex_bg);
-// journal, directories and files follow in inode order, each file's blocks
-// contiguous except where a backup superblock interrupts them.
+// (inode 8) unless Options.NoJournal. Inode numbers are 2 for the root, 11
+// for lost+found (16 KiB, as mke2fs makes it), then the tree depth-first in
+// name order. All block bitmaps, inode bitmaps and inode tables sit
+// together after the primary group descriptors (flex_bg; an inode table
+// that would cover a backup superblock moves past it, leaving a few free
+// blocks); the journal, then each inode's xattr block, data and extent
+// index blocks follow in inode order, a file's data contiguous except where
+// a backup superblock interrupts it. Directories of three or more blocks
+// are written as half_md4 hash trees (what e2fsck -fD would build), smaller
+// ones as linear blocks of entries in name order.
 //
 // Sizing: with Options.Size zero the image is the smallest that holds the
 // tree and the journal, plus HeadroomBlocks free blocks and HeadroomInodes
 // free inodes (defaults DefaultHeadroomBytes and DefaultHeadroomInodes), so
 // that a guest can boot read-write and start writing. The overhead (groups,
 // descriptors, bitmaps, inode tables, backups, extent index blocks) is found
-// by iterating the allocation to a fixed point.
+// by iterating the allocation to a fixed point. An explicit Size gets one
+// inode per 16 KiB like mke2fs, or just what the tree needs when that does
+// not fit.
 //
 // Left out on purpose: 64bit (images stay below 16 TiB), metadata_csum and
-// gdt_csum, resize_inode (offline resize2fs still grows the image), htree
-// directory indexes (directories are linear, which is valid with dir_index;
-// the kernel indexes a directory when it next grows), inline_data,
-// bigalloc, large_dir, quota, encryption and casefolding. Extended
-// attributes live in the inode when they fit, otherwise all of an inode's
-// attributes go to one block (identical blocks are shared); values larger
-// than a block (ea_inode) are not supported.
+// gdt_csum, resize_inode (offline resize2fs grows the image anyway),
+// inline_data, bigalloc, large_dir (so at most two htree levels), quota,
+// encryption, casefolding, reserved root blocks (s_r_blocks_count is 0) and
+// extended attribute values in inodes of their own (ea_inode): an inode's
+// attributes live in the inode when they fit, otherwise all of them go to
+// one block, shared by inodes with identical attributes.
 package ext4img
 
 import (
@@ -89,8 +96,9 @@ type Options struct {
 	// Label is the volume name, at most 16 bytes.
 	Label string
 
-	// Time stamps the filesystem (creation, last write, last check) and
-	// the implicit root and lost+found; zero is the Unix epoch.
+	// Time stamps the filesystem (creation, last write, last check), the
+	// journal inode, the root and lost+found unless added, and every entry
+	// whose ModTime is zero; zero is the Unix epoch. The clock is never read.
 	Time time.Time
 }
 
