@@ -435,31 +435,49 @@ func TestFetchStall(t *testing.T) {
 	checkCache(t, c.CacheDir, pkgs, names(pkgs)...)
 }
 
+// TestFetchTamperedPackage: a mirror serving other bytes than the index
+// describes is refused, naming the package, and nothing is cached.
 func TestFetchTamperedPackage(t *testing.T) {
 	repo := newTestRepo(t)
-	srv := serve(t, repo, func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
-		if !strings.Contains(r.URL.Path, "/beta-") {
-			return false
-		}
-		b := body(next, r)
-		b[len(b)*3/4] ^= 0x40 // in the data member
-		w.Write(b)
-		return true
-	})
-	c := testClient(t, repo)
-	idx, err := c.FetchIndex(context.Background(), repoOf(repo.URL(srv.URL)))
-	if err != nil {
-		t.Fatal(err)
+	gamma := repo.Packages[2].Data
+	tests := []struct {
+		name    string
+		tamper  func(b []byte) []byte
+		wantErr string
+	}{
+		{"data byte flipped", func(b []byte) []byte { b[len(b)*3/4] ^= 0x40; return b }, "datahash"},
+		{"another package", func([]byte) []byte { return slices.Clone(gamma) }, "control member has checksum"},
+		{"same size, other control", func(b []byte) []byte {
+			return append(slices.Clone(gamma[:len(b)/2]), b[len(b)/2:]...)
+		}, "the index says"},
+		{"junk appended", func(b []byte) []byte { return append(b, "junk"...) }, "bytes or more, the index says"},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-10] }, "the index says"},
 	}
-	beta := idx.Packages[1]
-	_, err = c.FetchPackages(context.Background(), []*apk.Package{beta})
-	if err == nil || !strings.Contains(err.Error(), "fetching beta-1.1-r0") || !strings.Contains(err.Error(), "datahash") {
-		t.Fatalf("fetching a tampered package = %v, want an error naming beta-1.1-r0 and its datahash", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := serve(t, repo, func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+				if !strings.Contains(r.URL.Path, "/beta-") {
+					return false
+				}
+				w.Write(tt.tamper(body(next, r)))
+				return true
+			})
+			c := testClient(t, repo)
+			idx, err := c.FetchIndex(context.Background(), repoOf(repo.URL(srv.URL)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			beta := idx.Packages[1]
+			_, err = c.FetchPackages(context.Background(), []*apk.Package{beta})
+			if err == nil || !strings.Contains(err.Error(), "fetching beta-1.1-r0") || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("fetching a tampered package = %v, want an error naming beta-1.1-r0 and containing %q", err, tt.wantErr)
+			}
+			if got := srv.count("/beta-1.1-r0.apk"); got != 1 {
+				t.Errorf("requests for the tampered package = %d, want 1 (bad content is not retried)", got)
+			}
+			checkCache(t, c.CacheDir, idx.Packages)
+		})
 	}
-	if got := srv.count("/beta-1.1-r0.apk"); got != 1 {
-		t.Errorf("requests for the tampered package = %d, want 1 (bad content is not retried)", got)
-	}
-	checkCache(t, c.CacheDir, idx.Packages)
 }
 
 // TestFetchIndexWrongKey: an index signed by a key the client does not

@@ -159,18 +159,48 @@ func (c *Client) fetchPackage(ctx context.Context, p *Package, path string, o in
 			if p.Size > 0 {
 				limit = p.Size + 1
 			}
-			if _, err := io.Copy(f, io.LimitReader(pr, limit)); err != nil {
-				return d.body.failed(err)
+			if err := copyVerified(f, io.LimitReader(pr, limit), p); err != nil {
+				return fmt.Errorf("verifying %s: %w", u, d.body.failed(err))
 			}
 			if d.size >= 0 && pr.p.Done != d.size {
 				return transient(fmt.Errorf("%s: got %d of %d bytes", u, pr.p.Done, d.size))
 			}
-			if err := verifyPackageFile(f, p); err != nil {
-				return fmt.Errorf("verifying %s: %w", u, err)
-			}
 			return nil
 		})
 	})
+}
+
+// copyVerified copies the package in r to f in one pass, verifying it as
+// verifyPackageFile does: NewPackageReader checks the control member
+// against C: as soon as it has arrived, and the data member is hashed as
+// it streams into the file.
+func copyVerified(f *os.File, r io.Reader, p *Package) error {
+	pr, err := NewPackageReader(io.TeeReader(r, f), p)
+	if err != nil {
+		return err
+	}
+	// The reader has consumed (and the tee written) the header and the
+	// start of the data member; hash that start from the file, the rest
+	// on its way in.
+	written, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, pr.headerSize, written-pr.headerSize)); err != nil {
+		return err
+	}
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if err != nil {
+		return err
+	}
+	if size := written + n; p.Size > 0 && size != p.Size {
+		return fmt.Errorf("package %s has %d bytes or more, the index says %d", pkgID(p), size, p.Size)
+	}
+	if got := h.Sum(nil); !bytes.Equal(got, pr.Info().DataHash) {
+		return fmt.Errorf("package %s: data member has SHA-256 %x, .PKGINFO datahash says %x", pkgID(p), got, pr.Info().DataHash)
+	}
+	return nil
 }
 
 // maxPackageSize bounds a download whose index record has no size.
