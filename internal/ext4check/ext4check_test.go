@@ -221,6 +221,11 @@ func TestCompareCatchesChanges(t *testing.T) {
 
 func TestFsckCatchesCorruption(t *testing.T) {
 	good := mke2fsImage(t, makeTree(t))
+	for name, fsck := range map[string]func(testing.TB, string) error{"Fsck": Fsck, "FsckInPlace": FsckInPlace} {
+		if err := fsck(t, good); err != nil {
+			t.Fatalf("%s(mke2fs image) = %v", name, err)
+		}
+	}
 	tests := []struct {
 		name string
 		req  string
@@ -231,13 +236,15 @@ func TestFsckCatchesCorruption(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			img := filepath.Join(t.TempDir(), "bad.img")
-			if err := copySparse(img, good); err != nil {
-				t.Fatal(err)
-			}
-			debugfsWrite(t, img, tt.req)
-			if err := Fsck(t, img); err == nil {
-				t.Errorf("Fsck after %q = nil, want an error", tt.req)
+			for name, fsck := range map[string]func(testing.TB, string) error{"Fsck": Fsck, "FsckInPlace": FsckInPlace} {
+				img := filepath.Join(t.TempDir(), "bad.img")
+				if err := copySparse(img, good); err != nil {
+					t.Fatal(err)
+				}
+				debugfsWrite(t, img, tt.req)
+				if err := fsck(t, img); err == nil {
+					t.Errorf("%s after %q = nil, want an error", name, tt.req)
+				}
 			}
 		})
 	}
