@@ -80,13 +80,20 @@ func TestOpenConditional(t *testing.T) {
 	}
 }
 
-// TestOpenStall proves a body that stops delivering bytes fails after the
-// timeout, as a transient error, while a slow body that keeps moving does
-// not.
+// TestOpenStall proves a response whose headers or body stop arriving
+// fails after the timeout, as a transient error, while a slow body that
+// keeps moving does not.
 func TestOpenStall(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/headers" {
+			select { // no response at all
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
 		w.Header().Set("Content-Length", "1000")
 		if r.URL.Path == "/slow" {
 			for range 10 {
@@ -119,6 +126,11 @@ func TestOpenStall(t *testing.T) {
 	}
 	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("stall detected after %v, want about 150ms", el)
+	}
+
+	_, err = c.open(context.Background(), srv.URL+"/headers", validators{})
+	if !errors.As(err, &stall) || !isTransient(err) {
+		t.Fatalf("waiting for headers that never come: err = %v, want a transient stall error", err)
 	}
 
 	d, err = c.open(context.Background(), srv.URL+"/slow", validators{})

@@ -25,11 +25,11 @@ import (
 // size, the control member's SHA-1 (C:) and the data member's SHA-256
 // (datahash); see verifyPackageFile. A cached package is verified again
 // before it is used; one that fails is logged and fetched again. A download
-// is written to a temporary file and verified there, and enters the cache
+// is verified as it streams into a temporary file, which enters the cache
 // by rename only when it matches, so no partial or unverified file is ever
-// visible under a cache name. Up to
-// Parallel packages are fetched at once; the first failure stops the rest.
-// Offline, the error names every package missing from the cache.
+// visible under a cache name. Up to Parallel packages are fetched at once;
+// the first failure stops the rest. Offline, the error names every package
+// missing from the cache.
 func (c *Client) FetchPackages(ctx context.Context, pkgs []*Package) ([]string, error) {
 	cacheDir, err := c.cacheDir()
 	if err != nil {
@@ -39,7 +39,7 @@ func (c *Client) FetchPackages(ctx context.Context, pkgs []*Package) ([]string, 
 		pkg    *Package
 		path   string
 		origin indexOrigin
-		dups   []int // later positions of the same checksum
+		dups   []int // the positions in pkgs of this package
 	}
 	sweepStaleTemps(filepath.Join(cacheDir, "packages"), time.Now())
 	paths := make([]string, len(pkgs))
