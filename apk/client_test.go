@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -483,5 +484,57 @@ func TestFetchSweepsStaleTemps(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Errorf("fresh temporary file after a fetch: %v, want it kept", err)
+	}
+}
+
+// TestFetchSharedCacheProcesses runs three processes (this test binary
+// again, as a child) that fetch the same packages into one cache at once.
+func TestFetchSharedCacheProcesses(t *testing.T) {
+	if cache := os.Getenv("ROOTFS_SYNTH_FETCH_CHILD_CACHE"); cache != "" {
+		keys := apk.NewKeyRing()
+		if err := keys.AddDir(os.Getenv("ROOTFS_SYNTH_FETCH_CHILD_KEYS")); err != nil {
+			t.Fatal(err)
+		}
+		c := &apk.Client{CacheDir: cache, Keys: keys, Arch: "x86_64"}
+		if _, _, err := fetchAll(t, c, repoOf(os.Getenv("ROOTFS_SYNTH_FETCH_CHILD_REPO"))); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	repo := newTestRepo(t)
+	srv := serve(t, repo, nil)
+	keys, cache := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(keys, repo.Key.Name), repo.Key.PublicPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cmds []*exec.Cmd
+	for range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFetchSharedCacheProcesses$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "ROOTFS_SYNTH_FETCH_CHILD_CACHE="+cache,
+			"ROOTFS_SYNTH_FETCH_CHILD_KEYS="+keys, "ROOTFS_SYNTH_FETCH_CHILD_REPO="+repo.URL(srv.URL))
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("child output:\n%s", out.String())
+			}
+		})
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("child %d: %v", i, err)
+		}
+	}
+	idx, err := testClient(t, repo).FetchIndex(context.Background(), repoOf(repo.URL(srv.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCache(t, cache, idx.Packages, names(idx.Packages)...)
+	if got := srv.count(".apk"); got < len(idx.Packages) || got > 3*len(idx.Packages) {
+		t.Errorf("package requests = %d, want between %d and %d", got, len(idx.Packages), 3*len(idx.Packages))
 	}
 }
