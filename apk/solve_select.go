@@ -242,12 +242,10 @@ func (s *solver) compareProviders(a, b provider) int {
 			return r
 		}
 	}
-	// Latest version of the requested name (a missing version compares
-	// with nothing), then of the package itself.
-	if !a.virtual && !b.virtual {
-		if r := CompareVersions(a.version, b.version); r != 0 {
-			return r
-		}
+	// Latest version of the requested name (an unversioned provide has
+	// version "", below all others), then of the package itself.
+	if r := CompareVersions(a.version, b.version); r != 0 {
+		return r
 	}
 	if pa.name == pb.name {
 		if r := CompareVersions(pa.Version, pb.Version); r != 0 {

@@ -222,12 +222,9 @@ func provides(from *spkg, dep *sdep, p provider) bool {
 	switch {
 	case dep.Op&OpChecksum != 0:
 		ok = string(p.pkg.Checksum) == string(mustChecksum(dep.Version))
-	case dep.Op == OpAny || dep.Op == 0:
-		ok = true
-	case p.virtual:
-		// apk compares against a missing version as "any relation".
-		ok = true
 	default:
+		// An unversioned provide has version "", which apk orders
+		// below every version: it satisfies only "<" atoms.
 		ok = dep.MatchesVersion(p.version)
 	}
 	return ok != dep.Conflict
