@@ -538,3 +538,28 @@ func TestFetchSharedCacheProcesses(t *testing.T) {
 		t.Errorf("package requests = %d, want between %d and %d", got, len(idx.Packages), 3*len(idx.Packages))
 	}
 }
+
+// TestFetchPackagesOfAnotherClient: packages whose index another client
+// fetched are found through the index's Source URL; an index from
+// elsewhere is refused by name.
+func TestFetchPackagesOfAnotherClient(t *testing.T) {
+	repo := newTestRepo(t)
+	srv := serve(t, repo, nil)
+	idx, err := testClient(t, repo).FetchIndex(context.Background(), repoOf(repo.URL(srv.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testClient(t, repo)
+	if _, err := c.FetchPackages(context.Background(), idx.Packages); err != nil {
+		t.Fatalf("FetchPackages(index of another client) = %v", err)
+	}
+	checkCache(t, c.CacheDir, idx.Packages, names(idx.Packages)...)
+
+	local := &apk.Index{Source: "built-in"}
+	p := *idx.Packages[0]
+	p.Repository = local
+	_, err = c.FetchPackages(context.Background(), []*apk.Package{&p})
+	if err == nil || !strings.Contains(err.Error(), `unknown repository "built-in"`) {
+		t.Errorf("FetchPackages(package of an unknown index) = %v, want an error naming it", err)
+	}
+}
