@@ -35,7 +35,7 @@ func treeFromBytes(w *Writer, data []byte) {
 		case 0, 1:
 			e.Mode = fs.ModeDir | 0o755
 		case 2, 3:
-			size := arg * arg * 7
+			size := arg * 37
 			e.Mode, e.Size, e.Content = 0o644, int64(size), bytesContent(bytes.Repeat([]byte{byte(kind)}, size))
 		case 4:
 			e.Mode, e.Linkname = fs.ModeSymlink|0o777, strings.Repeat("t", 1+arg*3)
