@@ -19,7 +19,7 @@ type hostTreeOptions struct {
 	Clamp time.Time
 }
 
-// hostLink is a second name for an earlier regular file (a hard link).
+// hostLink is a second name for an earlier non-directory (a hard link).
 type hostLink struct{ Path, Target string }
 
 // hostStat is what the OS tells beyond fs.FileInfo (hoststat_*.go).
@@ -56,7 +56,7 @@ func walkHostTree(dir string, opts hostTreeOptions) ([]ext4img.Entry, []hostLink
 			return fmt.Errorf("reading %s: %w", p, err)
 		}
 		st := statOf(fi)
-		if fi.Mode().IsRegular() && st.nlink > 1 {
+		if !fi.IsDir() && st.nlink > 1 {
 			key := [2]uint64{st.dev, st.ino}
 			if first, ok := seen[key]; ok {
 				links = append(links, hostLink{Path: rel, Target: first})

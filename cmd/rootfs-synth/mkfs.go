@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +147,10 @@ func runMkfs(c *cli.Context) error {
 		}
 		tree.Clamp = time.Unix(sec, 0)
 		opts.Time = tree.Clamp
+	}
+	// Like mke2fs -d, follow SRC_DIR itself when it is a symlink.
+	if resolved, err := filepath.EvalSymlinks(src); err == nil {
+		src = resolved
 	}
 	if fi, err := os.Stat(src); err != nil {
 		return fmt.Errorf("reading source: %w", err)

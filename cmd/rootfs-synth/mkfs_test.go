@@ -48,6 +48,8 @@ func hostTree(t *testing.T) string {
 	must(os.Mkdir(filepath.Join(dir, "var"), 0o755))
 	must(os.Chmod(filepath.Join(dir, "var"), 0o755|os.ModeSetgid))
 	must(syscall.Mkfifo(filepath.Join(dir, "var/fifo"), 0o644))
+	must(os.Link(filepath.Join(dir, "var/fifo"), filepath.Join(dir, "var/fifo-link")))
+	must(os.Link(filepath.Join(dir, "usr/bin/sh"), filepath.Join(dir, "usr/bin/sh-link")))
 	must(os.WriteFile(filepath.Join(dir, "empty"), nil, 0o444))
 	must(os.WriteFile(filepath.Join(dir, "ünïcødé-名前"), []byte("x"), 0o644))
 	must(setXattr(filepath.Join(dir, "etc/hostname"), "user.note", []byte("hello")))
@@ -113,12 +115,20 @@ func TestMkfsUnprivilegedReadsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := filepath.Join(filepath.Dir(src), "out.img")
-	if out, err := mkfs(t, []string{"SOURCE_DATE_EPOCH=1800000000"}, src, "-o", img); err != nil {
+	// SRC_DIR given as a symlink is followed, like mke2fs -d does.
+	srcLink := filepath.Join(filepath.Dir(src), "src-link")
+	if err := os.Symlink(src, srcLink); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := mkfs(t, []string{"SOURCE_DATE_EPOCH=1800000000"}, srcLink, "-o", img); err != nil {
 		t.Fatalf("rootfs-synth mkfs: %v\n%s", err, out)
 	}
 	got := checkImage(t, img, want, ext4check.Options{})
 	if n := got["/usr/bin/su"]; n == nil || n.LinkGroup != "/usr/bin/busybox" || n.Perm != 0o4755 {
 		t.Errorf("/usr/bin/su = %+v, want a setuid hard link of /usr/bin/busybox", n)
+	}
+	if n := got["/var/fifo-link"]; n == nil || n.Type != 'p' || n.LinkGroup != "/var/fifo" {
+		t.Errorf("/var/fifo-link = %+v, want a hard link of the FIFO /var/fifo", n)
 	}
 	if os.Geteuid() == 0 {
 		if n := got["/etc/apk"]; n == nil || n.UID != 4000000000 {
