@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
 var testTime = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -212,5 +216,31 @@ func TestOptionErrors(t *testing.T) {
 		if err := w.Add(Entry{Path: "x", Mode: 0o644}); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("NewWriter(%+v).Add = %v, want error containing %q", tt.opts, err, tt.want)
 		}
+	}
+}
+
+// TestCheckersCatchCorruption proves the judges used above can fail: e2fsck
+// -fn rejects a wrong group free count, and imageDiff sees one changed byte.
+func TestCheckersCatchCorruption(t *testing.T) {
+	w := NewWriter(Options{Time: testTime, NoJournal: true})
+	addEveryKind(t, w)
+	img := writeImage(t, w)
+	clean := img + ".orig"
+	if out, err := exec.Command("cp", "--sparse=always", img, clean).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0x55}, 4096+0xC); err != nil { // bg_free_blocks_count_lo of group 0
+		t.Fatal(err)
+	}
+	f.Close()
+	if diff := imageDiff(t, clean, img); diff == "" {
+		t.Errorf("imageDiff missed a changed group descriptor")
+	}
+	if out, err := exec.Command(testenv.Tool(t, "e2fsck"), "-fn", img).CombinedOutput(); err == nil {
+		t.Errorf("e2fsck -fn accepted a wrong free block count:\n%s", out)
 	}
 }
