@@ -81,9 +81,13 @@ func (tr *tree) check(t *testing.T, img, ctx string) ext4check.Manifest {
 	if err != nil {
 		t.Fatalf("%s%v", ctx, err)
 	}
+	start := time.Now()
 	got, err := ext4check.ReadImage(t, img)
 	if err != nil {
 		t.Fatalf("%s%v", ctx, err)
+	}
+	if len(got) > 10000 {
+		t.Logf("%sdebugfs read back %d paths in %v", ctx, len(got), time.Since(start).Round(time.Millisecond))
 	}
 	if diffs := ext4check.Compare(want, got, ext4check.Options{}); len(diffs) > 0 {
 		if len(diffs) > 50 {
