@@ -33,6 +33,10 @@ func addEveryKind(t testing.TB, w *Writer) {
 		{Path: "bin/sgid", Mode: 0o755 | fs.ModeSetgid, ModTime: mt, Size: 1, Content: bytesContent([]byte("x"))},
 		{Path: "bin/sh", Mode: fs.ModeSymlink | 0o777, ModTime: mt, Linkname: "/bin/busybox"},
 		{Path: "slow", Mode: fs.ModeSymlink | 0o777, ModTime: mt, Linkname: strings.Repeat("long/", 40)},
+		{Path: "link59", Mode: fs.ModeSymlink | 0o777, ModTime: mt, Linkname: strings.Repeat("f", 59)}, // last fast one
+		{Path: "link60", Mode: fs.ModeSymlink | 0o777, ModTime: mt, Linkname: strings.Repeat("s", 60)}, // first slow one
+		{Path: "link1023", Mode: fs.ModeSymlink | 0o777, ModTime: mt, Linkname: strings.Repeat("m", 1023)},
+		{Path: "block-sized", Mode: 0o644, ModTime: mt, Size: 8192, Content: bytesContent(data[:8192])},
 		{Path: "dev", Mode: fs.ModeDir | 0o755, ModTime: mt},
 		{Path: "dev/null", Mode: fs.ModeDevice | fs.ModeCharDevice | 0o666, ModTime: mt, Devmajor: 1, Devminor: 3},
 		{Path: "dev/sda", Mode: fs.ModeDevice | 0o660, ModTime: mt, Devmajor: 8, Devminor: 0, GID: 6},
@@ -63,7 +67,11 @@ func addEveryKind(t testing.TB, w *Writer) {
 		t.Fatal(err)
 	}
 	for i := range 400 {
-		if err := w.Add(Entry{Path: fmt.Sprintf("many/entry-%04d-%s", i, strings.Repeat("x", i%50)), Mode: 0o644, ModTime: mt}); err != nil {
+		suffix := strings.Repeat("x", i%50)
+		if i%3 == 0 {
+			suffix = strings.Repeat("é", i%20) // bytes >= 0x80: signed and unsigned hashes differ
+		}
+		if err := w.Add(Entry{Path: fmt.Sprintf("many/entry-%04d-%s", i, suffix), Mode: 0o644, ModTime: mt}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,6 +98,8 @@ func TestEveryKindPassesE2fsck(t *testing.T) {
 			mustContain(t, "stat /dev/null", debugfs(t, img, "stat /dev/null"), "Device major/minor number: 01:03", "Links: 2")
 			mustContain(t, "stat /bin/sh", debugfs(t, img, "stat /bin/sh"), `Fast link dest: "/bin/busybox"`)
 			mustContain(t, "stat /tmp", debugfs(t, img, "stat /tmp"), "Mode:  01777")
+			mustContain(t, "stat /link59", debugfs(t, img, "stat /link59"), "Fast link dest:")
+			mustContain(t, "stat /link60", debugfs(t, img, "stat /link60"), "Size: 60", "EXTENTS")
 			mustContain(t, "ea_list /caps", debugfs(t, img, "ea_list /caps"), "security.capability (20)")
 			mustContain(t, "ea_list /big-xattr-2", debugfs(t, img, "ea_list /big-xattr-2"), "user.comment (500)", `trusted.t (1) = "1"`)
 			mustContain(t, "stat /lost+found", debugfs(t, img, "stat /lost+found"), "Mode:  0700")
