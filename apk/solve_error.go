@@ -43,7 +43,8 @@ func (e *SolveError) Error() string {
 	var b strings.Builder
 	b.WriteString("unable to select packages:")
 	if len(e.Problems) == 0 {
-		b.WriteString("\n  Huh? Error reporter did not find the broken constraints.\n")
+		// apk's own words when the conflict escapes its reporter.
+		b.WriteString("\nHuh? Error reporter did not find the broken constraints.")
 	}
 	for _, p := range e.Problems {
 		b.WriteString("\n  " + p.Subject + ":")

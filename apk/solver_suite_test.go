@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,15 +39,10 @@ type solverCase struct {
 
 type solverRepo struct{ tag, file string }
 
-func readSolverCase(path string) (*solverCase, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	c := &solverCase{name: strings.TrimSuffix(filepath.Base(path), ".test"), fresh: true}
+func readSolverCase(name string, r io.Reader) (*solverCase, error) {
+	c := &solverCase{name: name, fresh: true}
 	inExpect := false
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		ln := sc.Text()
 		switch {
@@ -62,7 +58,7 @@ func readSolverCase(path string) (*solverCase, error) {
 		case ln == "@EXPECT":
 			inExpect = true
 		case strings.HasPrefix(ln, "@"):
-			return nil, fmt.Errorf("%s: unknown directive %q", path, ln)
+			return nil, fmt.Errorf("%s: unknown directive %q", name, ln)
 		case inExpect:
 			c.expect = append(c.expect, ln)
 		}
@@ -70,8 +66,36 @@ func readSolverCase(path string) (*solverCase, error) {
 	return c, sc.Err()
 }
 
-var installingLine = regexp.MustCompile(`^\(\d+/\d+\) Installing (\S+) \((\S+)\)$`)
+// caseFiles opens the files a case refers to.
+type caseFiles func(name string) (io.ReadCloser, error)
 
+// readBundle splits a txtar bundle ("-- name --" lines, then the file) into
+// its files; text before the first one is a comment.
+func readBundle(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	name := ""
+	for _, ln := range strings.SplitAfter(string(b), "\n") {
+		if strings.HasPrefix(ln, "-- ") && strings.HasSuffix(ln, " --\n") {
+			name = strings.TrimSuffix(strings.TrimPrefix(ln, "-- "), " --\n")
+			files[name] = ""
+			continue
+		}
+		if name != "" {
+			files[name] += ln
+		}
+	}
+	return files
+}
+
+var installingLine = regexp.MustCompile(`^\( *\d+/\d+\) Installing (\S+) \((\S+)\)$`)
+
+// TestSolverSuite runs apk-tools' own solver cases (test/solver), or those
+// of the directory $ROOTFS_SYNTH_SOLVER_CASES.
 func TestSolverSuite(t *testing.T) {
 	dir := os.Getenv("ROOTFS_SYNTH_SOLVER_CASES")
 	if dir == "" {
@@ -82,12 +106,54 @@ func TestSolverSuite(t *testing.T) {
 		t.Fatalf("no solver cases in %s (%v)", dir, err)
 	}
 	sort.Strings(files)
-	var passed, skipped, failed int
+	var cases []*solverCase
 	for _, file := range files {
-		c, err := readSolverCase(file)
+		f, err := os.Open(file)
 		if err != nil {
 			t.Fatal(err)
 		}
+		c, err := readSolverCase(strings.TrimSuffix(filepath.Base(file), ".test"), f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, c)
+	}
+	runSolverCases(t, dir, cases, func(name string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(dir, name))
+	})
+}
+
+// TestSolverDifferential runs random cases whose answers apk-tools gave
+// (testdata/solver-differential/README).
+func TestSolverDifferential(t *testing.T) {
+	bundle := readBundle(t, filepath.Join("testdata", "solver-differential", "cases.txtar"))
+	var cases []*solverCase
+	for name, text := range bundle {
+		if base, ok := strings.CutSuffix(name, ".test"); ok {
+			c, err := readSolverCase(base, strings.NewReader(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases = append(cases, c)
+		}
+	}
+	sort.Slice(cases, func(i, j int) bool { return cases[i].name < cases[j].name })
+	if len(cases) < 90 {
+		t.Fatalf("only %d cases in the bundle", len(cases))
+	}
+	runSolverCases(t, "solver-differential", cases, func(name string) (io.ReadCloser, error) {
+		text, ok := bundle[name]
+		if !ok {
+			return nil, fmt.Errorf("no %s in the bundle", name)
+		}
+		return io.NopCloser(strings.NewReader(text)), nil
+	})
+}
+
+func runSolverCases(t *testing.T, where string, cases []*solverCase, open caseFiles) {
+	var passed, skipped, failed int
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			defer func() {
 				switch {
@@ -107,13 +173,13 @@ func TestSolverSuite(t *testing.T) {
 				// database: not what a fresh image needs.
 				t.Skipf("not a fresh install: %v", c.args)
 			}
-			runSolverCase(t, dir, c)
+			runSolverCase(t, open, c)
 		})
 	}
-	t.Logf("solver suite %s: %d passed, %d skipped, %d failed", dir, passed, skipped, failed)
+	t.Logf("solver cases %s: %d passed, %d skipped, %d failed", where, passed, skipped, failed)
 }
 
-func runSolverCase(t *testing.T, dir string, c *solverCase) {
+func runSolverCase(t *testing.T, open caseFiles, c *solverCase) {
 	var world []Dependency
 	for _, a := range c.args[1:] {
 		if strings.HasPrefix(a, "-") {
@@ -131,7 +197,7 @@ func runSolverCase(t *testing.T, dir string, c *solverCase) {
 	}
 	var indexes []*Index
 	for _, r := range c.repos {
-		f, err := os.Open(filepath.Join(dir, r.file))
+		f, err := open(r.file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,11 +217,18 @@ func runSolverCase(t *testing.T, dir string, c *solverCase) {
 	var want []string // "name@tag version" per Installing line
 	wantErr := false
 	for _, ln := range c.expect {
-		if m := installingLine.FindStringSubmatch(ln); m != nil {
-			want = append(want, m[1]+" "+m[2])
-		}
 		if strings.HasPrefix(ln, "ERROR:") {
 			wantErr = true
+		}
+	}
+	for _, ln := range c.expect {
+		m := installingLine.FindStringSubmatch(ln)
+		switch {
+		case m != nil:
+			want = append(want, m[1]+" "+m[2])
+		case wantErr, strings.HasPrefix(ln, "OK:"), strings.HasPrefix(ln, "WARNING:"):
+		default:
+			t.Fatalf("cannot read expected line %q", ln)
 		}
 	}
 	if wantErr {
