@@ -326,7 +326,7 @@ func xattrValueSize(n int) int { return (n + 3) &^ 3 }
 // 32 bytes of an extended attribute block.
 type xattrBlockHeader struct {
 	Refcount uint32 // 0x4 h_refcount (0x0 h_magic is xattrMagic)
-	Hash     uint32 // 0x10 h_hash
+	Hash     uint32 // 0xC h_hash
 }
 
 func (h xattrBlockHeader) marshal(b []byte) {
@@ -334,7 +334,7 @@ func (h xattrBlockHeader) marshal(b []byte) {
 	le.PutUint32(b[0x0:], xattrMagic)
 	le.PutUint32(b[0x4:], h.Refcount)
 	le.PutUint32(b[0x8:], 1) // h_blocks
-	le.PutUint32(b[0x10:], h.Hash)
+	le.PutUint32(b[0xC:], h.Hash)
 }
 
 // journalSuperBlock is journal_superblock_t, version 2 (journal.rst). The

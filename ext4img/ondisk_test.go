@@ -179,3 +179,28 @@ func TestACLToDisk(t *testing.T) {
 		t.Errorf("aclToDisk(version 3) = nil error, want one")
 	}
 }
+
+func TestXattrBlockLayout(t *testing.T) {
+	b := encodeXattrBlock([]xattr{{index: 1, name: "a", value: []byte("xyz")}}, 1024)
+	want := xattrHash("a", []byte("xyz")) // one entry: h_hash = 0<<16 ^ 0>>16 ^ e_hash
+	for _, tt := range []struct {
+		field string
+		off   int
+		want  uint32
+	}{
+		{"h_magic", 0x0, xattrMagic},
+		{"h_blocks", 0x8, 1},
+		{"h_hash", 0xC, want},
+		{"h_checksum", 0x10, 0},
+		{"e_hash", 32 + 0xC, want},
+		{"e_value_offs|size", 32 + 0x2, 1020}, // value at the block's end
+	} {
+		got := leUint32(b[tt.off:])
+		if tt.field == "e_value_offs|size" {
+			got &= 0xffff
+		}
+		if got != tt.want {
+			t.Errorf("encodeXattrBlock: %s = %#x, want %#x", tt.field, got, tt.want)
+		}
+	}
+}

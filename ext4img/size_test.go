@@ -65,6 +65,7 @@ func TestWriteFileContentErrors(t *testing.T) {
 	}{
 		{"short", 10000, bytesContent(make([]byte, 9000)), `reading "f": content ends after 9000 of 10000 bytes`},
 		{"long", 10000, bytesContent(make([]byte, 10001)), `reading "f": content is longer than 10000 bytes`},
+		{"long empty", 0, bytesContent([]byte("x")), `reading "f": content is longer than 0 bytes`},
 		{"open fails", 10, func() (io.ReadCloser, error) { return nil, errors.New("no such blob") }, `opening "f": no such blob`},
 		{"read fails", 100000, func() (io.ReadCloser, error) { return io.NopCloser(&failingReader{n: 5000}), nil }, "disk on fire"},
 	} {

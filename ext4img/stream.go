@@ -131,7 +131,7 @@ func (l *Layout) write(s *streamer) error {
 			err = l.writeInodeTable(s, sg, buf)
 		case segXattr:
 			b := append(buf[:0], sg.x.data...)
-			xattrBlockHeader{Refcount: sg.x.refs, Hash: leUint32(b[0x10:])}.marshal(b)
+			xattrBlockHeader{Refcount: sg.x.refs, Hash: leUint32(b[0xC:])}.marshal(b)
 			err = s.writeBlocks(sg.start, b)
 		case segTree:
 			pl := l.journal
@@ -145,6 +145,18 @@ func (l *Layout) write(s *streamer) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+	// 3. Empty files have no blocks; their Content must be empty too.
+	for _, n := range l.byIno {
+		if n != nil && n.mode.IsRegular() && n.e.Size == 0 && n.e.Content != nil {
+			r, err := openContent(n)
+			if err != nil {
+				return err
+			}
+			if err := r.close(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
