@@ -271,4 +271,5 @@ func (l *Layout) count(p *prepared) {
 	l.FreeBlocks = freeBlocks
 	l.FreeInodes = l.Inodes - l.lastIno
 	l.UUID, l.HashSeed = p.uuid, p.seed
+	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.csum, fsCsumSeed(p.uuid)
 }

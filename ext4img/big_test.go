@@ -37,7 +37,13 @@ func TestBigDirectory(t *testing.T) {
 // TestTwoLevelHtree forces a directory past one index block (1 KiB blocks:
 // 124 leaves in the root).
 func TestTwoLevelHtree(t *testing.T) {
-	w := NewWriter(Options{Time: testTime, BlockSize: 1024, NoJournal: true})
+	for _, csum := range []bool{false, true} {
+		t.Run(fmt.Sprintf("csum=%v", csum), func(t *testing.T) { testTwoLevelHtree(t, csum) })
+	}
+}
+
+func testTwoLevelHtree(t *testing.T, csum bool) {
+	w := NewWriter(Options{Time: testTime, BlockSize: 1024, NoJournal: true, MetadataCsum: csum})
 	if err := w.Add(Entry{Path: "d", Mode: fs.ModeDir | 0o755, ModTime: testTime}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +139,7 @@ func TestFileOver4GiB(t *testing.T) {
 // blocks needs 1024 extents: 13 leaves under 4 index blocks, depth 2.
 func TestDeepExtentTree(t *testing.T) {
 	data := randomBytes(1<<20+100, 7)
-	w := NewWriter(Options{Time: testTime, BlockSize: 1024, NoJournal: true})
+	w := NewWriter(Options{Time: testTime, BlockSize: 1024, NoJournal: true, MetadataCsum: true})
 	w.maxExtent = 1
 	if err := w.Add(Entry{Path: "f", Mode: 0o644, ModTime: testTime, Size: int64(len(data)), Content: bytesContent(data)}); err != nil {
 		t.Fatal(err)

@@ -39,10 +39,31 @@ func fileType(m fs.FileMode) uint8 {
 	return ftUnknown
 }
 
+// dirGeometry is the room in directory blocks: with metadata_csum every
+// leaf block ends in a 12-byte checksum entry and every index block in an
+// 8-byte dx_tail.
+type dirGeometry struct {
+	bs, space            int // block size, bytes for entries in a leaf block
+	rootLimit, nodeLimit int // dx_entry slots in the root and in a node
+	csum                 bool
+}
+
+func newDirGeometry(bs int, csum bool) dirGeometry {
+	g := dirGeometry{bs: bs, space: bs, rootLimit: (bs - 0x20) / 8, nodeLimit: (bs - 8) / 8, csum: csum}
+	if csum {
+		g.space -= dirTailSize
+		g.rootLimit, g.nodeLimit = (bs-0x20-8)/8, (bs-8-8)/8
+	}
+	return g
+}
+
+// dirTailSize is struct ext4_dir_entry_tail.
+const dirTailSize = 12
+
 // packer lays out directory entries in blocks: each entry takes its minimal
 // rec_len, and a block's last entry reaches to the block's end.
 type packer struct {
-	bs                 int
+	space              int
 	block, off         int
 	last               dirEntry
 	lastBlock, lastOff int
@@ -51,15 +72,15 @@ type packer struct {
 	count              int
 }
 
-func newPacker(bs int, emit func(block, off int, e dirEntry)) *packer {
-	return &packer{bs: bs, lastOff: -1, emit: emit, starts: []int{0}}
+func newPacker(space int, emit func(block, off int, e dirEntry)) *packer {
+	return &packer{space: space, lastOff: -1, emit: emit, starts: []int{0}}
 }
 
 func (p *packer) put(e dirEntry) {
 	size := dirEntrySize(len(e.Name))
 	if p.lastOff >= 0 {
-		if p.off+size > p.bs {
-			p.flush(p.bs)
+		if p.off+size > p.space {
+			p.flush(p.space)
 			p.block, p.off = p.block+1, 0
 			p.starts = append(p.starts, p.count)
 		} else {
@@ -82,7 +103,7 @@ func (p *packer) flush(end int) {
 // blocks finishes the last block and returns the block count.
 func (p *packer) blocks() int {
 	if p.lastOff >= 0 {
-		p.flush(p.bs)
+		p.flush(p.space)
 	}
 	return p.block + 1
 }
@@ -93,8 +114,8 @@ func childEntry(c dirent) dirEntry {
 
 // packLinear lays out d as a linear directory: ".", "..", the children in
 // name order.
-func packLinear(d *node, bs int, emit func(block, off int, e dirEntry)) int {
-	p := newPacker(bs, emit)
+func packLinear(d *node, g dirGeometry, emit func(block, off int, e dirEntry)) int {
+	p := newPacker(g.space, emit)
 	p.put(dirEntry{Inode: d.ino, FileType: ftDir, Name: "."})
 	p.put(dirEntry{Inode: d.parent, FileType: ftDir, Name: ".."})
 	for _, c := range d.children {
@@ -102,7 +123,7 @@ func packLinear(d *node, bs int, emit func(block, off int, e dirEntry)) int {
 	}
 	n := p.blocks()
 	if d.ino == lostFoundIno {
-		n = max(n, lostFoundBytes/bs)
+		n = max(n, lostFoundBytes/g.bs)
 	}
 	return n
 }
@@ -121,8 +142,8 @@ func (h *htreePlan) blocks() int { return 1 + h.nodes + len(h.leafStarts) }
 
 // planDir decides between a linear and an indexed directory and returns
 // the block count.
-func planDir(d *node, bs int, seed [16]byte) (uint32, *htreePlan, error) {
-	n := packLinear(d, bs, nil)
+func planDir(d *node, g dirGeometry, seed [16]byte) (uint32, *htreePlan, error) {
+	n := packLinear(d, g, nil)
 	if n < htreeMinBlocks || d.ino == lostFoundIno {
 		return uint32(n), nil, nil
 	}
@@ -132,16 +153,15 @@ func planDir(d *node, bs int, seed [16]byte) (uint32, *htreePlan, error) {
 		h.hashes[i], minor[i] = dirHash(c.name, seed)
 	}
 	sort.Sort(byHashOrder{h, minor})
-	p := newPacker(bs, nil)
+	p := newPacker(g.space, nil)
 	for _, c := range h.byHash {
 		p.put(childEntry(c))
 	}
 	p.blocks()
 	h.leafStarts = p.starts
-	rootLimit, nodeLimit := (bs-0x20)/8, (bs-8)/8
-	if leaves := len(h.leafStarts); leaves > rootLimit {
-		h.nodes = (leaves + nodeLimit - 1) / nodeLimit
-		if h.nodes > rootLimit {
+	if leaves := len(h.leafStarts); leaves > g.rootLimit {
+		h.nodes = (leaves + g.nodeLimit - 1) / g.nodeLimit
+		if h.nodes > g.rootLimit {
 			return 0, nil, fmt.Errorf("directory %q: %d entries need more than a two-level hash tree", d.e.Path, len(d.children))
 		}
 	}
@@ -182,31 +202,44 @@ func (h *htreePlan) leafHash(i int) uint32 {
 	return v
 }
 
-// encodeDir returns all blocks of directory d.
-func encodeDir(d *node, bs int, nblocks uint32) [][]byte {
+// encodeDir returns all blocks of directory d; with metadata_csum, seed is
+// the inode's checksum seed.
+func encodeDir(d *node, g dirGeometry, nblocks uint32, seed uint32) [][]byte {
+	bs := g.bs
 	buf := make([]byte, int(nblocks)*bs)
 	blocks := make([][]byte, nblocks)
 	for i := range blocks {
 		blocks[i] = buf[i*bs : (i+1)*bs]
 	}
-	h := d.plan.htree
-	if h == nil {
-		packLinear(d, bs, func(block, off int, e dirEntry) { e.marshal(blocks[block][off:]) })
-		for _, b := range blocks {
-			if binary.LittleEndian.Uint16(b[4:]) == 0 {
-				// An empty block (pre-sized lost+found): one unused entry.
-				binary.LittleEndian.PutUint16(b[4:], uint16(bs))
+	le := binary.LittleEndian
+	// leafTails finishes leaf blocks: an unused entry in empty ones, the
+	// checksum tail with metadata_csum.
+	leafTails := func(leaves [][]byte) {
+		for _, b := range leaves {
+			if le.Uint16(b[4:]) == 0 {
+				le.PutUint16(b[4:], uint16(g.space)) // pre-sized lost+found
+			}
+			if g.csum {
+				t := b[bs-dirTailSize:]
+				le.PutUint16(t[4:], dirTailSize)
+				t[7] = 0xDE // EXT4_FT_DIR_CSUM
+				le.PutUint32(t[8:], crc32c(seed, b[:bs-dirTailSize]))
 			}
 		}
+	}
+	h := d.plan.htree
+	if h == nil {
+		packLinear(d, g, func(block, off int, e dirEntry) { e.marshal(blocks[block][off:]) })
+		leafTails(blocks)
 		return blocks
 	}
-	le := binary.LittleEndian
 	firstLeaf := 1 + h.nodes
-	p := newPacker(bs, func(block, off int, e dirEntry) { e.marshal(blocks[firstLeaf+block][off:]) })
+	p := newPacker(g.space, func(block, off int, e dirEntry) { e.marshal(blocks[firstLeaf+block][off:]) })
 	for _, c := range h.byHash {
 		p.put(childEntry(c))
 	}
 	p.blocks()
+	leafTails(blocks[firstLeaf:])
 
 	// dx_root: "." and "..", dx_root_info, then the index entries.
 	root := blocks[0]
@@ -214,36 +247,41 @@ func encodeDir(d *node, bs int, nblocks uint32) [][]byte {
 	dirEntry{Inode: d.parent, RecLen: uint16(bs - 12), FileType: ftDir, Name: ".."}.marshal(root[12:])
 	root[0x1C] = 1 // hash_version: half_md4 (unsigned per s_flags)
 	root[0x1D] = 8 // info_length
-	rootLimit, nodeLimit := (bs-0x20)/8, (bs-8)/8
-	// index writes count entries for children [first, first+count) at b.
-	index := func(b []byte, limit, count int, child func(i int) (hash, block uint32)) {
-		le.PutUint16(b[0:], uint16(limit))
-		le.PutUint16(b[2:], uint16(count))
+	// index writes limit, count and count entries at b[at:], then the
+	// dx_tail checksum with metadata_csum.
+	index := func(b []byte, at, limit, count int, child func(i int) (hash, block uint32)) {
+		le.PutUint16(b[at:], uint16(limit))
+		le.PutUint16(b[at+2:], uint16(count))
 		for i := range count {
 			hash, blk := child(i)
 			if i > 0 {
-				le.PutUint32(b[8*i:], hash)
+				le.PutUint32(b[at+8*i:], hash)
 			}
-			le.PutUint32(b[8*i+4:], blk)
+			le.PutUint32(b[at+8*i+4:], blk)
+		}
+		if g.csum {
+			c := crc32c(seed, b[:at+8*count])
+			c = crc32c(c, make([]byte, 8)) // dt_reserved, then dt_checksum as zero
+			le.PutUint32(b[at+8*limit+4:], c)
 		}
 	}
 	leaves := len(h.leafStarts)
 	if h.nodes == 0 {
-		index(root[0x20:], rootLimit, leaves, func(i int) (uint32, uint32) {
+		index(root, 0x20, g.rootLimit, leaves, func(i int) (uint32, uint32) {
 			return h.leafHash(i), uint32(firstLeaf + i)
 		})
 		return blocks
 	}
 	root[0x1E] = 1 // indirect_levels
-	index(root[0x20:], rootLimit, h.nodes, func(i int) (uint32, uint32) {
-		return h.leafHash(i * nodeLimit), uint32(1 + i)
+	index(root, 0x20, g.rootLimit, h.nodes, func(i int) (uint32, uint32) {
+		return h.leafHash(i * g.nodeLimit), uint32(1 + i)
 	})
 	for j := range h.nodes {
 		b := blocks[1+j]
 		le.PutUint16(b[4:], uint16(bs)) // a fake empty dirent spanning the block
-		lo := j * nodeLimit
-		count := min(nodeLimit, leaves-lo)
-		index(b[8:], nodeLimit, count, func(i int) (uint32, uint32) {
+		lo := j * g.nodeLimit
+		count := min(g.nodeLimit, leaves-lo)
+		index(b, 8, g.nodeLimit, count, func(i int) (uint32, uint32) {
 			return h.leafHash(lo + i), uint32(firstLeaf + lo + i)
 		})
 	}

@@ -66,7 +66,7 @@ func treeFromBytes(w *Writer, data []byte) {
 func FuzzWriter(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 2, 1, 200, 4, 0, 30, 5, 1, 40, 6, 0, 3, 7, 0, 0, 8, 1, 99}, false, false)
 	f.Fuzz(func(t *testing.T, data []byte, small, noJournal bool) {
-		opts := Options{NoJournal: noJournal, HeadroomBlocks: 40, HeadroomInodes: 20, Time: time.Unix(1e9, 0)}
+		opts := Options{NoJournal: noJournal, HeadroomBlocks: 40, HeadroomInodes: 20, Time: time.Unix(1e9, 0), MetadataCsum: len(data)%2 == 1}
 		if small {
 			opts.BlockSize = 1024
 		}

@@ -208,4 +208,7 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 	in.BlocksLo, in.BlocksHigh = uint32(sectors), uint16(sectors>>32)
 	in.ExtraIsize = extraIsize
 	in.marshal(b)
+	if l.csum {
+		setInodeCsum(b, l.csumSeed, ino)
+	}
 }

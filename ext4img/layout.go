@@ -61,6 +61,13 @@ const (
 	inodeFlagExtents = 0x80000
 )
 
+// Block group flags (group_descr.rst), used with metadata_csum.
+const (
+	bgInodeUninit = 0x1
+	bgBlockUninit = 0x2
+	bgInodeZeroed = 0x4
+)
+
 // Directory entry file types (directory.rst).
 const (
 	ftUnknown = iota
@@ -110,6 +117,7 @@ type superBlock struct {
 	WantExtraIsize    uint16     // 0x15E s_want_extra_isize
 	Flags             uint32     // 0x160 s_flags
 	LogGroupsPerFlex  uint8      // 0x174 s_log_groups_per_flex
+	ChecksumType      uint8      // 0x175 s_checksum_type (1 = crc32c)
 	WtimeHi           uint8      // 0x274 s_wtime_hi
 	MkfsTimeHi        uint8      // 0x275 s_mkfs_time_hi
 	LastcheckHi       uint8      // 0x276 s_lastcheck_hi
@@ -155,6 +163,7 @@ func (s *superBlock) marshal(b []byte) {
 	le.PutUint16(b[0x15E:], s.WantExtraIsize)
 	le.PutUint32(b[0x160:], s.Flags)
 	b[0x174] = s.LogGroupsPerFlex
+	b[0x175] = s.ChecksumType
 	b[0x274] = s.WtimeHi
 	b[0x275] = s.MkfsTimeHi
 	b[0x276] = s.LastcheckHi
@@ -168,6 +177,11 @@ type groupDesc struct {
 	FreeBlocksCountLo uint16 // 0xC bg_free_blocks_count_lo
 	FreeInodesCountLo uint16 // 0xE bg_free_inodes_count_lo
 	UsedDirsCountLo   uint16 // 0x10 bg_used_dirs_count_lo
+	Flags             uint16 // 0x12 bg_flags
+	BlockBitmapCsumLo uint16 // 0x18 bg_block_bitmap_csum_lo
+	InodeBitmapCsumLo uint16 // 0x1A bg_inode_bitmap_csum_lo
+	ItableUnusedLo    uint16 // 0x1C bg_itable_unused_lo
+	Checksum          uint16 // 0x1E bg_checksum
 }
 
 func (g *groupDesc) marshal(b []byte) {
@@ -178,6 +192,11 @@ func (g *groupDesc) marshal(b []byte) {
 	le.PutUint16(b[0xC:], g.FreeBlocksCountLo)
 	le.PutUint16(b[0xE:], g.FreeInodesCountLo)
 	le.PutUint16(b[0x10:], g.UsedDirsCountLo)
+	le.PutUint16(b[0x12:], g.Flags)
+	le.PutUint16(b[0x18:], g.BlockBitmapCsumLo)
+	le.PutUint16(b[0x1A:], g.InodeBitmapCsumLo)
+	le.PutUint16(b[0x1C:], g.ItableUnusedLo)
+	le.PutUint16(b[0x1E:], g.Checksum)
 }
 
 // inode is struct ext4_inode (inodes.rst) with i_extra_isize = 32; the

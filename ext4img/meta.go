@@ -53,6 +53,10 @@ func (l *Layout) superBlock(b []byte, nr uint16) {
 		LastcheckHi:      hi,
 	}
 	copy(sb.VolumeName[:], l.opts.Label)
+	if l.csum {
+		sb.FeatureRoCompat |= roCompatMetadataCsum
+		sb.ChecksumType = 1
+	}
 	if l.journal != nil {
 		sb.FeatureCompat |= compatHasJournal
 		sb.JournalInum = journalIno
@@ -66,19 +70,45 @@ func (l *Layout) superBlock(b []byte, nr uint16) {
 		sb.JnlBlocks[15], sb.JnlBlocks[16] = uint32(size>>32), uint32(size)
 	}
 	sb.marshal(b)
+	if l.csum {
+		binary.LittleEndian.PutUint32(b[0x3FC:], crc32c(^uint32(0), b[:0x3FC])) // s_checksum
+	}
 }
 
 // groupDescs fills b with the group descriptor table.
 func (l *Layout) groupDescs(b []byte) {
+	var bitmap []byte
+	if l.csum {
+		bitmap = make([]byte, l.BlockSize)
+	}
 	for g, gp := range l.groups {
-		(&groupDesc{
+		gd := groupDesc{
 			BlockBitmapLo:     gp.blockBitmap,
 			InodeBitmapLo:     gp.inodeBitmap,
 			InodeTableLo:      gp.inodeTable,
 			FreeBlocksCountLo: uint16(gp.freeBlocks),
 			FreeInodesCountLo: uint16(gp.freeInodes),
 			UsedDirsCountLo:   uint16(gp.usedDirs),
-		}).marshal(b[g*groupDescSize:])
+		}
+		d := b[g*groupDescSize : (g+1)*groupDescSize]
+		if l.csum {
+			// Flags and itable_unused as e2fsprogs' ext2fs_set_gdt_csum
+			// sets them (e2fsck would rewrite anything else); the inode
+			// tables are zero, so the kernel need not zero them again.
+			gd.Flags = bgInodeZeroed
+			if gp.freeBlocks == l.bpg && g != len(l.groups)-1 {
+				gd.Flags |= bgBlockUninit
+			}
+			gd.ItableUnusedLo = uint16(gp.freeInodes) // inodes are used from the start of a group
+			if gp.freeInodes == l.InodesPerGroup {
+				gd.Flags |= bgInodeUninit
+			}
+			gd.BlockBitmapCsumLo = uint16(crc32c(l.csumSeed, l.blockBitmap(bitmap, g)[:l.bpg/8]))
+			gd.InodeBitmapCsumLo = uint16(crc32c(l.csumSeed, l.inodeBitmap(bitmap, g)[:l.InodesPerGroup/8]))
+			gd.marshal(d)
+			gd.Checksum = groupDescCsum(l.csumSeed, uint32(g), d)
+		}
+		gd.marshal(d)
 	}
 }
 

@@ -34,6 +34,9 @@ type Layout struct {
 	byIno                    []*node
 	opts                     Options
 	fsTime                   time.Time
+	dirGeom                  dirGeometry
+	csum                     bool   // metadata_csum
+	csumSeed                 uint32 // s_csum_seed
 	lastIno                  uint32
 	xblocks                  []*xattrBlock
 }
@@ -123,10 +126,11 @@ type prepared struct {
 	digest   [32]byte
 	uuid     [16]byte
 	seed     [16]byte
+	dirGeom  dirGeometry
 }
 
 func (w *Writer) prepare() (*prepared, error) {
-	p := &prepared{w: w, bs: w.bs, xblocks: map[string][]*xattrBlock{}}
+	p := &prepared{w: w, bs: w.bs, xblocks: map[string][]*xattrBlock{}, dirGeom: newDirGeometry(w.bs, w.opts.MetadataCsum)}
 	// Inode numbers: 1-10 reserved, 2 root, 11 lost+found, then the tree
 	// depth-first in name order; a hard-linked inode gets the number of its
 	// first name in that order.
@@ -207,7 +211,7 @@ func (w *Writer) prepare() (*prepared, error) {
 		switch {
 		case n.mode.IsDir():
 			var err error
-			if pl.dataBlocks, pl.htree, err = planDir(n, p.bs, p.seed); err != nil {
+			if pl.dataBlocks, pl.htree, err = planDir(n, p.dirGeom, p.seed); err != nil {
 				return nil, fmt.Errorf("laying out the image: %w", err)
 			}
 		case n.mode.IsRegular():

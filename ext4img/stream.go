@@ -132,13 +132,19 @@ func (l *Layout) write(s *streamer) error {
 		case segXattr:
 			b := append(buf[:0], sg.x.data...)
 			xattrBlockHeader{Refcount: sg.x.refs, Hash: leUint32(b[0xC:])}.marshal(b)
+			if l.csum {
+				setXattrBlockCsum(b, l.csumSeed, sg.start)
+			}
 			err = s.writeBlocks(sg.start, b)
 		case segTree:
-			pl := l.journal
+			pl, ino := l.journal, uint32(journalIno)
 			if sg.n != nil {
-				pl = sg.n.plan
+				pl, ino = sg.n.plan, sg.n.ino
 			}
 			extentTreeBlock(buf[:bs], pl, sg.idx, bs)
+			if l.csum {
+				setExtentTail(buf[:bs], l.csumSeed, ino)
+			}
 			err = s.writeBlocks(sg.start, buf[:bs])
 		case segData:
 			err = l.writeData(s, sg, buf)
@@ -177,7 +183,7 @@ func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
 		return nil
 	case n.mode.IsDir():
 		if s.dirNode != n {
-			s.dirNode, s.dirBlocks = n, encodeDir(n, bs, n.plan.dataBlocks)
+			s.dirNode, s.dirBlocks = n, encodeDir(n, l.dirGeom, n.plan.dataBlocks, inodeCsumSeed(l.csumSeed, n.ino))
 		}
 		first := logicalStarts(n.plan.runs)[sg.idx]
 		for i := range sg.len {

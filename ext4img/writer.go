@@ -93,6 +93,11 @@ type Options struct {
 	UUID     [16]byte
 	HashSeed [16]byte
 
+	// MetadataCsum turns on metadata_csum: crc32c checksums on the
+	// superblock, group descriptors, bitmaps, inodes, extent tree,
+	// directory and xattr blocks (kernel 3.18+, e2fsprogs 1.43+).
+	MetadataCsum bool
+
 	// Label is the volume name, at most 16 bytes.
 	Label string
 

@@ -84,8 +84,10 @@ func TestEveryKindPassesE2fsck(t *testing.T) {
 		{Time: testTime, BlockSize: 1024},
 		{Time: testTime, BlockSize: 1024, NoJournal: true, Label: "rootfs"},
 		{Time: testTime, Size: 300 << 20},
+		{Time: testTime, MetadataCsum: true},
+		{Time: testTime, MetadataCsum: true, BlockSize: 1024, NoJournal: true},
 	} {
-		t.Run(fmt.Sprintf("bs%d-nojournal=%v-size%d", opts.BlockSize, opts.NoJournal, opts.Size), func(t *testing.T) {
+		t.Run(fmt.Sprintf("bs%d-nojournal=%v-size%d-csum=%v", opts.BlockSize, opts.NoJournal, opts.Size, opts.MetadataCsum), func(t *testing.T) {
 			w := NewWriter(opts)
 			addEveryKind(t, w)
 			img := writeImage(t, w)
