@@ -34,7 +34,8 @@ type solverCase struct {
 	args   []string
 	repos  []solverRepo
 	expect []string
-	fresh  bool // no installed db, world or cache: what Solve is for
+	fresh  bool   // no installed db, world or cache: what Solve is for
+	arch   string // --arch
 }
 
 type solverRepo struct{ tag, file string }
@@ -168,6 +169,9 @@ func runSolverCases(t *testing.T, where string, cases []*solverCase, open caseFi
 			if reason, ok := solverSkips[c.name]; ok {
 				t.Skip(reason)
 			}
+			if len(c.args) > 2 && c.args[0] == "--arch" {
+				c.arch, c.args = c.args[1], c.args[2:]
+			}
 			if !c.fresh || len(c.args) == 0 || c.args[0] != "add" {
 				// Upgrades, removals, fix and anything over an installed
 				// database: not what a fresh image needs.
@@ -212,7 +216,7 @@ func runSolverCase(t *testing.T, open caseFiles, c *solverCase) {
 		}
 		indexes = append(indexes, idx)
 	}
-	sol, err := solve(world, indexes, SolveOptions{})
+	sol, err := solve(world, indexes, SolveOptions{Arch: c.arch})
 
 	var want []string // "name@tag version" per Installing line
 	wantErr := false
