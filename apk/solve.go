@@ -12,10 +12,13 @@ import (
 // provider for a virtual name, the same version, the same install_if
 // packages, in the same order. It is apk's deductive solver, not a greedy
 // walk: constraints propagate down (the dependencies common to all
-// remaining candidates of a name are applied before any choice), names are
-// decided in apk's queue order (forced names first, then auto-selectable
-// ones, most recently discovered first), and a choice disqualifies competing
-// providers, which re-evaluates everything that depended on them.
+// remaining candidates of a name apply before any choice), names are
+// decided in apk's queue order (a name with a single possible choice first;
+// then names with an auto-selectable candidate, real package names outside
+// the world before world and virtual names), and a choice disqualifies the
+// competing providers, which re-evaluates everything that depended on them.
+// The result was compared with apk-tools 90b974fd on its own solver suite,
+// on real indexes and on 1,400 random cases (testdata/solver-differential).
 //
 // Left out on purpose, since a fresh image has nothing installed: upgrades,
 // removals, `--latest`/`--available`/`--force-broken-world`, `-t` virtual
@@ -42,8 +45,12 @@ type SolveOptions struct {
 // equal. A tagged index (Index.Tag) serves only atoms pinned with that
 // "@tag" and the dependencies of what they pull in.
 //
-// When no selection satisfies world, the error is a *SolveError, which
-// explains the conflict as apk's "unable to select packages:" does.
+// Records with the same checksum in several indexes are one package (the
+// first index's record is returned), and a later world atom for a name
+// replaces an earlier one, as in apk. When no selection satisfies world,
+// the error is a *SolveError, which explains the conflict as apk's "unable
+// to select packages:" does; an atom pinned to a tag no index has is a
+// plain error.
 func Solve(world []Dependency, indexes []*Index, opts SolveOptions) ([]*Package, error) {
 	sol, err := solve(world, indexes, opts)
 	if err != nil {
