@@ -28,9 +28,9 @@ import (
 // is empty.
 const DefaultArch = "x86_64"
 
-// maxRepositories bounds the indexes of one solve (a bit mask of them is
-// kept per package, as apk does).
-const maxRepositories = 64
+// maxRepositories bounds the indexes of one solve: a 64-bit mask of them is
+// kept per package, as apk does, and of their tags plus the untagged one.
+const maxRepositories = 63
 
 // SolveOptions tunes Solve. The zero value installs for x86_64.
 type SolveOptions struct {
