@@ -276,6 +276,7 @@ func (p *prepared) solve() (*Layout, error) {
 	if total >= 1<<32 {
 		return nil, fmt.Errorf("laying out the image: size %d needs more than 2^32 blocks", o.Size)
 	}
+	total = dropRuntGroup(total, p.bs)
 	// Like mke2fs, give an explicit size one inode per 16 KiB, but never
 	// fewer than the tree needs plus headroom, and fall back to that when
 	// the ratio does not fit.
@@ -317,6 +318,23 @@ func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
 		total = need
 	}
 	return nil, fmt.Errorf("laying out the image: the size did not converge")
+}
+
+// dropRuntGroup shortens a block count whose last group is a backup group
+// too small for its superblock and descriptor copies (and one more block),
+// as mke2fs does.
+func dropRuntGroup(total int64, bs int) int64 {
+	fdb, bpg := int64(0), int64(8*bs)
+	if bs == 1024 {
+		fdb = 1
+	}
+	groups := (total - fdb + bpg - 1) / bpg
+	last := groups - 1
+	gdt := (groups*groupDescSize + int64(bs) - 1) / int64(bs)
+	if last > 0 && isBackupGroup(uint32(last)) && total-(fdb+last*bpg) < 2+gdt {
+		return fdb + last*bpg
+	}
+	return total
 }
 
 // journalBlocks is the journal size for an image of total blocks.

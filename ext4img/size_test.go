@@ -202,3 +202,27 @@ func TestInodeTablesAroundBackups(t *testing.T) {
 		fsck(t, writeImage(t, w))
 	}
 }
+
+func TestExplicitSizeRuntGroup(t *testing.T) {
+	const g = 32768 * 4096 // one 4 KiB-block group
+	for _, tt := range []struct {
+		size, want int64
+	}{
+		{2*g + 4096, 2*g + 4096}, // group 2 holds no backup: one block is fine
+		{g + 4096, g},            // group 1 needs superblock + GDT + 1: dropped
+		{g + 8192, g},
+		{g + 12288, g + 12288},
+	} {
+		w := NewWriter(Options{Time: testTime, Size: tt.size})
+		tinyTree(t, w, 10)
+		l, err := w.Layout()
+		if err != nil {
+			t.Errorf("Layout(Size %d): %v", tt.size, err)
+			continue
+		}
+		if l.Size() != tt.want {
+			t.Errorf("Layout(Size %d).Size() = %d, want %d", tt.size, l.Size(), tt.want)
+		}
+		fsck(t, writeImage(t, w))
+	}
+}

@@ -70,8 +70,10 @@ type Options struct {
 	// BlockSize is 4096 (the zero value) or 1024.
 	BlockSize int
 
-	// Size is the image size in bytes (rounded down to whole blocks); zero
-	// sizes the image to fit the tree plus headroom.
+	// Size is the image size in bytes, rounded down to whole blocks (and,
+	// like mke2fs, to the end of the previous group when the last group
+	// would be too small for its backup superblock); zero sizes the image
+	// to fit the tree plus headroom. Layout().Size() is the size written.
 	Size int64
 
 	// NoJournal leaves out the jbd2 journal.
