@@ -8,14 +8,23 @@ import (
 
 // encodeTime splits t into the 32-bit seconds field and the _extra field:
 // two epoch bits extending the seconds to 34 bits, then nanoseconds
-// (inodes.rst, "Inode Timestamps"). Times outside 1901..2446 are clamped.
+// (inodes.rst, "Inode Timestamps"). Times outside 1901..2446 are clamped,
+// and so are times from 2310-04-04 to 2378-04-22: e2fsck (pass 1,
+// "Timestamp(s) on inode beyond 2310-04-04 are likely pre-1970") takes
+// epoch bits 3 with the sign bit set for a pre-1970 date that old kernels
+// mis-encoded and rewrites it, so such an image would not be fsck-clean.
+// They become the last second before that window.
 func encodeTime(t time.Time) (uint32, uint32) {
 	sec, nsec := t.Unix(), uint32(t.Nanosecond())
 	const minSec, maxSec = -1 << 31, 1<<31 - 1 + 3<<32
-	if sec < minSec {
+	const fsckWindowStart, fsckWindowEnd = 3<<32 - 1<<31, 3 << 32 // [2310-04-04, 2378-04-22)
+	switch {
+	case sec < minSec:
 		sec, nsec = minSec, 0
-	} else if sec > maxSec {
+	case sec > maxSec:
 		sec, nsec = maxSec, 999999999
+	case sec >= fsckWindowStart && sec < fsckWindowEnd:
+		sec, nsec = fsckWindowStart-1, 999999999
 	}
 	epoch := uint32((sec-int64(int32(sec)))>>32) & 3
 	return uint32(int32(sec)), epoch | nsec<<2

@@ -50,11 +50,14 @@ func TestEncodeTime(t *testing.T) {
 	}{
 		{time.Unix(0, 0), 0, 0},
 		{time.Unix(1600000000, 123456789), 1600000000, 123456789 << 2},
-		{time.Unix(-1, 0), 0xffffffff, 0},                   // 1969: negative, epoch 0
-		{time.Unix(1<<31, 0), 0x80000000, 1},                // 2038: epoch bit 1
-		{time.Unix(1<<32+5, 7), 5, 1<<0 | 7<<2},             // 2106
-		{time.Unix(-1<<40, 0), 0x80000000, 0},               // clamped to 1901
-		{time.Unix(1<<40, 0), 0x7fffffff, 3 | 999999999<<2}, // clamped to 2446
+		{time.Unix(-1, 0), 0xffffffff, 0},                         // 1969: negative, epoch 0
+		{time.Unix(1<<31, 0), 0x80000000, 1},                      // 2038: epoch bit 1
+		{time.Unix(1<<32+5, 7), 5, 1<<0 | 7<<2},                   // 2106
+		{time.Unix(-1<<40, 0), 0x80000000, 0},                     // clamped to 1901
+		{time.Unix(1<<40, 0), 0x7fffffff, 3 | 999999999<<2},       // clamped to 2446
+		{time.Unix(3<<32-1<<31, 0), 0x7fffffff, 2 | 999999999<<2}, // 2310-04-04: e2fsck's window, clamped below it
+		{time.Unix(3<<32-1, 5), 0x7fffffff, 2 | 999999999<<2},     // 2378-04-22, still in the window
+		{time.Unix(3<<32, 5), 0, 3 | 5<<2},                        // 2378-04-22 after the window: kept
 	} {
 		sec, extra := encodeTime(tt.in)
 		if sec != tt.sec || extra != tt.extra {

@@ -51,6 +51,8 @@ func addEveryKind(t testing.TB, w *Writer) {
 		{Path: "big-xattr-2", Mode: 0o644, ModTime: mt, Xattrs: map[string][]byte{"user.comment": bytes.Repeat([]byte("c"), 500), "trusted.t": []byte("1")}},
 		{Path: "old", Mode: 0o444, ModTime: time.Unix(-100000, 5)},
 		{Path: "future", Mode: 0o444, ModTime: time.Unix(1<<33, 0)},
+		{Path: "year2350", Mode: 0o444, ModTime: time.Unix(11700000000, 0)}, // e2fsck's "likely pre-1970" window: clamped
+		{Path: "year2400", Mode: 0o444, ModTime: time.Unix(13250000000, 0)},
 		{Path: "lost+found", Mode: fs.ModeDir | 0o700, ModTime: mt},
 	} {
 		if err := w.Add(e); err != nil {
