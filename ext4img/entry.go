@@ -36,9 +36,12 @@ type Entry struct {
 	// "user.comment", "trusted.x").
 	Xattrs map[string][]byte
 
-	// Content opens a regular file's content. The Writer calls it once, while
-	// writing the image, in on-disk order, reads exactly Size bytes and closes
-	// the reader; a reader that ends early or has more is an error naming the
-	// path. nil means Size zero bytes.
+	// Content opens a regular file's content. The Writer calls it once per
+	// WriteTo, in on-disk order, reads exactly Size bytes and closes the
+	// reader; a reader that ends early or has more is an error naming the
+	// path. nil means Size zero bytes. Calls come from the Writer's own
+	// goroutines, several at once and ahead of the write position (a bounded
+	// read-ahead, see prefetch.go), so Content must be safe to call
+	// concurrently with other entries' Content.
 	Content func() (io.ReadCloser, error)
 }

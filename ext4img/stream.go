@@ -22,6 +22,7 @@ type streamer struct {
 	zero []byte
 
 	file      *contentReader // the regular file being written
+	prefetch  *prefetcher    // opens and reads the next files ahead
 	dirNode   *node          // the directory whose blocks dirBlocks holds
 	dirBlocks [][]byte
 }
@@ -110,10 +111,18 @@ func (l *Layout) write(s *streamer) error {
 	// directories, files, extent trees, xattr blocks, sorted by block.
 	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].start < l.segs[j].start })
 	buf := make([]byte, 1<<20)
+	var files []*node
+	for _, sg := range l.segs {
+		if sg.kind == segData && sg.idx == 0 && sg.n != nil && sg.n.mode.IsRegular() {
+			files = append(files, sg.n)
+		}
+	}
+	s.prefetch = startPrefetch(files)
 	defer func() {
 		if s.file != nil {
-			s.file.rc.Close()
+			s.file.discard()
 		}
+		s.prefetch.stop()
 	}()
 	for _, sg := range l.segs {
 		var err error
@@ -199,7 +208,7 @@ func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
 		return s.writeBlocks(sg.start, b)
 	}
 	if sg.idx == 0 {
-		r, err := openContent(n)
+		r, err := s.prefetch.next(n)
 		if err != nil {
 			return err
 		}
@@ -231,6 +240,10 @@ type contentReader struct {
 	n    *node
 	rc   io.ReadCloser
 	left int64
+	err  error // opening or reading ahead failed: reported when the writer gets here
+
+	buf  []byte // read-ahead copy of the content, returned to free on close
+	free chan []byte
 }
 
 func openContent(n *node) (*contentReader, error) {
@@ -265,6 +278,7 @@ func (c *contentReader) close() error {
 	var one [1]byte
 	n, err := io.ReadFull(c.rc, one[:])
 	cerr := c.rc.Close()
+	c.recycle()
 	switch {
 	case n > 0:
 		return fmt.Errorf("reading %q: content is longer than %d bytes", c.n.e.Path, c.n.e.Size)
