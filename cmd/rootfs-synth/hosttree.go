@@ -5,7 +5,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
@@ -35,44 +39,62 @@ type hostStat struct {
 // (device, inode). Regular files are opened only when the image writer
 // asks for their content, so the tree is never held in memory. The root
 // directory's own attributes become the entry with Path "".
+//
+// It lists the names first (readdir only), then lstats them and reads
+// their xattrs and link targets on several goroutines (one system call
+// round trip per path is most of the cost), then assembles the entries in
+// order, so the result and the first error reported do not depend on
+// scheduling.
 func walkHostTree(dir string, opts hostTreeOptions) ([]ext4img.Entry, []hostLink, error) {
+	rels := []string{""}
+	if err := listHostTree(dir, "", &rels); err != nil {
+		return nil, nil, err
+	}
+	infos := make([]hostInfo, len(rels))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range runtime.GOMAXPROCS(0) * 2 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(rels) {
+					return
+				}
+				infos[i] = readHostInfo(filepath.Join(dir, filepath.FromSlash(rels[i])))
+			}
+		})
+	}
+	wg.Wait()
+
 	var entries []ext4img.Entry
 	var links []hostLink
 	seen := map[[2]uint64]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", p, err)
+	for i, rel := range rels {
+		info := &infos[i]
+		if info.err != nil {
+			return nil, nil, info.err
 		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if rel == "." {
-			rel = ""
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", p, err)
-		}
-		st := statOf(fi)
+		fi, st := info.fi, info.st
 		if !fi.IsDir() && st.nlink > 1 {
 			key := [2]uint64{st.dev, st.ino}
 			if first, ok := seen[key]; ok {
 				links = append(links, hostLink{Path: rel, Target: first})
-				return nil
+				continue
 			}
 			seen[key] = rel
 		}
-		e := ext4img.Entry{
-			Path:    rel,
-			Mode:    fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky),
-			UID:     st.uid,
-			GID:     st.gid,
-			ModTime: fi.ModTime(),
-		}
+		p := info.path
 		if fi.Mode()&fs.ModeIrregular != 0 {
-			return fmt.Errorf("reading %s: unsupported file type %v", p, fi.Mode().Type())
+			return nil, nil, fmt.Errorf("reading %s: unsupported file type %v", p, fi.Mode().Type())
+		}
+		e := ext4img.Entry{
+			Path:     rel,
+			Mode:     fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky),
+			UID:      st.uid,
+			GID:      st.gid,
+			ModTime:  fi.ModTime(),
+			Linkname: info.linkname,
+			Xattrs:   info.xattrs,
 		}
 		if opts.Owner != nil {
 			e.UID, e.GID = opts.Owner[0], opts.Owner[1]
@@ -84,23 +106,60 @@ func walkHostTree(dir string, opts hostTreeOptions) ([]ext4img.Entry, []hostLink
 		case fi.Mode().IsRegular():
 			e.Size = fi.Size()
 			if e.Size > 0 {
-				e.Content = func() (io.ReadCloser, error) { return os.Open(p) }
-			}
-		case fi.Mode()&fs.ModeSymlink != 0:
-			if e.Linkname, err = os.Readlink(p); err != nil {
-				return fmt.Errorf("reading symlink %s: %w", p, err)
+				e.Content = func() (io.ReadCloser, error) { return openHostFile(p) }
 			}
 		case fi.Mode()&fs.ModeDevice != 0:
 			e.Devmajor, e.Devminor = st.major, st.minor
 		}
-		if e.Xattrs, err = readXattrs(p); err != nil {
-			return err
-		}
 		entries = append(entries, e)
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
 	}
 	return entries, links, nil
+}
+
+// listHostTree appends the slash-separated paths below dir/rel to rels,
+// depth first in name order (the order of filepath.WalkDir).
+func listHostTree(dir, rel string, rels *[]string) error {
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	des, err := os.ReadDir(p)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	for _, de := range des {
+		child := path.Join(rel, de.Name())
+		*rels = append(*rels, child)
+		if de.IsDir() {
+			if err := listHostTree(dir, child, rels); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// hostInfo is what walkHostTree learns of one host path.
+type hostInfo struct {
+	path     string
+	fi       fs.FileInfo
+	st       hostStat
+	linkname string
+	xattrs   map[string][]byte
+	err      error
+}
+
+func readHostInfo(p string) hostInfo {
+	info := hostInfo{path: p}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		info.err = fmt.Errorf("reading %s: %w", p, err)
+		return info
+	}
+	info.fi, info.st = fi, statOf(fi)
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if info.linkname, err = os.Readlink(p); err != nil {
+			info.err = fmt.Errorf("reading symlink %s: %w", p, err)
+			return info
+		}
+	}
+	info.xattrs, info.err = readXattrs(p)
+	return info
 }
