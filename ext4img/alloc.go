@@ -107,7 +107,8 @@ func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
 	if total <= l.fdb+8 {
 		return nil, int64(l.fdb) + 9
 	}
-	groups := (total - l.fdb + l.bpg - 1) / l.bpg
+	// In 64 bits: near 2^32 blocks, total+bpg-1 does not fit 32.
+	groups := uint32((uint64(total) - uint64(l.fdb) + uint64(l.bpg) - 1) / uint64(l.bpg))
 	l.Groups = int(groups)
 	l.gdtBlocks = (groups*groupDescSize + bs - 1) / bs
 
@@ -251,7 +252,7 @@ func (l *Layout) count(p *prepared) {
 	var freeBlocks int64
 	for g := range l.groups {
 		gs := l.fdb + uint32(g)*l.bpg
-		ge := min(gs+l.bpg, total)
+		ge := gs + min(l.bpg, total-gs) // gs+bpg overflows in the last group of 2^32 blocks
 		gp := &l.groups[g]
 		gp.freeBlocks = ge - gs - l.usedBlocks(gs, ge)
 		freeBlocks += int64(gp.freeBlocks)

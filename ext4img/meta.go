@@ -136,8 +136,8 @@ func clearBits(b []byte, from, to uint32) {
 func (l *Layout) blockBitmap(b []byte, g int) []byte {
 	clear(b)
 	gs := l.fdb + uint32(g)*l.bpg
-	ge := gs + l.bpg
-	rel := func(x uint32) uint32 { return min(max(x, gs), ge) - gs }
+	inside := min(l.bpg, uint32(l.Blocks)-gs) // not gs+bpg: it overflows at 2^32 blocks
+	rel := func(x uint32) uint32 { return min(max(x, gs)-gs, inside) }
 	setBits(b, 0, rel(l.end))
 	for _, r := range l.gaps {
 		clearBits(b, rel(r.start), rel(r.start+r.len))
@@ -145,9 +145,7 @@ func (l *Layout) blockBitmap(b []byte, g int) []byte {
 	for _, r := range l.reserved {
 		setBits(b, rel(r.start), rel(r.start+r.len))
 	}
-	if total := uint32(l.Blocks); ge > total {
-		setBits(b, rel(total), l.bpg)
-	}
+	setBits(b, inside, l.bpg)
 	return b
 }
 
