@@ -322,10 +322,14 @@ func (p *PackageReader) checkEntry(hdr *tar.Header) error {
 	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tar writers
 		p.regulars[strings.TrimSuffix(hdr.Name, "/")] = true
 	case tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		// A later entry of the same name replaces the file: a hard link
+		// to the name must not reach what replaced it.
+		delete(p.regulars, strings.TrimSuffix(hdr.Name, "/"))
 	case tar.TypeSymlink:
 		if hdr.Linkname == "" {
 			return errors.New("symlink with an empty target")
 		}
+		delete(p.regulars, hdr.Name)
 	case tar.TypeLink:
 		if err := checkEntryPath(hdr.Linkname); err != nil {
 			return fmt.Errorf("hard link target: %w", err)

@@ -300,6 +300,8 @@ func TestPackageReaderRefuses(t *testing.T) {
 			`data entry a: hard link target: path "../etc/shadow" leaves the root`},
 		{"hard link to nothing", []apktest.File{{Name: "a", Hardlink: "b"}}, apktest.Faults{}, nil,
 			`data entry a: hard link to "b", which is not an earlier regular file`},
+		{"hard link to a replaced file", []apktest.File{{Name: "a", Data: []byte("x")}, {Name: "a", Linkname: "/etc/shadow"}, {Name: "b", Hardlink: "a"}},
+			apktest.Faults{}, nil, `data entry b: hard link to "a", which is not an earlier regular file`},
 		{"file checksum", []apktest.File{file, {Name: "etc/bad", Data: []byte("bad"), Checksum: zeros}}, apktest.Faults{}, nil,
 			"data entry etc/bad: checksum mismatch: header says " + zeros + ", content has "},
 		{"symlink checksum", []apktest.File{{Name: "bin/sh", Linkname: "/bin/busybox", Checksum: zeros}}, apktest.Faults{}, nil,
