@@ -46,7 +46,8 @@ type SolveOptions struct {
 // "@tag" and the dependencies of what they pull in.
 //
 // Records with the same checksum in several indexes are one package (the
-// first index's record is returned), and a later world atom for a name
+// record returned is that of the first index serving the tag it is
+// installed under: an untagged index for an unpinned package), and a later world atom for a name
 // replaces an earlier one, as in apk. When no selection satisfies world,
 // the error is a *SolveError, which explains the conflict as apk's "unable
 // to select packages:" does; an atom pinned to a tag no index has is a
@@ -58,7 +59,7 @@ func Solve(world []Dependency, indexes []*Index, opts SolveOptions) ([]*Package,
 	}
 	pkgs := make([]*Package, len(sol.installs))
 	for i, in := range sol.installs {
-		pkgs[i] = in.pkg.Package
+		pkgs[i] = in.record
 	}
 	return pkgs, nil
 }
@@ -66,8 +67,9 @@ func Solve(world []Dependency, indexes []*Index, opts SolveOptions) ([]*Package,
 // install is one package of a solution and the tag of the repository it is
 // installed from ("" for an untagged one), as apk prints "name@tag".
 type install struct {
-	pkg *spkg
-	tag string
+	pkg    *spkg
+	tag    string
+	record *Package // pkg's record from a repository of tag
 }
 
 type solution struct {
@@ -96,7 +98,8 @@ func solve(world []Dependency, indexes []*Index, opts SolveOptions) (*solution, 
 	}
 	sol := &solution{installs: make([]install, len(installs))}
 	for i, p := range installs {
-		sol.installs[i] = install{pkg: p, tag: u.tags[u.tagOf(p)].name}
+		t := u.tagOf(p)
+		sol.installs[i] = install{pkg: p, tag: u.tags[t].name, record: u.record(p, t)}
 	}
 	return sol, nil
 }
@@ -142,8 +145,32 @@ type spkg struct {
 	installIf []sdep
 	refused   string // why it can never be installed ("" if it can)
 	archBad   bool
+	firstRepo uint64      // the index Package comes from
+	alts      []altRecord // the same package's records in later indexes
 
 	pkgState
+}
+
+// altRecord is the record of a package in another index than its first.
+type altRecord struct {
+	repo uint64 // bit of the index
+	pkg  *Package
+}
+
+// record returns p's record from the first index that tag serves, so that
+// a package installed from an untagged repository is not fetched from a
+// tagged one that lists the same file earlier.
+func (u *universe) record(p *spkg, tag int) *Package {
+	allowed := u.tags[tag].repos
+	if p.firstRepo&allowed != 0 {
+		return p.Package
+	}
+	for _, a := range p.alts {
+		if a.repo&allowed != 0 {
+			return a.pkg
+		}
+	}
+	return p.Package
 }
 
 type repoTag struct {
@@ -203,10 +230,11 @@ func newUniverse(indexes []*Index, arch string) (*universe, error) {
 			}
 			if sp := byChecksum[key]; sp != nil {
 				sp.repos |= bit
+				sp.alts = append(sp.alts, altRecord{bit, p})
 				continue
 			}
 			sp := u.addPackage(p)
-			sp.repos = bit
+			sp.repos, sp.firstRepo = bit, bit
 			byChecksum[key] = sp
 		}
 	}

@@ -258,6 +258,13 @@ func TestSolveRepositories(t *testing.T) {
 	if want := "b-1 a-3"; err != nil || names(got) != want {
 		t.Errorf("Solve(a@edge) = %s, %v; want %s (b stays on the untagged b-1 as apk prefers)", names(got), err, want)
 	}
+	// The same b in a tagged index listed first: an unpinned b comes
+	// from the untagged index, so it is fetched from there.
+	edgeB1 := indexOf(t, "edge", rec("b", "1"))
+	got, err = Solve(mustWorld(t, "b"), []*Index{edgeB1, community}, SolveOptions{})
+	if err != nil || len(got) != 1 || got[0].Repository != community {
+		t.Fatalf("Solve(b) over [@edge, community] = %s, %v; want b-1 from the untagged community index", names(got), err)
+	}
 	if _, err := Solve(mustWorld(t, "a@nosuchtag"), []*Index{main}, SolveOptions{}); err == nil || !strings.Contains(err.Error(), "no repository is tagged @nosuchtag") {
 		t.Errorf("Solve(a@nosuchtag) error = %v, want one naming the tag", err)
 	}
