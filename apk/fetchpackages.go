@@ -187,7 +187,7 @@ func copyVerified(f *os.File, r io.Reader, p *Package) error {
 		return err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, pr.headerSize, written-pr.headerSize)); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(f, pr.DataOffset(), written-pr.DataOffset())); err != nil {
 		return err
 	}
 	n, err := io.Copy(io.MultiWriter(f, h), r)
@@ -240,7 +240,7 @@ func verifyPackageFile(f *os.File, p *Package) error {
 		return err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, pr.headerSize, st.Size()-pr.headerSize)); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(f, pr.DataOffset(), st.Size()-pr.DataOffset())); err != nil {
 		return fmt.Errorf("reading package %s: %w", pkgID(p), err)
 	}
 	if got := h.Sum(nil); !bytes.Equal(got, pr.Info().DataHash) {
