@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -63,69 +63,52 @@ func parsePkgInfo(data []byte, info *PackageInfo) error {
 	return nil
 }
 
+// pkgInfoFields maps the .PKGINFO keys that describe the package to the
+// index fields abuild writes them to, so that one parser, setIndexField,
+// reads both.
+var pkgInfoFields = map[string]byte{
+	"pkgname": 'P', "pkgver": 'V', "arch": 'A', "size": 'I', "pkgdesc": 'T',
+	"url": 'U', "license": 'L', "origin": 'o', "maintainer": 'm',
+	"builddate": 't', "commit": 'c', "depend": 'D', "provides": 'p',
+	"install_if": 'i', "replaces": 'r', "provider_priority": 'k',
+	"replaces_priority": 'q',
+}
+
 func (info *PackageInfo) setPkgInfoField(key, value string) error {
-	p := &info.Package
-	var err error
 	switch key {
-	case "pkgname":
-		if !ValidName(value) {
-			return fmt.Errorf("invalid package name %q", value)
-		}
-		p.Name = value
-	case "pkgver":
-		if !ValidVersion(value) {
-			return fmt.Errorf("invalid version %q", value)
-		}
-		p.Version = value
-	case "pkgdesc":
-		p.Description = value
-	case "url":
-		p.URL = value
-	case "builddate":
-		p.BuildTime, err = strconv.ParseInt(value, 10, 64)
-	case "size":
-		p.InstalledSize, err = strconv.ParseInt(value, 10, 64)
-	case "arch":
-		p.Arch = value
-	case "origin":
-		p.Origin = value
-	case "commit":
-		p.Commit = value
-	case "maintainer":
-		p.Maintainer = value
-	case "license":
-		p.License = value
-	case "depend":
-		err = appendDeps(&p.Depends, value)
-	case "provides":
-		err = appendDeps(&p.Provides, value)
-	case "install_if":
-		err = appendDeps(&p.InstallIf, value)
-	case "replaces":
-		err = appendDeps(&p.Replaces, value)
-	case "provider_priority":
-		p.ProviderPriority, err = strconv.Atoi(value)
-		p.HasProviderPriority = err == nil
-	case "replaces_priority":
-		p.ReplacesPriority, err = strconv.Atoi(value)
 	case "triggers":
 		info.Triggers = append(info.Triggers, strings.Fields(value)...)
+		return nil
 	case "datahash":
-		var h []byte
-		h, err = hex.DecodeString(value)
+		h, err := hex.DecodeString(value)
 		if err == nil && len(h) != 32 {
 			err = fmt.Errorf("%d bytes, want a 32-byte SHA-256", len(h))
 		}
 		info.DataHash = h
+		return err
+	case "pkgver":
+		// An index record keeps a version outside the grammar; the
+		// package that is being installed must not have one.
+		if !ValidVersion(value) {
+			return fmt.Errorf("invalid version %q", value)
+		}
 	}
-	return err
-}
-
-func appendDeps(list *[]Dependency, value string) error {
-	deps, err := ParseDependencies(value)
-	if err != nil {
+	field, ok := pkgInfoFields[key]
+	if !ok {
+		return nil
+	}
+	p := &info.Package
+	if err := p.setIndexField(field, value); err != nil {
 		return err
 	}
-	*list = append(*list, deps...)
+	// A dependency that does not parse leaves an index record usable but
+	// Uninstallable; in the package itself it is an error.
+	switch {
+	case p.Uninstallable:
+		return errors.New(p.UninstallableReason)
+	case p.BrokenInstallIf:
+		_, err := parseIndexDeps(value)
+		return err
+	}
 	return nil
 }
