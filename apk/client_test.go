@@ -25,17 +25,11 @@ import (
 // These tests fetch real signed repositories built by apktest, served over
 // httptest on 127.0.0.1 through handlers that inject faults.
 
-var testKey = sync.OnceValues(func() (*apktest.Key, error) { return apktest.NewKey("") })
-
 // newTestRepo builds a small signed repository: three packages of a few to
 // a few hundred KB with some real file structure.
 func newTestRepo(t testing.TB) *apktest.Repo {
 	t.Helper()
-	key, err := testKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := apktest.NewRepo(key)
+	repo := apktest.NewRepo(pkgKey(t))
 	for i, name := range []string{"alpha", "beta", "gamma"} {
 		_, err := repo.Add(apktest.Pkg{
 			Name:    name,

@@ -32,7 +32,7 @@ type benchRepo struct {
 }
 
 var benchRepoOnce = sync.OnceValues(func() (*benchRepo, error) {
-	key, err := apktest.NewKey("bench")
+	key, err := pkgTestKey()
 	if err != nil {
 		return nil, err
 	}

@@ -180,6 +180,8 @@ func signatureMemberOffsets(t *testing.T, data []byte) []int {
 	return offsets
 }
 
+// pkgTestKey signs every test package and repository of this package;
+// making an RSA key takes a while.
 var pkgTestKey = sync.OnceValues(func() (*apktest.Key, error) { return apktest.NewKey("apk-test") })
 
 func pkgKey(t testing.TB) *apktest.Key {

@@ -1,5 +1,7 @@
 package apk
 
+import "cmp"
+
 // Alpine versions read number{.number}...{letter}{_suffix{number}}...{~hash}{-r#}
 // (apk-package(5)). They are compared token by token, the way apk-tools'
 // version.c does, including its handling of versions that do not follow the
@@ -161,38 +163,18 @@ func compareTokens(a, b *versionScanner) int {
 		// A leading zero means a fraction-like component ("1.02"): compare
 		// as strings, as Gentoo does.
 		if a.text[0] == '0' || b.text[0] == '0' {
-			return compareStrings(a.text, b.text)
+			return cmp.Compare(a.text, b.text)
 		}
-		return compareUint(a.number, b.number)
+		return cmp.Compare(a.number, b.number)
 	case tokInitialDigit, tokSuffixNumber, tokRevision:
-		return compareUint(a.number, b.number)
+		return cmp.Compare(a.number, b.number)
 	case tokLetter:
-		return compareUint(uint64(a.text[0]), uint64(b.text[0]))
+		return cmp.Compare(uint64(a.text[0]), uint64(b.text[0]))
 	case tokSuffix:
-		return compareUint(uint64(a.suffix), uint64(b.suffix))
+		return cmp.Compare(uint64(a.suffix), uint64(b.suffix))
 	default:
-		return compareStrings(a.text, b.text)
+		return cmp.Compare(a.text, b.text)
 	}
-}
-
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // CompareVersions orders two Alpine versions: -1 when a < b, 0 when they are
