@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 )
 
 // hostTreeOptions change what walkHostTree records.
@@ -25,14 +26,6 @@ type hostTreeOptions struct {
 
 // hostLink is a second name for an earlier non-directory (a hard link).
 type hostLink struct{ Path, Target string }
-
-// hostStat is what the OS tells beyond fs.FileInfo (hoststat_*.go).
-type hostStat struct {
-	dev, ino     uint64
-	nlink        uint64
-	uid, gid     uint32
-	major, minor uint32
-}
 
 // walkHostTree reads the host directory dir into entries in sorted order
 // (lstat; symbolic links are recorded, never followed) and hard links by
@@ -75,8 +68,8 @@ func walkHostTree(dir string, opts hostTreeOptions) ([]ext4img.Entry, []hostLink
 			return nil, nil, info.err
 		}
 		fi, st := info.fi, info.st
-		if !fi.IsDir() && st.nlink > 1 {
-			key := [2]uint64{st.dev, st.ino}
+		if !fi.IsDir() && st.Nlink > 1 {
+			key := [2]uint64{st.Dev, st.Ino}
 			if first, ok := seen[key]; ok {
 				links = append(links, hostLink{Path: rel, Target: first})
 				continue
@@ -90,8 +83,8 @@ func walkHostTree(dir string, opts hostTreeOptions) ([]ext4img.Entry, []hostLink
 		e := ext4img.Entry{
 			Path:     rel,
 			Mode:     fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky),
-			UID:      st.uid,
-			GID:      st.gid,
+			UID:      st.UID,
+			GID:      st.GID,
 			ModTime:  fi.ModTime(),
 			Linkname: info.linkname,
 			Xattrs:   info.xattrs,
@@ -109,7 +102,7 @@ func walkHostTree(dir string, opts hostTreeOptions) ([]ext4img.Entry, []hostLink
 				e.Content = func() (io.ReadCloser, error) { return openHostFile(p) }
 			}
 		case fi.Mode()&fs.ModeDevice != 0:
-			e.Devmajor, e.Devminor = st.major, st.minor
+			e.Devmajor, e.Devminor = st.Major, st.Minor
 		}
 		entries = append(entries, e)
 	}
@@ -140,7 +133,7 @@ func listHostTree(dir, rel string, rels *[]string) error {
 type hostInfo struct {
 	path     string
 	fi       fs.FileInfo
-	st       hostStat
+	st       hostfs.Stat
 	linkname string
 	xattrs   map[string][]byte
 	err      error
@@ -153,13 +146,13 @@ func readHostInfo(p string) hostInfo {
 		info.err = fmt.Errorf("reading %s: %w", p, err)
 		return info
 	}
-	info.fi, info.st = fi, statOf(fi)
+	info.fi, info.st = fi, hostfs.StatOf(fi)
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		if info.linkname, err = os.Readlink(p); err != nil {
 			info.err = fmt.Errorf("reading symlink %s: %w", p, err)
 			return info
 		}
 	}
-	info.xattrs, info.err = readXattrs(p)
+	info.xattrs, info.err = hostfs.Xattrs(p)
 	return info
 }

@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -52,15 +52,15 @@ func hostTree(t *testing.T) string {
 	must(os.Link(filepath.Join(dir, "usr/bin/sh"), filepath.Join(dir, "usr/bin/sh-link")))
 	must(os.WriteFile(filepath.Join(dir, "empty"), nil, 0o444))
 	must(os.WriteFile(filepath.Join(dir, "ünïcødé-名前"), []byte("x"), 0o644))
-	must(setXattr(filepath.Join(dir, "etc/hostname"), "user.note", []byte("hello")))
-	must(setXattr(filepath.Join(dir, "etc/apk/world"), "user.big", bytes.Repeat([]byte{0, 1, 2, 0xff}, 200)))
+	must(hostfs.SetXattr(filepath.Join(dir, "etc/hostname"), "user.note", []byte("hello")))
+	must(hostfs.SetXattr(filepath.Join(dir, "etc/apk/world"), "user.big", bytes.Repeat([]byte{0, 1, 2, 0xff}, 200)))
 	if root {
 		must(os.Mkdir(filepath.Join(dir, "dev"), 0o755))
 		must(syscall.Mknod(filepath.Join(dir, "dev/null"), syscall.S_IFCHR|0o666, 1<<8|3))
 		must(syscall.Mknod(filepath.Join(dir, "dev/vda"), syscall.S_IFBLK|0o660, 254<<8|0))
 		must(os.Lchown(filepath.Join(dir, "etc/apk"), 4000000000, 4000000001))
 		must(os.Lchown(filepath.Join(dir, "usr/bin/sh"), 100, 101))
-		must(setXattr(filepath.Join(dir, "usr/bin/busybox"), "security.capability",
+		must(hostfs.SetXattr(filepath.Join(dir, "usr/bin/busybox"), "security.capability",
 			[]byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}))
 	}
 	old := time.Date(2021, 6, 7, 8, 9, 10, 123456789, time.UTC)
@@ -69,17 +69,6 @@ func hostTree(t *testing.T) string {
 		must(os.Chtimes(filepath.Join(dir, p), old, old.Add(time.Duration(len(p))*time.Hour)))
 	}
 	return dir
-}
-
-func setXattr(p, name string, v []byte) error {
-	pp, _ := syscall.BytePtrFromString(p)
-	np, _ := syscall.BytePtrFromString(name)
-	_, _, errno := syscall.Syscall6(syscall.SYS_LSETXATTR, uintptr(unsafe.Pointer(pp)), uintptr(unsafe.Pointer(np)),
-		uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)), 0, 0)
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }
 
 // mkfs runs the built binary as an unprivileged user with extra

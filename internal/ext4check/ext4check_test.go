@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -41,30 +41,19 @@ func makeTree(t *testing.T) string {
 	must(os.Symlink(strings.Repeat("long/", 30)+"target", filepath.Join(dir, "slow")))
 	must(syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "名前-é"), []byte("utf-8"), 0o644))
-	must(setXattr(filepath.Join(dir, "f"), "user.comment", []byte("a comment")))
-	must(setXattr(filepath.Join(dir, "d/big"), "user.big", []byte(strings.Repeat("x\x00\xff", 400))))
+	must(hostfs.SetXattr(filepath.Join(dir, "f"), "user.comment", []byte("a comment")))
+	must(hostfs.SetXattr(filepath.Join(dir, "d/big"), "user.big", []byte(strings.Repeat("x\x00\xff", 400))))
 	if root {
 		must(syscall.Mknod(filepath.Join(dir, "null"), syscall.S_IFCHR|0o666, 1<<8|3))
 		must(syscall.Mknod(filepath.Join(dir, "nvme"), syscall.S_IFBLK|0o660, 259<<8|7))
 		must(os.Lchown(filepath.Join(dir, "d"), 4000000000, 3000000000))
 		must(os.Lchown(filepath.Join(dir, "fast"), 1000, 1001))
-		must(setXattr(filepath.Join(dir, "suid"), "security.capability",
+		must(hostfs.SetXattr(filepath.Join(dir, "suid"), "security.capability",
 			[]byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}))
 	}
 	past := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 	must(os.Chtimes(filepath.Join(dir, "f"), past, past))
 	return dir
-}
-
-func setXattr(p, name string, v []byte) error {
-	pp, _ := syscall.BytePtrFromString(p)
-	np, _ := syscall.BytePtrFromString(name)
-	_, _, errno := syscall.Syscall6(syscall.SYS_SETXATTR, uintptr(unsafe.Pointer(pp)), uintptr(unsafe.Pointer(np)),
-		uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)), 0, 0)
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }
 
 // mke2fsImage builds the reference image of dir with mke2fs -d, which the

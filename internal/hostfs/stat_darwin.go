@@ -1,0 +1,20 @@
+package hostfs
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+// StatOf returns what fi, from os.Lstat or os.Stat, knows beyond fs.FileInfo.
+func StatOf(fi fs.FileInfo) Stat {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return Stat{Nlink: 1}
+	}
+	rdev := uint32(st.Rdev)
+	return Stat{
+		Dev: uint64(st.Dev), Ino: st.Ino, Nlink: uint64(st.Nlink),
+		UID: st.Uid, GID: st.Gid,
+		Major: rdev >> 24 & 0xff, Minor: rdev & 0xffffff,
+	}
+}
