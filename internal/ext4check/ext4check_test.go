@@ -222,6 +222,9 @@ func TestFsckCatchesCorruption(t *testing.T) {
 		{"wrong link count", "sif /f links_count 5"},
 		{"unreferenced inode", "unlink /empty"},
 		{"wrong free count", "ssv free_blocks_count 3"},
+		// e2fsck -fn says nothing and e2fsck -fy exits 0 after restoring
+		// the backup: only its "FILE SYSTEM WAS MODIFIED" tells.
+		{"journal backup stale", "ssv jnl_blocks[0] 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
