@@ -220,9 +220,9 @@ func BenchmarkReadIndexArchiveV316(b *testing.B) {
 // FuzzReadIndexArchive feeds arbitrary archives to ReadIndexArchive, with
 // and without AllowUntrusted so that the fuzzer also reaches the APKINDEX
 // parser. The seeds (testdata/fuzz/FuzzReadIndexArchive) are apktest
-// indexes; see TestWriteFuzzSeeds.
+// indexes, the signed one by fuzzSeedKey; see TestWriteFuzzSeeds.
 func FuzzReadIndexArchive(f *testing.F) {
-	keys := apk.NewKeyRing()
+	keys := fuzzSeedKeys(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, allow := range []bool{false, true} {
 			idx, err := apk.ReadIndexArchive(bytes.NewReader(data), keys, apk.IndexOptions{Source: "fuzz", AllowUntrusted: allow})

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -471,7 +472,62 @@ func FuzzPackageReader(f *testing.F) {
 	})
 }
 
-var writeFuzzSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite testdata/fuzz/{FuzzPackageReader,FuzzReadIndexArchive} from apktest output")
+var writeFuzzSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite testdata/fuzz/{FuzzPackageReader,FuzzReadIndexArchive} and testdata/"+fuzzSeedKey+" from apktest output")
+
+// fuzzSeedKey is the public key of the signed fuzz seeds, in testdata, so
+// that FuzzReadIndexArchive reaches the trusted path.
+const fuzzSeedKey = "fuzz-seed.rsa.pub"
+
+// fuzzSeedKeys returns a key ring with fuzzSeedKey.
+func fuzzSeedKeys(t testing.TB) *apk.KeyRing {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join("testdata", fuzzSeedKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := apk.NewKeyRing()
+	if err := keys.Add(fuzzSeedKey, pem); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// readFuzzSeed returns the []byte of a seed file in testdata/fuzz.
+func readFuzzSeed(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "fuzz", filepath.FromSlash(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "go test fuzz v1\n[]byte(")
+	if q, ok = strings.CutSuffix(q, ")"); !ok {
+		t.Fatalf("%s is not a go test fuzz v1 file with one []byte", name)
+	}
+	s, err := strconv.Unquote(q)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return []byte(s)
+}
+
+// TestFuzzSeedsAccepted checks that the seeds reach the accepting paths of
+// FuzzPackageReader and FuzzReadIndexArchive, so that the properties those
+// check there are not vacuous.
+func TestFuzzSeedsAccepted(t *testing.T) {
+	for _, name := range []string{"apktest-0", "apktest-1", "apktest-unsigned"} {
+		if _, err := apk.VerifyPackage(bytes.NewReader(readFuzzSeed(t, "FuzzPackageReader/"+name)), nil); err != nil {
+			t.Errorf("VerifyPackage(seed %s) = %v, want it read to the end", name, err)
+		}
+	}
+	idx, err := apk.ReadIndexArchive(bytes.NewReader(readFuzzSeed(t, "FuzzReadIndexArchive/apktest-signed")), fuzzSeedKeys(t), apk.IndexOptions{})
+	if err != nil || !idx.Trusted || len(idx.Packages) != 2 {
+		t.Errorf("ReadIndexArchive(seed apktest-signed) = %v, want a trusted index of 2 records", err)
+	}
+	idx, err = apk.ReadIndexArchive(bytes.NewReader(readFuzzSeed(t, "FuzzReadIndexArchive/apktest-unsigned")), fuzzSeedKeys(t), apk.IndexOptions{AllowUntrusted: true})
+	if err != nil || idx.Trusted || len(idx.Packages) != 2 {
+		t.Errorf("ReadIndexArchive(seed apktest-unsigned, AllowUntrusted) = %v, want an untrusted index of 2 records", err)
+	}
+}
 
 // TestWriteFuzzSeeds is the generator of the fuzz seed corpora:
 // go test ./apk -run TestWriteFuzzSeeds -write-fuzz-seeds
@@ -479,7 +535,14 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	if !*writeFuzzSeeds {
 		t.Skip("run with -write-fuzz-seeds to rewrite the seed corpora")
 	}
-	repo := apktest.NewRepo(pkgKey(t))
+	key, err := apktest.NewKey(fuzzSeedKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("testdata", fuzzSeedKey), key.PublicPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo := apktest.NewRepo(key)
 	seeds := map[string][]byte{}
 	for i, p := range []apktest.Pkg{
 		{Name: "tiny", Version: "1-r0", Files: []apktest.File{{Name: "bin/sh", Linkname: "/bin/busybox"}}},
@@ -491,7 +554,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 				{Name: "usr/bin/g", Hardlink: "usr/bin/f"},
 			}},
 	} {
-		data, rec, err := apktest.BuildPackage(p, pkgKey(t))
+		data, rec, err := apktest.BuildPackage(p, key)
 		if err != nil {
 			t.Fatal(err)
 		}
