@@ -181,6 +181,9 @@ func runSolverCases(t *testing.T, where string, cases []*solverCase, open caseFi
 		})
 	}
 	t.Logf("solver cases %s: %d passed, %d skipped, %d failed", where, passed, skipped, failed)
+	if passed == 0 {
+		t.Errorf("no solver case of %s ran to a comparison", where)
+	}
 }
 
 func runSolverCase(t *testing.T, open caseFiles, c *solverCase) {
