@@ -93,10 +93,9 @@ func readIndexMembers(r io.Reader) (*indexArchive, error) {
 		// signature) or go back to its start and read the rest of the
 		// stream, the signed part, on the fast path.
 		m.setMark()
-		if err := gz.Reset(m); err != nil {
+		if err := openMember(&gz, m); err != nil {
 			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, noEOF(err))
 		}
-		gz.Multistream(false)
 		lr := &limitReader{r: &gz, n: maxSignatureMember, what: "signature member"}
 		tr := tar.NewReader(lr)
 		hdr, err := tr.Next()
@@ -111,24 +110,11 @@ func readIndexMembers(r io.Reader) (*indexArchive, error) {
 			return a, nil
 		}
 		m.unmark()
-		for {
-			s, err := parseSignatureName(hdr.Name)
-			if err != nil {
-				return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
-			}
-			if hdr.Size > MaxSignatureSize {
-				return nil, fmt.Errorf("signature %s has %d bytes, more than %d", hdr.Name, hdr.Size, MaxSignatureSize)
-			}
-			if s.sig, err = io.ReadAll(tr); err != nil {
-				return nil, fmt.Errorf("reading %s: %w", hdr.Name, noEOF(err))
-			}
-			a.sigs = append(a.sigs, s)
-			if hdr, err = tr.Next(); err == io.EOF {
-				break
-			} else if err != nil {
-				return nil, fmt.Errorf("after %s: %w", s.entry, noEOF(err))
-			}
+		sigs, err := readSignatureEntries(tr, hdr)
+		if err != nil {
+			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
 		}
+		a.sigs = append(a.sigs, sigs...)
 		if err := drain(lr); err != nil {
 			return nil, fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
 		}

@@ -98,10 +98,9 @@ func (p *PackageReader) readHeader(r io.Reader) error {
 			return fmt.Errorf("stream ends after %d bytes without a control member (.PKGINFO)", start)
 		}
 		m.startMember(signatureAlgs(p.sigs)...)
-		if err := gz.Reset(m); err != nil {
-			return fmt.Errorf("gzip member %d at byte %d: %w", member, start, err)
+		if err := openMember(&gz, m); err != nil {
+			return fmt.Errorf("gzip member %d at byte %d: %w", member, start, noEOF(err))
 		}
-		gz.Multistream(false)
 		lr := &limitReader{r: &gz, n: MaxControlSize, what: "control member"}
 		tr := tar.NewReader(lr)
 		hdr, err := tr.Next()
@@ -111,7 +110,9 @@ func (p *PackageReader) readHeader(r io.Reader) error {
 		var control bool
 		switch {
 		case strings.HasPrefix(hdr.Name, signaturePrefix):
-			err = p.readSignatures(tr, hdr)
+			var sigs []signature
+			sigs, err = readSignatureEntries(tr, hdr)
+			p.sigs = append(p.sigs, sigs...)
 		case hdr.Name == ".PKGINFO":
 			control = true
 			err = p.readControl(tr, hdr, info)
@@ -160,29 +161,6 @@ func noEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
-}
-
-func (p *PackageReader) readSignatures(tr *tar.Reader, hdr *tar.Header) error {
-	for {
-		s, err := parseSignatureName(hdr.Name)
-		if err != nil {
-			return err
-		}
-		if hdr.Size > MaxSignatureSize {
-			return fmt.Errorf("signature %s has %d bytes, more than %d", hdr.Name, hdr.Size, MaxSignatureSize)
-		}
-		if s.sig, err = io.ReadAll(tr); err != nil {
-			return fmt.Errorf("reading %s: %w", hdr.Name, err)
-		}
-		p.sigs = append(p.sigs, s)
-		hdr, err = tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("after %s: %w", s.entry, err)
-		}
-	}
 }
 
 func (p *PackageReader) readControl(tr *tar.Reader, hdr *tar.Header, info *PackageInfo) error {

@@ -1,6 +1,7 @@
 package apk
 
 import (
+	"archive/tar"
 	"crypto"
 	"crypto/rsa"
 	_ "crypto/sha1" // signature and checksum digests
@@ -8,6 +9,7 @@ import (
 	_ "crypto/sha512"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 )
@@ -53,6 +55,30 @@ func parseSignatureName(name string) (signature, error) {
 		return signature{}, fmt.Errorf("signature entry %q: unknown algorithm %q", name, algName)
 	}
 	return s, nil
+}
+
+// readSignatureEntries reads the .SIGN.* entries of a signature member of
+// a package or an index, hdr being the first, to the member's end.
+func readSignatureEntries(tr *tar.Reader, hdr *tar.Header) ([]signature, error) {
+	var sigs []signature
+	for {
+		s, err := parseSignatureName(hdr.Name)
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Size > MaxSignatureSize {
+			return nil, fmt.Errorf("signature %s has %d bytes, more than %d", hdr.Name, hdr.Size, MaxSignatureSize)
+		}
+		if s.sig, err = io.ReadAll(tr); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", hdr.Name, noEOF(err))
+		}
+		sigs = append(sigs, s)
+		if hdr, err = tr.Next(); err == io.EOF {
+			return sigs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("after %s: %w", s.entry, noEOF(err))
+		}
+	}
 }
 
 // signatureAlgs returns the digests the signatures need, SHA-1 always
