@@ -1,7 +1,6 @@
 package apk
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -197,8 +196,8 @@ func copyVerified(f *os.File, r io.Reader, p *Package) error {
 	if size := written + n; p.Size > 0 && size != p.Size {
 		return fmt.Errorf("package %s has %d bytes or more, the index says %d", pkgID(p), size, p.Size)
 	}
-	if got := h.Sum(nil); !bytes.Equal(got, pr.Info().DataHash) {
-		return fmt.Errorf("package %s: data member has SHA-256 %x, .PKGINFO datahash says %x", pkgID(p), got, pr.Info().DataHash)
+	if err := pr.checkDataHash(h.Sum(nil)); err != nil {
+		return fmt.Errorf("package %s: %w", pkgID(p), err)
 	}
 	return nil
 }
@@ -243,8 +242,8 @@ func verifyPackageFile(f *os.File, p *Package) error {
 	if _, err := io.Copy(h, io.NewSectionReader(f, pr.DataOffset(), st.Size()-pr.DataOffset())); err != nil {
 		return fmt.Errorf("reading package %s: %w", pkgID(p), err)
 	}
-	if got := h.Sum(nil); !bytes.Equal(got, pr.Info().DataHash) {
-		return fmt.Errorf("package %s: data member has SHA-256 %x, .PKGINFO datahash says %x", pkgID(p), got, pr.Info().DataHash)
+	if err := pr.checkDataHash(h.Sum(nil)); err != nil {
+		return fmt.Errorf("package %s: %w", pkgID(p), err)
 	}
 	return nil
 }

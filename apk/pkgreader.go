@@ -399,12 +399,21 @@ func (p *PackageReader) finishData() error {
 	if err := drain(p.data); err != nil {
 		return fmt.Errorf("data member after its last entry: %w", err)
 	}
-	if got := p.dataSum.Sum(nil); !bytes.Equal(got, p.info.DataHash) {
-		return fmt.Errorf("data member has SHA-256 %x, .PKGINFO datahash says %x", got, p.info.DataHash)
+	if err := p.checkDataHash(p.dataSum.Sum(nil)); err != nil {
+		return err
 	}
 	p.info.Size = p.headerSize + p.dataBytes
 	if p.want != nil && p.want.Size != 0 && p.want.Size != p.info.Size {
 		return fmt.Errorf("package has %d bytes, the index says %d", p.info.Size, p.want.Size)
+	}
+	return nil
+}
+
+// checkDataHash compares sum, the SHA-256 of the data member, with the
+// datahash of .PKGINFO.
+func (p *PackageReader) checkDataHash(sum []byte) error {
+	if !bytes.Equal(sum, p.info.DataHash) {
+		return fmt.Errorf("data member has SHA-256 %x, .PKGINFO datahash says %x", sum, p.info.DataHash)
 	}
 	return nil
 }
