@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -234,14 +235,14 @@ func TestOptionErrors(t *testing.T) {
 }
 
 // TestCheckersCatchCorruption proves the judges used above can fail: e2fsck
-// -fn rejects a wrong group free count, and imageDiff sees one changed byte.
+// -fn rejects a wrong group free count, and e2fsck.Diff sees one changed byte.
 func TestCheckersCatchCorruption(t *testing.T) {
 	w := NewWriter(Options{Time: testTime, NoJournal: true})
 	addEveryKind(t, w)
 	img := writeImage(t, w)
 	clean := img + ".orig"
-	if out, err := exec.Command("cp", "--sparse=always", img, clean).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v\n%s", err, out)
+	if err := e2fsck.CopySparse(clean, img); err != nil {
+		t.Fatal(err)
 	}
 	f, err := os.OpenFile(img, os.O_RDWR, 0)
 	if err != nil {
@@ -251,8 +252,8 @@ func TestCheckersCatchCorruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if diff := imageDiff(t, clean, img); diff == "" {
-		t.Errorf("imageDiff missed a changed group descriptor")
+	if diff, err := e2fsck.Diff(clean, img); diff == "" {
+		t.Errorf("e2fsck.Diff missed a changed group descriptor (%v)", err)
 	}
 	if out, err := exec.Command(testenv.Tool(t, "e2fsck"), "-fn", img).CombinedOutput(); err == nil {
 		t.Errorf("e2fsck -fn accepted a wrong free block count:\n%s", out)

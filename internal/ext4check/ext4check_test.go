@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
@@ -188,7 +189,7 @@ func TestCompareCatchesChanges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "changed.img")
-			if err := copySparse(img, good); err != nil {
+			if err := e2fsck.CopySparse(img, good); err != nil {
 				t.Fatal(err)
 			}
 			tt.change(t, img)
@@ -230,7 +231,7 @@ func TestFsckCatchesCorruption(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for name, fsck := range map[string]func(testing.TB, string) error{"Fsck": Fsck, "FsckInPlace": FsckInPlace} {
 				img := filepath.Join(t.TempDir(), "bad.img")
-				if err := copySparse(img, good); err != nil {
+				if err := e2fsck.CopySparse(img, good); err != nil {
 					t.Fatal(err)
 				}
 				debugfsWrite(t, img, tt.req)
