@@ -119,9 +119,20 @@ func TestMkfsUnprivilegedReadsBack(t *testing.T) {
 	if n := got["/var/fifo-link"]; n == nil || n.Type != 'p' || n.LinkGroup != "/var/fifo" {
 		t.Errorf("/var/fifo-link = %+v, want a hard link of the FIFO /var/fifo", n)
 	}
+	// mkfs and FromDir read the host through the same internal/hostfs: check
+	// what it reads against what hostTree wrote, not only against FromDir.
+	if n := got["/etc/hostname"]; n == nil || n.Xattrs["user.note"] != "hello" {
+		t.Errorf("/etc/hostname = %+v, want xattr user.note = hello", n)
+	}
 	if os.Geteuid() == 0 {
 		if n := got["/etc/apk"]; n == nil || n.UID != 4000000000 {
 			t.Errorf("/etc/apk = %+v, want uid 4000000000 although built as uid %d", n, testenv.NobodyUID)
+		}
+		if n := got["/dev/vda"]; n == nil || n.Type != 'b' || n.Major != 254 || n.Minor != 0 {
+			t.Errorf("/dev/vda = %+v, want block device 254:0", n)
+		}
+		if n := got["/usr/bin/busybox"]; n == nil || len(n.Xattrs["security.capability"]) != 20 {
+			t.Errorf("/usr/bin/busybox = %+v, want a 20-byte security.capability", n)
 		}
 	}
 }
