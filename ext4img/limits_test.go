@@ -246,3 +246,28 @@ func TestInodesFillLastGroup(t *testing.T) {
 		fsck(t, writeImage(t, w))
 	}
 }
+
+// TestHardLinkLimit: a file takes EXT4_LINK_MAX (65000) names; one more is
+// an error naming the target, not a wrapped 16-bit link count.
+func TestHardLinkLimit(t *testing.T) {
+	w := NewWriter(Options{NoJournal: true})
+	for _, p := range []string{"d", "d2"} {
+		if err := w.Add(Entry{Path: p, Mode: fs.ModeDir | 0o755}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Add(Entry{Path: "d/f", Mode: 0o644, Size: 3, Content: bytesContent([]byte("abc"))}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range linkMax - 1 {
+		if err := w.Link(fmt.Sprintf("d2/%05d", i), "d/f"); err != nil {
+			t.Fatalf("Link number %d: %v", i+1, err)
+		}
+	}
+	if err := w.Link("d2/one-more", "d/f"); err == nil || !strings.Contains(err.Error(), "65000 links") {
+		t.Errorf("Link(65001st name) = %v, want an error saying the target has 65000 links", err)
+	}
+	img := writeImage(t, w)
+	fsck(t, img)
+	mustContain(t, "stat d/f", debugfs(t, img, "stat d/f"), "Links: 65000 ")
+}
