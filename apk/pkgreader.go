@@ -296,6 +296,13 @@ func (p *PackageReader) checkEntry(hdr *tar.Header) error {
 	if err := checkEntryPath(hdr.Name); err != nil {
 		return err
 	}
+	for k := range hdr.PAXRecords {
+		// archive/tar would expand the holes of a PAX sparse file:
+		// bytes the data member does not hold, beyond MaxDataSize.
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return errors.New("sparse file (apk never makes one)")
+		}
+	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tar writers
 		p.regulars[strings.TrimSuffix(hdr.Name, "/")] = true

@@ -3,6 +3,8 @@ package apk_test
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -466,4 +468,73 @@ func TestPackageReaderControlLimit(t *testing.T) {
 	if want := "reading package huge-1-r0: gzip member 2 at byte "; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "control member is larger than its limit") {
 		t.Errorf("VerifyPackage(17 MiB of scripts) = %v, want %s...control member is larger than its limit", err, want)
 	}
+}
+
+// TestPackageReaderRefusesSparse reads a data member whose one entry is a
+// PAX (GNU 1.0) sparse file: 1 GiB of holes described in one block. apk
+// never writes sparse files, and a reader that expanded them would hand
+// out far more bytes than the data member holds (MaxDataSize bounds only
+// the inflated tar) before datahash could be checked.
+func TestPackageReaderRefusesSparse(t *testing.T) {
+	block := func(name string, typ byte, size int) []byte {
+		b := make([]byte, 512)
+		copy(b[0:], name)
+		copy(b[100:], "0000644\x00")
+		copy(b[108:], "0000000\x00")
+		copy(b[116:], "0000000\x00")
+		copy(b[124:], fmt.Sprintf("%011o\x00", size))
+		copy(b[136:], fmt.Sprintf("%011o\x00", 0))
+		b[156] = typ
+		copy(b[257:], "ustar\x0000")
+		copy(b[148:], "        ")
+		sum := 0
+		for _, c := range b {
+			sum += int(c)
+		}
+		copy(b[148:], fmt.Sprintf("%06o\x00 ", sum))
+		return b
+	}
+	pad := func(b []byte) []byte { return append(b, make([]byte, (512-len(b)%512)%512)...) }
+	var records []byte
+	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"}, {"GNU.sparse.name", "usr/share/big"}, {"GNU.sparse.realsize", "1073741824"}} {
+		rec := " " + kv[0] + "=" + kv[1] + "\n"
+		n := len(rec) + 2 // two digits of length
+		records = append(records, fmt.Sprintf("%d%s", n, rec)...)
+	}
+	var data []byte
+	data = append(data, block("PaxHeaders/big", 'x', len(records))...)
+	data = append(data, pad(records)...)
+	data = append(data, block("GNUSparseFile.0/big", '0', 512)...)
+	data = append(data, pad([]byte("1\n0\n0\n"))...)
+	data = append(data, make([]byte, 1024)...)
+	dataMember := gzipBytes(t, data)
+
+	sum := sha256.Sum256(dataMember)
+	var control bytes.Buffer
+	tw := tar.NewWriter(&control)
+	info := fmt.Sprintf("pkgname = sparse\npkgver = 1-r0\ndatahash = %x\n", sum)
+	if err := tw.WriteHeader(&tar.Header{Name: ".PKGINFO", Mode: 0o644, Size: int64(len(info)), Format: tar.FormatUSTAR}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(info))
+	tw.Flush() // no end-of-archive blocks, as abuild-tar --cut
+	pkg := append(gzipBytes(t, control.Bytes()), dataMember...)
+
+	_, err := apk.VerifyPackage(bytes.NewReader(pkg), nil)
+	if want := "reading package sparse-1-r0: data entry usr/share/big: sparse file"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("VerifyPackage(sparse entry) = %v, want %s...", err, want)
+	}
+}
+
+func gzipBytes(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
