@@ -46,7 +46,7 @@ func parsePkgInfo(data []byte, info *PackageInfo) error {
 		}
 		key, value, ok := strings.Cut(text, " = ")
 		if !ok {
-			return fmt.Errorf(".PKGINFO line %d: %q is not \"key = value\"", line, text)
+			return fmt.Errorf(".PKGINFO line %d: %q is not \"key = value\"", line, truncate(text))
 		}
 		if err := info.setPkgInfoField(key, value); err != nil {
 			return fmt.Errorf(".PKGINFO line %d: %s: %w", line, key, err)

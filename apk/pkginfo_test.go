@@ -49,6 +49,11 @@ func TestParsePkgInfo(t *testing.T) {
 			t.Errorf("parsePkgInfo(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
+	// A bad line is quoted only in part: a .PKGINFO may have 16 MiB.
+	long := head + strings.Repeat("x", 1000) + "\n"
+	if err := parsePkgInfo([]byte(long), &PackageInfo{}); err == nil || len(err.Error()) > 100 {
+		t.Errorf("parsePkgInfo(a 1000-byte line without \" = \") = %.120v, want an error quoting the line in part", err)
+	}
 }
 
 func showPkgInfo(i *PackageInfo) string {

@@ -167,6 +167,9 @@ func (p *PackageReader) readControl(tr *tar.Reader, hdr *tar.Header, info *Packa
 	for _, s := range p.sigs {
 		info.Signatures = append(info.Signatures, s.entry)
 	}
+	if isSparse(hdr) {
+		return errors.New(".PKGINFO is a sparse file")
+	}
 	body, err := io.ReadAll(tr)
 	if err != nil {
 		return fmt.Errorf("reading .PKGINFO: %w", err)
@@ -191,6 +194,9 @@ func (p *PackageReader) readControl(tr *tar.Reader, hdr *tar.Header, info *Packa
 		if !isRegular(hdr) {
 			return fmt.Errorf("script %s is not a regular file", hdr.Name)
 		}
+		if isSparse(hdr) {
+			return fmt.Errorf("%s is a sparse file", hdr.Name)
+		}
 		body, err := io.ReadAll(tr)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", hdr.Name, err)
@@ -200,6 +206,18 @@ func (p *PackageReader) readControl(tr *tar.Reader, hdr *tar.Header, info *Packa
 		}
 		info.Scripts[hdr.Name] = body
 	}
+}
+
+// isSparse reports whether hdr is a PAX sparse file, whose holes
+// archive/tar expands: a map block can make a file of any size that the
+// member does not hold, past the limits on its inflated size.
+func isSparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 func isRegular(hdr *tar.Header) bool {
@@ -296,12 +314,8 @@ func (p *PackageReader) checkEntry(hdr *tar.Header) error {
 	if err := checkEntryPath(hdr.Name); err != nil {
 		return err
 	}
-	for k := range hdr.PAXRecords {
-		// archive/tar would expand the holes of a PAX sparse file:
-		// bytes the data member does not hold, beyond MaxDataSize.
-		if strings.HasPrefix(k, "GNU.sparse.") {
-			return errors.New("sparse file (apk never makes one)")
-		}
+	if isSparse(hdr) {
+		return errors.New("sparse file (apk never makes one)")
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tar writers

@@ -470,12 +470,46 @@ func TestPackageReaderControlLimit(t *testing.T) {
 	}
 }
 
-// TestPackageReaderRefusesSparse reads a data member whose one entry is a
-// PAX (GNU 1.0) sparse file: 1 GiB of holes described in one block. apk
-// never writes sparse files, and a reader that expanded them would hand
-// out far more bytes than the data member holds (MaxDataSize bounds only
-// the inflated tar) before datahash could be checked.
+// TestPackageReaderRefusesSparse reads packages with a PAX (GNU 1.0)
+// sparse entry: a map block that makes a file of holes of any size. apk
+// never writes sparse files, and a reader that expanded them would hand out
+// (or, for .PKGINFO, read into memory) far more bytes than the member holds
+// before its checksum could be checked.
 func TestPackageReaderRefusesSparse(t *testing.T) {
+	sparseData := append(sparseEntry("usr/share/big", 1<<30), make([]byte, 1024)...)
+	dataMember := gzipBytes(t, sparseData)
+	sum := sha256.Sum256(dataMember)
+	pkginfo := fmt.Sprintf("pkgname = sparse\npkgver = 1-r0\ndatahash = %x\n", sum)
+	var control bytes.Buffer
+	tw := tar.NewWriter(&control)
+	if err := tw.WriteHeader(&tar.Header{Name: ".PKGINFO", Mode: 0o644, Size: int64(len(pkginfo)), Format: tar.FormatUSTAR}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(pkginfo))
+	tw.Flush() // no end-of-archive blocks, as abuild-tar --cut
+	tests := []struct {
+		name    string
+		pkg     []byte
+		wantErr string
+	}{
+		{"data", append(gzipBytes(t, control.Bytes()), dataMember...),
+			"reading package sparse-1-r0: data entry usr/share/big: sparse file"},
+		{".PKGINFO", append(gzipBytes(t, sparseEntry(".PKGINFO", 64<<20)), dataMember...),
+			"reading package: gzip member 1 at byte 0: .PKGINFO is a sparse file"},
+		{"script", append(gzipBytes(t, append(bytes.Clone(control.Bytes()), sparseEntry(".post-install", 64<<20)...)), dataMember...),
+			"reading package: gzip member 1 at byte 0: .post-install is a sparse file"},
+	}
+	for _, tt := range tests {
+		_, err := apk.VerifyPackage(bytes.NewReader(tt.pkg), nil)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+			t.Errorf("VerifyPackage(sparse %s) = %.200v, want %s...", tt.name, err, tt.wantErr)
+		}
+	}
+}
+
+// sparseEntry returns a PAX header and a regular entry whose content is a
+// GNU 1.0 sparse map: name, size bytes, all holes.
+func sparseEntry(name string, size int64) []byte {
 	block := func(name string, typ byte, size int) []byte {
 		b := make([]byte, 512)
 		copy(b[0:], name)
@@ -496,34 +530,15 @@ func TestPackageReaderRefusesSparse(t *testing.T) {
 	}
 	pad := func(b []byte) []byte { return append(b, make([]byte, (512-len(b)%512)%512)...) }
 	var records []byte
-	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"}, {"GNU.sparse.name", "usr/share/big"}, {"GNU.sparse.realsize", "1073741824"}} {
+	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"}, {"GNU.sparse.name", name}, {"GNU.sparse.realsize", fmt.Sprint(size)}} {
 		rec := " " + kv[0] + "=" + kv[1] + "\n"
-		n := len(rec) + 2 // two digits of length
-		records = append(records, fmt.Sprintf("%d%s", n, rec)...)
+		records = append(records, fmt.Sprintf("%d%s", len(rec)+2, rec)...) // two digits of length
 	}
-	var data []byte
-	data = append(data, block("PaxHeaders/big", 'x', len(records))...)
-	data = append(data, pad(records)...)
-	data = append(data, block("GNUSparseFile.0/big", '0', 512)...)
-	data = append(data, pad([]byte("1\n0\n0\n"))...)
-	data = append(data, make([]byte, 1024)...)
-	dataMember := gzipBytes(t, data)
-
-	sum := sha256.Sum256(dataMember)
-	var control bytes.Buffer
-	tw := tar.NewWriter(&control)
-	info := fmt.Sprintf("pkgname = sparse\npkgver = 1-r0\ndatahash = %x\n", sum)
-	if err := tw.WriteHeader(&tar.Header{Name: ".PKGINFO", Mode: 0o644, Size: int64(len(info)), Format: tar.FormatUSTAR}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write([]byte(info))
-	tw.Flush() // no end-of-archive blocks, as abuild-tar --cut
-	pkg := append(gzipBytes(t, control.Bytes()), dataMember...)
-
-	_, err := apk.VerifyPackage(bytes.NewReader(pkg), nil)
-	if want := "reading package sparse-1-r0: data entry usr/share/big: sparse file"; err == nil || !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("VerifyPackage(sparse entry) = %v, want %s...", err, want)
-	}
+	var b []byte
+	b = append(b, block("PaxHeaders/sparse", 'x', len(records))...)
+	b = append(b, pad(records)...)
+	b = append(b, block("GNUSparseFile.0/sparse", '0', 512)...)
+	return append(b, pad([]byte("1\n0\n0\n"))...)
 }
 
 func gzipBytes(t *testing.T, b []byte) []byte {
