@@ -271,3 +271,41 @@ func TestHardLinkLimit(t *testing.T) {
 	fsck(t, img)
 	mustContain(t, "stat d/f", debugfs(t, img, "stat d/f"), "Links: 65000 ")
 }
+
+// TestLayoutDescriptorLimit: without meta_bg every backup group holds a
+// copy of all group descriptors. With 1 KiB blocks above ~1.5 TiB that
+// copy outgrows its group (it overlapped the next one); mke2fs switches to
+// meta_bg once it takes over 3/4 of a group, and we refuse such sizes.
+func TestLayoutDescriptorLimit(t *testing.T) {
+	max1K := int64(1 + 196608*8192) // 196608 groups: 6144 descriptor blocks = 3/4 of a group
+	for _, tt := range []struct {
+		bs     int
+		blocks int64
+		ok     bool
+	}{
+		{1024, max1K, true},
+		{1024, max1K + 1, false},
+		{1024, 2 << 30, false},
+		{1024, 1<<32 - 1, false},
+		{4096, 1<<32 - 1, true},
+	} {
+		w := NewWriter(Options{BlockSize: tt.bs, Size: tt.blocks * int64(tt.bs), NoJournal: true})
+		l, err := w.Layout()
+		if (err == nil) != tt.ok {
+			t.Errorf("Layout(%d blocks of %d) = %v, want ok %v", tt.blocks, tt.bs, err, tt.ok)
+			continue
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "meta_bg") {
+				t.Errorf("Layout(%d blocks of %d) = %v, want an error naming meta_bg", tt.blocks, tt.bs, err)
+			}
+			continue
+		}
+		for i, r := range l.reserved {
+			if end := l.fdb + (uint32(l.backups[i])+1)*l.bpg; r.start+r.len > end {
+				t.Errorf("%d blocks of %d: backup in group %d ends at block %d, past its group's end %d", tt.blocks, tt.bs, l.backups[i], r.start+r.len, end)
+				break
+			}
+		}
+	}
+}

@@ -273,8 +273,8 @@ func (p *prepared) solve() (*Layout, error) {
 		return p.rightSize(headBlocks, usedInodes+headInodes)
 	}
 	total := o.Size / int64(p.bs)
-	if total >= 1<<32 {
-		return nil, fmt.Errorf("laying out the image: size %d needs more than 2^32 blocks", o.Size)
+	if limit := maxBlocks(p.bs); total > limit {
+		return nil, fmt.Errorf("laying out the image: size %d is more than the %d bytes ext4 without 64bit and meta_bg holds with %d-byte blocks", o.Size, limit*int64(p.bs), p.bs)
 	}
 	total = dropRuntGroup(total, p.bs)
 	// Like mke2fs, give an explicit size one inode per 16 KiB, but never
@@ -301,9 +301,10 @@ func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
 		fdb = 1
 	}
 	total := fdb + 4 + p.dataNeed + headBlocks
+	limit := maxBlocks(p.bs)
 	for range 1000 {
-		if total >= 1<<32 {
-			return nil, fmt.Errorf("laying out the image: %d blocks are more than 2^32", total)
+		if total > limit {
+			return nil, fmt.Errorf("laying out the image: the tree needs more than the %d bytes ext4 without 64bit and meta_bg holds with %d-byte blocks", limit*int64(p.bs), p.bs)
 		}
 		l, need := p.allocate(uint32(total), inodes)
 		if l != nil && l.FreeBlocks >= headBlocks {
@@ -318,6 +319,20 @@ func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
 		total = need
 	}
 	return nil, fmt.Errorf("laying out the image: the size did not converge")
+}
+
+// maxBlocks is the most blocks an image of bs-byte blocks can have:
+// 2^32-1 without 64bit, and with 1 KiB blocks fewer, so that a backup copy
+// of the group descriptors fills at most 3/4 of its group; beyond that
+// mke2fs turns on meta_bg (left out here), and the copy would soon overrun
+// the group.
+func maxBlocks(bs int) int64 {
+	fdb, bpg := int64(0), int64(8*bs)
+	if bs == 1024 {
+		fdb = 1
+	}
+	groups := bpg * 3 / 4 * int64(bs) / groupDescSize
+	return min(1<<32-1, fdb+groups*bpg)
 }
 
 // dropRuntGroup shortens a block count whose last group is a backup group

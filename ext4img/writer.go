@@ -32,8 +32,9 @@
 // inode per 16 KiB like mke2fs, or just what the tree needs when that does
 // not fit.
 //
-// Left out on purpose: 64bit (images stay below 16 TiB), metadata_csum and
-// gdt_csum, resize_inode (offline resize2fs grows the image anyway),
+// Left out on purpose: 64bit and meta_bg (images stay below 16 TiB, and
+// with 1 KiB blocks below 1.5 TiB, see maxBlocks), gdt_csum (metadata_csum
+// is an option), resize_inode (offline resize2fs grows the image anyway),
 // inline_data, bigalloc, large_dir (so at most two htree levels), quota,
 // encryption, casefolding, reserved root blocks (s_r_blocks_count is 0) and
 // extended attribute values in inodes of their own (ea_inode): an inode's
