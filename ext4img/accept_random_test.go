@@ -30,8 +30,8 @@ func TestAcceptRandomTrees(t *testing.T) {
 	for seed := range uint64(n) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			tr, opts := randomTree(seed)
-			ctx := fmt.Sprintf("seed %d (%d entries, %d links, block size %d, no journal %v): ",
-				seed, len(tr.entries), len(tr.links), opts.BlockSize, opts.NoJournal)
+			ctx := fmt.Sprintf("seed %d (%d entries, %d links, block size %d, no journal %v, metadata_csum %v): ",
+				seed, len(tr.entries), len(tr.links), opts.BlockSize, opts.NoJournal, opts.MetadataCsum)
 			img, _ := tr.build(t, opts, ctx)
 			tr.check(t, img, ctx)
 		})
@@ -55,6 +55,7 @@ func randomTree(seed uint64) (*tree, ext4img.Options) {
 	if r.IntN(4) == 0 {
 		opts.UUID[r.IntN(16)] = byte(1 + r.IntN(255))
 	}
+	opts.MetadataCsum = r.IntN(3) == 0
 
 	tr := &tree{}
 	attrs := func(e *ext4img.Entry) {
