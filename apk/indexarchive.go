@@ -60,7 +60,7 @@ func ReadIndexArchive(r io.Reader, keys *KeyRing, opts IndexOptions) (*Index, er
 	if a.apkindex == nil {
 		return nil, fmt.Errorf("reading index %s: archive has no APKINDEX entry", src)
 	}
-	idx.Packages, err = ParseIndex(bytes.NewReader(a.apkindex))
+	idx.Packages, err = parseIndexText(a.apkindex)
 	if err != nil {
 		return nil, fmt.Errorf("parsing index %s: %w", src, err)
 	}
