@@ -36,6 +36,8 @@ func TestDiff(t *testing.T) {
 		{"s_wtime", func(b string) { writeAt(t, b, 1024+0x30, []byte{1, 2, 3, 4}) }, ""},
 		{"s_lastcheck_hi", func(b string) { writeAt(t, b, 1024+0x276, []byte{9}) }, ""},
 		{"s_kbytes_written", func(b string) { writeAt(t, b, 1024+0x178, []byte{9}) }, ""},
+		{"s_mnt_count", func(b string) { writeAt(t, b, 1024+0x34, []byte{3, 0}) }, ""},
+		{"s_max_mnt_count", func(b string) { writeAt(t, b, 1024+0x36, []byte{3}) }, "first difference at byte 1078"},
 		{"zeros where a has a hole", func(b string) { writeAt(t, b, 2<<20, make([]byte, 4096)) }, ""},
 		{"s_mtime", func(b string) { writeAt(t, b, 1024+0x2C, []byte{1}) }, "first difference at byte 1068"},
 		{"in a hole", func(b string) { writeAt(t, b, 3<<20+7, []byte{1}) }, "first difference at byte 3145735"},

@@ -82,10 +82,10 @@ var zeros = make([]byte, 64<<10)
 func allZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
 
 // Diff compares two images of the same size and returns where they first
-// differ, or "" when they are the same apart from s_wtime, s_lastcheck,
-// their _hi bytes, s_kbytes_written and s_checksum in the primary
-// superblock (what a clean e2fsck -fy run writes). Ranges that are holes in
-// both are skipped.
+// differ, or "" when they are the same apart from s_wtime, s_mnt_count,
+// s_lastcheck, their _hi bytes, s_kbytes_written and s_checksum in the
+// primary superblock (what a clean e2fsck -fy run writes, also after the
+// image was mounted). Ranges that are holes in both are skipped.
 func Diff(a, b string) (string, error) {
 	fa, err := os.Open(a)
 	if err != nil {
@@ -128,7 +128,7 @@ func Diff(a, b string) (string, error) {
 			return "", err
 		}
 		if off == 0 {
-			for _, r := range [][2]int{{1024 + 0x30, 4}, {1024 + 0x40, 4}, {1024 + 0x178, 8}, {1024 + 0x274, 3}, {1024 + 0x3FC, 4}} {
+			for _, r := range [][2]int{{1024 + 0x30, 4}, {1024 + 0x34, 2}, {1024 + 0x40, 4}, {1024 + 0x178, 8}, {1024 + 0x274, 3}, {1024 + 0x3FC, 4}} {
 				clear(ba[r[0] : r[0]+r[1]])
 				clear(bb[r[0] : r[0]+r[1]])
 			}
