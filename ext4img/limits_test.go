@@ -309,3 +309,35 @@ func TestLayoutDescriptorLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestExactMinimumSize: the size of a right-sized image without headroom,
+// given back as Options.Size, must fit (same layout); one block less must
+// not, and the error must name both sizes.
+func TestExactMinimumSize(t *testing.T) {
+	for _, bs := range []int{1024, 4096} {
+		for _, noJournal := range []bool{false, true} {
+			o := Options{BlockSize: bs, NoJournal: noJournal, HeadroomBlocks: -1, HeadroomInodes: -1}
+			w := NewWriter(o)
+			tinyTree(t, w, 40)
+			l, err := w.Layout()
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Size = l.Size()
+			w = NewWriter(o)
+			tinyTree(t, w, 40)
+			if got, err := w.Layout(); err != nil || got.Blocks != l.Blocks || got.FreeBlocks != l.FreeBlocks {
+				t.Errorf("bs %d, no journal %v: Layout(Size: %d, the minimum) = %v, want %d blocks, %d free", bs, noJournal, o.Size, err, l.Blocks, l.FreeBlocks)
+				continue
+			}
+			fsck(t, writeImage(t, w))
+			o.Size -= int64(bs)
+			w = NewWriter(o)
+			tinyTree(t, w, 40)
+			want := fmt.Sprintf("the tree needs %d bytes, more than the size %d given", l.Size(), o.Size)
+			if _, err := w.Layout(); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("bs %d, no journal %v: Layout(Size: one block below the minimum) = %v, want %q", bs, noJournal, err, want)
+			}
+		}
+	}
+}
