@@ -155,14 +155,18 @@ func mismatch(a, b []byte) int {
 }
 
 // nextData is the offset of the first data at or after off (SEEK_DATA on
-// Linux; elsewhere off itself), or -1 when only a hole follows.
+// Linux), or -1 when only a hole follows. Where that is not known it is off
+// itself: comparing zeros costs time, skipping data would hide a change.
 func nextData(f *os.File, off int64) int64 {
 	if runtime.GOOS != "linux" {
 		return off
 	}
 	d, err := f.Seek(off, seekData)
-	if err != nil {
+	switch {
+	case errors.Is(err, syscall.ENXIO):
 		return -1
+	case err != nil:
+		return off
 	}
 	return d
 }
