@@ -341,3 +341,42 @@ func TestExactMinimumSize(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectoryExactlyFillsBlock: entries that fill a directory block to
+// its last byte (or to its metadata_csum tail) keep it one block; one more
+// entry starts the second; more again cross into a hashed directory.
+func TestDirectoryExactlyFillsBlock(t *testing.T) {
+	for _, bs := range []int{1024, 4096} {
+		for _, csum := range []bool{false, true} {
+			space := bs
+			if csum {
+				space -= dirTailSize
+			}
+			fill := space - 24 // after "." and ".."
+			r := fill % 16     // one entry of 16+r bytes, the rest of 16 (8-byte names)
+			short := (fill - 16 - r) / 16
+			for _, tt := range []struct {
+				extra int
+				size  string
+			}{{0, fmt.Sprintf("Size: %d\n", bs)}, {1, fmt.Sprintf("Size: %d\n", 2*bs)}, {1 + 2*space/16, "Flags: 0x81000"}} {
+				w := NewWriter(Options{BlockSize: bs, MetadataCsum: csum, NoJournal: true})
+				if err := w.Add(Entry{Path: "d", Mode: fs.ModeDir | 0o755}); err != nil {
+					t.Fatal(err)
+				}
+				names := []string{strings.Repeat("0", 8+r)}
+				for i := range short + tt.extra {
+					names = append(names, fmt.Sprintf("%08d", i+1))
+				}
+				for _, n := range names {
+					if err := w.Add(Entry{Path: "d/" + n, Mode: 0o644}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				img := writeImage(t, w)
+				fsck(t, img)
+				mustContain(t, fmt.Sprintf("stat of a directory of %d entries (%d-byte blocks, csum %v)", len(names), bs, csum),
+					debugfs(t, img, "stat d"), tt.size)
+			}
+		}
+	}
+}
