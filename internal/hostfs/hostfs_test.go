@@ -61,3 +61,14 @@ func TestStatOf(t *testing.T) {
 		t.Errorf("StatOf(/dev/null) = %d:%d, want 1:3", st.Major, st.Minor)
 	}
 }
+
+func TestDevNumbers(t *testing.T) {
+	makedev := func(major, minor uint64) uint64 { // glibc's gnu_dev_makedev
+		return major&0xfff<<8 | major&^0xfff<<32 | minor&0xff | minor&^0xff<<12
+	}
+	for _, tt := range []struct{ major, minor uint32 }{{1, 3}, {259, 7}, {4095, 1048575}, {1 << 20, 1 << 30}} {
+		if ma, mi := devNumbers(makedev(uint64(tt.major), uint64(tt.minor))); ma != tt.major || mi != tt.minor {
+			t.Errorf("devNumbers(makedev(%d, %d)) = %d, %d, want %d, %d", tt.major, tt.minor, ma, mi, tt.major, tt.minor)
+		}
+	}
+}

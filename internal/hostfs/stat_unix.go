@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package hostfs
 
 import (
@@ -11,10 +13,10 @@ func StatOf(fi fs.FileInfo) Stat {
 	if !ok {
 		return Stat{Nlink: 1}
 	}
-	rdev := uint32(st.Rdev)
+	major, minor := devNumbers(uint64(st.Rdev))
 	return Stat{
 		Dev: uint64(st.Dev), Ino: st.Ino, Nlink: uint64(st.Nlink),
 		UID: st.Uid, GID: st.Gid,
-		Major: rdev >> 24 & 0xff, Minor: rdev & 0xffffff,
+		Major: major, Minor: minor,
 	}
 }
