@@ -14,60 +14,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
-	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
-// hostTree writes, under a directory every user can read, a tree with every
-// kind of entry; devices, foreign owners and security.* xattrs only when
-// the tests run as root (as in CI).
+// hostTree writes testenv.HostTree under a directory every user can read.
 func hostTree(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(testenv.WorldDir(t), "tree")
-	root := os.Geteuid() == 0
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.MkdirAll(filepath.Join(dir, "etc/apk"), 0o755))
-	must(os.MkdirAll(filepath.Join(dir, "usr/bin"), 0o755))
-	must(os.WriteFile(filepath.Join(dir, "etc/hostname"), []byte("vm\n"), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "etc/apk/world"), []byte("alpine-base\n"), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "usr/bin/busybox"), bytes.Repeat([]byte("\x7fELF busybox "), 100000), 0o755))
-	must(os.Chmod(filepath.Join(dir, "usr/bin/busybox"), 0o755|os.ModeSetuid))
-	must(os.Link(filepath.Join(dir, "usr/bin/busybox"), filepath.Join(dir, "usr/bin/su")))
-	must(os.Symlink("/usr/bin/busybox", filepath.Join(dir, "usr/bin/sh")))
-	must(os.Symlink(strings.Repeat("../", 40)+"usr/bin/busybox", filepath.Join(dir, "usr/bin/slow")))
-	must(os.Mkdir(filepath.Join(dir, "tmp"), 0o755))
-	must(os.Chmod(filepath.Join(dir, "tmp"), 0o777|os.ModeSticky))
-	must(os.Mkdir(filepath.Join(dir, "var"), 0o755))
-	must(os.Chmod(filepath.Join(dir, "var"), 0o755|os.ModeSetgid))
-	must(syscall.Mkfifo(filepath.Join(dir, "var/fifo"), 0o644))
-	must(os.Link(filepath.Join(dir, "var/fifo"), filepath.Join(dir, "var/fifo-link")))
-	must(os.Link(filepath.Join(dir, "usr/bin/sh"), filepath.Join(dir, "usr/bin/sh-link")))
-	must(os.WriteFile(filepath.Join(dir, "empty"), nil, 0o444))
-	must(os.WriteFile(filepath.Join(dir, "ünïcødé-名前"), []byte("x"), 0o644))
-	must(hostfs.SetXattr(filepath.Join(dir, "etc/hostname"), "user.note", []byte("hello")))
-	must(hostfs.SetXattr(filepath.Join(dir, "etc/apk/world"), "user.big", bytes.Repeat([]byte{0, 1, 2, 0xff}, 200)))
-	if root {
-		must(os.Mkdir(filepath.Join(dir, "dev"), 0o755))
-		must(syscall.Mknod(filepath.Join(dir, "dev/null"), syscall.S_IFCHR|0o666, 1<<8|3))
-		must(syscall.Mknod(filepath.Join(dir, "dev/vda"), syscall.S_IFBLK|0o660, 254<<8|0))
-		must(os.Lchown(filepath.Join(dir, "etc/apk"), 4000000000, 4000000001))
-		must(os.Lchown(filepath.Join(dir, "usr/bin/sh"), 100, 101))
-		must(hostfs.SetXattr(filepath.Join(dir, "usr/bin/busybox"), "security.capability",
-			[]byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}))
-	}
-	old := time.Date(2021, 6, 7, 8, 9, 10, 123456789, time.UTC)
-	must(os.Chtimes(filepath.Join(dir, "etc/hostname"), old, old))
-	for _, p := range []string{"", "etc", "usr/bin"} { // after their contents
-		must(os.Chtimes(filepath.Join(dir, p), old, old.Add(time.Duration(len(p))*time.Hour)))
-	}
+	testenv.HostTree(t, dir)
 	return dir
 }
 

@@ -8,52 +8,22 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
-	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
-// makeTree writes a host tree with every kind of entry this user may make:
-// devices, foreign owners and security.capability only as root.
+// makeTree writes testenv.HostTree without /usr/bin/sh-link: mke2fs 1.47.0
+// -d, which makes the reference images here, copies a hard link to a
+// symlink as a second symlink.
 func makeTree(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "tree")
-	root := os.Geteuid() == 0
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
+	testenv.HostTree(t, dir)
+	if err := os.Remove(filepath.Join(dir, "usr/bin/sh-link")); err != nil {
+		t.Fatal(err)
 	}
-	must(os.MkdirAll(filepath.Join(dir, "d/sub"), 0o755))
-	must(os.WriteFile(filepath.Join(dir, "f"), []byte("hello, ext4\n"), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "d/big"), []byte(strings.Repeat("0123456789abcdef", 20000)), 0o600))
-	must(os.WriteFile(filepath.Join(dir, "empty"), nil, 0o640))
-	must(os.WriteFile(filepath.Join(dir, "suid"), []byte("#!/bin/sh\n"), 0o755))
-	must(os.Chmod(filepath.Join(dir, "suid"), 0o755|os.ModeSetuid|os.ModeSetgid))
-	must(os.Mkdir(filepath.Join(dir, "tmp"), 0o777))
-	must(os.Chmod(filepath.Join(dir, "tmp"), 0o777|os.ModeSticky))
-	must(os.Link(filepath.Join(dir, "f"), filepath.Join(dir, "d/sub/hardlink")))
-	must(os.Symlink("f", filepath.Join(dir, "fast")))
-	must(os.Symlink(strings.Repeat("long/", 30)+"target", filepath.Join(dir, "slow")))
-	must(syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "名前-é"), []byte("utf-8"), 0o644))
-	must(hostfs.SetXattr(filepath.Join(dir, "f"), "user.comment", []byte("a comment")))
-	must(hostfs.SetXattr(filepath.Join(dir, "d/big"), "user.big", []byte(strings.Repeat("x\x00\xff", 400))))
-	if root {
-		must(syscall.Mknod(filepath.Join(dir, "null"), syscall.S_IFCHR|0o666, 1<<8|3))
-		must(syscall.Mknod(filepath.Join(dir, "nvme"), syscall.S_IFBLK|0o660, 259<<8|7))
-		must(os.Lchown(filepath.Join(dir, "d"), 4000000000, 3000000000))
-		must(os.Lchown(filepath.Join(dir, "fast"), 1000, 1001))
-		must(hostfs.SetXattr(filepath.Join(dir, "suid"), "security.capability",
-			[]byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}))
-	}
-	past := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
-	must(os.Chtimes(filepath.Join(dir, "f"), past, past))
 	return dir
 }
 
@@ -97,12 +67,15 @@ func TestMke2fsImageMatchesTree(t *testing.T) {
 		ok   func(*Node) bool
 		what string
 	}{
-		{"/f", func(n *Node) bool { return n.Xattrs["user.comment"] == "a comment" && n.Mtime == 1577934245 }, "xattr and mtime"},
-		{"/d/sub/hardlink", func(n *Node) bool { return n.LinkGroup == "/d/sub/hardlink" && n.Nlink == 2 }, "hard-link group"},
-		{"/d/big", func(n *Node) bool { return n.Size == 320000 && len(n.Xattrs["user.big"]) == 1200 }, "size and large xattr"},
-		{"/slow", func(n *Node) bool { return strings.HasSuffix(n.Target, "long/target") }, "slow symlink target"},
-		{"/fast", func(n *Node) bool { return n.Target == "f" }, "fast symlink target"},
-		{"/suid", func(n *Node) bool { return n.Perm == 0o6755 }, "setuid and setgid bits"},
+		{"/etc/hostname", func(n *Node) bool {
+			return n.Xattrs["user.note"] == "hello" && n.Mtime == testenv.HostTreeTime.Unix()
+		}, "xattr and mtime"},
+		{"/usr/bin/su", func(n *Node) bool { return n.LinkGroup == "/usr/bin/busybox" && n.Nlink == 2 }, "hard-link group"},
+		{"/usr/bin/busybox", func(n *Node) bool { return n.Size == 1300000 && n.Perm == 0o4755 }, "size and setuid bit"},
+		{"/etc/apk/world", func(n *Node) bool { return len(n.Xattrs["user.big"]) == 800 }, "large xattr"},
+		{"/usr/bin/slow", func(n *Node) bool { return strings.HasSuffix(n.Target, "../usr/bin/busybox") }, "slow symlink target"},
+		{"/usr/bin/sh", func(n *Node) bool { return n.Target == "/usr/bin/busybox" }, "fast symlink target"},
+		{"/var", func(n *Node) bool { return n.Perm == 0o2755 }, "setgid bit"},
 		{"/tmp", func(n *Node) bool { return n.Perm == 0o1777 }, "sticky bit"},
 	}
 	if os.Geteuid() == 0 {
@@ -111,12 +84,12 @@ func TestMke2fsImageMatchesTree(t *testing.T) {
 				path string
 				ok   func(*Node) bool
 				what string
-			}{"/nvme", func(n *Node) bool { return n.Type == 'b' && n.Major == 259 && n.Minor == 7 }, "block device"},
+			}{"/dev/vda", func(n *Node) bool { return n.Type == 'b' && n.Major == 254 && n.Minor == 0 }, "block device"},
 			struct {
 				path string
 				ok   func(*Node) bool
 				what string
-			}{"/d", func(n *Node) bool { return n.UID == 4000000000 && n.GID == 3000000000 }, "32-bit owner"})
+			}{"/etc/apk", func(n *Node) bool { return n.UID == 4000000000 && n.GID == 4000000001 }, "32-bit owner"})
 	}
 	for _, c := range checks {
 		if n := got[c.path]; n == nil || !c.ok(n) {
@@ -174,17 +147,17 @@ func TestCompareCatchesChanges(t *testing.T) {
 		change func(t *testing.T, img string)
 		want   string
 	}{
-		{"flipped data byte", func(t *testing.T, img string) { flipDataByte(t, img, "/d/big") }, "/d/big: sha256 = "},
-		{"changed mode", func(t *testing.T, img string) { debugfsWrite(t, img, "sif /f mode 0100600") }, "/f: mode = 0600, want 0644"},
+		{"flipped data byte", func(t *testing.T, img string) { flipDataByte(t, img, "/usr/bin/busybox") }, "/usr/bin/busybox: sha256 = "},
+		{"changed mode", func(t *testing.T, img string) { debugfsWrite(t, img, "sif /etc/hostname mode 0100600") }, "/etc/hostname: mode = 0600, want 0644"},
 		{"changed uid", func(t *testing.T, img string) { debugfsWrite(t, img, "sif /empty uid 1234") }, "/empty: uid = 1234, want "},
 		{"changed gid", func(t *testing.T, img string) { debugfsWrite(t, img, "sif /empty gid 77") }, "/empty: gid = 77, want "},
-		{"changed mtime", func(t *testing.T, img string) { debugfsWrite(t, img, "sif /f mtime 200001010000") }, "/f: mtime = 946684800, want 1577934245"},
-		{"missing xattr", func(t *testing.T, img string) { debugfsWrite(t, img, "ea_rm /f user.comment") }, "/f: xattr user.comment missing"},
-		{"changed xattr", func(t *testing.T, img string) { debugfsWrite(t, img, "ea_set /f user.comment other") }, `/f: xattr user.comment = "other", want "a comment"`},
+		{"changed mtime", func(t *testing.T, img string) { debugfsWrite(t, img, "sif /etc/hostname mtime 200001010000") }, "/etc/hostname: mtime = 946684800, want 1623053350"},
+		{"missing xattr", func(t *testing.T, img string) { debugfsWrite(t, img, "ea_rm /etc/hostname user.note") }, "/etc/hostname: xattr user.note missing"},
+		{"changed xattr", func(t *testing.T, img string) { debugfsWrite(t, img, "ea_set /etc/hostname user.note other") }, `/etc/hostname: xattr user.note = "other", want "hello"`},
 		{"extra xattr", func(t *testing.T, img string) { debugfsWrite(t, img, "ea_set /empty user.new v") }, `/empty: xattr user.new unexpected ("v")`},
-		{"removed name", func(t *testing.T, img string) { debugfsWrite(t, img, "unlink /fifo") }, "/fifo: missing FIFO"},
-		{"broken hard link", func(t *testing.T, img string) { debugfsWrite(t, img, "unlink /d/sub/hardlink") }, "/d/sub/hardlink: missing regular file"},
-		{"changed type", func(t *testing.T, img string) { debugfsWrite(t, img, "sif /fifo mode 0140644") }, "/fifo: type = socket, want FIFO"},
+		{"removed name", func(t *testing.T, img string) { debugfsWrite(t, img, "unlink /var/fifo") }, "/var/fifo: missing FIFO"},
+		{"broken hard link", func(t *testing.T, img string) { debugfsWrite(t, img, "unlink /usr/bin/su") }, "/usr/bin/su: missing regular file"},
+		{"changed type", func(t *testing.T, img string) { debugfsWrite(t, img, "sif /var/fifo mode 0140644") }, "/var/fifo: type = socket, want FIFO"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +193,7 @@ func TestFsckCatchesCorruption(t *testing.T) {
 		name string
 		req  string
 	}{
-		{"wrong link count", "sif /f links_count 5"},
+		{"wrong link count", "sif /etc/hostname links_count 5"},
 		{"unreferenced inode", "unlink /empty"},
 		{"wrong free count", "ssv free_blocks_count 3"},
 		// e2fsck -fn says nothing and e2fsck -fy exits 0 after restoring
