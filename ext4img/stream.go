@@ -77,20 +77,32 @@ func (s *streamer) finish(size int64) error {
 // then writes every block in on-disk order, seeking over zero blocks, and
 // calls each regular file's Content once. It returns the image size.
 func (w *Writer) WriteTo(out io.WriteSeeker) (int64, error) {
+	if _, err := w.Layout(); err != nil {
+		return 0, err
+	}
+	n, err := w.writeTo(out)
+	if err != nil {
+		return 0, fmt.Errorf("writing image: %w", err)
+	}
+	return n, nil
+}
+
+// writeTo is WriteTo once the layout is known, with errors for the caller
+// to wrap.
+func (w *Writer) writeTo(out io.WriteSeeker) (int64, error) {
 	l, err := w.Layout()
 	if err != nil {
 		return 0, err
 	}
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("writing image: %w", err)
+		return 0, err
 	}
-	bs := l.BlockSize
-	s := &streamer{out: out, bw: bufio.NewWriterSize(out, 1<<20), bs: bs, zero: make([]byte, bs)}
+	s := &streamer{out: out, bw: bufio.NewWriterSize(out, 1<<20), bs: l.BlockSize, zero: make([]byte, l.BlockSize)}
 	if err := l.write(s); err != nil {
-		return 0, fmt.Errorf("writing image: %w", err)
+		return 0, err
 	}
 	if err := s.finish(l.Size()); err != nil {
-		return 0, fmt.Errorf("writing image: %w", err)
+		return 0, err
 	}
 	return l.Size(), nil
 }
@@ -335,7 +347,7 @@ func (w *Writer) WriteFile(name string, perm fs.FileMode) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if _, err := w.WriteTo(f); err != nil {
+	if _, err := w.writeTo(f); err != nil {
 		return fmt.Errorf("writing image %s: %w", name, err)
 	}
 	if err := f.Chmod(perm); err != nil {

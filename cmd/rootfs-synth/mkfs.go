@@ -185,7 +185,7 @@ func runMkfs(c *cli.Context) error {
 		return fmt.Errorf("copying %s: %w", src, err)
 	}
 	if err := w.WriteFile(out, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
+		return err // WriteFile names the image
 	}
 	fmt.Fprintf(c.App.Writer, "%s: %d entries, %d blocks of %d bytes (%.1f MiB), %d blocks and %d inodes free\n",
 		out, len(entries)+len(links), layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
