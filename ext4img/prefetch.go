@@ -68,8 +68,7 @@ func (w *prefetchWorker) run(files []*node, first int, done chan struct{}) {
 			default:
 				if allocated < prefetchFiles {
 					allocated++
-					buf = make([]byte, prefetchBufSize)
-					break
+					break // allocated below, as large as needed
 				}
 				select {
 				case buf = <-w.free:
@@ -78,7 +77,12 @@ func (w *prefetchWorker) run(files []*node, first int, done chan struct{}) {
 					return
 				}
 			}
-			c = c.readAhead(buf, w.free)
+			if int64(cap(buf)) < n.e.Size {
+				// Buffers grow to the largest file seen, in 16 KiB steps,
+				// so a tree of small files never clears 256 KiB per file.
+				buf = make([]byte, (n.e.Size+16<<10-1)&^(16<<10-1))
+			}
+			c = c.readAhead(buf[:cap(buf)], w.free)
 		}
 		select {
 		case w.ready <- c:
