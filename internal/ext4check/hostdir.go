@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 )
@@ -28,8 +27,7 @@ func FromDir(dir string) (Manifest, error) {
 		if err != nil {
 			return err
 		}
-		key := "/" + strings.TrimPrefix(filepath.ToSlash(rel), ".")
-		key = "/" + strings.Trim(key, "/")
+		key := manifestPath(filepath.ToSlash(rel))
 		fi, err := os.Lstat(p)
 		if err != nil {
 			return err

@@ -193,6 +193,10 @@ func typeName(t byte) string {
 	return fmt.Sprintf("type %q", t)
 }
 
+// manifestPath is the manifest key of a slash path relative to the root:
+// "" and "." are "/", "etc/x" and "./etc/x/" are "/etc/x".
+func manifestPath(p string) string { return "/" + strings.Trim(path.Clean("/"+p), "/") }
+
 // setLinkGroups fills Nlink and LinkGroup from groups of paths sharing an
 // inode (keyed by anything identifying the inode).
 func setLinkGroups(m Manifest, groups map[any][]string) {
@@ -217,7 +221,7 @@ func setLinkGroups(m Manifest, groups map[any][]string) {
 func FromEntries(entries []ext4img.Entry, links []Link) (Manifest, error) {
 	m := Manifest{}
 	for _, e := range entries {
-		p := "/" + strings.Trim(path.Clean("/"+e.Path), "/")
+		p := manifestPath(e.Path)
 		n := &Node{
 			Type:      entryType(e.Mode),
 			Perm:      perm(e.Mode),
@@ -257,8 +261,7 @@ func FromEntries(entries []ext4img.Entry, links []Link) (Manifest, error) {
 		}
 	}
 	for _, l := range links {
-		p := "/" + strings.Trim(path.Clean("/"+l.Path), "/")
-		target := "/" + strings.Trim(path.Clean("/"+l.Target), "/")
+		p, target := manifestPath(l.Path), manifestPath(l.Target)
 		key, ok := keyOf[target]
 		if !ok {
 			return nil, fmt.Errorf("linking %s to %s: no such non-directory", p, target)

@@ -3,6 +3,9 @@ package ext4check
 import (
 	"io"
 	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -102,5 +105,26 @@ func TestCompare(t *testing.T) {
 	}
 	if d := Compare(base(), base(), Options{}); !slices.Equal(d, nil) {
 		t.Errorf("Compare(same) = %q", d)
+	}
+}
+
+func TestFromDirNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{".profile", "..x", "etc/.hidden"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := FromDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Sorted(maps.Keys(m))
+	want := []string{"/", "/..x", "/.profile", "/etc", "/etc/.hidden"}
+	if !slices.Equal(got, want) {
+		t.Errorf("FromDir(tree) = paths %q, want %q", got, want)
 	}
 }
