@@ -34,19 +34,11 @@ func FromDir(dir string) (Manifest, error) {
 		}
 		st, mode := hostfs.StatOf(fi), fi.Mode()
 		n := &Node{
-			Perm:      uint32(mode.Perm()),
+			Perm:      perm(mode),
 			UID:       st.UID,
 			GID:       st.GID,
 			Mtime:     fi.ModTime().Unix(),
 			MtimeNsec: int64(fi.ModTime().Nanosecond()),
-		}
-		for _, b := range []struct {
-			m   fs.FileMode
-			bit uint32
-		}{{fs.ModeSetuid, 0o4000}, {fs.ModeSetgid, 0o2000}, {fs.ModeSticky, 0o1000}} {
-			if mode&b.m != 0 {
-				n.Perm |= b.bit
-			}
 		}
 		switch mode.Type() {
 		case 0:
