@@ -1,9 +1,6 @@
 package ext4img
 
-import (
-	"io/fs"
-	"time"
-)
+import "io/fs"
 
 // allocator hands out blocks from a cursor that only moves forward,
 // stepping over the superblock and GDT copies of backup groups.
@@ -95,12 +92,7 @@ func treeShape(n, bs int) []int {
 // fit.
 func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
 	bs := uint32(p.bs)
-	l := &Layout{BlockSize: p.bs, Blocks: int64(total), bpg: 8 * bs, byIno: p.byIno, opts: p.w.opts, fsTime: p.w.root.e.ModTime}
-	if !p.w.opts.Time.IsZero() {
-		l.fsTime = p.w.opts.Time
-	} else {
-		l.fsTime = time.Unix(0, 0)
-	}
+	l := &Layout{BlockSize: p.bs, Blocks: int64(total), bpg: 8 * bs, byIno: p.byIno, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
 	if bs == 1024 {
 		l.fdb = 1
 	}

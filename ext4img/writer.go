@@ -110,6 +110,14 @@ type Options struct {
 	Time time.Time
 }
 
+// fsTime is Time, or the Unix epoch when Time is zero.
+func (o Options) fsTime() time.Time {
+	if o.Time.IsZero() {
+		return time.Unix(0, 0)
+	}
+	return o.Time
+}
+
 // Writer builds an ext4 image. Add and Link record entries; Layout and
 // WriteTo (or WriteFile) may be called once the tree is complete. Adding
 // entries after Layout discards the computed layout. A Writer is not safe
@@ -162,10 +170,7 @@ func NewWriter(opts Options) *Writer {
 	case opts.JournalBlocks > 0 && opts.JournalBlocks < minJournalBlocks:
 		w.err = fmt.Errorf("checking options: journal of %d blocks is below the minimum of %d", opts.JournalBlocks, minJournalBlocks)
 	}
-	t := opts.Time
-	if t.IsZero() {
-		t = time.Unix(0, 0)
-	}
+	t := opts.fsTime()
 	w.root = &node{e: Entry{Mode: fs.ModeDir | 0o755, ModTime: t}, mode: fs.ModeDir | 0o755, nlink: 2, ino: rootIno}
 	w.lost = &node{e: Entry{Path: "lost+found", Mode: fs.ModeDir | 0o700, ModTime: t}, mode: fs.ModeDir | 0o700, nlink: 2, ino: lostFoundIno}
 	w.nodes[""] = w.root
