@@ -92,10 +92,7 @@ func treeShape(n, bs int) []int {
 // fit.
 func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
 	bs := uint32(p.bs)
-	l := &Layout{BlockSize: p.bs, Blocks: int64(total), bpg: 8 * bs, byIno: p.byIno, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
-	if bs == 1024 {
-		l.fdb = 1
-	}
+	l := &Layout{BlockSize: p.bs, Blocks: int64(total), fdb: firstDataBlock(p.bs), bpg: 8 * bs, byIno: p.byIno, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
 	if total <= l.fdb+8 {
 		return nil, int64(l.fdb) + 9
 	}

@@ -296,11 +296,7 @@ func (p *prepared) solve() (*Layout, error) {
 // rightSize iterates the block count up to the smallest that holds
 // everything with headBlocks blocks to spare.
 func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
-	fdb := int64(0)
-	if p.bs == 1024 {
-		fdb = 1
-	}
-	total := fdb + 4 + p.dataNeed + headBlocks
+	total := int64(firstDataBlock(p.bs)) + 4 + p.dataNeed + headBlocks
 	limit := maxBlocks(p.bs)
 	for range 1000 {
 		if total > limit {
@@ -321,16 +317,22 @@ func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
 	return nil, fmt.Errorf("laying out the image: the size did not converge")
 }
 
+// firstDataBlock is s_first_data_block: with 1 KiB blocks, block 0 is
+// the boot block and group 0 starts at the superblock in block 1.
+func firstDataBlock(bs int) uint32 {
+	if bs == 1024 {
+		return 1
+	}
+	return 0
+}
+
 // maxBlocks is the most blocks an image of bs-byte blocks can have:
 // 2^32-1 without 64bit, and with 1 KiB blocks fewer, so that a backup copy
 // of the group descriptors fills at most 3/4 of its group; beyond that
 // mke2fs turns on meta_bg (left out here), and the copy would soon overrun
 // the group.
 func maxBlocks(bs int) int64 {
-	fdb, bpg := int64(0), int64(8*bs)
-	if bs == 1024 {
-		fdb = 1
-	}
+	fdb, bpg := int64(firstDataBlock(bs)), int64(8*bs)
 	groups := bpg * 3 / 4 * int64(bs) / groupDescSize
 	return min(1<<32-1, fdb+groups*bpg)
 }
@@ -339,10 +341,7 @@ func maxBlocks(bs int) int64 {
 // too small for its superblock and descriptor copies (and one more block),
 // as mke2fs does.
 func dropRuntGroup(total int64, bs int) int64 {
-	fdb, bpg := int64(0), int64(8*bs)
-	if bs == 1024 {
-		fdb = 1
-	}
+	fdb, bpg := int64(firstDataBlock(bs)), int64(8*bs)
 	groups := (total - fdb + bpg - 1) / bpg
 	last := groups - 1
 	gdt := (groups*groupDescSize + int64(bs) - 1) / int64(bs)
