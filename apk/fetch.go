@@ -112,7 +112,7 @@ func (c *Client) open(ctx context.Context, rawURL string, v validators) (*downlo
 		if context.Cause(ctx) == stall {
 			return fail(transient(stall))
 		}
-		if ctx.Err() != nil && context.Cause(ctx) != stall {
+		if ctx.Err() != nil {
 			// The caller's context ended: not a mirror's fault.
 			return fail(err)
 		}
