@@ -90,19 +90,11 @@ func ParseRepositoryLine(line string) ([]Repository, error) {
 	}
 	var bases, components []string
 	for _, f := range fields {
-		if strings.ContainsAny(f, "/:") {
+		// A bare word before any URL is a relative directory.
+		if strings.ContainsAny(f, "/:") || len(bases) == 0 {
 			if len(components) > 0 {
 				return nil, fmt.Errorf("parsing repository %q: URL %q after a component", line, f)
 			}
-			u, err := normalizeRepositoryURL(f)
-			if err != nil {
-				return nil, fmt.Errorf("parsing repository %q: %w", line, err)
-			}
-			bases = append(bases, u)
-			continue
-		}
-		if len(bases) == 0 {
-			// A bare word before any URL is a relative directory.
 			u, err := normalizeRepositoryURL(f)
 			if err != nil {
 				return nil, fmt.Errorf("parsing repository %q: %w", line, err)
