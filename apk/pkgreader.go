@@ -135,7 +135,7 @@ func (p *PackageReader) readHeader(r io.Reader) error {
 	p.info = info
 	if p.want != nil && !bytes.Equal(info.Checksum, p.want.Checksum) {
 		return fmt.Errorf("control member has checksum %s, the index says %s",
-			checksumString(info.Checksum), checksumString(p.want.Checksum))
+			encodeChecksum(info.Checksum), encodeChecksum(p.want.Checksum))
 	}
 	if p.want == nil {
 		p.what = "package " + info.Name + "-" + info.Version
@@ -456,5 +456,3 @@ func VerifyPackage(r io.Reader, want *Package) (*PackageInfo, error) {
 		}
 	}
 }
-
-func checksumString(b []byte) string { return "Q1" + base64.StdEncoding.EncodeToString(b) }
