@@ -47,7 +47,7 @@ func (c *Client) FetchPackages(ctx context.Context, pkgs []*Package) ([]string, 
 	for i, p := range pkgs {
 		path, err := packageCachePath(cacheDir, p)
 		if err != nil {
-			return nil, fmt.Errorf("fetching %s: %w", pkgID(p), err)
+			return nil, fmt.Errorf("fetching %s: %w", p, err)
 		}
 		if j, ok := first[path]; ok {
 			j.dups = append(j.dups, i)
@@ -55,7 +55,7 @@ func (c *Client) FetchPackages(ctx context.Context, pkgs []*Package) ([]string, 
 		}
 		o, err := c.origin(p.Repository)
 		if err != nil {
-			return nil, fmt.Errorf("fetching %s: %w", pkgID(p), err)
+			return nil, fmt.Errorf("fetching %s: %w", p, err)
 		}
 		j := &job{pkg: p, path: path, origin: o, dups: []int{i}}
 		first[path] = j
@@ -81,7 +81,7 @@ func (c *Client) FetchPackages(ctx context.Context, pkgs []*Package) ([]string, 
 					}
 				case errors.Is(err, errOfflineMissing):
 					mu.Lock()
-					missing = append(missing, pkgID(j.pkg))
+					missing = append(missing, j.pkg.String())
 					mu.Unlock()
 				default:
 					cancel(err)
@@ -112,11 +112,9 @@ feed:
 
 var errOfflineMissing = errors.New("not cached")
 
-func pkgID(p *Package) string { return p.Name + "-" + p.Version }
-
 // fetchPackage makes one package present and verified at path.
 func (c *Client) fetchPackage(ctx context.Context, p *Package, path string, o indexOrigin) error {
-	id := pkgID(p)
+	id := p.String()
 	if err := verifyCached(p, path); err == nil {
 		c.progress(Progress{Package: id, Done: p.Size, Total: p.Size})
 		return nil
@@ -194,10 +192,10 @@ func copyVerified(f *os.File, r io.Reader, p *Package) error {
 		return err
 	}
 	if size := written + n; p.Size > 0 && size != p.Size {
-		return fmt.Errorf("package %s has %d bytes or more, the index says %d", pkgID(p), size, p.Size)
+		return fmt.Errorf("package %s has %d bytes or more, the index says %d", p, size, p.Size)
 	}
 	if err := pr.checkDataHash(h.Sum(nil)); err != nil {
-		return fmt.Errorf("package %s: %w", pkgID(p), err)
+		return fmt.Errorf("package %s: %w", p, err)
 	}
 	return nil
 }
@@ -232,7 +230,7 @@ func verifyPackageFile(f *os.File, p *Package) error {
 		return err
 	}
 	if p.Size > 0 && st.Size() != p.Size {
-		return fmt.Errorf("package %s has %d bytes, the index says %d", pkgID(p), st.Size(), p.Size)
+		return fmt.Errorf("package %s has %d bytes, the index says %d", p, st.Size(), p.Size)
 	}
 	pr, err := NewPackageReader(io.NewSectionReader(f, 0, st.Size()), p)
 	if err != nil {
@@ -240,10 +238,10 @@ func verifyPackageFile(f *os.File, p *Package) error {
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(f, pr.DataOffset(), st.Size()-pr.DataOffset())); err != nil {
-		return fmt.Errorf("reading package %s: %w", pkgID(p), err)
+		return fmt.Errorf("reading package %s: %w", p, err)
 	}
 	if err := pr.checkDataHash(h.Sum(nil)); err != nil {
-		return fmt.Errorf("package %s: %w", pkgID(p), err)
+		return fmt.Errorf("package %s: %w", p, err)
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ type PackageReader struct {
 func NewPackageReader(r io.Reader, want *Package) (*PackageReader, error) {
 	p := &PackageReader{want: want, what: "package", regulars: map[string]bool{}}
 	if want != nil {
-		p.what = "package " + want.Name + "-" + want.Version
+		p.what = "package " + want.String()
 		if len(want.Checksum) == 0 {
 			return nil, fmt.Errorf("reading %s: the index record has no checksum to verify it with", p.what)
 		}
@@ -138,7 +138,7 @@ func (p *PackageReader) readHeader(r io.Reader) error {
 			encodeChecksum(info.Checksum), encodeChecksum(p.want.Checksum))
 	}
 	if p.want == nil {
-		p.what = "package " + info.Name + "-" + info.Version
+		p.what = "package " + info.String()
 	}
 	if len(info.DataHash) == 0 {
 		return errors.New(".PKGINFO has no datahash, so the data cannot be verified")

@@ -66,7 +66,7 @@ func resolve(cCtx *cli.Context) error {
 	}
 	var out strings.Builder
 	for _, p := range pkgs {
-		out.WriteString(p.Name + "-" + p.Version + "\n")
+		out.WriteString(p.String() + "\n")
 	}
 	_, err = fmt.Fprint(cCtx.App.Writer, out.String())
 	return err
