@@ -287,3 +287,23 @@ func TestSolveDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestSolveChecksumAtom: a "><" atom picks the package by its checksum (C:),
+// not by version.
+func TestSolveChecksumAtom(t *testing.T) {
+	idx := indexOf(t, "", rec("foo", "1")+rec("foo", "2"))
+	old := encodeChecksum(idx.Packages[0].Checksum)
+	got, err := Solve(mustWorld(t, "foo><"+old), []*Index{idx}, SolveOptions{})
+	if want := "foo-1"; err != nil || names(got) != want {
+		t.Errorf("Solve(foo><%s) = %s, %v; want %s", old, names(got), err, want)
+	}
+	got, err = Solve(mustWorld(t, "!foo><"+old), []*Index{idx}, SolveOptions{})
+	if want := ""; err != nil || names(got) != want {
+		t.Errorf("Solve(!foo><%s) = %s, %v; want nothing", old, names(got), err)
+	}
+	other := encodeChecksum(make([]byte, 20))
+	var se *SolveError
+	if got, err := Solve(mustWorld(t, "foo><"+other), []*Index{idx}, SolveOptions{}); !errors.As(err, &se) {
+		t.Errorf("Solve(foo><%s) = %s, %v; want a *SolveError", other, names(got), err)
+	}
+}
