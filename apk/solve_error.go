@@ -358,14 +358,7 @@ func analyzeDep(from *spkg, d *sdep, p *spkg) int {
 		return depConflicts
 	}
 	if d.name == p.name {
-		var ok bool
-		switch {
-		case d.Op&OpChecksum != 0:
-			ok = string(p.Checksum) == string(mustChecksum(d.Version))
-		default:
-			ok = d.MatchesVersion(p.Version)
-		}
-		return verdict(ok != d.Conflict)
+		return verdict(d.matches(p.Checksum, p.Version) != d.Conflict)
 	}
 	for _, q := range p.provides {
 		if q.name == d.name {

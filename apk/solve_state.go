@@ -218,21 +218,20 @@ func provides(from *spkg, dep *sdep, p provider) bool {
 	if dep.Conflict && from == p.pkg {
 		return true
 	}
-	ok := false
-	switch {
-	case dep.Op&OpChecksum != 0:
-		ok = string(p.pkg.Checksum) == string(mustChecksum(dep.Version))
-	default:
-		// An unversioned provide has version "", which apk orders
-		// below every version: it satisfies only "<" atoms.
-		ok = dep.MatchesVersion(p.version)
-	}
-	return ok != dep.Conflict
+	// An unversioned provide has version "", which apk orders below every
+	// version: it satisfies only "<" atoms.
+	return dep.matches(p.pkg.Checksum, p.version) != dep.Conflict
 }
 
-func mustChecksum(s string) []byte {
-	b, _ := decodeChecksum(s)
-	return b
+// matches reports whether a package with checksum, or a provide of it with
+// version, satisfies the atom's "><" checksum or its version, ignoring
+// the conflict flag (apk_dep_is_materialized).
+func (dep *sdep) matches(checksum []byte, version string) bool {
+	if dep.Op&OpChecksum != 0 {
+		want, _ := decodeChecksum(dep.Version)
+		return string(checksum) == string(want)
+	}
+	return dep.MatchesVersion(version)
 }
 
 func (s *solver) satisfiable(from *spkg, dep *sdep) bool {
