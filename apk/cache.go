@@ -29,9 +29,9 @@ import (
 // and fetched again instead of trusted.
 
 const (
-	indexFile     = "APKINDEX.tar.gz"
-	indexMetaFile = "APKINDEX.json"
-	maxIndexSize  = 256 << 20 // a v3.23 community index is ~2 MB
+	indexFile           = "APKINDEX.tar.gz"
+	indexMetaFile       = "APKINDEX.json"
+	maxIndexArchiveSize = 256 << 20 // a v3.23 community index is ~2 MB
 )
 
 // indexMeta is the sidecar of a cached index.

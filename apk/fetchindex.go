@@ -112,12 +112,12 @@ func (c *Client) fetchIndexFrom(ctx context.Context, base, arch, tag string, key
 		}
 	}
 	defer d.body.Close()
-	data, err := io.ReadAll(io.LimitReader(d.body, maxIndexSize+1))
+	data, err := io.ReadAll(io.LimitReader(d.body, maxIndexArchiveSize+1))
 	if err != nil {
 		return nil, d.body.failed(err)
 	}
-	if len(data) > maxIndexSize {
-		return nil, fmt.Errorf("%s: index larger than %d bytes", u, maxIndexSize)
+	if len(data) > maxIndexArchiveSize {
+		return nil, fmt.Errorf("%s: index larger than %d bytes", u, maxIndexArchiveSize)
 	}
 	if d.size >= 0 && int64(len(data)) != d.size {
 		return nil, transient(fmt.Errorf("%s: got %d of %d bytes", u, len(data), d.size))
