@@ -292,7 +292,11 @@ func (w *Writer) checkEntry(e *Entry) error {
 		if e.Size > 0 && e.Content == nil {
 			return fmt.Errorf("size %d but no content", e.Size)
 		}
-	case fs.ModeDir, fs.ModeNamedPipe, fs.ModeSocket, fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
+	case fs.ModeDir, fs.ModeNamedPipe, fs.ModeSocket:
+	case fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
+		if e.Devmajor >= 1<<12 || e.Devminor >= 1<<20 {
+			return fmt.Errorf("device number %d:%d does not fit 12:20 bits", e.Devmajor, e.Devminor)
+		}
 	case fs.ModeSymlink:
 		limit := maxSymlinkLen
 		if w.bs-1 < limit {
@@ -306,11 +310,6 @@ func (w *Writer) checkEntry(e *Entry) error {
 		}
 	default:
 		return fmt.Errorf("unsupported file type %v", e.Mode.Type())
-	}
-	if e.Mode.Type() == fs.ModeDevice || e.Mode.Type() == fs.ModeDevice|fs.ModeCharDevice {
-		if e.Devmajor >= 1<<12 || e.Devminor >= 1<<20 {
-			return fmt.Errorf("device number %d:%d does not fit 12:20 bits", e.Devmajor, e.Devminor)
-		}
 	}
 	return checkXattrs(e.Xattrs, w.bs)
 }
