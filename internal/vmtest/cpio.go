@@ -11,8 +11,8 @@ import (
 type cpioFile struct {
 	Name     string // without a leading slash
 	Mode     fs.FileMode
-	Data     []byte // content, or the target of a symlink
-	Linkname string
+	Data     []byte // a regular file's content
+	Linkname string // a symlink's target
 }
 
 // writeCpio writes files as a "newc" cpio archive, the format the kernel
