@@ -1,0 +1,195 @@
+// Package provision turns resolved, verified Alpine packages into a
+// complete root tree (a *rootfs.Tree) the way `apk add --initdb` would on a
+// fresh root, without running a single package script.
+//
+// Provision installs the packages in install order: directories from the
+// tar and implied parents, owners looked up by name in the tree's own
+// /etc/passwd and /etc/group at the moment the package is installed, modes,
+// mtimes, xattrs, hard links and symlinks; a path owned by two packages is
+// settled by apk's replaces rules or refused. Then it does statically what
+// the package scripts and triggers of Alpine's base would have done: system
+// users and groups from `addgroup`/`adduser` lines (before that package's
+// files get owners), busybox applet links from /etc/busybox-paths.d, the
+// bbsuid links, `root:*` in /etc/shadow. It writes apk's own database
+// (lib/apk/db/installed, scripts.tar.gz, triggers, lock, etc/apk/*) so that
+// `apk` works inside the guest, and lays the overlays (the static sandbox
+// files, then the user's) over the result.
+//
+// File contents never enter the Go heap: a package is unpacked once into a
+// content-addressed store of files (Options.StoreDir, keyed by the SHA-1 the
+// package's checksum chain vouches for) plus a manifest of its entries, and
+// the tree refers to the stored files. A warm build reads manifests only.
+// A stored file is verified against its name again whenever it is read.
+//
+// Left out on purpose: running scripts (nothing is executed, so any
+// arch can be built on any host), scripts and triggers beyond what is
+// listed in Report.Scripts as reproduced (each one not reproduced is
+// reported with its reason; Options.Strict makes that an error), upgrades
+// and removals (the root is always fresh), and the v3 ADB database.
+package provision
+
+import (
+	"context"
+	"io/fs"
+	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/rootfs"
+)
+
+// Options describe one provisioning run. Packages, PackageFiles and
+// StoreDir are required; the zero value of the rest works.
+type Options struct {
+	// Arch is the packages' architecture, written to /etc/apk/arch;
+	// "" is apk.HostArch().
+	Arch string
+
+	// World is what was asked for, written sorted to /etc/apk/world.
+	World []apk.Dependency
+
+	// Packages are the solver's result in install order (apk.Solve), and
+	// PackageFiles the verified .apk file of each, in the same order
+	// (apk.Client.FetchPackages).
+	Packages     []*apk.Package
+	PackageFiles []string
+
+	// StoreDir holds the unpacked-file store and the package manifests
+	// (typically <cache>/unpacked). It is shared safely by concurrent runs.
+	StoreDir string
+
+	// Repositories are the lines of /etc/apk/repositories.
+	Repositories []string
+
+	// Keys are installed into /etc/apk/keys when the packages do not
+	// install alpine-keys (which brings its own).
+	Keys *apk.KeyRing
+
+	// Time is SOURCE_DATE_EPOCH: no mtime in the tree is later, and the
+	// files the build makes itself carry it. Zero means the newest build
+	// time among the packages.
+	Time time.Time
+
+	// Overlays are laid over the tree last, in order (files.FS() first,
+	// then the user's --files directories), each replacing what it
+	// shares with the tree. Modes and owners come from the FS's
+	// FileInfo (a *rootfs.Node or a host Stat in Sys() carries owners;
+	// anything else is root:root).
+	Overlays []fs.FS
+
+	// AuthorizedKeys, when not empty, becomes /root/.ssh/authorized_keys
+	// (0600, the directory 0700).
+	AuthorizedKeys []byte
+
+	// Hostname, when not empty, becomes /etc/hostname.
+	Hostname string
+
+	// Strict makes every script or trigger that was not reproduced an
+	// error instead of a report entry.
+	Strict bool
+
+	// Progress, when not nil, is called as the run advances, from one
+	// goroutine at a time.
+	Progress func(Event)
+}
+
+// Event reports progress: Phase is "unpack", "install", "scripts",
+// "database" or "overlay"; Done of Total units (packages for unpack and
+// install) are finished. Package names the package just finished, if any.
+type Event struct {
+	Phase       string
+	Done, Total int
+	Package     string
+}
+
+// Result is what Provision built.
+type Result struct {
+	Tree   *rootfs.Tree
+	Report *Report
+
+	// UUID and HashSeed for the image, derived from the installed
+	// packages' checksums and everything else that went into the tree, so
+	// that trees differing only in content get different UUIDs.
+	UUID, HashSeed [16]byte
+
+	// Time is the filesystem time the image should carry (Options.Time or
+	// the newest package build time).
+	Time time.Time
+}
+
+// Report is the build report: what was installed and done, and what was
+// not. It doubles as a lock file (see Report.LockedWorld).
+type Report struct {
+	Arch            string          `json:"arch"`
+	World           []string        `json:"world"`
+	Repositories    []string        `json:"repositories,omitempty"`
+	SourceDateEpoch int64           `json:"source_date_epoch"`
+	Packages        []PackageReport `json:"packages"`
+	Scripts         []ScriptReport  `json:"scripts,omitempty"`
+	Users           []AccountReport `json:"users,omitempty"`
+	Groups          []AccountReport `json:"groups,omitempty"`
+
+	// Filled by Provision: the tree's size.
+	Files         int   `json:"files"`
+	UnpackedBytes int64 `json:"unpacked_bytes"`
+
+	// Filled by the caller that writes the image.
+	Image  *ImageReport  `json:"image,omitempty"`
+	Phases []PhaseReport `json:"phases,omitempty"`
+}
+
+// PackageReport is one installed package.
+type PackageReport struct {
+	Name          string `json:"name"`
+	Version       string `json:"version"`
+	Arch          string `json:"arch"`
+	Checksum      string `json:"checksum"` // Q1 + base64 SHA-1 of the control member, as in C:
+	Size          int64  `json:"size"`
+	InstalledSize int64  `json:"installed_size"`
+	Repository    string `json:"repository,omitempty"`
+}
+
+// ScriptReport is one package script or trigger and what became of it.
+// Status is "reproduced" (its effect is in the tree), "no-op" (it does
+// nothing on a fresh root) or "not-reproduced"; Why says why for the
+// last two, Effects lists what was done for the first.
+type ScriptReport struct {
+	Package string   `json:"package"`
+	Script  string   `json:"script"` // ".pre-install", ".post-install", ".trigger"
+	Status  string   `json:"status"`
+	Effects []string `json:"effects,omitempty"`
+	Why     string   `json:"why,omitempty"`
+}
+
+// AccountReport is a user or group a script created.
+type AccountReport struct {
+	Name    string `json:"name"`
+	ID      uint32 `json:"id"`
+	GID     uint32 `json:"gid,omitempty"`
+	Home    string `json:"home,omitempty"`
+	Shell   string `json:"shell,omitempty"`
+	Package string `json:"package"`
+}
+
+// ImageReport describes the written image.
+type ImageReport struct {
+	Path           string `json:"path,omitempty"`
+	Size           int64  `json:"size"`
+	AllocatedBytes int64  `json:"allocated_bytes,omitempty"`
+	BlockSize      int    `json:"block_size"`
+	Blocks         int64  `json:"blocks"`
+	FreeBlocks     int64  `json:"free_blocks"`
+	FreeInodes     int64  `json:"free_inodes"`
+	UUID           string `json:"uuid"`
+}
+
+// PhaseReport is the wall time of one phase of the build.
+type PhaseReport struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Provision builds the tree. On error nothing is left behind but complete,
+// verified entries of the store.
+func Provision(ctx context.Context, opts Options) (*Result, error) {
+	return provision(ctx, opts)
+}
