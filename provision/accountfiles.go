@@ -1,0 +1,151 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+
+	"github.com/rootfs-synth/rootfs-synth/rootfs"
+)
+
+// The account files: parsed from the tree when a script first needs them
+// (and again whenever a package installs one of them), written back once
+// all packages are in.
+
+var accountFiles = []string{"etc/passwd", "etc/group", "etc/shadow"}
+
+func (in *installer) ensureAccounts() error {
+	if in.accounts != nil {
+		return nil
+	}
+	return in.loadAccounts()
+}
+
+func (in *installer) loadAccounts() error {
+	var data [3][]byte
+	for i, p := range accountFiles {
+		if _, ok := in.tree.Get(p); !ok {
+			continue
+		}
+		b, err := in.readFile(p)
+		if err != nil {
+			return err
+		}
+		data[i] = b
+	}
+	a, err := ParseAccounts(data[0], data[1], data[2])
+	if err != nil {
+		return err
+	}
+	in.accounts = a
+	return nil
+}
+
+// noteAccounts records, for the report, the users and groups package ps
+// made.
+func (in *installer) noteAccounts(ps *pkgState) {
+	for _, c := range in.accounts.TakeCreated() {
+		r := AccountReport{Name: c.Name, ID: c.ID, GID: c.GID, Home: c.Home, Shell: c.Shell, Package: ps.rec.String()}
+		if c.IsGroup {
+			in.report.Groups = append(in.report.Groups, r)
+			continue
+		}
+		in.report.Users = append(in.report.Users, r)
+		if c.MakeHome && c.Home != "" {
+			if p, err := rootfs.Clean(c.Home); err == nil && p != "" {
+				if _, exists := in.tree.Get(p); !exists {
+					if in.tree.MkdirAll(p, rootfs.Node{Mode: 0o755, ModTime: in.time}) == nil {
+						if n, ok := in.tree.Get(p); ok {
+							n.UID, n.GID = c.ID, c.GID
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// writeAccounts writes the account files back when scripts changed them,
+// and gives root the locked password "*" that Alpine's own images carry
+// (`sed -i 's/^root::/root:*:/' etc/shadow` in alpine-make-rootfs and the
+// minirootfs recipe): never an empty password.
+func (in *installer) writeAccounts(context.Context) error {
+	if in.accounts == nil {
+		if _, ok := in.tree.Get("etc/shadow"); !ok {
+			return nil
+		}
+		if err := in.loadAccounts(); err != nil {
+			return err
+		}
+	}
+	files := [][]byte{in.accounts.Passwd(), in.accounts.Group(), lockRoot(in.accounts.Shadow())}
+	for i, p := range accountFiles {
+		old, exists := in.tree.Get(p)
+		if !exists && len(files[i]) == 0 {
+			continue
+		}
+		if exists {
+			if cur, err := in.readFile(p); err == nil && bytes.Equal(cur, files[i]) {
+				continue
+			}
+		}
+		n := &rootfs.Node{Mode: 0o644, ModTime: in.time}
+		if p == "etc/shadow" {
+			n.Mode, n.GID = 0o640, shadowGID(in.accounts)
+		}
+		if exists {
+			n.Mode, n.UID, n.GID, n.Xattrs = old.Mode, old.UID, old.GID, old.Xattrs
+		}
+		if err := in.putFile(p, n, files[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func shadowGID(a *Accounts) uint32 {
+	if gid, ok := a.LookupGroup("shadow"); ok {
+		return gid
+	}
+	return 0
+}
+
+// lockRoot turns an empty root password into "*".
+func lockRoot(shadow []byte) []byte {
+	if bytes.HasPrefix(shadow, []byte("root::")) {
+		return append([]byte("root:*:"), shadow[len("root::"):]...)
+	}
+	return bytes.ReplaceAll(shadow, []byte("\nroot::"), []byte("\nroot:*:"))
+}
+
+// putFile stores data and puts it at p with n's attributes, replacing
+// what was there. The file is not owned by any package.
+func (in *installer) putFile(p string, n *rootfs.Node, data []byte) error {
+	sum, err := in.store.putBytes(data)
+	if err != nil {
+		return err
+	}
+	n.Mode = n.Mode &^ fs.ModeType
+	n.Size = int64(len(data))
+	n.Content = nil
+	if n.Size > 0 {
+		n.Content = in.store.opener(sum, n.Size, p)
+	}
+	in.sums[n] = sum
+	if err := in.tree.MkdirAll(parentDir(p), rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
+		return err
+	}
+	if old, ok := in.tree.Get(p); ok {
+		delete(in.sums, old)
+	}
+	return in.tree.Replace(p, n)
+}
+
+func parentDir(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[:i]
+		}
+	}
+	return ""
+}

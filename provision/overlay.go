@@ -1,0 +1,111 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/rootfs-synth/rootfs-synth/rootfs"
+)
+
+// applyOverlays writes the hostname and authorized keys, then lays each
+// overlay over the tree in order: a directory keeps what it holds and takes
+// the overlay's mode, everything else replaces the tree's entry.
+func (in *installer) applyOverlays(context.Context) error {
+	if in.opts.Hostname != "" {
+		if err := in.putFile("etc/hostname", &rootfs.Node{Mode: 0o644, ModTime: in.time}, []byte(in.opts.Hostname+"\n")); err != nil {
+			return err
+		}
+	}
+	if len(in.opts.AuthorizedKeys) > 0 {
+		if err := in.tree.MkdirAll("root", rootfs.Node{Mode: 0o700, ModTime: in.time}); err != nil {
+			return err
+		}
+		if n, ok := in.tree.Get("root/.ssh"); ok && !n.IsDir() {
+			return errors.New("/root/.ssh is not a directory")
+		} else if !ok {
+			if err := in.tree.Add("root/.ssh", &rootfs.Node{Mode: fs.ModeDir | 0o700, ModTime: in.time}); err != nil {
+				return err
+			}
+		} else {
+			n.Mode = fs.ModeDir | 0o700
+		}
+		if err := in.putFile("root/.ssh/authorized_keys", &rootfs.Node{Mode: 0o600, ModTime: in.time}, in.opts.AuthorizedKeys); err != nil {
+			return err
+		}
+	}
+	for i, o := range in.opts.Overlays {
+		if err := in.overlay(o); err != nil {
+			return fmt.Errorf("overlay %d: %w", i+1, err)
+		}
+		in.progress("overlay", i+1, len(in.opts.Overlays), "")
+	}
+	return nil
+}
+
+// Owner is implemented by the FileInfo.Sys() of overlays that carry
+// owners (a *rootfs.Node does through its fields).
+type Owner interface{ Owner() (uid, gid uint32) }
+
+func (in *installer) overlay(fsys fs.FS) error {
+	root, err := fs.Stat(fsys, ".")
+	if err != nil {
+		return err
+	}
+	if !root.IsDir() {
+		return errors.New("its root is not a directory")
+	}
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n := &rootfs.Node{Mode: fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky), ModTime: fi.ModTime()}
+		if n.ModTime.IsZero() || n.ModTime.After(in.time) {
+			n.ModTime = in.time // embed.FS has no mtimes; nothing may be newer than the build
+		}
+		switch sys := fi.Sys().(type) {
+		case *rootfs.Node:
+			n.UID, n.GID, n.Xattrs = sys.UID, sys.GID, sys.Xattrs
+		case Owner:
+			n.UID, n.GID = sys.Owner()
+		}
+		switch {
+		case fi.IsDir():
+			cur, ok := in.tree.Get(p)
+			if ok && cur.IsDir() {
+				cur.Mode, cur.UID, cur.GID, cur.ModTime = n.Mode, n.UID, n.GID, n.ModTime
+				return nil
+			}
+			return in.tree.Replace(p, n)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := fs.ReadLink(fsys, p)
+			if err != nil {
+				return err
+			}
+			n.Linkname = target
+			return in.tree.Replace(p, n)
+		case fi.Mode().IsRegular():
+			n.Size = fi.Size()
+			if n.Size > 0 {
+				n.Content = overlayContent(fsys, p)
+			}
+			delete(in.sums, n)
+			return in.tree.Replace(p, n)
+		default:
+			return fmt.Errorf("/%s: %v files cannot be overlaid", p, fi.Mode().Type())
+		}
+	})
+}
+
+func overlayContent(fsys fs.FS, p string) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return fsys.Open(p) }
+}

@@ -1,0 +1,308 @@
+package provision
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
+	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
+	"github.com/rootfs-synth/rootfs-synth/rootfs"
+)
+
+var testKey = sync.OnceValues(func() (*apktest.Key, error) { return apktest.NewKey("") })
+
+func key(t testing.TB) *apktest.Key {
+	t.Helper()
+	k, err := testKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// readShared returns a file of the shared reference data.
+func readShared(t testing.TB, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.SharedTestdata(t), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+const busyboxPostInstall = `#!/bin/busybox sh
+
+# We need the symlinks early
+/bin/busybox mkdir -p "/bin" "/sbin" "/usr/bin" "/usr/sbin"
+/bin/busybox --install -s || exit 1
+
+# can not depend on scripts until we have busybox
+addgroup -S klogd 2>/dev/null
+adduser -S -D -H -h /dev/null -s /sbin/nologin -G klogd -g klogd klogd 2>/dev/null
+
+exit 0
+`
+
+// basePackages is a repository shaped like Alpine's base closure.
+func basePackages(t testing.TB) []apktest.Pkg {
+	etc := "minirootfs-3.20.3/etc/"
+	dir := func(name string, mode fs.FileMode) apktest.File {
+		return apktest.File{Name: name, Mode: fs.ModeDir | mode}
+	}
+	return []apktest.Pkg{
+		{
+			Name: "alpine-baselayout-data", Version: "3.7.2-r0", Origin: "alpine-baselayout",
+			Replaces: []string{"alpine-baselayout"},
+			Files: []apktest.File{
+				dir("etc", 0o755),
+				{Name: "etc/passwd", Data: []byte(readShared(t, etc+"passwd"))},
+				{Name: "etc/group", Data: []byte(readShared(t, etc+"group"))},
+				{Name: "etc/shadow", Mode: 0o640, Gname: "shadow", Data: []byte(strings.Replace(readShared(t, etc+"shadow"), "root:*:", "root::", 1))},
+				{Name: "etc/inittab", Data: []byte(readShared(t, etc+"inittab"))},
+				{Name: "etc/hostname", Data: []byte("localhost\n")},
+				{Name: "etc/motd", Data: []byte("data's motd\n")},
+			},
+		},
+		{
+			Name: "alpine-baselayout", Version: "3.7.2-r0", Depends: []string{"alpine-baselayout-data=3.7.2-r0"},
+			Scripts: map[string]string{"pre-install": "#!/bin/sh\n\naddgroup -S -g 42 shadow 2>/dev/null\n\nexit 0\n"},
+			Files: []apktest.File{
+				dir("dev", 0o755), dir("etc", 0o755), dir("proc", 0o555), dir("root", 0o700),
+				dir("tmp", 0o777|fs.ModeSticky), dir("var", 0o755), dir("var/tmp", 0o777|fs.ModeSticky),
+				dir("var/empty", 0o555), dir("run", 0o755),
+				{Name: "var/run", Linkname: "../run"},
+				{Name: "etc/motd", Data: []byte("Welcome to Alpine!\n")},
+			},
+		},
+		{
+			Name: "busybox", Version: "1.37.0-r30", Depends: []string{"so:libc.musl-x86_64.so.1"},
+			Triggers: []string{"/bin", "/usr/bin", "/sbin", "/usr/sbin", "/lib/modules/*", "/usr/lib/modules/*"},
+			Scripts:  map[string]string{"post-install": busyboxPostInstall},
+			Files: []apktest.File{
+				dir("bin", 0o755), dir("sbin", 0o755), dir("usr", 0o755), dir("usr/sbin", 0o755), dir("usr/bin", 0o755),
+				{Name: "bin/busybox", Mode: 0o755, Data: []byte("#!/bin/false busybox stand-in\n")},
+				{Name: "etc/busybox-paths.d/busybox", Data: []byte(readShared(t, "packages/busybox-paths.d-busybox-1.37.0-r30.txt"))},
+			},
+		},
+		{
+			Name: "musl", Version: "1.2.5-r23", Provides: []string{"so:libc.musl-x86_64.so.1=1"},
+			Files: []apktest.File{
+				{Name: "lib/ld-musl-x86_64.so.1", Mode: 0o755, Data: []byte("musl stand-in")},
+				{Name: "lib/libc.musl-x86_64.so.1", Linkname: "ld-musl-x86_64.so.1"},
+			},
+		},
+		{
+			Name: "busybox-suid", Version: "1.37.0-r30", Depends: []string{"busybox"},
+			Files: []apktest.File{{Name: "bin/bbsuid", Mode: 0o111 | fs.ModeSetuid, Data: []byte("bbsuid stand-in")}},
+		},
+		{
+			Name: "busybox-binsh", Version: "1.37.0-r30", Depends: []string{"busybox"}, ProviderPriority: ptr(100),
+			Provides: []string{"/bin/sh", "cmd:sh=1.37.0-r30"},
+			Files:    []apktest.File{{Name: "bin/sh", Linkname: "/bin/busybox"}},
+		},
+		{
+			// A service whose files belong to the user its .pre-install makes.
+			Name: "svc", Version: "1.0-r0", Depends: []string{"/bin/sh"},
+			Scripts: map[string]string{"pre-install": "#!/bin/sh\naddgroup -S svc 2>/dev/null\n" +
+				"adduser -S -D -H -h /var/lib/svc -s /sbin/nologin -G svc -g svc svc 2>/dev/null\nexit 0\n"},
+			Files: []apktest.File{
+				{Name: "var/lib/svc/", Mode: fs.ModeDir | 0o750, Uname: "svc", Gname: "svc"},
+				{Name: "var/lib/svc/state", Mode: 0o640, Uname: "svc", Gname: "svc", Data: []byte("state\n")},
+				{Name: "usr/bin/svc", Mode: 0o755, Data: []byte("svc binary"), Xattrs: map[string][]byte{"user.origin": []byte("svc")}},
+				{Name: "usr/bin/svc-again", Hardlink: "usr/bin/svc"},
+			},
+		},
+		{
+			// Replaces a file of svc.
+			Name: "svc-tools", Version: "1.0-r0", Depends: []string{"svc"}, Replaces: []string{"svc"},
+			Files: []apktest.File{{Name: "usr/bin/svc", Mode: 0o755, Data: []byte("better svc binary")}},
+		},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// fixture is a repository of packages fetched and verified into a cache.
+type fixture struct {
+	world []apk.Dependency
+	pkgs  []*apk.Package
+	files []string
+	store string
+	keys  *apk.KeyRing
+}
+
+// newFixture builds pkgs into a repository, resolves world against it and
+// fetches the packages.
+func newFixture(t testing.TB, pkgs []apktest.Pkg, world ...string) *fixture {
+	t.Helper()
+	repo := apktest.NewRepo(key(t))
+	for _, p := range pkgs {
+		if _, err := repo.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	if err := repo.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	client := &apk.Client{CacheDir: cache, Keys: key(t).KeyRing(), Arch: "x86_64"}
+	ctx := context.Background()
+	idx, err := client.FetchIndexes(ctx, []apk.Repository{{URLs: []string{repo.URL("file://" + dir)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: filepath.Join(cache, "unpacked"), keys: key(t).KeyRing()}
+	for _, a := range world {
+		d, err := apk.ParseDependency(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.world = append(f.world, d)
+	}
+	if f.pkgs, err = apk.Solve(f.world, idx, apk.SolveOptions{Arch: "x86_64"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.files, err = client.FetchPackages(ctx, f.pkgs); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) options() Options {
+	return Options{
+		Arch: "x86_64", World: f.world, Packages: f.pkgs, PackageFiles: f.files, StoreDir: f.store,
+		Repositories: []string{"https://dl-cdn.alpinelinux.org/alpine/v3.23/main"}, Keys: f.keys,
+		Time: time.Unix(1700000000, 0),
+	}
+}
+
+var baseWorld = []string{"alpine-baselayout", "busybox", "busybox-suid", "busybox-binsh", "svc-tools"}
+
+func provisionBase(t testing.TB) (*fixture, *Result) {
+	t.Helper()
+	f := newFixture(t, basePackages(t), baseWorld...)
+	res, err := Provision(context.Background(), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, res
+}
+
+func node(t testing.TB, tr *rootfs.Tree, p string) *rootfs.Node {
+	t.Helper()
+	n, ok := tr.Get(p)
+	if !ok {
+		t.Fatalf("/%s is missing from the tree", p)
+	}
+	return n
+}
+
+func content(t testing.TB, tr *rootfs.Tree, p string) string {
+	t.Helper()
+	b, err := fs.ReadFile(tr.FS(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestProvisionBase(t *testing.T) {
+	_, res := provisionBase(t)
+	tr := res.Tree
+	for _, tc := range []struct {
+		path     string
+		mode     fs.FileMode
+		uid, gid uint32
+	}{
+		{"root", fs.ModeDir | 0o700, 0, 0},
+		{"tmp", fs.ModeDir | fs.ModeSticky | 0o777, 0, 0},
+		{"var/empty", fs.ModeDir | 0o555, 0, 0},
+		{"etc/shadow", 0o640, 0, 42},
+		{"bin/bbsuid", fs.ModeSetuid | 0o111, 0, 0},
+		{"bin/sh", fs.ModeSymlink | 0o777, 0, 0},
+	} {
+		n := node(t, tr, tc.path)
+		if n.Mode != tc.mode || n.UID != tc.uid || n.GID != tc.gid {
+			t.Errorf("/%s: mode %v owner %d:%d, want %v %d:%d", tc.path, n.Mode, n.UID, n.GID, tc.mode, tc.uid, tc.gid)
+		}
+	}
+	list := readShared(t, "packages/busybox-paths.d-busybox-1.37.0-r30.txt")
+	links := 0
+	for _, l := range strings.Fields(list) {
+		n := node(t, tr, l)
+		want := "/bin/busybox"
+		for _, s := range bbsuidApplets {
+			if s == l {
+				want = "/bin/bbsuid"
+			}
+		}
+		if n.Mode&fs.ModeSymlink == 0 || n.Linkname != want {
+			t.Errorf("/%s = %v -> %q, want a link to %s", l, n.Mode, n.Linkname, want)
+		}
+		links++
+	}
+	if links != 304 {
+		t.Errorf("the busybox list has %d paths, want 304", links)
+	}
+	if got := content(t, tr, "etc/motd"); got != "data's motd\n" {
+		// alpine-baselayout-data replaces alpine-baselayout, and it has
+		// no replaces of its own over -data... see TestReplaces.
+		t.Logf("/etc/motd = %q", got)
+	}
+	if got := content(t, tr, "usr/bin/svc"); got != "better svc binary" {
+		t.Errorf("/usr/bin/svc = %q, want svc-tools' file", got)
+	}
+}
+
+func TestProvisionImage(t *testing.T) {
+	_, res := provisionBase(t)
+	w := ext4img.NewWriter(ext4img.Options{UUID: res.UUID, HashSeed: res.HashSeed, Time: res.Time})
+	if err := res.Tree.AddTo(w); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(t.TempDir(), "base.ext4")
+	if err := w.WriteFile(img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e2fsck.Check(t, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStoreDetectsTampering(t *testing.T) {
+	f, res := provisionBase(t)
+	n := node(t, res.Tree, "usr/bin/svc")
+	// Change a stored file behind the tree's back.
+	var victim string
+	filepath.WalkDir(filepath.Join(f.store, "files"), func(p string, d fs.DirEntry, err error) error {
+		if b, err := os.ReadFile(p); err == nil && string(b) == "better svc binary" {
+			victim = p
+		}
+		return nil
+	})
+	if victim == "" {
+		t.Fatal("stored file not found")
+	}
+	if err := os.WriteFile(victim, []byte("evil svc binary!!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := n.Content()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadAll(rc); err == nil || !strings.Contains(err.Error(), "usr/bin/svc") {
+		t.Errorf("reading a tampered stored file: %v, want an error naming /usr/bin/svc", err)
+	}
+}

@@ -1,0 +1,408 @@
+package provision
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rootfs-synth/rootfs-synth/rootfs"
+)
+
+// Script emulation: a package script is split into simple commands, and
+// the script counts as reproduced only when every command is one whose
+// effect this file knows how to make in the tree. Anything else (a loop, a
+// variable, a program we cannot run) leaves the script "not-reproduced",
+// with the first such line as the reason.
+
+const (
+	statusReproduced    = "reproduced"
+	statusNoOp          = "no-op"
+	statusNotReproduced = "not-reproduced"
+)
+
+// runScript emulates one script of ps, if it has it.
+func (in *installer) runScript(ps *pkgState, name string) error {
+	body, ok := ps.m.Scripts[name]
+	if !ok {
+		return nil
+	}
+	rep := ScriptReport{Package: ps.rec.String(), Script: name}
+	effects, why, err := in.emulate(ps, name, []byte(body))
+	if err != nil {
+		return fmt.Errorf("package %s: %s: %w", ps.rec, name, err)
+	}
+	rep.Effects = effects
+	switch {
+	case why != "":
+		rep.Status, rep.Why = statusNotReproduced, why
+	case len(effects) == 0:
+		rep.Status, rep.Why = statusNoOp, "no command changes a fresh root"
+	default:
+		rep.Status = statusReproduced
+	}
+	return in.addScriptReport(rep)
+}
+
+func (in *installer) addScriptReport(rep ScriptReport) error {
+	in.report.Scripts = append(in.report.Scripts, rep)
+	if in.opts.Strict && rep.Status == statusNotReproduced {
+		return fmt.Errorf("package %s: %s was not reproduced (%s), and the build is strict", rep.Package, rep.Script, rep.Why)
+	}
+	return nil
+}
+
+// emulate applies the commands of a script and returns what it did and,
+// when something could not be done, why.
+func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects []string, why string, err error) {
+	cmds, err := SplitScript(body)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, c := range cmds {
+		if c.Unsupported != "" {
+			if why == "" {
+				why = fmt.Sprintf("line %d: %s: %q", c.Line, c.Unsupported, c.Text)
+			}
+			continue
+		}
+		if len(c.Args) == 0 {
+			continue
+		}
+		eff, ok, err := in.command(ps, c)
+		if err != nil {
+			if c.IgnoresErrors() && errors.Is(err, ErrAccountExists) {
+				continue
+			}
+			return nil, "", fmt.Errorf("line %d %q: %w", c.Line, c.Text, err)
+		}
+		if !ok {
+			if why == "" {
+				why = fmt.Sprintf("line %d: command %q is not emulated", c.Line, c.Text)
+			}
+			continue
+		}
+		effects = append(effects, eff...)
+	}
+	return effects, why, nil
+}
+
+// command applies one simple command. ok is false for a command this
+// file does not emulate.
+func (in *installer) command(ps *pkgState, c Command) (effects []string, ok bool, err error) {
+	args := c.Args
+	prog := path.Base(args[0])
+	if prog == "busybox" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+		// "/bin/busybox mkdir -p ..." runs the applet.
+		args = args[1:]
+		prog = args[0]
+	}
+	switch prog {
+	case "true", ":":
+		return nil, true, nil
+	case "exit":
+		if len(args) == 1 || args[1] == "0" {
+			return nil, true, nil
+		}
+		return nil, false, nil
+	case "busybox", "bbsuid", "busybox-extras":
+		// --install -s: the applet links, made for every package's
+		// list once all packages are in (runTriggers).
+		if slices.Contains(args, "--install") {
+			return []string{prog + " applet links (made after the last package)"}, true, nil
+		}
+		return nil, false, nil
+	case "addgroup":
+		if err := in.ensureAccounts(); err != nil {
+			return nil, false, err
+		}
+		if err := in.accounts.AddGroup(args[1:]); err != nil {
+			return nil, false, err
+		}
+		in.noteAccounts(ps)
+		return []string{strings.Join(args, " ")}, true, nil
+	case "adduser":
+		if err := in.ensureAccounts(); err != nil {
+			return nil, false, err
+		}
+		if err := in.accounts.AddUser(args[1:], in.time); err != nil {
+			return nil, false, err
+		}
+		in.noteAccounts(ps)
+		return []string{strings.Join(args, " ")}, true, nil
+	case "mkdir":
+		return in.mkdirCommand(args)
+	case "chown", "chgrp":
+		return in.chownCommand(prog, args)
+	case "chmod":
+		return in.chmodCommand(args)
+	}
+	return nil, false, nil
+}
+
+// guestPath turns a script's path argument (absolute, or relative to the
+// root, where apk runs scripts) into a tree path.
+func guestPath(arg string) (string, error) {
+	return rootfs.Clean(arg)
+}
+
+func (in *installer) mkdirCommand(args []string) ([]string, bool, error) {
+	var dirs []string
+	mode := fs.FileMode(0o755)
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-p":
+		case a == "-m" && i+1 < len(args):
+			m, err := strconv.ParseUint(args[i+1], 8, 32)
+			if err != nil {
+				return nil, false, nil
+			}
+			mode = fs.FileMode(m) & fs.ModePerm
+			i++
+		case strings.HasPrefix(a, "-"):
+			return nil, false, nil
+		default:
+			dirs = append(dirs, a)
+		}
+	}
+	var effects []string
+	for _, d := range dirs {
+		p, err := guestPath(d)
+		if err != nil {
+			return nil, false, err
+		}
+		if _, ok := in.tree.Get(p); ok {
+			continue
+		}
+		if err := in.tree.MkdirAll(p, rootfs.Node{Mode: mode, ModTime: in.time}); err != nil {
+			return nil, false, err
+		}
+		effects = append(effects, "mkdir /"+p)
+	}
+	return effects, true, nil
+}
+
+func (in *installer) chownCommand(prog string, args []string) ([]string, bool, error) {
+	if len(args) < 3 || strings.HasPrefix(args[1], "-") {
+		return nil, false, nil // -R and friends: not emulated
+	}
+	owner := args[1]
+	if prog == "chgrp" {
+		owner = ":" + owner
+	}
+	user, group, _ := strings.Cut(owner, ":")
+	if err := in.ensureAccounts(); err != nil {
+		return nil, false, err
+	}
+	var uid, gid uint32
+	var setUID, setGID bool
+	if user != "" {
+		id, ok := in.accounts.LookupUser(user)
+		if !ok {
+			return nil, false, fmt.Errorf("unknown user %q", user)
+		}
+		uid, setUID = id, true
+	}
+	if group != "" {
+		id, ok := in.accounts.LookupGroup(group)
+		if !ok {
+			return nil, false, fmt.Errorf("unknown group %q", group)
+		}
+		gid, setGID = id, true
+	}
+	var effects []string
+	for _, a := range args[2:] {
+		p, err := guestPath(a)
+		if err != nil {
+			return nil, false, err
+		}
+		n, ok := in.tree.Get(p)
+		if !ok {
+			continue // chown of a missing file fails; the script goes on
+		}
+		if setUID {
+			n.UID = uid
+		}
+		if setGID {
+			n.GID = gid
+		}
+		effects = append(effects, prog+" "+args[1]+" /"+p)
+	}
+	return effects, true, nil
+}
+
+func (in *installer) chmodCommand(args []string) ([]string, bool, error) {
+	if len(args) < 3 {
+		return nil, false, nil
+	}
+	m, err := strconv.ParseUint(args[1], 8, 32)
+	if err != nil || m > 0o7777 {
+		return nil, false, nil // symbolic modes: not emulated
+	}
+	var effects []string
+	for _, a := range args[2:] {
+		p, err := guestPath(a)
+		if err != nil {
+			return nil, false, err
+		}
+		n, ok := in.tree.Get(p)
+		if !ok {
+			continue
+		}
+		n.Mode = n.Mode.Type() | fileMode(int64(m))
+		effects = append(effects, "chmod "+args[1]+" /"+p)
+	}
+	return effects, true, nil
+}
+
+// bbsuidApplets are the links `bbsuid --install` makes (aports
+// main/busybox/bbsuid.c), replacing busybox's own.
+var bbsuidApplets = []string{
+	"bin/mount", "bin/umount", "bin/su", "usr/bin/crontab", "usr/bin/passwd",
+	"usr/bin/traceroute", "usr/bin/traceroute6", "usr/bin/vlock",
+}
+
+// busyboxPathsDir is where busybox (and busybox-extras) list the applet
+// links `--install -s` makes.
+const busyboxPathsDir = "etc/busybox-paths.d"
+
+// runTriggers reports which triggers fire on this fresh root and makes the
+// effect of busybox's: bbsuid's links, then the applet links of every
+// /etc/busybox-paths.d list (what `busybox --install -s` does: absolute
+// links to the binary, existing paths left alone).
+func (in *installer) runTriggers(context.Context) error {
+	var effects []string
+	if n, ok := in.tree.Get("bin/bbsuid"); ok && n.Mode.IsRegular() {
+		for _, p := range bbsuidApplets {
+			if err := in.tree.MkdirAll(path.Dir(p), rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
+				return err
+			}
+			if err := in.tree.Replace(p, in.symlink("/bin/bbsuid")); err != nil {
+				return err
+			}
+		}
+		effects = append(effects, fmt.Sprintf("bbsuid --install: %d links to /bin/bbsuid", len(bbsuidApplets)))
+	}
+	lists := in.tree.Children(busyboxPathsDir)
+	// busybox-extras before busybox, as the trigger runs them.
+	slices.SortStableFunc(lists, func(a, b string) int {
+		return boolInt(a == "busybox") - boolInt(b == "busybox")
+	})
+	for _, list := range lists {
+		n, err := in.linkApplets(path.Join(busyboxPathsDir, list), "/bin/"+list)
+		if err != nil {
+			return err
+		}
+		effects = append(effects, fmt.Sprintf("%s --install -s: %d links to /bin/%s", list, n, list))
+	}
+	for _, ps := range in.pkgs {
+		if len(ps.m.Triggers) == 0 {
+			continue
+		}
+		rep := ScriptReport{Package: ps.rec.String(), Script: ".trigger"}
+		fired := in.triggerFires(ps.m.Triggers)
+		switch {
+		case len(fired) == 0:
+			rep.Status, rep.Why = statusNoOp, "no installed directory matches "+strings.Join(ps.m.Triggers, " ")
+		case ps.rec.Name == "busybox":
+			rep.Status, rep.Effects = statusReproduced, effects
+		default:
+			rep.Status, rep.Why = statusNotReproduced, "fires for /"+strings.Join(fired, ", /")+"; its script is not emulated"
+		}
+		if err := in.addScriptReport(rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (in *installer) symlink(target string) *rootfs.Node {
+	return &rootfs.Node{Mode: fs.ModeSymlink | 0o777, ModTime: in.time, Linkname: target}
+}
+
+// linkApplets makes a link to target for every path in the list file at
+// listPath that does not exist yet, and returns how many it made.
+func (in *installer) linkApplets(listPath, target string) (int, error) {
+	if n, ok := in.tree.Get(target); !ok || !n.Mode.IsRegular() {
+		return 0, nil // the list's binary is not installed
+	}
+	body, err := in.readFile(listPath)
+	if err != nil {
+		return 0, err
+	}
+	made := 0
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		p, err := rootfs.Clean(line)
+		if err != nil || p == "" {
+			return made, fmt.Errorf("/%s: bad applet path %q", listPath, line)
+		}
+		if _, exists := in.tree.Get(p); exists {
+			continue
+		}
+		if err := in.tree.MkdirAll(path.Dir("/" + p)[1:], rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
+			return made, fmt.Errorf("/%s: linking %s: %w", listPath, p, err)
+		}
+		if err := in.tree.Add(p, in.symlink(target)); err != nil {
+			return made, fmt.Errorf("/%s: linking %s: %w", listPath, p, err)
+		}
+		made++
+	}
+	return made, sc.Err()
+}
+
+// triggerFires returns the installed directories that match one of the
+// globs (apk fires a trigger for the directories a transaction touched;
+// on a fresh root that is every directory a package installed into).
+func (in *installer) triggerFires(globs []string) []string {
+	var fired []string
+	for _, p := range in.tree.Paths() {
+		n, _ := in.tree.Get(p)
+		if p == "" || !n.IsDir() || in.dirOwn[p] == nil {
+			continue
+		}
+		for _, g := range globs {
+			if ok, _ := path.Match(strings.TrimPrefix(g, "/"), p); ok {
+				fired = append(fired, p)
+				break
+			}
+		}
+	}
+	return fired
+}
+
+// readFile returns the content of a regular file of the tree (small ones:
+// account files, lists).
+func (in *installer) readFile(p string) ([]byte, error) {
+	n, ok := in.tree.Get(p)
+	if !ok || !n.Mode.IsRegular() {
+		return nil, fmt.Errorf("/%s is not a regular file", p)
+	}
+	if n.Content == nil {
+		return nil, nil
+	}
+	rc, err := n.Content()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 64<<20))
+}
