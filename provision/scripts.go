@@ -77,10 +77,19 @@ func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects 
 			continue
 		}
 		eff, ok, err := in.command(ps, c)
-		if err != nil {
-			if c.IgnoresErrors() && errors.Is(err, ErrAccountExists) {
-				continue
+		var failed commandFailed
+		switch {
+		case err == nil:
+		case c.IgnoresErrors() && errors.Is(err, ErrAccountExists):
+			continue
+		case errors.As(err, &failed):
+			// The command would fail in the guest too, and the script
+			// goes on (apk runs scripts without -e).
+			if why == "" {
+				why = fmt.Sprintf("line %d: %q would fail: %v", c.Line, c.Text, failed.err)
 			}
+			continue
+		default:
 			return nil, "", fmt.Errorf("line %d %q: %w", c.Line, c.Text, err)
 		}
 		if !ok {
@@ -93,6 +102,12 @@ func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects 
 	}
 	return effects, why, nil
 }
+
+// commandFailed is a command that fails as it would in the guest, without
+// stopping the script.
+type commandFailed struct{ err error }
+
+func (c commandFailed) Error() string { return c.err.Error() }
 
 // command applies one simple command. ok is false for a command this
 // file does not emulate.
@@ -206,14 +221,14 @@ func (in *installer) chownCommand(prog string, args []string) ([]string, bool, e
 	if user != "" {
 		id, ok := in.accounts.LookupUser(user)
 		if !ok {
-			return nil, false, fmt.Errorf("unknown user %q", user)
+			return nil, false, commandFailed{fmt.Errorf("unknown user %q", user)}
 		}
 		uid, setUID = id, true
 	}
 	if group != "" {
 		id, ok := in.accounts.LookupGroup(group)
 		if !ok {
-			return nil, false, fmt.Errorf("unknown group %q", group)
+			return nil, false, commandFailed{fmt.Errorf("unknown group %q", group)}
 		}
 		gid, setGID = id, true
 	}

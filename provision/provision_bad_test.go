@@ -1,0 +1,214 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
+)
+
+// storeNames lists what the store holds, temporary files included.
+func storeNames(t *testing.T, dir string) []string {
+	t.Helper()
+	var names []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, strings.TrimPrefix(p, dir))
+		}
+		return nil
+	})
+	return names
+}
+
+func TestProvisionBadInput(t *testing.T) {
+	base := basePackages(t)
+	for _, tc := range []struct {
+		name   string
+		extra  apktest.Pkg
+		world  []string
+		break_ func(f *fixture)
+		opts   func(o *Options)
+		want   []string // substrings of the error
+	}{
+		{
+			name:  "two owners, no replaces",
+			extra: apktest.Pkg{Name: "clash", Version: "1-r0", Files: []apktest.File{{Name: "usr/bin/svc", Data: []byte("clash")}}},
+			world: []string{"svc", "clash"},
+			want:  []string{"clash-1-r0", "svc-1.0-r0", "/usr/bin/svc"},
+		},
+		{
+			name: "file where a directory is",
+			extra: apktest.Pkg{Name: "flat", Version: "1-r0", Files: []apktest.File{
+				{Name: "var/lib/svc-x", Data: []byte("x")}, {Name: "tmp", Data: []byte("not a dir")}}},
+			world: []string{"alpine-baselayout", "flat"},
+			want:  []string{"flat-1-r0", "/tmp", "directory"},
+		},
+		{
+			name:  "data fails verification",
+			world: []string{"svc"},
+			break_: func(f *fixture) {
+				for i, p := range f.pkgs {
+					if p.Name == "svc" {
+						b, _ := os.ReadFile(f.files[i])
+						b[len(b)-40] ^= 0xff // in the data member
+						os.WriteFile(f.files[i], b, 0o644)
+					}
+				}
+			},
+			want: []string{"svc-1.0-r0"},
+		},
+		{
+			name:  "overlay that is not a directory",
+			world: []string{"svc"},
+			opts: func(o *Options) {
+				o.Overlays = []fs.FS{fstest.MapFS{".": &fstest.MapFile{Data: []byte("x")}}}
+			},
+			want: []string{"overlay 1", "not a directory"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pkgs := base
+			if tc.extra.Name != "" {
+				pkgs = append(append([]apktest.Pkg(nil), base...), tc.extra)
+			}
+			f := newFixture(t, pkgs, tc.world...)
+			if tc.break_ != nil {
+				tc.break_(f)
+			}
+			o := f.options()
+			if tc.opts != nil {
+				tc.opts(&o)
+			}
+			_, err := Provision(context.Background(), o)
+			if err == nil {
+				t.Fatal("Provision succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+			for _, n := range storeNames(t, f.store) {
+				if strings.HasPrefix(n, "/tmp/") {
+					t.Errorf("a temporary file is left in the store: %s", n)
+				}
+			}
+		})
+	}
+}
+
+// TestProvisionWarmNeedsNoPackages: a second run reads the store's
+// manifests and files only, so it succeeds with the packages gone, and
+// gives the same tree.
+func TestProvisionWarm(t *testing.T) {
+	f, cold := provisionBase(t)
+	for _, p := range f.files {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	warm, err := Provision(context.Background(), f.options())
+	if err != nil {
+		t.Fatalf("warm run without the package files: %v", err)
+	}
+	if cold.UUID != warm.UUID {
+		t.Errorf("UUID %x (cold) != %x (warm)", cold.UUID, warm.UUID)
+	}
+	if a, b := image(t, cold), image(t, warm); !bytes.Equal(a, b) {
+		t.Error("cold and warm runs give different images")
+	}
+}
+
+func image(t *testing.T, res *Result) []byte {
+	t.Helper()
+	w := ext4img.NewWriter(ext4img.Options{UUID: res.UUID, HashSeed: res.HashSeed, Time: res.Time})
+	if err := res.Tree.AddTo(w); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(t.TempDir(), "img")
+	if err := w.WriteFile(img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestUUIDFollowsContent: two trees differing only in one file's bytes
+// get different UUIDs.
+func TestUUIDFollowsContent(t *testing.T) {
+	_, a := provisionBase(t)
+	pkgs := basePackages(t)
+	for i := range pkgs {
+		if pkgs[i].Name == "svc-tools" {
+			pkgs[i].Files[0].Data = []byte("BETTER svc binary")
+		}
+	}
+	f := newFixture(t, pkgs, baseWorld...)
+	b, err := Provision(context.Background(), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.UUID == b.UUID {
+		t.Errorf("same UUID %x for trees with different content", a.UUID)
+	}
+}
+
+// TestRealPackages installs the real Alpine packages of the shared data:
+// every entry lands, owned by the names it carries (root).
+func TestRealPackages(t *testing.T) {
+	dir := filepath.Join(readSharedDir(t), "packages")
+	ents, _ := os.ReadDir(dir)
+	var pkgs []*apk.Package
+	var files []string
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".apk") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		fh, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := apk.VerifyPackage(fh, nil)
+		fh.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		rec := info.Package
+		pkgs = append(pkgs, &rec)
+		files = append(files, p)
+	}
+	if len(pkgs) < 3 {
+		t.Fatalf("found %d real packages, want 3", len(pkgs))
+	}
+	res, err := Provision(context.Background(), Options{Arch: "x86_64", Packages: pkgs, PackageFiles: files, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"bin/sh", "etc/ssl/certs/ca-certificates.crt", "etc/ssl/cert.pem", "root", "tmp"} {
+		n := node(t, res.Tree, p)
+		if n.UID != 0 || n.GID != 0 {
+			t.Errorf("/%s is owned by %d:%d, want 0:0", p, n.UID, n.GID)
+		}
+	}
+	if n := node(t, res.Tree, "root"); n.Mode != fs.ModeDir|0o700 {
+		t.Errorf("/root mode %v, want drwx------", n.Mode)
+	}
+}
+
+func readSharedDir(t *testing.T) string {
+	t.Helper()
+	return testenv.SharedTestdata(t)
+}
