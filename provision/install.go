@@ -22,23 +22,25 @@ func provision(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	steps := []struct {
-		what string
-		run  func(context.Context) error
+		phase, what string
+		run         func(context.Context) error
 	}{
-		{"unpacking packages", in.unpackAll},
-		{"installing packages", in.installAll},
-		{"running triggers", in.runTriggers},
-		{"writing accounts", in.writeAccounts},
-		{"writing the apk database", in.writeDatabase},
-		{"applying overlays", in.applyOverlays},
+		{"unpack", "unpacking packages", in.unpackAll},
+		{"install", "installing packages", in.installAll},
+		{"triggers", "running triggers", in.runTriggers},
+		{"accounts", "writing accounts", in.writeAccounts},
+		{"database", "writing the apk database", in.writeDatabase},
+		{"overlay", "applying overlays", in.applyOverlays},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		start := time.Now() // for the report only; nothing in the tree depends on it
 		if err := s.run(ctx); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.what, err)
 		}
+		in.report.Phases = append(in.report.Phases, PhaseReport{Name: s.phase, Seconds: time.Since(start).Seconds()})
 	}
 	return in.result()
 }

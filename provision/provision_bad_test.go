@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -211,4 +212,39 @@ func TestRealPackages(t *testing.T) {
 func readSharedDir(t *testing.T) string {
 	t.Helper()
 	return testenv.SharedTestdata(t)
+}
+
+// TestReportLocks: the report's locked world solves to the same packages,
+// and a JSON round trip keeps it.
+func TestReportLocks(t *testing.T) {
+	f, res := provisionBase(t)
+	var buf bytes.Buffer
+	if err := res.Report.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ReadReport(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	world, err := rep.LockedWorld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := []*apk.Index{f.pkgs[0].Repository}
+	got, err := apk.Solve(world, idx, apk.SolveOptions{Arch: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b []string
+	for _, p := range got {
+		a = append(a, p.String())
+	}
+	for _, p := range f.pkgs {
+		b = append(b, p.String())
+	}
+	slices.Sort(a)
+	slices.Sort(b)
+	if !slices.Equal(a, b) {
+		t.Errorf("locked world solves to %q, want %q", a, b)
+	}
 }
