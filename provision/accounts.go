@@ -122,6 +122,7 @@ type acctFile struct {
 	orig    []byte
 	lines   []string
 	changed bool
+	backup  []byte // the file before the last rewrite; nil if none
 }
 
 // ParseAccounts reads the three files; nil or empty means missing. Lines
@@ -156,6 +157,15 @@ func (a *Accounts) Shadow() []byte { return a.shadow.bytes() }
 // Changed reports which files a command has rewritten.
 func (a *Accounts) Changed() (passwd, group, shadow bool) {
 	return a.passwd.changed, a.group.changed, a.shadow.changed
+}
+
+// Backups returns what update_passwd leaves as /etc/passwd-, /etc/group-
+// and /etc/shadow-: each file as it was before its last rewrite (a hard
+// link to the old file, so with the old mode and owner), nil where the file
+// was not rewritten or did not exist before. The rewritten file itself keeps
+// the old one's mode and owner.
+func (a *Accounts) Backups() (passwd, group, shadow []byte) {
+	return bytes.Clone(a.passwd.backup), bytes.Clone(a.group.backup), bytes.Clone(a.shadow.backup)
 }
 
 // Created lists the users AddUser made, in order.
@@ -203,9 +213,18 @@ func (f *acctFile) records() []string {
 	return lines
 }
 
+// keepBackup is update_passwd's backup: before writing FILE+ and renaming
+// it over FILE, it links FILE- to the current FILE.
+func (f *acctFile) keepBackup() {
+	if f.changed || len(f.orig) > 0 {
+		f.backup = f.bytes()
+	}
+}
+
 // replaceAppend is update_passwd(FILE, NAME, REST, NULL) as the add applets
 // call it: every line starting "NAME:" is dropped and "NAME:REST" appended.
 func (f *acctFile) replaceAppend(name, rest string) {
+	f.keepBackup()
 	prefix := name + ":"
 	kept := f.lines[:0:0]
 	for _, l := range f.lines {
@@ -220,6 +239,7 @@ func (f *acctFile) replaceAppend(name, rest string) {
 // addMember is update_passwd(FILE, GROUP, NULL, MEMBER) in addgroup: every
 // line starting "GROUP:" gets ",MEMBER", or "MEMBER" after a final ':'.
 func (f *acctFile) addMember(group, member string) {
+	f.keepBackup()
 	prefix := group + ":"
 	for i, l := range f.lines {
 		if !strings.HasPrefix(l, prefix) {

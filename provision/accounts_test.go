@@ -189,6 +189,18 @@ func TestBaseClosureScripts(t *testing.T) {
 		string(f.passwd)+"klogd:x:100:101:klogd:/dev/null:/sbin/nologin\n",
 		string(f.group)+"klogd:x:101:klogd\n",
 		string(f.shadow)+"klogd:!:19972:0:99999:7:::\n")
+	// update_passwd leaves each file's previous version as FILE-: group
+	// was rewritten twice (new group, then the member).
+	pb, gb, sb := a.Backups()
+	for _, c := range []struct{ name, got, want string }{
+		{"passwd-", string(pb), string(f.passwd)},
+		{"group-", string(gb), string(f.group) + "klogd:x:101:\n"},
+		{"shadow-", string(sb), string(f.shadow)},
+	} {
+		if c.got != c.want {
+			t.Errorf("backup %s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
 	want := Account{Name: "klogd", UID: 100, GID: 101, Group: "klogd", Gecos: "klogd", Home: "/dev/null",
 		Shell: "/sbin/nologin", System: true, Skel: "/etc/skel"}
 	if got := a.Created(); len(got) != 1 || got[0] != want {
@@ -389,6 +401,14 @@ func TestUpdatePasswdQuirks(t *testing.T) {
 	}
 	if got, want := string(a.Shadow()), baseShadow+"x:!:19972:0:99999:7:::\n"; got != want {
 		t.Errorf("shadow = %q, want %q", got, want)
+	}
+	// A file that did not exist has no backup.
+	a = parse(t, "", "", "")
+	if err := a.AddUser([]string{"-D", "x"}, epoch); err != nil {
+		t.Fatal(err)
+	}
+	if p, g, s := a.Backups(); p != nil || g != nil || s != nil {
+		t.Errorf("Backups() of files that did not exist = %q %q %q, want nil nil nil", p, g, s)
 	}
 	// No final newline: the change adds it, other files stay as they were.
 	a = parse(t, "root:x:0:0:root:/root:/bin/sh", "root:x:0:", "root:*::0:::::")
