@@ -548,3 +548,35 @@ func TestParseAccountsNUL(t *testing.T) {
 		t.Errorf("ParseAccounts with a NUL = %v, want %s", err, want)
 	}
 }
+
+// Example runs the account lines of busybox's post-install, the way a
+// build reproduces a script: split it, apply the commands it knows, tolerate
+// "already exists" where the script sends stderr to /dev/null, and list the
+// rest.
+func Example() {
+	a, _ := ParseAccounts([]byte(basePasswd), []byte(baseGroup), []byte(baseShadow))
+	cmds, _ := SplitScript([]byte(busyboxPostInstall))
+	for _, c := range cmds {
+		var err error
+		switch {
+		case c.Unsupported == "" && c.Args[0] == "addgroup":
+			err = a.AddGroup(c.Args[1:])
+		case c.Unsupported == "" && c.Args[0] == "adduser":
+			err = a.AddUser(c.Args[1:], time.Unix(1725580800, 0))
+		default:
+			fmt.Printf("line %d not reproduced: %s\n", c.Line, c.Text)
+			continue
+		}
+		if err != nil && !errors.Is(err, ErrExists) {
+			fmt.Println(err)
+		}
+	}
+	fmt.Print(string(a.Passwd()[len(basePasswd):]), string(a.Group()[len(baseGroup):]))
+	// Output:
+	// line 4 not reproduced: /bin/busybox mkdir -p "/bin" "/sbin" "/usr/bin" "/usr/sbin"
+	// line 5 not reproduced: /bin/busybox --install -s
+	// line 5 not reproduced: exit 1
+	// line 11 not reproduced: exit 0
+	// klogd:x:100:101:klogd:/dev/null:/sbin/nologin
+	// klogd:x:101:klogd
+}
