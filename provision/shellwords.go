@@ -19,7 +19,10 @@ import (
 // Command is one simple command of a script, or one construct that could
 // not be reduced to one.
 type Command struct {
-	Args      []string // the words, quotes removed, expansions as written; no redirections
+	// Args are the words, quotes removed, expansions left as written;
+	// redirections are not among them, so a command of redirections only
+	// has none.
+	Args      []string
 	Redirects []Redirect
 	Line      int    // the line its first token is on, from 1
 	Text      string // its source, first token to last, continuations included
