@@ -559,9 +559,9 @@ func Example() {
 	for _, c := range cmds {
 		var err error
 		switch {
-		case c.Unsupported == "" && c.Args[0] == "addgroup":
+		case c.Unsupported == "" && len(c.Args) > 0 && c.Args[0] == "addgroup":
 			err = a.AddGroup(c.Args[1:])
-		case c.Unsupported == "" && c.Args[0] == "adduser":
+		case c.Unsupported == "" && len(c.Args) > 0 && c.Args[0] == "adduser":
 			err = a.AddUser(c.Args[1:], time.Unix(1725580800, 0))
 		default:
 			fmt.Printf("line %d not reproduced: %s\n", c.Line, c.Text)
