@@ -37,32 +37,45 @@ func (in *installer) loadAccounts() error {
 	if err != nil {
 		return err
 	}
-	in.accounts = a
+	in.accounts, in.seenUsers, in.seenGroups = a, 0, 0
 	return nil
 }
 
 // noteAccounts records, for the report, the users and groups package ps
-// made.
+// made since the last call, and makes their home directories as busybox
+// adduser does: mkdir HOME 0755 without parents, then chown UID:GID and
+// chmod 02755 (the skeleton /etc/skel is copied only when it exists; Alpine
+// has none).
 func (in *installer) noteAccounts(ps *pkgState) {
-	for _, c := range in.accounts.TakeCreated() {
-		r := AccountReport{Name: c.Name, ID: c.ID, GID: c.GID, Home: c.Home, Shell: c.Shell, Package: ps.rec.String()}
-		if c.IsGroup {
-			in.report.Groups = append(in.report.Groups, r)
+	groups, users := in.accounts.CreatedGroups(), in.accounts.Created()
+	for _, g := range groups[in.seenGroups:] {
+		in.report.Groups = append(in.report.Groups, AccountReport{Name: g.Name, ID: g.GID, Package: ps.rec.String()})
+	}
+	for _, u := range users[in.seenUsers:] {
+		in.report.Users = append(in.report.Users, AccountReport{Name: u.Name, ID: u.UID, GID: u.GID, Home: u.Home, Shell: u.Shell, Package: ps.rec.String()})
+		if !u.MakeHome {
 			continue
 		}
-		in.report.Users = append(in.report.Users, r)
-		if c.MakeHome && c.Home != "" {
-			if p, err := rootfs.Clean(c.Home); err == nil && p != "" {
-				if _, exists := in.tree.Get(p); !exists {
-					if in.tree.MkdirAll(p, rootfs.Node{Mode: 0o755, ModTime: in.time}) == nil {
-						if n, ok := in.tree.Get(p); ok {
-							n.UID, n.GID = c.ID, c.GID
-						}
-					}
-				}
-			}
+		p, err := rootfs.Clean(u.Home)
+		if err != nil || p == "" {
+			continue
 		}
+		n, exists := in.tree.Get(p)
+		if !exists {
+			if parent, ok := in.tree.Get(parentDir(p)); !ok || !parent.IsDir() {
+				continue // mkdir fails: no parents are made
+			}
+			n = &rootfs.Node{ModTime: in.time}
+			if in.tree.Add(p, n) != nil {
+				continue
+			}
+		} else if !n.IsDir() {
+			continue
+		}
+		n.Mode = fs.ModeDir | fs.ModeSetgid | 0o755
+		n.UID, n.GID = u.UID, u.GID
 	}
+	in.seenGroups, in.seenUsers = len(groups), len(users)
 }
 
 // writeAccounts writes the account files back when scripts changed them,
@@ -129,7 +142,7 @@ func (in *installer) putFile(p string, n *rootfs.Node, data []byte) error {
 	n.Size = int64(len(data))
 	n.Content = nil
 	if n.Size > 0 {
-		n.Content = in.store.opener(sum, n.Size, p)
+		n.Content = in.store.fileOpener(sum, n.Size, p)
 	}
 	in.sums[n] = sum
 	if err := in.tree.MkdirAll(parentDir(p), rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {

@@ -48,16 +48,17 @@ func provision(ctx context.Context, opts Options) (*Result, error) {
 // installer holds the state of one run.
 type installer struct {
 	opts  Options
-	store store
+	store *store
 	time  time.Time // the filesystem time: Options.Time or the newest build time
 	tree  *rootfs.Tree
 
-	pkgs     []*pkgState
-	fileOwn  map[string]*pkgState // owner of each non-directory a package installed
-	dirOwn   map[string]*dirInst  // the directory instance whose permissions a directory has
-	accounts *Accounts            // the tree's /etc/passwd, group and shadow, parsed when first needed
-	sums     map[*rootfs.Node]string
-	report   *Report
+	pkgs                  []*pkgState
+	fileOwn               map[string]*pkgState // owner of each non-directory a package installed
+	dirOwn                map[string]*dirInst  // the directory instance whose permissions a directory has
+	accounts              *Accounts            // the tree's /etc/passwd, group and shadow, parsed when first needed
+	seenUsers, seenGroups int                  // of accounts.Created() and CreatedGroups(), reported already
+	sums                  map[*rootfs.Node]string
+	report                *Report
 }
 
 // pkgState is one package being installed.
@@ -111,7 +112,7 @@ func newInstaller(opts Options) (*installer, error) {
 		}
 	}
 	in := &installer{
-		opts: opts, store: store{opts.StoreDir}, time: t, tree: rootfs.New(t),
+		opts: opts, store: newStore(opts.StoreDir), time: t, tree: rootfs.New(t),
 		fileOwn: map[string]*pkgState{}, dirOwn: map[string]*dirInst{},
 		sums:   map[*rootfs.Node]string{},
 		report: &Report{Arch: opts.Arch, Repositories: opts.Repositories},
@@ -202,7 +203,7 @@ func (in *installer) installAll(ctx context.Context) error {
 		}
 		in.report.Packages = append(in.report.Packages, PackageReport{
 			Name: ps.rec.Name, Version: ps.rec.Version, Arch: ps.rec.Arch,
-			Checksum: formatQ1(ps.rec.Checksum), Size: ps.rec.Size,
+			Checksum: formatChecksum(ps.rec.Checksum), Size: ps.rec.Size,
 			InstalledSize: ps.rec.InstalledSize, Repository: repositoryOf(ps.rec),
 		})
 		in.progress("install", i+1, len(in.pkgs), ps.rec.String())
@@ -381,7 +382,7 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 		case tar.TypeReg:
 			n.Size = e.Size
 			if e.Size > 0 {
-				n.Content = in.store.opener(e.SHA1, e.Size, e.Name)
+				n.Content = in.store.pkgOpener(ps.rec, e)
 			}
 			in.sums[n] = e.SHA1
 		case tar.TypeSymlink:

@@ -54,6 +54,13 @@ func TestProvisionBadInput(t *testing.T) {
 			want:  []string{"flat-1-r0", "/tmp", "directory"},
 		},
 		{
+			name: "adduser names a missing group",
+			extra: apktest.Pkg{Name: "lost", Version: "1-r0", Scripts: map[string]string{
+				"pre-install": "#!/bin/sh\nadduser -S -D -H -G nosuch lost\n"}},
+			world: []string{"alpine-baselayout", "lost"},
+			want:  []string{"lost-1-r0", ".pre-install", "nosuch"},
+		},
+		{
 			name:  "data fails verification",
 			world: []string{"svc"},
 			break_: func(f *fixture) {

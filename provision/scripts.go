@@ -66,7 +66,16 @@ func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects 
 	if err != nil {
 		return nil, "", err
 	}
+	// prevOK is whether the last command succeeded, for "a || b" and
+	// "a && b"; the effect of a is known, so whether b runs is too.
+	prevOK, prevSep := true, ""
 	for _, c := range cmds {
+		skip := (prevSep == "||" && prevOK) || (prevSep == "&&" && !prevOK)
+		prevSep = c.Sep
+		if skip {
+			continue // prevOK stays: "a || b || c" skips both
+		}
+		prevOK = true
 		if c.Unsupported != "" {
 			if why == "" {
 				why = fmt.Sprintf("line %d: %s: %q", c.Line, c.Unsupported, c.Text)
@@ -76,11 +85,21 @@ func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects 
 		if len(c.Args) == 0 {
 			continue
 		}
+		if c.Pipeline || redirectsOutput(c) {
+			if why == "" {
+				why = fmt.Sprintf("line %d: %q pipes or redirects data, which is not emulated", c.Line, c.Text)
+			}
+			continue
+		}
 		eff, ok, err := in.command(ps, c)
 		var failed commandFailed
 		switch {
 		case err == nil:
-		case c.IgnoresErrors() && errors.Is(err, ErrAccountExists):
+		case errors.Is(err, ErrExists):
+			// The account is there already, so the effect holds (scripts
+			// say "2>/dev/null" for this); the command itself fails.
+			effects = append(effects, strings.Join(c.Args, " ")+": exists already")
+			prevOK = false
 			continue
 		case errors.As(err, &failed):
 			// The command would fail in the guest too, and the script
@@ -88,6 +107,7 @@ func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects 
 			if why == "" {
 				why = fmt.Sprintf("line %d: %q would fail: %v", c.Line, c.Text, failed.err)
 			}
+			prevOK = false
 			continue
 		default:
 			return nil, "", fmt.Errorf("line %d %q: %w", c.Line, c.Text, err)
@@ -101,6 +121,17 @@ func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects 
 		effects = append(effects, eff...)
 	}
 	return effects, why, nil
+}
+
+// redirectsOutput reports whether c writes or reads a file other than
+// /dev/null (2>/dev/null and >/dev/null 2>&1 only hide messages).
+func redirectsOutput(c Command) bool {
+	for _, r := range c.Redirects {
+		if r.Target != "/dev/null" && !(r.Op == ">&" && (r.Target == "1" || r.Target == "2")) {
+			return true
+		}
+	}
+	return false
 }
 
 // commandFailed is a command that fails as it would in the guest, without

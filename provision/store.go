@@ -2,6 +2,7 @@ package provision
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
@@ -22,20 +24,55 @@ import (
 // The store keeps unpacked package contents, so that a warm build needs no
 // inflating at all:
 //
-//	<StoreDir>/files/<2 hex>/<38 hex>   a file's bytes, named by their SHA-1
-//	<StoreDir>/manifests/<Q1 hex>.json  a package's entries, named by its C:
+//	<StoreDir>/pkgs/<C: hex>.data       the package's regular files, concatenated in archive order
+//	<StoreDir>/pkgs/<C: hex>.json       its manifest: the entries, with offsets into .data
+//	<StoreDir>/files/<2 hex>/<38 hex>   a file the build made itself, named by its SHA-1
 //	<StoreDir>/tmp/                     files being written
 //
-// Both kinds enter the store by rename, so a reader never sees a partial
-// one: a file once its bytes are written and hashed, a manifest only after
-// the whole package verified (datahash at the end of the data). Concurrent
-// builds may write the same name; the rename makes the last one win, with
-// the same bytes.
-type store struct{ dir string }
+// One data file per package, not one file per entry: creating and renaming
+// 25,000 small files costs more than inflating them. Everything enters the
+// store by rename, so a reader never sees a partial file: a package's data
+// before its manifest, and the manifest only after the whole package
+// verified (datahash at the end of the data). Concurrent builds may write
+// the same names; the rename makes the last one win, with the same bytes.
+type store struct {
+	dir string
+
+	mu    sync.Mutex
+	blobs map[string]*blob // open package data files, by path
+}
+
+func newStore(dir string) *store { return &store{dir: dir, blobs: map[string]*blob{}} }
+
+// blob is a package data file, opened once and read with ReadAt by
+// every entry's Content.
+type blob struct {
+	path string
+	once sync.Once
+	f    *os.File
+	err  error
+}
+
+func (b *blob) file() (*os.File, error) {
+	b.once.Do(func() { b.f, b.err = os.Open(b.path) })
+	return b.f, b.err
+}
+
+// close closes every package data file the store opened.
+func (s *store) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.blobs {
+		if b.f != nil {
+			b.f.Close()
+		}
+	}
+	s.blobs = map[string]*blob{}
+}
 
 // manifestVersion changes whenever the manifest format does; manifests of
 // another version are unpacked again.
-const manifestVersion = 1
+const manifestVersion = 2
 
 // manifest is what a package installs: its entries in archive order and
 // what provisioning needs from its .PKGINFO and control member.
@@ -47,6 +84,7 @@ type manifest struct {
 	ReplacesPriority int               `json:"replaces_priority,omitempty"`
 	Triggers         []string          `json:"triggers,omitempty"`
 	Scripts          map[string]string `json:"scripts,omitempty"`
+	DataSize         int64             `json:"data_size"` // of the .data file
 	Entries          []entry           `json:"entries"`
 }
 
@@ -62,26 +100,27 @@ type entry struct {
 	MTime    int64             `json:"mt"` // Unix nanoseconds
 	Size     int64             `json:"s,omitempty"`
 	SHA1     string            `json:"h,omitempty"`  // hex, of a regular file's content or a symlink's target
+	Offset   int64             `json:"o,omitempty"`  // of a regular file's content in the package's .data
 	Link     string            `json:"l,omitempty"`  // symlink target or hard link target
 	Devmajor int64             `json:"dM,omitempty"` // device numbers
 	Devminor int64             `json:"dm,omitempty"`
 	Xattrs   map[string][]byte `json:"x,omitempty"`
 }
 
-func (s store) filePath(sum string) string {
+func (s *store) filePath(sum string) string {
 	return filepath.Join(s.dir, "files", sum[:2], sum[2:])
 }
 
-func (s store) manifestPath(p *apk.Package) string {
-	return filepath.Join(s.dir, "manifests", hex.EncodeToString(p.Checksum)+".json")
+func (s *store) pkgPath(p *apk.Package, ext string) string {
+	return filepath.Join(s.dir, "pkgs", hex.EncodeToString(p.Checksum)+ext)
 }
 
-func (s store) tempDir() string { return filepath.Join(s.dir, "tmp") }
+func (s *store) tempDir() string { return filepath.Join(s.dir, "tmp") }
 
-// loadManifest returns the package's manifest if the store has it and
-// every file it names; ok is false when the package must be unpacked.
-func (s store) loadManifest(p *apk.Package) (*manifest, bool) {
-	data, err := os.ReadFile(s.manifestPath(p))
+// loadManifest returns the package's manifest if the store has it and its
+// data; ok is false when the package must be unpacked.
+func (s *store) loadManifest(p *apk.Package) (*manifest, bool) {
+	data, err := os.ReadFile(s.pkgPath(p, ".json"))
 	if err != nil {
 		return nil, false
 	}
@@ -89,14 +128,8 @@ func (s store) loadManifest(p *apk.Package) (*manifest, bool) {
 	if json.Unmarshal(data, &m) != nil || m.Version != manifestVersion {
 		return nil, false
 	}
-	for i := range m.Entries {
-		e := &m.Entries[i]
-		if e.Type != tar.TypeReg || e.Size == 0 {
-			continue
-		}
-		if fi, err := os.Stat(s.filePath(e.SHA1)); err != nil || fi.Size() != e.Size {
-			return nil, false
-		}
+	if fi, err := os.Stat(s.pkgPath(p, ".data")); err != nil || fi.Size() != m.DataSize {
+		return nil, false
 	}
 	return &m, true
 }
@@ -104,8 +137,8 @@ func (s store) loadManifest(p *apk.Package) (*manifest, bool) {
 // unpack reads the verified package file path (whose control member must
 // match p's C:) into the store and returns its manifest. Nothing of the
 // package is trusted before its data verified: the manifest is written
-// last, and a failure leaves only complete, correctly named files behind.
-func (s store) unpack(p *apk.Package, path string) (_ *manifest, err error) {
+// last, and a failure leaves no temporary file behind.
+func (s *store) unpack(p *apk.Package, path string) (_ *manifest, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -132,6 +165,19 @@ func (s store) unpack(p *apk.Package, path string) (_ *manifest, err error) {
 	if err := os.MkdirAll(s.tempDir(), 0o755); err != nil {
 		return nil, err
 	}
+	data, err := os.CreateTemp(s.tempDir(), "data-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		data.Close()
+		if err != nil {
+			os.Remove(data.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(data, 1<<20)
+	h := sha1.New()
+	both := io.MultiWriter(bw, h)
 	for {
 		hdr, err := pr.Next()
 		if err == io.EOF {
@@ -144,23 +190,62 @@ func (s store) unpack(p *apk.Package, path string) (_ *manifest, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading package %s: data entry %s: %w", p, hdr.Name, err)
 		}
-		if e.Type == tar.TypeReg && e.Size > 0 {
-			if e.SHA1, err = s.putReader(pr); err != nil {
-				return nil, fmt.Errorf("unpacking %s of package %s: %w", e.Name, p, err)
+		if e.Type == tar.TypeReg {
+			h.Reset()
+			n, err := io.Copy(both, pr)
+			if err != nil {
+				return nil, err
 			}
-		} else if e.Type == tar.TypeReg {
-			e.SHA1 = hex.EncodeToString(sha1Empty[:])
+			if n != e.Size {
+				return nil, fmt.Errorf("reading package %s: data entry %s has %d bytes, its header says %d", p, e.Name, n, e.Size)
+			}
+			e.Offset, e.SHA1 = m.DataSize, hex.EncodeToString(h.Sum(nil))
+			m.DataSize += n
 		}
 		m.Entries = append(m.Entries, e)
 	}
-	data, err := json.Marshal(m)
+	if err := bw.Flush(); err != nil {
+		return nil, err
+	}
+	if err := data.Close(); err != nil {
+		return nil, err
+	}
+	js, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.publish(s.manifestPath(p), bytes.NewReader(data), nil); err != nil {
+	if err := os.MkdirAll(filepath.Join(s.dir, "pkgs"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(data.Name(), s.pkgPath(p, ".data")); err != nil {
+		return nil, err
+	}
+	if err := s.publish(s.pkgPath(p, ".json"), bytes.NewReader(js), nil); err != nil {
 		return nil, fmt.Errorf("storing the manifest of package %s: %w", p, err)
 	}
 	return m, nil
+}
+
+// pkgOpener returns the Content function of a package's regular file: a
+// section of the package's data file, checked as it is read against the
+// SHA-1 the package vouched for.
+func (s *store) pkgOpener(p *apk.Package, e *entry) func() (io.ReadCloser, error) {
+	path := s.pkgPath(p, ".data")
+	s.mu.Lock()
+	b, ok := s.blobs[path]
+	if !ok {
+		b = &blob{path: path}
+		s.blobs[path] = b
+	}
+	s.mu.Unlock()
+	sum, off, size, guest := e.SHA1, e.Offset, e.Size, e.Name
+	return func() (io.ReadCloser, error) {
+		f, err := b.file()
+		if err != nil {
+			return nil, fmt.Errorf("opening the stored content of /%s: %w", guest, err)
+		}
+		return &verifyingReader{r: io.NewSectionReader(f, off, size), name: f.Name(), h: sha1.New(), want: sum, left: size, path: guest}, nil
+	}
 }
 
 var sha1Empty = sha1.Sum(nil)
@@ -195,23 +280,19 @@ func tarEntry(hdr *tar.Header) (entry, error) {
 	return e, nil
 }
 
-// putReader copies r to the store and returns the hex SHA-1 of its bytes.
-func (s store) putReader(r io.Reader) (string, error) {
-	var sum string
-	err := s.publish("", r, func(h hash.Hash) string {
-		sum = hex.EncodeToString(h.Sum(nil))
-		return s.filePath(sum)
-	})
-	return sum, err
-}
-
 // putBytes stores b (a file the build makes itself) and returns its hex
 // SHA-1.
-func (s store) putBytes(b []byte) (string, error) { return s.putReader(bytes.NewReader(b)) }
+func (s *store) putBytes(b []byte) (string, error) {
+	sum := sha1.Sum(b)
+	hexSum := hex.EncodeToString(sum[:])
+	if err := os.MkdirAll(s.tempDir(), 0o755); err != nil {
+		return "", err
+	}
+	return hexSum, s.publish(s.filePath(hexSum), bytes.NewReader(b), nil)
+}
 
-// publish writes r to a temporary file and renames it to name, or, when
-// name is "", to what nameOf returns for the SHA-1 of the bytes.
-func (s store) publish(name string, r io.Reader, nameOf func(hash.Hash) string) (err error) {
+// publish writes r to a temporary file and renames it to name.
+func (s *store) publish(name string, r io.Reader, _ func()) (err error) {
 	tmp, err := os.CreateTemp(s.tempDir(), "put-*")
 	if err != nil {
 		return err
@@ -222,15 +303,11 @@ func (s store) publish(name string, r io.Reader, nameOf func(hash.Hash) string) 
 			os.Remove(tmp.Name())
 		}
 	}()
-	h := sha1.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), r); err != nil {
+	if _, err := io.Copy(tmp, r); err != nil {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
-	}
-	if nameOf != nil {
-		name = nameOf(h)
 	}
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
@@ -238,22 +315,23 @@ func (s store) publish(name string, r io.Reader, nameOf func(hash.Hash) string) 
 	return os.Rename(tmp.Name(), name)
 }
 
-// opener returns the Content function of a stored file: it opens the file
-// and checks, as the bytes are read, that they still hash to its name.
-func (s store) opener(sum string, size int64, guestPath string) func() (io.ReadCloser, error) {
+// fileOpener returns the Content function of a file putBytes stored.
+func (s *store) fileOpener(sum string, size int64, guestPath string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
 		f, err := os.Open(s.filePath(sum))
 		if err != nil {
 			return nil, fmt.Errorf("opening the stored content of /%s: %w", guestPath, err)
 		}
-		return &verifyingReader{f: f, h: sha1.New(), want: sum, left: size, path: guestPath}, nil
+		return &verifyingReader{r: f, c: f, name: f.Name(), h: sha1.New(), want: sum, left: size, path: guestPath}, nil
 	}
 }
 
 // verifyingReader hashes what is read and fails the read that reaches the
-// expected size if the bytes do not match the store's name for them.
+// expected size if the bytes do not match the SHA-1 they were stored with.
 type verifyingReader struct {
-	f    *os.File
+	r    io.Reader
+	c    io.Closer // nil for a section of a shared file
+	name string
 	h    hash.Hash
 	want string
 	left int64
@@ -261,22 +339,27 @@ type verifyingReader struct {
 }
 
 func (v *verifyingReader) Read(b []byte) (int, error) {
-	n, err := v.f.Read(b)
+	n, err := v.r.Read(b)
 	v.h.Write(b[:n])
 	v.left -= int64(n)
 	if v.left <= 0 && n > 0 {
 		if got := hex.EncodeToString(v.h.Sum(nil)); v.left < 0 || got != v.want {
-			return n, fmt.Errorf("stored content of /%s (%s) was changed: it hashes to %s", v.path, v.f.Name(), got)
+			return n, fmt.Errorf("stored content of /%s (in %s) was changed: it hashes to %s, not %s", v.path, v.name, got, v.want)
 		}
 	}
 	return n, err
 }
 
-func (v *verifyingReader) Close() error { return v.f.Close() }
+func (v *verifyingReader) Close() error {
+	if v.c == nil {
+		return nil
+	}
+	return v.c.Close()
+}
 
 // sweepTemps removes temporary files older than an hour (those of runs
 // that died); younger ones may belong to a concurrent run.
-func (s store) sweepTemps(now time.Time) {
+func (s *store) sweepTemps(now time.Time) {
 	des, err := os.ReadDir(s.tempDir())
 	if err != nil {
 		return
