@@ -91,7 +91,11 @@ func (in *installer) writeAccounts(context.Context) error {
 			return err
 		}
 	}
-	files := [][]byte{in.accounts.Passwd(), in.accounts.Group(), lockRoot(in.accounts.Shadow())}
+	passwd := in.accounts.Passwd()
+	if in.opts.RootShell != "" {
+		passwd = setShell(passwd, "root", in.opts.RootShell)
+	}
+	files := [][]byte{passwd, in.accounts.Group(), lockRoot(in.accounts.Shadow())}
 	for i, p := range accountFiles {
 		old, exists := in.tree.Get(p)
 		if !exists && len(files[i]) == 0 {
@@ -129,6 +133,24 @@ func lockRoot(shadow []byte) []byte {
 		return append([]byte("root:*:"), shadow[len("root::"):]...)
 	}
 	return bytes.ReplaceAll(shadow, []byte("\nroot::"), []byte("\nroot:*:"))
+}
+
+// setShell gives user the login shell sh in passwd text (the seventh
+// field of its line).
+func setShell(passwd []byte, user, sh string) []byte {
+	lines := bytes.SplitAfter(passwd, []byte("\n"))
+	for i, l := range lines {
+		f := bytes.Split(bytes.TrimSuffix(l, []byte("\n")), []byte(":"))
+		if len(f) == 7 && string(f[0]) == user {
+			f[6] = []byte(sh)
+			nl := []byte(nil)
+			if bytes.HasSuffix(l, []byte("\n")) {
+				nl = []byte("\n")
+			}
+			lines[i] = append(bytes.Join(f, []byte(":")), nl...)
+		}
+	}
+	return bytes.Join(lines, nil)
 }
 
 // putFile stores data and puts it at p with n's attributes, replacing

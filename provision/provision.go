@@ -83,6 +83,11 @@ type Options struct {
 	// Hostname, when not empty, becomes /etc/hostname.
 	Hostname string
 
+	// RootShell, when not empty, becomes root's login shell in
+	// /etc/passwd (files.RootShell: the wrapper that gives `ssh host cmd`
+	// the session environment).
+	RootShell string
+
 	// Strict makes every script or trigger that was not reproduced an
 	// error instead of a report entry.
 	Strict bool

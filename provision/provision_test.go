@@ -171,7 +171,7 @@ func (f *fixture) options() Options {
 	return Options{
 		Arch: "x86_64", World: f.world, Packages: f.pkgs, PackageFiles: f.files, StoreDir: f.store,
 		Repositories: []string{"https://dl-cdn.alpinelinux.org/alpine/v3.23/main"}, Keys: f.keys,
-		Time: time.Unix(1700000000, 0),
+		Time: time.Unix(1700000000, 0), RootShell: "/usr/local/bin/sbx-shell",
 	}
 }
 
@@ -254,7 +254,7 @@ func TestProvisionBase(t *testing.T) {
 	passwd := content(t, tr, "etc/passwd")
 	group := content(t, tr, "etc/group")
 	shadow := content(t, tr, "etc/shadow")
-	for _, want := range []string{"svc:x:101:102:svc:/var/lib/svc:/sbin/nologin\n", "klogd:x:100:101:klogd:/dev/null:/sbin/nologin\n"} {
+	for _, want := range []string{"root:x:0:0:root:/root:/usr/local/bin/sbx-shell\n", "svc:x:101:102:svc:/var/lib/svc:/sbin/nologin\n", "klogd:x:100:101:klogd:/dev/null:/sbin/nologin\n"} {
 		if !strings.Contains(passwd, want) {
 			t.Errorf("/etc/passwd lacks %q:\n%s", want, passwd)
 		}
