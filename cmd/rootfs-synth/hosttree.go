@@ -93,18 +93,30 @@ func (d *hostDir) readDir(rel string) ([]fs.DirEntry, error) {
 	return des, err
 }
 
-func (d *hostDir) lstat(rel string) (fs.FileInfo, error) {
-	if p, short := d.full(rel); short {
-		return os.Lstat(p)
-	}
-	return d.root.Lstat(rootRel(rel))
+// hostPath is a path below a hostDir, named both ways.
+type hostPath struct {
+	rel   string // slash-separated, relative to the hostDir
+	full  string // the host's name for it
+	short bool   // full fits maxPath
 }
 
-func (d *hostDir) readlink(rel string) (string, error) {
-	if p, short := d.full(rel); short {
-		return os.Readlink(p)
+func (d *hostDir) at(rel string) hostPath {
+	full, short := d.full(rel)
+	return hostPath{rel: rel, full: full, short: short}
+}
+
+func (d *hostDir) lstat(hp hostPath) (fs.FileInfo, error) {
+	if hp.short {
+		return os.Lstat(hp.full)
 	}
-	return d.root.Readlink(rootRel(rel))
+	return d.root.Lstat(rootRel(hp.rel))
+}
+
+func (d *hostDir) readlink(hp hostPath) (string, error) {
+	if hp.short {
+		return os.Readlink(hp.full)
+	}
+	return d.root.Readlink(rootRel(hp.rel))
 }
 
 // walkHostTree reads the host directory d into entries in sorted order
@@ -165,9 +177,8 @@ func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions) (*hostT
 			}
 			seen[key] = rel
 		}
-		p, _ := d.full(rel)
 		if fi.Mode()&fs.ModeIrregular != 0 {
-			return nil, fmt.Errorf("reading %s: unsupported file type %v", p, fi.Mode().Type())
+			return nil, fmt.Errorf("reading %s: unsupported file type %v", d.at(rel).full, fi.Mode().Type())
 		}
 		e := ext4img.Entry{
 			Path:     rel,
@@ -188,7 +199,8 @@ func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions) (*hostT
 		case fi.Mode().IsRegular():
 			e.Size = fi.Size()
 			if e.Size > 0 {
-				e.Content = func() (io.ReadCloser, error) { return d.open(ctx, rel, fi) }
+				id := fileID{dev: st.Dev, ino: st.Ino, size: e.Size}
+				e.Content = func() (io.ReadCloser, error) { return d.open(ctx, rel, id) }
 			}
 		case fi.Mode()&fs.ModeDevice != 0:
 			e.Devmajor, e.Devminor = st.Major, st.Minor
@@ -221,6 +233,27 @@ func listHostTree(ctx context.Context, d *hostDir, rel string, rels *[]string) e
 	return nil
 }
 
+// fileID is what the walk saw of a regular file, for open to check that
+// it still opens that file (kept small: one per file of the tree).
+type fileID struct {
+	dev, ino uint64
+	size     int64
+}
+
+// check reports how the opened file p (regular or not, its device, inode
+// and size) differs from id.
+func (id fileID) check(p string, regular bool, dev, ino uint64, size int64) error {
+	switch {
+	case !regular:
+		return fmt.Errorf("%s changed since it was read: no longer a regular file", p)
+	case dev != id.dev || ino != id.ino:
+		return fmt.Errorf("%s changed since it was read: another file (inode %d, was %d)", p, ino, id.ino)
+	case size != id.size:
+		return fmt.Errorf("%s changed since it was read: %d bytes, was %d", p, size, id.size)
+	}
+	return nil
+}
+
 // hostInfo is what walkHostTree learns of one host path.
 type hostInfo struct {
 	fi       fs.FileInfo
@@ -232,19 +265,19 @@ type hostInfo struct {
 
 func readHostInfo(d *hostDir, rel string) hostInfo {
 	var info hostInfo
-	p, _ := d.full(rel)
-	fi, err := d.lstat(rel)
+	hp := d.at(rel)
+	fi, err := d.lstat(hp)
 	if err != nil {
-		info.err = fmt.Errorf("reading %s: %w", p, err)
+		info.err = fmt.Errorf("reading %s: %w", hp.full, err)
 		return info
 	}
 	info.fi, info.st = fi, hostfs.StatOf(fi)
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		if info.linkname, err = d.readlink(rel); err != nil {
-			info.err = fmt.Errorf("reading symlink %s: %w", p, err)
+		if info.linkname, err = d.readlink(hp); err != nil {
+			info.err = fmt.Errorf("reading symlink %s: %w", hp.full, err)
 			return info
 		}
 	}
-	info.xattrs, info.err = d.xattrs(rel)
+	info.xattrs, info.err = d.xattrs(hp)
 	return info
 }

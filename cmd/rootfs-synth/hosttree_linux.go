@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"syscall"
 
@@ -17,12 +18,12 @@ const maxPath = 4096
 // xattrs reads rel's own extended attributes. A path too long to name
 // goes through /proc/self/fd/N/NAME, N the open parent directory: the
 // kernel follows that magic link and reads NAME's own attributes.
-func (d *hostDir) xattrs(rel string) (map[string][]byte, error) {
-	p, short := d.full(rel)
-	if short {
-		return hostfs.Xattrs(p)
+func (d *hostDir) xattrs(hp hostPath) (map[string][]byte, error) {
+	if hp.short {
+		return hostfs.Xattrs(hp.full)
 	}
-	dir, err := d.root.Open(rootRel(filepath.Dir(filepath.FromSlash(rel))))
+	p := hp.full
+	dir, err := d.root.Open(rootRel(path.Dir(hp.rel)))
 	if err != nil {
 		return nil, fmt.Errorf("listing xattrs of %s: %w", p, err)
 	}
@@ -35,17 +36,17 @@ func (d *hostDir) xattrs(rel string) (map[string][]byte, error) {
 }
 
 // open opens the regular file rel for the image writer, checking that it
-// is still the file walked (fi): same device, inode and size. The walk
+// is still the file walked (id): same device, inode and size. The walk
 // and the write are minutes apart on a big tree, and a path swapped
 // meanwhile must be an error, not a hang or a wrong image: O_NONBLOCK
 // keeps open(2) from waiting for a writer when rel became a FIFO (it
 // changes nothing for a regular file), O_NOFOLLOW refuses a symlink,
 // O_NOCTTY keeps a terminal from becoming ours.
 //
-// It is a bare file descriptor rather than an *os.File: os.Open also
-// fstats the file and tries to register it with the poller, which
-// doubles the system calls per file of a tree of many small files.
-func (d *hostDir) open(ctx context.Context, rel string, fi fs.FileInfo) (io.ReadCloser, error) {
+// It is a bare file descriptor rather than an *os.File: os.Open fstats
+// the file too but keeps the answer to itself, so checking it would cost
+// a second fstat per file of a tree of many small files.
+func (d *hostDir) open(ctx context.Context, rel string, id fileID) (io.ReadCloser, error) {
 	const flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_NOCTTY
 	p, short := d.full(rel)
 	fd := -1
@@ -78,26 +79,12 @@ func (d *hostDir) open(ctx context.Context, rel string, fi fs.FileInfo) (io.Read
 		syscall.Close(fd)
 		return nil, &fs.PathError{Op: "fstat", Path: p, Err: err}
 	}
-	if err := sameFile(p, fi, &st); err != nil {
+	err := id.check(p, st.Mode&syscall.S_IFMT == syscall.S_IFREG, st.Dev, st.Ino, st.Size)
+	if err != nil {
 		syscall.Close(fd)
 		return nil, err
 	}
 	return &hostFile{ctx: ctx, fd: fd, path: p}, nil
-}
-
-// sameFile reports how st, from the opened file, differs from fi, from
-// the walk.
-func sameFile(p string, fi fs.FileInfo, st *syscall.Stat_t) error {
-	was := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case st.Mode&syscall.S_IFMT != syscall.S_IFREG:
-		return fmt.Errorf("%s changed since it was read: no longer a regular file (mode %#o)", p, st.Mode)
-	case st.Dev != was.Dev || st.Ino != was.Ino:
-		return fmt.Errorf("%s changed since it was read: another file (inode %d, was %d)", p, st.Ino, was.Ino)
-	case st.Size != was.Size:
-		return fmt.Errorf("%s changed since it was read: %d bytes, was %d", p, st.Size, was.Size)
-	}
-	return nil
 }
 
 // hostFile reads a file descriptor until ctx is done.

@@ -4,9 +4,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"io/fs"
 	"os"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
@@ -16,15 +14,14 @@ import (
 const maxPath = 1024
 
 // xattrs reads none here (see internal/hostfs).
-func (d *hostDir) xattrs(rel string) (map[string][]byte, error) {
-	p, _ := d.full(rel)
-	return hostfs.Xattrs(p)
+func (d *hostDir) xattrs(hp hostPath) (map[string][]byte, error) {
+	return hostfs.Xattrs(hp.full)
 }
 
 // open opens the regular file rel for the image writer, checking that it
-// is still the file walked (fi). Unlike on Linux, a path swapped for a
+// is still the file walked (id). Unlike on Linux, a path swapped for a
 // FIFO after the walk can make open wait for a writer.
-func (d *hostDir) open(ctx context.Context, rel string, fi fs.FileInfo) (io.ReadCloser, error) {
+func (d *hostDir) open(ctx context.Context, rel string, id fileID) (io.ReadCloser, error) {
 	p, short := d.full(rel)
 	var f *os.File
 	var err error
@@ -37,12 +34,9 @@ func (d *hostDir) open(ctx context.Context, rel string, fi fs.FileInfo) (io.Read
 		return nil, err
 	}
 	now, err := f.Stat()
-	switch {
-	case err != nil:
-	case !now.Mode().IsRegular() || !os.SameFile(now, fi):
-		err = fmt.Errorf("%s changed since it was read: no longer the same regular file", p)
-	case now.Size() != fi.Size():
-		err = fmt.Errorf("%s changed since it was read: %d bytes, was %d", p, now.Size(), fi.Size())
+	if err == nil {
+		st := hostfs.StatOf(now)
+		err = id.check(p, now.Mode().IsRegular(), st.Dev, st.Ino, now.Size())
 	}
 	if err != nil {
 		f.Close()
