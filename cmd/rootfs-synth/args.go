@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -38,7 +39,7 @@ func arrangeArgs(app *cli.App, args []string) ([]string, error) {
 // errors ("mkfs: ", or "" at the root).
 func arrangeLevel(prefix string, flags []cli.Flag, commands []*cli.Command, args []string) ([]string, error) {
 	takesValue := map[string]bool{}
-	for _, f := range append(flags, cli.HelpFlag) {
+	for _, f := range slices.Concat(flags, []cli.Flag{cli.HelpFlag}) {
 		v := true
 		if d, ok := f.(cli.DocGenerationFlag); ok {
 			v = d.TakesValue()

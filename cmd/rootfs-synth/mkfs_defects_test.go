@@ -344,4 +344,14 @@ func TestMkfsWarnings(t *testing.T) {
 	if n := got["/usr/bin/busybox"]; n == nil || n.Mtime != future.Unix() {
 		t.Errorf("/usr/bin/busybox = %+v, want it to keep mtime %d", n, future.Unix())
 	}
+	// --help says what the warnings are about.
+	help, err := exec.Command(testenv.Binary(t), "mkfs", "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"mtime after the build started", "trusted.* xattrs"} {
+		if !strings.Contains(strings.Join(strings.Fields(string(help)), " "), w) {
+			t.Errorf("rootfs-synth mkfs --help does not mention %q:\n%s", w, help)
+		}
+	}
 }
