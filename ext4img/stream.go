@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 )
 
@@ -326,41 +324,6 @@ func (l *Layout) writeInodeTable(s *streamer, sg segment, buf []byte) error {
 		if err := s.writeBlocks(sg.start+b, chunk); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// WriteFile writes the image to a temporary file next to name, syncs it and
-// renames it to name with permissions perm. On error neither name nor the
-// temporary file is left behind (an existing name is not touched).
-func (w *Writer) WriteFile(name string, perm fs.FileMode) (err error) {
-	if _, err := w.Layout(); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing image %s: %w", name, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := w.writeTo(f); err != nil {
-		return fmt.Errorf("writing image %s: %w", name, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("writing image %s: %w", name, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writing image %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing image %s: %w", name, err)
-	}
-	if err := os.Rename(f.Name(), name); err != nil {
-		return fmt.Errorf("writing image %s: %w", name, err)
 	}
 	return nil
 }

@@ -1,30 +1,95 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"io/fs"
+	"path"
+	"path/filepath"
 	"syscall"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 )
 
-// openHostFile opens a regular file for the image writer. It is a bare
-// file descriptor rather than an *os.File: os.Open also fstats the file
-// and tries to register it with the poller, which doubles the system
-// calls per file of a tree of many small files. O_NOFOLLOW refuses a path
-// that was replaced by a symbolic link after the walk.
-func openHostFile(p string) (io.ReadCloser, error) {
-	for {
-		fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: p, Err: err}
-		}
-		return &hostFile{fd: fd, path: p}, nil
+// maxPath is Linux's PATH_MAX, the terminating NUL included.
+const maxPath = 4096
+
+// xattrs reads rel's own extended attributes. A path too long to name
+// goes through /proc/self/fd/N/NAME, N the open parent directory: the
+// kernel follows that magic link and reads NAME's own attributes.
+func (d *hostDir) xattrs(hp hostPath) (map[string][]byte, error) {
+	if hp.short {
+		return hostfs.Xattrs(hp.full)
 	}
+	p := hp.full
+	dir, err := d.root.Open(rootRel(path.Dir(hp.rel)))
+	if err != nil {
+		return nil, fmt.Errorf("listing xattrs of %s: %w", p, err)
+	}
+	defer dir.Close()
+	x, err := hostfs.Xattrs(fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), filepath.Base(p)))
+	if err != nil {
+		return nil, fmt.Errorf("listing xattrs of %s: %w", p, err)
+	}
+	return x, nil
 }
 
+// open opens the regular file rel for the image writer, checking that it
+// is still the file walked (id): same device, inode and size. The walk
+// and the write are minutes apart on a big tree, and a path swapped
+// meanwhile must be an error, not a hang or a wrong image: O_NONBLOCK
+// keeps open(2) from waiting for a writer when rel became a FIFO (it
+// changes nothing for a regular file), O_NOFOLLOW refuses a symlink,
+// O_NOCTTY keeps a terminal from becoming ours.
+//
+// It is a bare file descriptor rather than an *os.File: os.Open fstats
+// the file too but keeps the answer to itself, so checking it would cost
+// a second fstat per file of a tree of many small files.
+func (d *hostDir) open(ctx context.Context, rel string, id fileID) (io.ReadCloser, error) {
+	const flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_NOCTTY
+	p, short := d.full(rel)
+	fd := -1
+	if short {
+		for {
+			var err error
+			fd, err = syscall.Open(p, flags, 0)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+			}
+			break
+		}
+	} else {
+		f, err := d.root.OpenFile(rootRel(rel), flags, 0)
+		if err != nil {
+			return nil, err
+		}
+		fd, err = syscall.Dup(int(f.Fd()))
+		f.Close()
+		if err != nil {
+			return nil, &fs.PathError{Op: "dup", Path: p, Err: err}
+		}
+		syscall.CloseOnExec(fd)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
+		return nil, &fs.PathError{Op: "fstat", Path: p, Err: err}
+	}
+	err := id.check(p, st.Mode&syscall.S_IFMT == syscall.S_IFREG, st.Dev, st.Ino, st.Size)
+	if err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	return &hostFile{ctx: ctx, fd: fd, path: p}, nil
+}
+
+// hostFile reads a file descriptor until ctx is done.
 type hostFile struct {
+	ctx  context.Context
 	fd   int
 	path string
 }
@@ -32,6 +97,9 @@ type hostFile struct {
 func (f *hostFile) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
+	}
+	if err := f.ctx.Err(); err != nil {
+		return 0, err
 	}
 	for {
 		n, err := syscall.Read(f.fd, b)

@@ -2,38 +2,68 @@
 // Firecracker microVMs without root, mount, chroot or mke2fs.
 //
 // Each subcommand lives in its own file (mkfs.go, resolve.go, ...) and
-// returns its *cli.Command; this file only assembles them and owns the exit
-// status.
+// returns its *cli.Command; this file only assembles them and owns the
+// command line's flag rule (args.go), the signals and the exit status.
+//
+// SIGINT, SIGTERM and SIGHUP cancel the context every command runs under:
+// the command stops, removes what it had half written, prints one line
+// on stderr and exits with status 1 (not 128+n: the process ends on its
+// own, cleanly). A second signal is not caught: it ends the process at
+// once, for a command stuck where it cannot see the cancellation.
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
 
 func main() {
-	if err := newApp().Run(os.Args); err != nil {
-		fmt.Fprintf(os.Stderr, "rootfs-synth: %v\n", err)
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			os.Exit(ec.ExitCode())
-		}
-		os.Exit(1)
-	}
+	// The wall clock is read here, once; commands get it as a value.
+	now := time.Now()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		<-ctx.Done()
+		stop() // the next signal takes its default action
+	}()
+	os.Exit(run(ctx, newApp(now), os.Args[1:], os.Stderr))
 }
 
-func newApp() *cli.App {
-	return &cli.App{
+// run runs app on args (without the program name) and returns the exit
+// status, having printed any error as one line on stderr.
+func run(ctx context.Context, app *cli.App, args []string, stderr io.Writer) int {
+	arranged, err := arrangeArgs(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, append([]string{app.Name}, arranged...))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+		return exitStatus(err)
+	}
+	return 0
+}
+
+// newApp assembles the commands; now is the build's wall-clock time.
+func newApp(now time.Time) *cli.App {
+	app := &cli.App{
 		Name:  "rootfs-synth",
 		Usage: "build Alpine Linux root filesystem images for Firecracker, rootless",
 		Commands: []*cli.Command{
-			mkfsCommand(),
+			mkfsCommand(now),
 			resolveCommand(),
 		},
-		// Errors are printed once, by main.
+		OnUsageError: onUsageError,
+		// Errors are printed once, by run.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	for _, c := range app.Commands {
+		c.OnUsageError = onUsageError
+	}
+	return app
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,10 +18,9 @@ import (
 
 // mkfsCommand is `rootfs-synth mkfs SRC_DIR -o IMG`: an ext4 image of a host
 // directory, like `mke2fs -t ext4 -d SRC_DIR` but right-sized, rootless and
-// reproducible. Flags may follow SRC_DIR (urfave/cli/v2 stops at the first
-// argument, so the command moves them to the front and parses them itself).
-func mkfsCommand() *cli.Command {
-	cmd := &cli.Command{
+// reproducible. now is the build's wall-clock time (see filesystemTime).
+func mkfsCommand(now time.Time) *cli.Command {
+	return &cli.Command{
 		Name:      "mkfs",
 		Usage:     "write an ext4 image from a host directory",
 		ArgsUsage: "SRC_DIR",
@@ -28,33 +28,24 @@ func mkfsCommand() *cli.Command {
 			"hard links and device nodes into a new ext4 image. Without --size the image is\n" +
 			"the smallest that fits plus headroom. SOURCE_DATE_EPOCH (seconds) stamps the\n" +
 			"filesystem and caps newer mtimes; without it the newest mtime in the tree is used,\n" +
-			"so the same tree always gives the same image.",
-		// For `help mkfs` only: the inner App parses (see below), so the
-		// outer command must not enforce Required.
-		Flags:           mkfsFlags(false),
-		SkipFlagParsing: true,
+			"but never a time after the build started, so the same tree always gives the same\n" +
+			"image.\n\n" +
+			"The image is written to a hidden temporary file beside IMG and renamed at the end;\n" +
+			"an error, SIGINT, SIGTERM or SIGHUP leaves neither (exit status 1). IMG must be a\n" +
+			"regular file or not exist: a device node, directory or symlink is refused.\n\n" +
+			"Warnings (stderr, once per kind): files with an mtime after the build started\n" +
+			"(kept, but the filesystem's time is capped at the start, else e2fsck would want to\n" +
+			"fix the superblock); and, when run as a user other than root, entries owned by\n" +
+			"other users: their trusted.* xattrs, if any, are invisible to this user and are\n" +
+			"not copied.",
+		Flags:  mkfsFlags(),
+		Action: func(c *cli.Context) error { return runMkfs(c, now) },
 	}
-	cmd.Action = func(c *cli.Context) error {
-		inner := &cli.App{
-			Name:            c.App.Name + " mkfs",
-			Usage:           cmd.Usage,
-			ArgsUsage:       cmd.ArgsUsage,
-			Description:     cmd.Description,
-			Flags:           mkfsFlags(true),
-			Action:          runMkfs,
-			HideHelpCommand: true,
-			Writer:          c.App.Writer,
-			ErrWriter:       c.App.ErrWriter,
-			ExitErrHandler:  func(*cli.Context, error) {},
-		}
-		return inner.Run(append([]string{inner.Name}, flagsFirst(c.Args().Slice(), cmd.Flags)...))
-	}
-	return cmd
 }
 
-func mkfsFlags(required bool) []cli.Flag {
+func mkfsFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: required, Usage: "image `FILE` to write (replaced atomically)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "image `FILE` to write (replaced atomically; a device, directory or symlink is refused)"},
 		&cli.StringFlag{Name: "size", Usage: "image size in bytes, or with K, M, G or T (powers of 1024); default: fit the tree"},
 		&cli.BoolFlag{Name: "no-journal", Usage: "leave out the jbd2 journal"},
 		&cli.IntFlag{Name: "journal-blocks", Usage: "journal size in blocks (default: mke2fs's rule)"},
@@ -68,46 +59,14 @@ func mkfsFlags(required bool) []cli.Flag {
 	}
 }
 
-// flagsFirst moves flags (with their values) before the positional
-// arguments; everything after "--" stays positional.
-func flagsFirst(args []string, flags []cli.Flag) []string {
-	boolFlag := map[string]bool{"help": true, "h": true}
-	for _, f := range flags {
-		if _, ok := f.(*cli.BoolFlag); ok {
-			for _, n := range f.Names() {
-				boolFlag[n] = true
-			}
-		}
-	}
-	var front, back []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			back = append(back, args[i:]...)
-			i = len(args)
-		case len(a) > 1 && a[0] == '-':
-			front = append(front, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && !boolFlag[name] && i+1 < len(args) {
-				i++
-				front = append(front, args[i])
-			}
-		default:
-			back = append(back, a)
-		}
-	}
-	if len(back) > 0 && back[0] != "--" {
-		back = append([]string{"--"}, back...)
-	}
-	return append(front, back...)
-}
-
-func runMkfs(c *cli.Context) error {
+func runMkfs(c *cli.Context, now time.Time) error {
 	if c.NArg() != 1 {
-		return cli.Exit("mkfs: need exactly one SRC_DIR", 2)
+		return usageError("mkfs: need exactly one SRC_DIR")
 	}
 	src, out := c.Args().First(), c.String("output")
+	if out == "" {
+		return usageError("mkfs: --output is empty")
+	}
 	opts := ext4img.Options{
 		BlockSize:      c.Int("block-size"),
 		NoJournal:      c.Bool("no-journal"),
@@ -132,7 +91,7 @@ func runMkfs(c *cli.Context) error {
 			return fmt.Errorf("parsing --hash-seed: %w", err)
 		}
 	}
-	var tree hostTreeOptions
+	tree := hostTreeOptions{UID: os.Geteuid()}
 	if s := c.String("owner"); s != "" {
 		owner, err := parseOwner(s)
 		if err != nil {
@@ -148,6 +107,10 @@ func runMkfs(c *cli.Context) error {
 		tree.Clamp = time.Unix(sec, 0)
 		opts.Time = tree.Clamp
 	}
+	// Before the walk, which takes a while: a mistyped -o costs nothing.
+	if err := ext4img.CheckOutput(out); err != nil {
+		return err
+	}
 	// Like mke2fs -d, follow SRC_DIR itself when it is a symlink.
 	if resolved, err := filepath.EvalSymlinks(src); err == nil {
 		src = resolved
@@ -158,39 +121,59 @@ func runMkfs(c *cli.Context) error {
 		return fmt.Errorf("reading source: %s is not a directory", src)
 	}
 
-	entries, links, err := walkHostTree(src, tree)
+	ctx := c.Context
+	dir, err := openHostDir(src)
 	if err != nil {
 		return err
 	}
-	if opts.Time.IsZero() {
-		for _, e := range entries {
-			if e.ModTime.After(opts.Time) {
-				opts.Time = e.ModTime.Truncate(time.Second)
-			}
-		}
+	defer dir.Close()
+	t, err := walkHostTree(ctx, dir, tree)
+	if err != nil {
+		return stopped(ctx, out, err)
 	}
+	warn := &warnings{w: c.App.ErrWriter}
+	opts.Time = filesystemTime(t.Entries, opts.Time, now, warn)
+	warnTrusted(t, tree.UID, warn)
+	layout, err := writeImage(ctx, src, t, opts, out)
+	if err != nil {
+		return stopped(ctx, out, err)
+	}
+	fmt.Fprintf(c.App.Writer, "%s: %d entries, %d blocks of %d bytes (%.1f MiB), %d blocks and %d inodes free\n",
+		out, len(t.Entries)+len(t.Links), layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
+		layout.FreeBlocks, layout.FreeInodes)
+	return nil
+}
+
+// stopped is err, or when ctx was cancelled (a signal), one line saying
+// so and that nothing was written.
+func stopped(ctx context.Context, out string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("mkfs: stopped (%v); %s not written", context.Cause(ctx), out)
+	}
+	return err
+}
+
+// writeImage writes the image of t to out (see ext4img.WriteFileContext).
+func writeImage(ctx context.Context, src string, t *hostTree, opts ext4img.Options, out string) (*ext4img.Layout, error) {
 	w := ext4img.NewWriter(opts)
-	for _, e := range entries {
+	for _, e := range t.Entries {
 		if err := w.Add(e); err != nil {
-			return fmt.Errorf("copying %s: %w", src, err)
+			return nil, fmt.Errorf("copying %s: %w", src, err)
 		}
 	}
-	for _, l := range links {
+	for _, l := range t.Links {
 		if err := w.Link(l.Path, l.Target); err != nil {
-			return fmt.Errorf("copying %s: %w", src, err)
+			return nil, fmt.Errorf("copying %s: %w", src, err)
 		}
 	}
 	layout, err := w.Layout()
 	if err != nil {
-		return fmt.Errorf("copying %s: %w", src, err)
+		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
-	if err := w.WriteFile(out, 0o644); err != nil {
-		return err // WriteFile names the image
+	if err := w.WriteFileContext(ctx, out, 0o644); err != nil {
+		return nil, err // WriteFileContext names the image
 	}
-	fmt.Fprintf(c.App.Writer, "%s: %d entries, %d blocks of %d bytes (%.1f MiB), %d blocks and %d inodes free\n",
-		out, len(entries)+len(links), layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
-		layout.FreeBlocks, layout.FreeInodes)
-	return nil
+	return layout, nil
 }
 
 // parseSize reads "123", "512K", "512M", "2G", "1T" (powers of 1024; an

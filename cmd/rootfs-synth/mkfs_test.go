@@ -19,8 +19,8 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
-// hostTree writes testenv.HostTree under a directory every user can read.
-func hostTree(t *testing.T) string {
+// hostTreeDir writes testenv.HostTree under a directory every user can read.
+func hostTreeDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(testenv.WorldDir(t), "tree")
 	testenv.HostTree(t, dir)
@@ -54,7 +54,7 @@ func checkImage(t *testing.T, img string, want ext4check.Manifest, opts ext4chec
 }
 
 func TestMkfsUnprivilegedReadsBack(t *testing.T) {
-	src := hostTree(t)
+	src := hostTreeDir(t)
 	want, err := ext4check.FromDir(src)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestMkfsUnprivilegedReadsBack(t *testing.T) {
 }
 
 func TestMkfsOwnerAndClamp(t *testing.T) {
-	src := hostTree(t)
+	src := hostTreeDir(t)
 	want, err := ext4check.FromDir(src)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestMkfsOwnerAndClamp(t *testing.T) {
 // TestMkfsReproducible builds the same tree twice under different time
 // zones and umasks: the images must be byte for byte the same.
 func TestMkfsReproducible(t *testing.T) {
-	src := hostTree(t)
+	src := hostTreeDir(t)
 	var sums [2][32]byte
 	for i, env := range [][]string{{"TZ=UTC", "UMASK=022"}, {"TZ=Asia/Kathmandu", "UMASK=077"}} {
 		img := filepath.Join(filepath.Dir(src), "repro"+string(rune('a'+i))+".img")
@@ -139,7 +139,7 @@ func TestMkfsReproducible(t *testing.T) {
 }
 
 func TestMkfsErrorsLeaveNoOutput(t *testing.T) {
-	src := hostTree(t)
+	src := hostTreeDir(t)
 	if os.Geteuid() == 0 {
 		// Readable by root only: the unprivileged build must fail on it.
 		if err := os.WriteFile(filepath.Join(src, "etc/shadow-"), []byte("secret"), 0o600); err != nil {

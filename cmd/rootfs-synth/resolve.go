@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
@@ -40,7 +38,7 @@ func resolveCommand() *cli.Command {
 
 func resolve(cCtx *cli.Context) error {
 	if cCtx.NArg() == 0 {
-		return errors.New("resolve: no ATOM given (e.g. rootfs-synth resolve alpine-base)")
+		return usageError("resolve: no ATOM given (e.g. rootfs-synth resolve alpine-base)")
 	}
 	var world []apk.Dependency
 	for _, a := range cCtx.Args().Slice() {
@@ -54,9 +52,7 @@ func resolve(cCtx *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("resolve: %w", err)
 	}
-	ctx, stop := signal.NotifyContext(cCtx.Context, os.Interrupt)
-	defer stop()
-	indexes, err := client.FetchIndexes(ctx, repos)
+	indexes, err := client.FetchIndexes(cCtx.Context, repos)
 	if err != nil {
 		return fmt.Errorf("resolve: %w", err)
 	}

@@ -128,7 +128,17 @@ func TestResolveCommand(t *testing.T) {
 		{"explicit cache dir", "", append(trusted, "--cache-dir", filepath.Join(home, "other-cache"), "--repository", mainURL, "app"),
 			"base-1.0-r0\nlib-2.1-r3\napp-0.9-r0\n", 0, nil},
 		{"no atom", "", append(trusted, "--repository", mainURL),
-			"", 1, []string{"no ATOM"}},
+			"", 2, []string{"no ATOM"}},
+		// The flag rule of every command (args.go): flags after the atoms
+		// too; a flag without its value or an unknown one is a usage error.
+		{"flags after atoms", "", append([]string{"app", "--repository", mainURL}, trusted...),
+			"base-1.0-r0\nlib-2.1-r3\napp-0.9-r0\n", 0, nil},
+		{"atom after --", "", append(trusted, "--repository", mainURL, "--", "app"),
+			"base-1.0-r0\nlib-2.1-r3\napp-0.9-r0\n", 0, nil},
+		{"missing value", "", append(trusted, "app", "--repository"),
+			"", 2, []string{"resolve: flag --repository needs a value"}},
+		{"unknown flag", "", append(trusted, "--repository", mainURL, "app", "--frobnicate"),
+			"", 2, []string{"resolve: flag provided but not defined: -frobnicate"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

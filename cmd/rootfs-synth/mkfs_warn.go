@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
+)
+
+// mkfs says on stderr when the image differs from the tree in a way the
+// user did not ask for: one line per kind, with a count and the first
+// path, so a tree of 80,000 odd files gives one line, not 80,000.
+
+// warnings prints "rootfs-synth: warning: ..." lines.
+type warnings struct{ w io.Writer }
+
+func (w *warnings) printf(format string, args ...any) {
+	fmt.Fprintf(w.w, "rootfs-synth: warning: "+format+"\n", args...)
+}
+
+// filesystemTime returns the time the superblock is stamped with (its
+// write, mount-check and creation times, and the journal's): sde when
+// SOURCE_DATE_EPOCH gave one, else the newest mtime in the tree but never
+// after now, the build's start. A reader judges the superblock by its own
+// clock (e2fsck asks "Superblock last write time is in the future. Fix?"),
+// so one file from the future must not make the image look broken; the
+// file keeps its mtime. The rule depends on now only for a tree holding
+// such files, so a sane tree still gives the same image on every run.
+func filesystemTime(entries []ext4img.Entry, sde, now time.Time, warn *warnings) time.Time {
+	now = now.Truncate(time.Second)
+	if !sde.IsZero() {
+		if sde.After(now) {
+			warn.printf("SOURCE_DATE_EPOCH (%s) is after the build started (%s): e2fsck will want to fix the image's superblock times until then",
+				sde.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
+		return sde
+	}
+	var newest time.Time
+	future, first := 0, ""
+	var firstTime time.Time
+	for _, e := range entries {
+		t := e.ModTime.Truncate(time.Second)
+		if t.After(newest) {
+			newest = t
+		}
+		if t.After(now) {
+			if future == 0 {
+				first, firstTime = "/"+e.Path, e.ModTime
+			}
+			future++
+		}
+	}
+	if future == 0 {
+		return newest
+	}
+	warn.printf("%d entries have an mtime after the build started (first: %s, %s): they keep it, but the filesystem's time is the build's start, %s (set SOURCE_DATE_EPOCH to choose)",
+		future, first, firstTime.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	return now
+}
+
+// warnTrusted says that trusted.* xattrs may be missing: Linux lists them
+// only to a process with CAP_SYS_ADMIN, so an ordinary user's listxattr
+// leaves them out without an error. Only root can set them, so a tree
+// that is all the user's own is very unlikely to hold any; entries of
+// other users (an unpacked rootfs owned by root, say) may. "Root" is uid
+// 0 here: a user namespace's root cannot list them either, which this
+// does not detect.
+func warnTrusted(t *hostTree, uid int, warn *warnings) {
+	if runtime.GOOS != "linux" || uid <= 0 || t.Foreign == 0 {
+		return
+	}
+	warn.printf("running as uid %d, not root: %d entries belong to other users (first: %s); trusted.* xattrs are invisible to this user, so any they have are not copied",
+		uid, t.Foreign, t.FirstForeign)
+}
