@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
+	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
 
 // hostTreeOptions change what walkHostTree records.
@@ -32,16 +32,12 @@ type hostTreeOptions struct {
 
 // hostTree is what walkHostTree read.
 type hostTree struct {
-	Entries []ext4img.Entry
-	Links   []hostLink
+	*rootfs.Tree
 	// Foreign counts the entries whose host owner is not Options.UID;
 	// FirstForeign is the first of them.
 	Foreign      int
 	FirstForeign string
 }
-
-// hostLink is a second name for an earlier non-directory (a hard link).
-type hostLink struct{ Path, Target string }
 
 // hostDir reads the paths below one host directory. A path whose full
 // name fits the system's limit (maxPath) is read by that name, one system
@@ -155,7 +151,7 @@ func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions) (*hostT
 		return nil, fmt.Errorf("reading %s: %w", d.path, context.Cause(ctx))
 	}
 
-	t := &hostTree{}
+	t := &hostTree{Tree: rootfs.New(time.Time{})}
 	seen := map[[2]uint64]string{}
 	for i, rel := range rels {
 		info := &infos[i]
@@ -172,7 +168,9 @@ func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions) (*hostT
 		if !fi.IsDir() && st.Nlink > 1 {
 			key := [2]uint64{st.Dev, st.Ino}
 			if first, ok := seen[key]; ok {
-				t.Links = append(t.Links, hostLink{Path: rel, Target: first})
+				if err := t.Link(rel, first); err != nil {
+					return nil, fmt.Errorf("reading %s: %w", d.at(rel).full, err)
+				}
 				continue
 			}
 			seen[key] = rel
@@ -180,8 +178,7 @@ func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions) (*hostT
 		if fi.Mode()&fs.ModeIrregular != 0 {
 			return nil, fmt.Errorf("reading %s: unsupported file type %v", d.at(rel).full, fi.Mode().Type())
 		}
-		e := ext4img.Entry{
-			Path:     rel,
+		e := &rootfs.Node{
 			Mode:     fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky),
 			UID:      st.UID,
 			GID:      st.GID,
@@ -205,7 +202,13 @@ func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions) (*hostT
 		case fi.Mode()&fs.ModeDevice != 0:
 			e.Devmajor, e.Devminor = st.Major, st.Minor
 		}
-		t.Entries = append(t.Entries, e)
+		if rel == "" {
+			*t.Root() = *e
+			continue
+		}
+		if err := t.Add(rel, e); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", d.at(rel).full, err)
+		}
 	}
 	return t, nil
 }

@@ -132,14 +132,14 @@ func runMkfs(c *cli.Context, now time.Time) error {
 		return stopped(ctx, out, err)
 	}
 	warn := &warnings{w: c.App.ErrWriter}
-	opts.Time = filesystemTime(t.Entries, opts.Time, now, warn)
+	opts.Time = filesystemTime(t.Tree, opts.Time, now, warn)
 	warnTrusted(t, tree.UID, warn)
 	layout, err := writeImage(ctx, src, t, opts, out)
 	if err != nil {
 		return stopped(ctx, out, err)
 	}
 	fmt.Fprintf(c.App.Writer, "%s: %d entries, %d blocks of %d bytes (%.1f MiB), %d blocks and %d inodes free\n",
-		out, len(t.Entries)+len(t.Links), layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
+		out, t.Len(), layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
 		layout.FreeBlocks, layout.FreeInodes)
 	return nil
 }
@@ -156,15 +156,8 @@ func stopped(ctx context.Context, out string, err error) error {
 // writeImage writes the image of t to out (see ext4img.WriteFileContext).
 func writeImage(ctx context.Context, src string, t *hostTree, opts ext4img.Options, out string) (*ext4img.Layout, error) {
 	w := ext4img.NewWriter(opts)
-	for _, e := range t.Entries {
-		if err := w.Add(e); err != nil {
-			return nil, fmt.Errorf("copying %s: %w", src, err)
-		}
-	}
-	for _, l := range t.Links {
-		if err := w.Link(l.Path, l.Target); err != nil {
-			return nil, fmt.Errorf("copying %s: %w", src, err)
-		}
+	if err := t.AddTo(w); err != nil {
+		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
 	layout, err := w.Layout()
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
 
 // mkfs says on stderr when the image differs from the tree in a way the
@@ -28,7 +28,7 @@ func (w *warnings) printf(format string, args ...any) {
 // so one file from the future must not make the image look broken; the
 // file keeps its mtime. The rule depends on now only for a tree holding
 // such files, so a sane tree still gives the same image on every run.
-func filesystemTime(entries []ext4img.Entry, sde, now time.Time, warn *warnings) time.Time {
+func filesystemTime(tree *rootfs.Tree, sde, now time.Time, warn *warnings) time.Time {
 	now = now.Truncate(time.Second)
 	if !sde.IsZero() {
 		if sde.After(now) {
@@ -40,18 +40,26 @@ func filesystemTime(entries []ext4img.Entry, sde, now time.Time, warn *warnings)
 	var newest time.Time
 	future, first := 0, ""
 	var firstTime time.Time
-	for _, e := range entries {
+	counted := map[*rootfs.Node]bool{} // a hard link is one entry
+	tree.Walk(func(p string, e *rootfs.Node) error {
+		if tree.Linked(e) {
+			if counted[e] {
+				return nil
+			}
+			counted[e] = true
+		}
 		t := e.ModTime.Truncate(time.Second)
 		if t.After(newest) {
 			newest = t
 		}
 		if t.After(now) {
 			if future == 0 {
-				first, firstTime = "/"+e.Path, e.ModTime
+				first, firstTime = "/"+p, e.ModTime
 			}
 			future++
 		}
-	}
+		return nil
+	})
 	if future == 0 {
 		return newest
 	}
