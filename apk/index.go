@@ -123,7 +123,7 @@ func (p *Package) setIndexField(field byte, v string) error {
 	case 'A':
 		p.Arch = v
 	case 'C':
-		p.Checksum, err = decodeChecksum(v)
+		p.Checksum, err = ParseChecksum(v)
 	case 'S':
 		p.Size, err = parseCount(v)
 	case 'I':
