@@ -78,6 +78,7 @@ func TestPackageReaderChecksum(t *testing.T) {
 		{Name: "etc/a.conf", Data: []byte("a=1\n")},
 		{Name: "etc/bare", Data: []byte("no pax checksum\n"), Checksum: "none"},
 		{Name: "etc/empty"},
+		{Name: "etc/q1", Data: []byte("q\n"), Checksum: apk.FormatChecksum(sha1Of("q\n"))}, // a non-abuild spelling
 		{Name: "etc/link", Linkname: "a.conf"},
 		{Name: "etc/link-bare", Linkname: "/etc/bare", Checksum: "none"},
 		{Name: "etc/hard", Hardlink: "etc/bare"},
@@ -88,6 +89,7 @@ func TestPackageReaderChecksum(t *testing.T) {
 		"etc/a.conf":    sha1Of("a=1\n"),
 		"etc/bare":      sha1Of("no pax checksum\n"),
 		"etc/empty":     sha1Of(""),
+		"etc/q1":        sha1Of("q\n"),
 		"etc/link":      sha1Of("a.conf"),
 		"etc/link-bare": sha1Of("/etc/bare"),
 		"etc/hard":      sha1Of("no pax checksum\n"),

@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -413,8 +412,8 @@ func checkEntryPath(name string) error {
 func decodeEntryChecksum(v string) ([]byte, error) {
 	var b []byte
 	var err error
-	if rest, ok := strings.CutPrefix(v, "Q1"); ok {
-		b, err = base64.StdEncoding.DecodeString(rest)
+	if strings.HasPrefix(v, "Q1") {
+		b, err = ParseChecksum(v)
 	} else {
 		b, err = hex.DecodeString(v)
 	}
