@@ -7,7 +7,10 @@
 //
 // It reads the v2 index and package formats that Alpine v3.23 still ships
 // (apk-tools 3 reads and writes them too). The v3 ADB formats are left out on
-// purpose: no Alpine branch publishes them yet.
+// purpose: no Alpine branch publishes them yet. Of apk's database it writes
+// installed, triggers and the scripts archive; the uvol layer and the
+// overlay list (apk --overlay-from-stdin) are left out: a fresh root has
+// neither.
 package apk
 
 // Package is one record of an APKINDEX (or the .PKGINFO of a package).
