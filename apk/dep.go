@@ -1,8 +1,6 @@
 package apk
 
 import (
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -138,7 +136,7 @@ func parseAtom(s string) (d Dependency, badVersion bool, err error) {
 		}
 		d.Op, d.Version = op, rest[j:]
 		if op == OpChecksum {
-			if _, err := decodeChecksum(d.Version); err != nil {
+			if _, err := ParseChecksum(d.Version); err != nil {
 				return Dependency{}, false, fmt.Errorf("parsing dependency %q: %w", s, err)
 			}
 		} else {
@@ -211,24 +209,4 @@ func (d Dependency) MatchesVersion(v string) bool {
 		return d.Op&OpGreater != 0
 	}
 	return d.Op&OpEqual != 0
-}
-
-// errChecksum explains a checksum that is not "Q1" + base64 of 20 bytes.
-var errChecksum = errors.New(`checksum is not "Q1" followed by a base64 SHA-1`)
-
-// decodeChecksum decodes a "Q1" + base64 SHA-1 package checksum.
-func decodeChecksum(s string) ([]byte, error) {
-	if !strings.HasPrefix(s, "Q1") {
-		return nil, fmt.Errorf("decoding checksum %q: %w", s, errChecksum)
-	}
-	b, err := base64.StdEncoding.DecodeString(s[2:])
-	if err != nil || len(b) != 20 {
-		return nil, fmt.Errorf("decoding checksum %q: %w", s, errChecksum)
-	}
-	return b, nil
-}
-
-// encodeChecksum is the inverse of decodeChecksum.
-func encodeChecksum(b []byte) string {
-	return "Q1" + base64.StdEncoding.EncodeToString(b)
 }

@@ -9,19 +9,25 @@ import (
 	"strings"
 )
 
-// IndexError is a problem at one line of APKINDEX text. It prints as
-// "APKINDEX:12: field C: ..."; the caller adds which index it was.
+// IndexError is a problem at one line of APKINDEX text, or of another file
+// of apk's record format. It prints as "APKINDEX:12: field C: ..."; the
+// caller adds which index it was.
 type IndexError struct {
+	File  string // "installed" for the installed database; "" is APKINDEX
 	Line  int    // 1-based line number
 	Field string // the field letter, "" when the line has none
 	Err   error
 }
 
 func (e *IndexError) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("APKINDEX:%d: %v", e.Line, e.Err)
+	file := e.File
+	if file == "" {
+		file = "APKINDEX"
 	}
-	return fmt.Sprintf("APKINDEX:%d: field %s: %v", e.Line, e.Field, e.Err)
+	if e.Field == "" {
+		return fmt.Sprintf("%s:%d: %v", file, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: field %s: %v", file, e.Line, e.Field, e.Err)
 }
 
 func (e *IndexError) Unwrap() error { return e.Err }
@@ -57,13 +63,8 @@ func ParseIndex(r io.Reader) ([]*Package, error) {
 		if cur == nil {
 			return nil
 		}
-		for _, f := range []struct {
-			name    string
-			present bool
-		}{{"P", cur.Name != ""}, {"V", cur.Version != ""}, {"C", cur.Checksum != nil}} {
-			if !f.present {
-				return &IndexError{Line: start, Err: fmt.Errorf("record has no %s: field", f.name)}
-			}
+		if f := missingField(cur); f != "" {
+			return &IndexError{Line: start, Err: fmt.Errorf("record has no %s: field", f)}
 		}
 		pkgs = append(pkgs, cur)
 		cur = nil
@@ -123,7 +124,7 @@ func (p *Package) setIndexField(field byte, v string) error {
 	case 'A':
 		p.Arch = v
 	case 'C':
-		p.Checksum, err = decodeChecksum(v)
+		p.Checksum, err = ParseChecksum(v)
 	case 'S':
 		p.Size, err = parseCount(v)
 	case 'I':

@@ -64,7 +64,7 @@ func TestParseIndex(t *testing.T) {
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("ParseIndex record 1 =\n%+v\nwant\n%+v", p, want)
 	}
-	if got := encodeChecksum(p.Checksum); got != "Q1oLBiW0dPaMhBiqJgmCwMLf5QbZQ=" {
+	if got := FormatChecksum(p.Checksum); got != "Q1oLBiW0dPaMhBiqJgmCwMLf5QbZQ=" {
 		t.Errorf("checksum round trip = %s", got)
 	}
 	if got := pkgs[1].String(); got != "b-1" {
@@ -207,7 +207,7 @@ func formatIndex(pkgs []*Package) string {
 		return strings.Join(s, " ")
 	}
 	for _, p := range pkgs {
-		b.WriteString("C:" + encodeChecksum(p.Checksum) + "\nP:" + p.Name + "\nV:" + p.Version + "\n")
+		b.WriteString("C:" + FormatChecksum(p.Checksum) + "\nP:" + p.Name + "\nV:" + p.Version + "\n")
 		for _, f := range []struct{ k, v string }{
 			{"A", p.Arch}, {"T", p.Description}, {"U", p.URL}, {"L", p.License}, {"o", p.Origin},
 			{"m", p.Maintainer}, {"c", p.Commit}, {"D", deps(p.Depends)}, {"p", deps(p.Provides)},

@@ -1,11 +1,16 @@
 // Package apk is a client for Alpine Linux package repositories: it parses
 // and verifies signed APKINDEX archives and v2 .apk packages, orders versions
-// and resolves a world of dependency atoms exactly as apk-tools does, and
-// fetches packages into a verified, content-addressed cache.
+// and resolves a world of dependency atoms exactly as apk-tools does,
+// fetches packages into a verified, content-addressed cache, and reads and
+// writes apk's own database (lib/apk/db) byte for byte as apk-tools 3 does,
+// so that apk works in a root it did not install.
 //
 // It reads the v2 index and package formats that Alpine v3.23 still ships
 // (apk-tools 3 reads and writes them too). The v3 ADB formats are left out on
-// purpose: no Alpine branch publishes them yet.
+// purpose: no Alpine branch publishes them yet. Of apk's database it writes
+// installed, triggers and the scripts archive; the uvol layer and the
+// overlay list (apk --overlay-from-stdin) are left out: a fresh root has
+// neither.
 package apk
 
 // Package is one record of an APKINDEX (or the .PKGINFO of a package).

@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -62,10 +61,11 @@ type PackageReader struct {
 	tr        *tar.Reader
 
 	cur       *tar.Header
-	curSum    hash.Hash // nil when the current entry's checksum is settled
-	curWant   []byte
-	regulars  map[string]bool // regular files seen, for hard link targets
-	err       error           // sticky: io.EOF after a verified end, or the first failure
+	curSum    hash.Hash         // over a regular file's content; nil once it is settled
+	curWant   []byte            // the entry's PAX checksum, nil when it has none
+	curDigest []byte            // the entry's SHA-1 once known (see Checksum)
+	regulars  map[string][]byte // regular files seen (their SHA-1 once read), for hard links
+	err       error             // sticky: io.EOF after a verified end, or the first failure
 	finalized bool
 }
 
@@ -73,7 +73,7 @@ type PackageReader struct {
 // in r and leaves the reader at the start of the data. When want is not
 // nil, the control member must hash to want.Checksum (the index's C:).
 func NewPackageReader(r io.Reader, want *Package) (*PackageReader, error) {
-	p := &PackageReader{want: want, what: "package", regulars: map[string]bool{}}
+	p := &PackageReader{want: want, what: "package", regulars: map[string][]byte{}}
 	if want != nil {
 		p.what = "package " + want.String()
 		if len(want.Checksum) == 0 {
@@ -135,7 +135,7 @@ func (p *PackageReader) readHeader(r io.Reader) error {
 	p.info = info
 	if p.want != nil && !bytes.Equal(info.Checksum, p.want.Checksum) {
 		return fmt.Errorf("control member has checksum %s, the index says %s",
-			encodeChecksum(info.Checksum), encodeChecksum(p.want.Checksum))
+			FormatChecksum(info.Checksum), FormatChecksum(p.want.Checksum))
 	}
 	if p.want == nil {
 		p.what = "package " + info.String()
@@ -271,7 +271,7 @@ func (p *PackageReader) Next() (*tar.Header, error) {
 		}
 		return nil, p.fail(fmt.Errorf("reading the entry after %s: %w", after, err))
 	}
-	p.cur, p.curSum, p.curWant = hdr, nil, nil
+	p.cur, p.curSum, p.curWant, p.curDigest = hdr, nil, nil, nil
 	if err := p.checkEntry(hdr); err != nil {
 		return nil, p.fail(fmt.Errorf("data entry %s: %w", hdr.Name, err))
 	}
@@ -308,6 +308,31 @@ func (p *PackageReader) fail(err error) error {
 	return p.err
 }
 
+// Checksum returns the SHA-1 that apk's installed database records for the
+// current entry (its Z: line): of a regular file's content, of a symlink's
+// target, and for a hard link the checksum of the file it links to; nil for
+// directories, devices and FIFOs. It is computed whether or not the entry
+// carries a PAXChecksumSHA1 record, and when it does the two matched.
+//
+// A regular file's checksum is known once its content has been read to its
+// end; if it has not been, Checksum reads the rest (verifying it), after
+// which Read returns io.EOF. The result is the caller's to keep. Checksum
+// belongs to the entry the last Next returned: after Next it describes the
+// new entry, and after Next has returned an error (io.EOF included) it
+// returns that error.
+func (p *PackageReader) Checksum() ([]byte, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	if p.cur == nil {
+		return nil, fmt.Errorf("reading %s: Checksum before Next", p.what)
+	}
+	if err := p.finishEntry(); err != nil {
+		return nil, p.fail(err)
+	}
+	return bytes.Clone(p.curDigest), nil
+}
+
 // checkEntry refuses entries that could escape the root or that apk does
 // not install, and prepares the checksum check.
 func (p *PackageReader) checkEntry(hdr *tar.Header) error {
@@ -319,7 +344,8 @@ func (p *PackageReader) checkEntry(hdr *tar.Header) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tar writers
-		p.regulars[strings.TrimSuffix(hdr.Name, "/")] = true
+		p.regulars[strings.TrimSuffix(hdr.Name, "/")] = nil
+		p.curSum = sha1.New()
 	case tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		// A later entry of the same name replaces the file: a hard link
 		// to the name must not reach what replaced it.
@@ -333,12 +359,18 @@ func (p *PackageReader) checkEntry(hdr *tar.Header) error {
 		if err := checkEntryPath(hdr.Linkname); err != nil {
 			return fmt.Errorf("hard link target: %w", err)
 		}
-		if !p.regulars[hdr.Linkname] {
+		sum, ok := p.regulars[hdr.Linkname]
+		if !ok {
 			return fmt.Errorf("hard link to %q, which is not an earlier regular file", hdr.Linkname)
 		}
+		p.curDigest = sum
 		return nil
 	default:
 		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
+	}
+	if hdr.Typeflag == tar.TypeSymlink {
+		sum := sha1.Sum([]byte(hdr.Linkname))
+		p.curDigest = sum[:]
 	}
 	v, ok := hdr.PAXRecords[PAXChecksumSHA1]
 	if !ok {
@@ -351,12 +383,11 @@ func (p *PackageReader) checkEntry(hdr *tar.Header) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeSymlink:
-		got := sha1.Sum([]byte(hdr.Linkname))
-		if !bytes.Equal(got[:], want) {
-			return fmt.Errorf("checksum mismatch: header says %x, link target %q has %x", want, hdr.Linkname, got)
+		if !bytes.Equal(p.curDigest, want) {
+			return fmt.Errorf("checksum mismatch: header says %x, link target %q has %x", want, hdr.Linkname, p.curDigest)
 		}
 	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old tar writers
-		p.curSum, p.curWant = sha1.New(), want
+		p.curWant = want
 	}
 	return nil
 }
@@ -381,8 +412,8 @@ func checkEntryPath(name string) error {
 func decodeEntryChecksum(v string) ([]byte, error) {
 	var b []byte
 	var err error
-	if rest, ok := strings.CutPrefix(v, "Q1"); ok {
-		b, err = base64.StdEncoding.DecodeString(rest)
+	if strings.HasPrefix(v, "Q1") {
+		b, err = ParseChecksum(v)
 	} else {
 		b, err = hex.DecodeString(v)
 	}
@@ -408,9 +439,11 @@ func (p *PackageReader) verifyEntry() error {
 	}
 	got := p.curSum.Sum(nil)
 	p.curSum = nil
-	if !bytes.Equal(got, p.curWant) {
+	if p.curWant != nil && !bytes.Equal(got, p.curWant) {
 		return fmt.Errorf("data entry %s: checksum mismatch: header says %x, content has %x", p.cur.Name, p.curWant, got)
 	}
+	p.curDigest = got
+	p.regulars[strings.TrimSuffix(p.cur.Name, "/")] = got
 	return nil
 }
 

@@ -228,7 +228,7 @@ func provides(from *spkg, dep *sdep, p provider) bool {
 // the conflict flag (apk_dep_is_materialized).
 func (dep *sdep) matches(checksum []byte, version string) bool {
 	if dep.Op&OpChecksum != 0 {
-		want, _ := decodeChecksum(dep.Version)
+		want, _ := ParseChecksum(dep.Version)
 		return string(checksum) == string(want)
 	}
 	return dep.MatchesVersion(version)

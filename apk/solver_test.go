@@ -164,7 +164,7 @@ func rec(name, version string, fields ...string) string {
 	sum := make([]byte, 20)
 	copy(sum, name+"-"+version)
 	var b strings.Builder
-	b.WriteString("C:" + encodeChecksum(sum) + "\nP:" + name + "\nV:" + version + "\nS:1\nI:1\n")
+	b.WriteString("C:" + FormatChecksum(sum) + "\nP:" + name + "\nV:" + version + "\nS:1\nI:1\n")
 	for _, f := range fields {
 		b.WriteString(f + "\n")
 	}
@@ -292,7 +292,7 @@ func TestSolveDeterministic(t *testing.T) {
 // not by version.
 func TestSolveChecksumAtom(t *testing.T) {
 	idx := indexOf(t, "", rec("foo", "1")+rec("foo", "2"))
-	old := encodeChecksum(idx.Packages[0].Checksum)
+	old := FormatChecksum(idx.Packages[0].Checksum)
 	got, err := Solve(mustWorld(t, "foo><"+old), []*Index{idx}, SolveOptions{})
 	if want := "foo-1"; err != nil || names(got) != want {
 		t.Errorf("Solve(foo><%s) = %s, %v; want %s", old, names(got), err, want)
@@ -301,7 +301,7 @@ func TestSolveChecksumAtom(t *testing.T) {
 	if want := ""; err != nil || names(got) != want {
 		t.Errorf("Solve(!foo><%s) = %s, %v; want nothing", old, names(got), err)
 	}
-	other := encodeChecksum(make([]byte, 20))
+	other := FormatChecksum(make([]byte, 20))
 	var se *SolveError
 	if got, err := Solve(mustWorld(t, "foo><"+other), []*Index{idx}, SolveOptions{}); !errors.As(err, &se) {
 		t.Errorf("Solve(foo><%s) = %s, %v; want a *SolveError", other, names(got), err)

@@ -3,13 +3,11 @@ package apktest
 import (
 	"archive/tar"
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -56,49 +54,18 @@ func (r *Repo) Add(p Pkg) (*apk.Package, error) {
 	return rec, nil
 }
 
-// IndexText returns the APKINDEX text: one record per package, fields in
-// the order apk index writes them.
-func (r *Repo) IndexText() []byte {
+// IndexText returns the APKINDEX text: one record per package, as
+// apk.WriteIndex (apk index) writes it.
+func (r *Repo) IndexText() ([]byte, error) {
+	recs := make([]*apk.Package, len(r.Packages))
+	for i, p := range r.Packages {
+		recs[i] = p.Record
+	}
 	var b bytes.Buffer
-	for _, p := range r.Packages {
-		writeRecord(&b, p.Record)
-		b.WriteByte('\n')
+	if err := apk.WriteIndex(&b, recs); err != nil {
+		return nil, err
 	}
-	return b.Bytes()
-}
-
-func writeRecord(b *bytes.Buffer, p *apk.Package) {
-	field := func(f byte, v string) {
-		if v != "" {
-			fmt.Fprintf(b, "%c:%s\n", f, v)
-		}
-	}
-	deps := func(f byte, ds []apk.Dependency) {
-		s := make([]string, len(ds))
-		for i, d := range ds {
-			s[i] = d.String()
-		}
-		field(f, strings.Join(s, " "))
-	}
-	field('C', checksumString(p.Checksum))
-	field('P', p.Name)
-	field('V', p.Version)
-	field('A', p.Arch)
-	field('S', strconv.FormatInt(p.Size, 10))
-	field('I', strconv.FormatInt(p.InstalledSize, 10))
-	field('T', p.Description)
-	field('U', p.URL)
-	field('L', p.License)
-	field('o', p.Origin)
-	field('m', p.Maintainer)
-	field('t', strconv.FormatInt(p.BuildTime, 10))
-	field('c', p.Commit)
-	if p.HasProviderPriority {
-		field('k', strconv.Itoa(p.ProviderPriority))
-	}
-	deps('D', p.Depends)
-	deps('p', p.Provides)
-	deps('i', p.InstallIf)
+	return b.Bytes(), nil
 }
 
 // IndexArchive returns the APKINDEX.tar.gz: the signature member (none
@@ -109,13 +76,17 @@ func (r *Repo) IndexArchive() ([]byte, error) {
 	if desc == "" {
 		desc = "apktest " + r.Branch + "/" + r.Name
 	}
+	text, err := r.IndexText()
+	if err != nil {
+		return nil, fmt.Errorf("building index: %w", err)
+	}
 	mtime := time.Unix(DefaultBuildTime, 0)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range []struct {
 		name string
 		data []byte
-	}{{"DESCRIPTION", []byte(desc)}, {"APKINDEX", r.IndexText()}} {
+	}{{"DESCRIPTION", []byte(desc)}, {"APKINDEX", text}} {
 		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: e.name, Mode: 0o644, Size: int64(len(e.data)),
 			Uname: "root", Gname: "root", ModTime: mtime, Format: tar.FormatGNU}
 		if err := writeEntry(tw, hdr, e.data); err != nil {
@@ -195,11 +166,4 @@ func (r *Repo) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		http.ServeContent(w, req, path.Base(req.URL.Path), time.Unix(DefaultBuildTime, 0), bytes.NewReader(data))
 	})
-}
-
-func checksumString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return "Q1" + base64.StdEncoding.EncodeToString(b)
 }
