@@ -62,6 +62,3 @@ func (in *installer) installKeys() error {
 	}
 	return nil
 }
-
-// writeInstalled: lib/apk/db — waits for apk's installed-database writer.
-func (in *installer) writeInstalled() error { return nil }

@@ -203,7 +203,7 @@ func (in *installer) installAll(ctx context.Context) error {
 		}
 		in.report.Packages = append(in.report.Packages, PackageReport{
 			Name: ps.rec.Name, Version: ps.rec.Version, Arch: ps.rec.Arch,
-			Checksum: formatChecksum(ps.rec.Checksum), Size: ps.rec.Size,
+			Checksum: apk.FormatChecksum(ps.rec.Checksum), Size: ps.rec.Size,
 			InstalledSize: ps.rec.InstalledSize, Repository: repositoryOf(ps.rec),
 		})
 		in.progress("install", i+1, len(in.pkgs), ps.rec.String())

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,6 +63,3 @@ func (r *Report) RequestedWorld() ([]apk.Dependency, error) {
 	}
 	return world, nil
 }
-
-// formatChecksum spells a C: checksum ("Q1" + base64).
-func formatChecksum(b []byte) string { return "Q1" + base64.StdEncoding.EncodeToString(b) }
