@@ -50,7 +50,7 @@ type Pkg struct {
 	URL, License, Maintainer, Commit         string
 	Depends, Provides, InstallIf, Replaces   []string // atoms as apk spells them: "so:libc.musl-x86_64.so.1", "cmd:sh=1.37.0-r30"
 	ProviderPriority                         *int
-	ReplacesPriority                         int // replaces_priority; 0 writes none
+	ReplacesPriority                         int               // replaces_priority; 0 writes none
 	Triggers                                 []string          // directory globs for the .trigger script
 	Scripts                                  map[string]string // "post-install" or ".post-install" → body
 	Files                                    []File
