@@ -255,3 +255,100 @@ func TestReportLocks(t *testing.T) {
 		t.Errorf("locked world solves to %q, want %q", a, b)
 	}
 }
+
+// TestProvisionOptions: hostname, authorized keys, overlays and strict.
+func TestProvisionOptions(t *testing.T) {
+	pkgs := append(basePackages(t), apktest.Pkg{
+		Name: "mkinitfs-ish", Version: "1-r0", Triggers: []string{"/usr/share/kernel/*"},
+		Scripts: map[string]string{"trigger": "#!/bin/sh\nexec mkinitfs\n"},
+		Files:   []apktest.File{{Name: "usr/share/kernel/lts/", Mode: fs.ModeDir | 0o755}},
+	})
+	f := newFixture(t, pkgs, append([]string{"mkinitfs-ish"}, baseWorld...)...)
+	o := f.options()
+	o.Hostname = "sandbox"
+	o.AuthorizedKeys = []byte("ssh-ed25519 AAAA test\n")
+	o.Overlays = []fs.FS{fstest.MapFS{
+		"etc/motd":           &fstest.MapFile{Data: []byte("overlay motd\n"), Mode: 0o644},
+		"usr/local/bin/tool": &fstest.MapFile{Data: []byte("#!/bin/sh\n"), Mode: 0o755},
+	}}
+	res, err := Provision(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := res.Tree
+	for p, want := range map[string]string{
+		"etc/hostname":              "sandbox\n",
+		"root/.ssh/authorized_keys": "ssh-ed25519 AAAA test\n",
+		"etc/motd":                  "overlay motd\n",
+		"usr/local/bin/tool":        "#!/bin/sh\n",
+	} {
+		if got := content(t, tr, p); got != want {
+			t.Errorf("/%s = %q, want %q", p, got, want)
+		}
+	}
+	for p, want := range map[string]fs.FileMode{"root/.ssh": fs.ModeDir | 0o700, "root/.ssh/authorized_keys": 0o600, "usr/local/bin/tool": 0o755} {
+		if n := node(t, tr, p); n.Mode != want {
+			t.Errorf("/%s mode %v, want %v", p, n.Mode, want)
+		}
+	}
+	var trig *ScriptReport
+	for i, r := range res.Report.Scripts {
+		if r.Package == "mkinitfs-ish-1-r0" && r.Script == ".trigger" {
+			trig = &res.Report.Scripts[i]
+		}
+	}
+	if trig == nil || trig.Status != statusNotReproduced || !strings.Contains(trig.Why, "usr/share/kernel/lts") {
+		t.Errorf("report on mkinitfs-ish's trigger = %+v, want not reproduced, firing for /usr/share/kernel/lts", trig)
+	}
+	o.Strict = true
+	if _, err := Provision(context.Background(), o); err == nil || !strings.Contains(err.Error(), "strict") {
+		t.Errorf("a strict run with an unreproduced trigger: %v, want an error", err)
+	}
+}
+
+// TestProvisionAarch64: nothing runs, so another arch's tree is built the
+// same way.
+func TestProvisionAarch64(t *testing.T) {
+	pkgs := basePackages(t)
+	for i := range pkgs {
+		pkgs[i].Arch = "aarch64"
+	}
+	repo := apktest.NewRepo(key(t))
+	repo.Arch = "aarch64"
+	for _, p := range pkgs {
+		if _, err := repo.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	if err := repo.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	client := &apk.Client{CacheDir: t.TempDir(), Keys: key(t).KeyRing(), Arch: "aarch64"}
+	ctx := context.Background()
+	idx, err := client.FetchIndexes(ctx, []apk.Repository{{URLs: []string{repo.URL("file://" + dir)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var world []apk.Dependency
+	for _, a := range baseWorld {
+		d, _ := apk.ParseDependency(a)
+		world = append(world, d)
+	}
+	sel, err := apk.Solve(world, idx, apk.SolveOptions{Arch: "aarch64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := client.FetchPackages(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Provision(ctx, Options{Arch: "aarch64", World: world, Packages: sel, PackageFiles: files, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := content(t, res.Tree, "etc/apk/arch"); got != "aarch64\n" {
+		t.Errorf("/etc/apk/arch = %q, want aarch64", got)
+	}
+	node(t, res.Tree, "bin/ash")
+}
