@@ -29,9 +29,14 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:  "rootfs-synth",
 		Usage: "build Alpine Linux root filesystem images for Firecracker, rootless",
+		// Without a command, the app builds an image (build.go).
+		Flags:  buildFlags(),
+		Action: runBuild,
 		Commands: []*cli.Command{
 			mkfsCommand(),
 			resolveCommand(),
+			fetchCommand(),
+			versionCommand(),
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},
