@@ -110,15 +110,31 @@ func runBuild(cCtx *cli.Context) error {
 	defer stop()
 	b, err := newBuilder(cCtx)
 	if err != nil {
-		return err
+		return oneLine(err)
 	}
 	err = build(ctx, b)
 	b.ui.close()
 	if cause := context.Cause(ctx); cause != nil && err != nil {
 		return fmt.Errorf("%w; no image written", cause)
 	}
-	return err
+	return oneLine(err)
 }
+
+// oneLine makes err print as one line: an errors.Join (the indexes of
+// several repositories failing at once) puts each error on a line of its
+// own, and a person reading a terminal or a CI log wants the one line
+// that says what went wrong.
+func oneLine(err error) error {
+	if err == nil || !strings.Contains(err.Error(), "\n") {
+		return err
+	}
+	return oneLineError{err}
+}
+
+type oneLineError struct{ err error }
+
+func (e oneLineError) Error() string { return strings.ReplaceAll(e.err.Error(), "\n", "; ") }
+func (e oneLineError) Unwrap() error { return e.err }
 
 func commandNames(app *cli.App) []string {
 	var names []string
@@ -139,11 +155,23 @@ func interruptContext(parent context.Context) (context.Context, func()) {
 	go func() {
 		select {
 		case s := <-sigs:
-			cancel(fmt.Errorf("interrupted by %v", s))
+			cancel(fmt.Errorf("interrupted by %s", signalName(s)))
 		case <-ctx.Done():
 		}
 	}()
 	return ctx, func() { signal.Stop(sigs); cancel(nil) }
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return s.String()
 }
 
 // newBuilder reads and checks the flags.
@@ -217,13 +245,18 @@ func outputPath(cCtx *cli.Context) (string, error) {
 		}
 		return filepath.Abs(o)
 	}
-	name := cCtx.String("image-name")
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || filepath.Base(name) != name {
-		return "", cli.Exit(fmt.Sprintf("--image-name %q: want a file name (for a path, use -o)", name), 2)
-	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "", fmt.Errorf("finding the home directory for ~/.sbx/images (give -o): %w", err)
+	}
+	return imagePath(home, cCtx.String("image-name"))
+}
+
+// imagePath is where --image-name puts the image: the shell builder's
+// ~/.sbx/images/NAME, with the home directory and separators of the host.
+func imagePath(home, name string) (string, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) || filepath.Base(name) != name || filepath.VolumeName(name) != "" {
+		return "", cli.Exit(fmt.Sprintf("--image-name %q: want a file name (for a path, use -o)", name), 2)
 	}
 	return filepath.Join(home, ".sbx", "images", name), nil
 }

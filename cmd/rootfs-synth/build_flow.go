@@ -54,7 +54,7 @@ func (b *builder) phase(name string) func() time.Duration {
 // resolve fetches the repositories' indexes and solves the world.
 func (b *builder) resolve(ctx context.Context) ([]*apk.Package, error) {
 	done := b.phase("resolve")
-	pkgs, err := resolveSelection(ctx, b.client, b.sel)
+	pkgs, _, err := resolveSelection(ctx, b.client, b.sel)
 	if err != nil {
 		return nil, err
 	}
@@ -66,13 +66,18 @@ func (b *builder) resolve(ctx context.Context) ([]*apk.Package, error) {
 	return pkgs, nil
 }
 
-// resolveSelection is the resolve step, shared with `fetch`.
-func resolveSelection(ctx context.Context, c *apk.Client, sel *selection) ([]*apk.Package, error) {
+// resolveSelection is the resolve step, shared with `fetch`: the packages
+// in install order and the indexes they were chosen from.
+func resolveSelection(ctx context.Context, c *apk.Client, sel *selection) ([]*apk.Package, []*apk.Index, error) {
 	indexes, err := c.FetchIndexes(ctx, sel.repos)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return apk.Solve(sel.world, indexes, apk.SolveOptions{Arch: c.Arch})
+	pkgs, err := apk.Solve(sel.world, indexes, apk.SolveOptions{Arch: c.Arch})
+	if err != nil {
+		return nil, nil, err
+	}
+	return pkgs, indexes, nil
 }
 
 // fetch downloads and verifies the packages into the cache.

@@ -66,14 +66,14 @@ func runFetch(cCtx *cli.Context) error {
 		return fmt.Errorf("fetch: %w", cause)
 	}
 	if err != nil {
-		return fmt.Errorf("fetch: %w", err)
+		return oneLine(fmt.Errorf("fetch: %w", err))
 	}
 	return nil
 }
 
 // fetchSelection is the fetch command's flow: resolve, download, lay out.
 func fetchSelection(ctx context.Context, cCtx *cli.Context, client *apk.Client, sel *selection, dest string, u *ui) error {
-	pkgs, err := resolveSelection(ctx, client, sel)
+	pkgs, indexes, err := resolveSelection(ctx, client, sel)
 	if err != nil {
 		return fmt.Errorf("resolving packages: %w", err)
 	}
@@ -91,7 +91,7 @@ func fetchSelection(ctx context.Context, cCtx *cli.Context, client *apk.Client, 
 		fmt.Fprintf(cCtx.App.Writer, "fetched %d packages (%s) into the cache %s\n", len(pkgs), sizeString(size), client.CacheDir)
 		return nil
 	}
-	dirs, err := layOutMirror(dest, client, pkgs, paths)
+	dirs, err := layOutMirror(dest, client, indexes, pkgs, paths)
 	if err != nil {
 		return fmt.Errorf("laying out %s: %w", dest, err)
 	}
@@ -99,35 +99,34 @@ func fetchSelection(ctx context.Context, cCtx *cli.Context, client *apk.Client, 
 	return nil
 }
 
-// layOutMirror copies the packages and the original index archives of
-// their repositories into dest, laid out as a mirror, and returns the
-// repository directories it filled.
-func layOutMirror(dest string, client *apk.Client, pkgs []*apk.Package, paths []string) ([]string, error) {
-	type repoDir struct {
-		rel   string // <branch>/<repo>/<arch>
-		index *apk.Index
-	}
-	byIndex := map[*apk.Index]*repoDir{}
-	byRel := map[string]*apk.Index{}
+// layOutMirror copies the original index archive of every repository
+// (also of those no package came from: a build reads them all) and the
+// packages into dest, laid out as a mirror, and returns the repository
+// directories it filled.
+func layOutMirror(dest string, client *apk.Client, indexes []*apk.Index, pkgs []*apk.Package, paths []string) ([]string, error) {
+	relOf := make(map[*apk.Index]string, len(indexes))
+	byRel := make(map[string]*apk.Index, len(indexes))
 	var order []string
-	for i, p := range pkgs {
-		rd, ok := byIndex[p.Repository]
-		if !ok {
-			rel, err := mirrorPath(p.Repository, client.Arch)
-			if err != nil {
-				return nil, err
-			}
-			if other, ok := byRel[rel]; ok && other != p.Repository {
-				return nil, fmt.Errorf("repositories %s and %s would both go to %s", other.Source, p.Repository.Source, rel)
-			}
-			rd = &repoDir{rel: rel, index: p.Repository}
-			byIndex[p.Repository], byRel[rel] = rd, p.Repository
-			order = append(order, rel)
-			if err := copyCachedIndex(filepath.Join(dest, filepath.FromSlash(rel)), client, p.Repository); err != nil {
-				return nil, err
-			}
+	for _, idx := range indexes {
+		rel, err := mirrorPath(idx, client.Arch)
+		if err != nil {
+			return nil, err
 		}
-		dst := filepath.Join(dest, filepath.FromSlash(rd.rel), p.Name+"-"+p.Version+".apk")
+		if other, ok := byRel[rel]; ok {
+			return nil, fmt.Errorf("repositories %s and %s would both go to %s", other.Source, idx.Source, rel)
+		}
+		relOf[idx], byRel[rel] = rel, idx
+		order = append(order, rel)
+		if err := copyCachedIndex(filepath.Join(dest, filepath.FromSlash(rel)), client, idx); err != nil {
+			return nil, err
+		}
+	}
+	for i, p := range pkgs {
+		rel, ok := relOf[p.Repository]
+		if !ok {
+			return nil, fmt.Errorf("copying %s: it comes from none of the fetched indexes", p)
+		}
+		dst := filepath.Join(dest, filepath.FromSlash(rel), p.Name+"-"+p.Version+".apk")
 		if err := copyFileAtomic(dst, paths[i]); err != nil {
 			return nil, fmt.Errorf("copying %s: %w", p, err)
 		}

@@ -36,7 +36,7 @@ func selectionFlags() []cli.Flag {
 			Name:  "mirror",
 			Value: &lineList{},
 			Usage: "Alpine mirror `URL` (or directory laid out as a mirror; repeatable, tried in order); its " +
-				"<branch>/main and <branch>/community are the repositories (default " + defaultMirror + ")",
+				"<branch>/main and <branch>/community are the repositories (default " + defaultMirror + "; none: only the --repository ones)",
 		},
 		&cli.StringFlag{Name: "lock", Usage: "build exactly the packages of the build report `FILE` of an earlier build (instead of --profile and --packages)"},
 	}
@@ -159,14 +159,25 @@ func profileAtoms(profile string) ([]string, error) {
 }
 
 // repositories are the mirrors' main and community for the branch (every
-// mirror a failover of the first), then the --repository ones.
+// mirror a failover of the first), then the --repository ones; --mirror
+// none leaves out the mirror (e.g. to build offline from directory
+// repositories alone).
 func repositories(cCtx *cli.Context, branch string) ([]apk.Repository, error) {
 	mirrors := cCtx.Generic("mirror").(*lineList).values
 	if len(mirrors) == 0 {
 		mirrors = []string{defaultMirror}
 	}
 	var repos []apk.Repository
+	if slices.Contains(mirrors, "none") {
+		if len(mirrors) > 1 {
+			return nil, cli.Exit("--mirror none: give it alone (no mirror repositories at all)", 2)
+		}
+		mirrors = nil
+	}
 	for _, name := range mirrorRepositories {
+		if len(mirrors) == 0 {
+			break
+		}
 		var r apk.Repository
 		for _, m := range mirrors {
 			if strings.ContainsAny(m, " \t@") {
@@ -190,6 +201,9 @@ func repositories(cCtx *cli.Context, branch string) ([]apk.Repository, error) {
 			return nil, fmt.Errorf("--repository: %w", err)
 		}
 		repos = append(repos, rs...)
+	}
+	if len(repos) == 0 {
+		return nil, cli.Exit("--mirror none and no --repository: no repository to install from", 2)
 	}
 	return repos, nil
 }
