@@ -77,7 +77,7 @@ func fetchSelection(ctx context.Context, cCtx *cli.Context, client *apk.Client, 
 	if err != nil {
 		return fmt.Errorf("resolving packages: %w", err)
 	}
-	u.startFetch(pkgs)
+	u.startFetch(pkgs, cachedPackages(client.CacheDir, pkgs))
 	paths, err := client.FetchPackages(ctx, pkgs)
 	u.endBars(err == nil)
 	if err != nil {

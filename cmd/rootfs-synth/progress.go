@@ -37,13 +37,10 @@ type ui struct {
 	open []*mpb.Bar    // bars of the running phase not yet complete
 
 	// downloads (calls from apk.Client are serialized)
-	dlDone  map[string]int64
-	dlBar   map[string]*mpb.Bar
-	dlTotal *mpb.Bar
-	fetched struct {
-		packages, cached int
-		bytes            int64
-	}
+	dlDone   map[string]int64
+	dlBar    map[string]*mpb.Bar
+	dlTotal  *mpb.Bar
+	dlCached map[string]bool // name-version of the packages already in the cache
 
 	// provisioning: one bar per provision.Event.Phase
 	provBar map[string]*mpb.Bar
@@ -167,15 +164,16 @@ func (u *ui) endBars(ok bool) {
 	bars.Wait()
 }
 
-// startFetch begins the download phase of pkgs.
-func (u *ui) startFetch(pkgs []*apk.Package) {
+// startFetch begins the download phase of pkgs, of which those named in
+// cached are in the cache already (they get no bar of their own).
+func (u *ui) startFetch(pkgs []*apk.Package, cached map[string]bool) {
 	var total int64
 	for _, p := range pkgs {
 		total += p.Size
 	}
 	u.dlDone = make(map[string]int64, len(pkgs))
 	u.dlBar = make(map[string]*mpb.Bar)
-	u.fetched.packages, u.fetched.cached, u.fetched.bytes = 0, 0, 0
+	u.dlCached = cached
 	u.startBars()
 	u.dlTotal = u.addBar("download", total, true, mpb.BarPriority(1<<30))
 }
@@ -189,15 +187,15 @@ func (u *ui) download(p apk.Progress) {
 		u.dlTotal.IncrInt64(p.Done - prev)
 	}
 	complete := p.Total > 0 && p.Done >= p.Total
-	if !seen && complete { // a cache hit reports once, whole
-		u.fetched.packages++
-		u.fetched.cached++
-		u.debugf("fetch: %s (%s, cached)", p.Package, sizeString(p.Total))
+	if u.dlCached[p.Package] {
+		if complete {
+			u.debugf("fetch: %s (%s, cached)", p.Package, sizeString(p.Total))
+		}
 		return
 	}
 	if b := u.dlBar[p.Package]; b != nil {
 		b.SetCurrent(p.Done)
-	} else if !seen && u.dlTotal != nil {
+	} else if !seen && !complete && u.dlTotal != nil {
 		b = u.addBar(p.Package, p.Total, true, mpb.BarRemoveOnComplete())
 		if b != nil {
 			b.SetCurrent(p.Done)
@@ -205,8 +203,6 @@ func (u *ui) download(p apk.Progress) {
 		}
 	}
 	if complete {
-		u.fetched.packages++
-		u.fetched.bytes += p.Total
 		u.debugf("fetch: %s (%s, downloaded)", p.Package, sizeString(p.Total))
 	}
 }
