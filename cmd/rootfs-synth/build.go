@@ -133,7 +133,26 @@ func oneLine(err error) error {
 
 type oneLineError struct{ err error }
 
-func (e oneLineError) Error() string { return strings.ReplaceAll(e.err.Error(), "\n", "; ") }
+// Error joins the lines, trimmed: after a line ending in ":" (the
+// solver's "unable to select packages:") with a space, otherwise with "; ".
+func (e oneLineError) Error() string {
+	var b strings.Builder
+	for _, l := range strings.Split(e.err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if strings.HasSuffix(b.String(), ":") {
+				b.WriteString(" ")
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
 func (e oneLineError) Unwrap() error { return e.err }
 
 func commandNames(app *cli.App) []string {

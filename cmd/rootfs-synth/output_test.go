@@ -218,3 +218,18 @@ func TestSizeString(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"fetching x: refused", "fetching x: refused"},
+		{"index of main: refused\nindex of community: refused", "index of main: refused; index of community: refused"},
+		{"unable to select packages:\n  a-1-r0:\n    breaks: world[a><Q1AA]\n", "unable to select packages: a-1-r0: breaks: world[a><Q1AA]"},
+	}
+	for _, tt := range tests {
+		if got := oneLine(errors.New(tt.in)).Error(); got != tt.want {
+			t.Errorf("oneLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
