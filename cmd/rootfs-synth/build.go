@@ -66,7 +66,7 @@ func buildFlags() []cli.Flag {
 			Value: &lineList{},
 			Usage: "overlay the files of `DIR` on the image (repeatable, in order, after the built-in sandbox files)",
 		},
-		&cli.StringFlag{Name: "size", Usage: "image size in bytes, or with K, M, G or T (powers of 1024); default: fit the tree"},
+		&cli.StringFlag{Name: "size", Usage: "image `SIZE` in bytes, or with K, M, G or T (powers of 1024); default: fit the tree"},
 		&cli.BoolFlag{Name: "no-journal", Usage: "leave out the ext4 journal"},
 		&cli.StringFlag{Name: "report", Usage: "write the JSON build report to `FILE` (usable as --lock later)"},
 		&cli.StringFlag{Name: "authorized-keys", Usage: "install `FILE` as /root/.ssh/authorized_keys"},

@@ -23,7 +23,7 @@ func selectionFlags() []cli.Flag {
 		&cli.StringFlag{
 			Name:  "profile",
 			Value: profiles.Default,
-			Usage: "package profile: " + strings.Join(profiles.Names(), ", ") +
+			Usage: "package profile `NAME`: " + strings.Join(profiles.Names(), ", ") +
 				", a path to a profile file (one atom per line, # comments), or none",
 		},
 		&cli.StringFlag{Name: "branch", Value: defaultBranch, Usage: "Alpine `BRANCH` of the mirror's repositories"},
