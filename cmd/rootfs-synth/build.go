@@ -166,7 +166,8 @@ func commandNames(app *cli.App) []string {
 }
 
 // interruptContext is canceled by SIGINT, SIGTERM or SIGHUP, with a cause
-// naming the signal.
+// naming the signal; every step stops at its next check and removes what
+// it had begun.
 func interruptContext(parent context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	sigs := make(chan os.Signal, 1)
@@ -174,6 +175,9 @@ func interruptContext(parent context.Context) (context.Context, func()) {
 	go func() {
 		select {
 		case s := <-sigs:
+			// A second signal gets the default action: a person pressing
+			// Ctrl-C again wants out now, cleanup or not.
+			signal.Stop(sigs)
 			cancel(fmt.Errorf("interrupted by %s", signalName(s)))
 		case <-ctx.Done():
 		}
