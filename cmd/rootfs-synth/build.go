@@ -98,6 +98,10 @@ type builder struct {
 	ui     *ui
 	stdout io.Writer // the closing summary
 	phases []provision.PhaseReport
+
+	// provisionTree is provision.Provision; tests of the other steps
+	// give a stand-in.
+	provisionTree func(context.Context, provision.Options) (*provision.Result, error)
 }
 
 // runBuild is the action of `rootfs-synth [flags]`.
@@ -206,6 +210,8 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 		strict:     cCtx.Bool("strict"),
 		reportPath: cCtx.String("report"),
 		imageOpts:  ext4img.Options{NoJournal: cCtx.Bool("no-journal")},
+
+		provisionTree: provision.Provision,
 	}
 	var err error
 	if b.sel, err = newSelection(cCtx); err != nil {

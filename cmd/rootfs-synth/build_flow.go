@@ -122,7 +122,7 @@ func cachedPackages(cacheDir string, pkgs []*apk.Package) map[string]bool {
 func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []string) (*provision.Result, error) {
 	done := b.phase("provision")
 	b.ui.startBars()
-	res, err := provision.Provision(ctx, provision.Options{
+	res, err := b.provisionTree(ctx, provision.Options{
 		Arch:           b.client.Arch,
 		World:          b.sel.requested,
 		Packages:       pkgs,
