@@ -213,6 +213,9 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 
 		provisionTree: provision.Provision,
 	}
+	if err := checkHostname(b.hostname); err != nil {
+		return nil, err
+	}
 	var err error
 	if b.sel, err = newSelection(cCtx); err != nil {
 		return nil, err
@@ -264,6 +267,30 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// checkHostname refuses a --hostname the guest's hostname(1) would: it
+// must be dot-separated labels of letters, digits and inner hyphens, at
+// most 63 bytes each and 253 in all (RFC 1123). "" means none.
+func checkHostname(h string) error {
+	if h == "" {
+		return nil
+	}
+	bad := len(h) > 253
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			bad = true
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				bad = true
+			}
+		}
+	}
+	if bad {
+		return cli.Exit(fmt.Sprintf("--hostname %q: want letters, digits and hyphens in dot-separated labels (RFC 1123)", h), 2)
+	}
+	return nil
 }
 
 // outputPath is -o, or --image-name under ~/.sbx/images.

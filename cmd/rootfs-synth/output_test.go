@@ -234,3 +234,19 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHostname(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"", true}, {"sandbox", true}, {"sbx-01.example.com", true}, {"a", true},
+		{"-sandbox", false}, {"sandbox-", false}, {"a..b", false}, {"sand box", false},
+		{"a/b", false}, {"host\nname", false}, {strings.Repeat("a", 64), false},
+	}
+	for _, tt := range tests {
+		if err := checkHostname(tt.in); (err == nil) != tt.ok {
+			t.Errorf("checkHostname(%q) = %v, want ok %v", tt.in, err, tt.ok)
+		}
+	}
+}
