@@ -276,6 +276,8 @@ func TestBuildFailsCleanly(t *testing.T) {
 				}
 			},
 			want: "permission denied"},
+		{name: "report directory missing", args: []string{"--profile", "none", "-p", "app", "--report", "/nonexistent/report.json"},
+			want: "/nonexistent"},
 		{name: "full disk", args: []string{"--profile", "none", "-p", "app"}, needsProvision: true,
 			// RLIMIT_FSIZE: every write beyond 4 MiB fails with EFBIG, as on
 			// a full disk; the packages and indexes are far smaller, the
