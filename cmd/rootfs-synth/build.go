@@ -213,10 +213,19 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 
 		provisionTree: provision.Provision,
 	}
+	// Flag-only checks first: a usage error must not wait for anything.
 	if err := checkHostname(b.hostname); err != nil {
 		return nil, err
 	}
 	var err error
+	if b.output, err = outputPath(cCtx); err != nil {
+		return nil, err
+	}
+	if s := cCtx.String("size"); s != "" {
+		if b.imageOpts.Size, err = parseSize(s); err != nil {
+			return nil, fmt.Errorf("parsing --size: %w", err)
+		}
+	}
 	if b.sel, err = newSelection(cCtx); err != nil {
 		return nil, err
 	}
@@ -226,14 +235,6 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 	b.client.Progress = b.ui.download
 	b.storeDir = filepath.Join(b.client.CacheDir, "unpacked")
 
-	if b.output, err = outputPath(cCtx); err != nil {
-		return nil, err
-	}
-	if s := cCtx.String("size"); s != "" {
-		if b.imageOpts.Size, err = parseSize(s); err != nil {
-			return nil, fmt.Errorf("parsing --size: %w", err)
-		}
-	}
 	if cCtx.Bool("no-shrink") && b.imageOpts.Size == 0 {
 		b.imageOpts.HeadroomBlocks = noShrinkHeadroomBytes / 4096
 		b.imageOpts.HeadroomInodes = noShrinkHeadroomInodes
