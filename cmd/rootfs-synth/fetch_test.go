@@ -69,3 +69,24 @@ func TestFetchLock(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchProfileFile: --profile takes a path to a profile file, whose
+// atoms are fetched together with --packages.
+func TestFetchProfileFile(t *testing.T) {
+	m := newMirror(t)
+	profile := filepath.Join(m.home, "my-profile.txt")
+	if err := os.WriteFile(profile, []byte("# what the test needs\napp\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append(append([]string{"fetch"}, m.trusted()...), "--profile", profile, "-p", "extra")
+	stdout, stderr, code := run(t, m.command(t, nil, args...))
+	if code != 0 {
+		if strings.Contains(stderr, "profiles: not implemented yet") {
+			t.Skip("needs profiles.Parse")
+		}
+		t.Fatalf("rootfs-synth %s = exit %d\nstderr: %s", strings.Join(args, " "), code, stderr)
+	}
+	if !strings.Contains(stdout, "fetched 3 packages") {
+		t.Errorf("rootfs-synth %s: stdout %q, want 3 packages (app, its base, extra)", strings.Join(args, " "), stdout)
+	}
+}
