@@ -264,16 +264,15 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 	if b.sudo, err = sudoOwner(); err != nil {
 		return nil, err
 	}
-	if b.reportPath != "" {
-		// Found out now, not after the image is written.
-		if st, err := os.Stat(filepath.Dir(b.reportPath)); err != nil {
-			return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
-		} else if !st.IsDir() {
-			return nil, fmt.Errorf("writing report %s: %s is not a directory", b.reportPath, filepath.Dir(b.reportPath))
-		}
-	}
 	if err := b.prepareOutputDir(); err != nil {
 		return nil, err
+	}
+	if b.reportPath != "" {
+		// Created now like the output's, so that a report that cannot be
+		// written fails before the work, not after the image.
+		if err := b.mkdirAll(filepath.Dir(b.reportPath)); err != nil {
+			return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
+		}
 	}
 	return b, nil
 }

@@ -276,7 +276,7 @@ func TestBuildFailsCleanly(t *testing.T) {
 				}
 			},
 			want: "permission denied"},
-		{name: "report directory missing", args: []string{"--profile", "none", "-p", "app", "--report", "/nonexistent/report.json"},
+		{name: "report directory not creatable", args: []string{"--profile", "none", "-p", "app", "--report", "/nonexistent/report.json"},
 			want: "/nonexistent"},
 		{name: "full disk", args: []string{"--profile", "none", "-p", "app"}, needsProvision: true,
 			// RLIMIT_FSIZE: every write beyond 4 MiB fails with EFBIG, as on
