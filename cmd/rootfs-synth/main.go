@@ -54,9 +54,14 @@ func newApp(now time.Time) *cli.App {
 	app := &cli.App{
 		Name:  "rootfs-synth",
 		Usage: "build Alpine Linux root filesystem images for Firecracker, rootless",
+		// Without a command, the app builds an image (build.go).
+		Flags:  buildFlags(),
+		Action: runBuild,
 		Commands: []*cli.Command{
 			mkfsCommand(now),
 			resolveCommand(),
+			fetchCommand(),
+			versionCommand(),
 		},
 		OnUsageError: onUsageError,
 		// Errors are printed once, by run.

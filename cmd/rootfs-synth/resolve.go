@@ -123,17 +123,26 @@ func newAPKClient(cCtx *cli.Context) (*apk.Client, []apk.Repository, error) {
 	if len(repos) == 0 {
 		return nil, nil, errors.New("--repository: no repository given")
 	}
+	client, err := apkClient(cCtx, arch)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, repos, nil
+}
 
+// apkClient makes the client that the key, cache and network flags of
+// apkClientFlags describe, for arch. Warnings go to the app's stderr.
+func apkClient(cCtx *cli.Context, arch string) (*apk.Client, error) {
 	keys, err := apk.AlpineKeys(arch)
 	if err != nil {
 		if cCtx.String("keys-dir") == "" && !cCtx.Bool("allow-untrusted") {
-			return nil, nil, fmt.Errorf("%w; give --keys-dir for this arch", err)
+			return nil, fmt.Errorf("%w; give --keys-dir for this arch", err)
 		}
 		keys = apk.NewKeyRing()
 	}
 	if dir := cCtx.String("keys-dir"); dir != "" {
 		if err := keys.AddDir(dir); err != nil {
-			return nil, nil, fmt.Errorf("--keys-dir: %w", err)
+			return nil, fmt.Errorf("--keys-dir: %w", err)
 		}
 	}
 	stderr := cCtx.App.ErrWriter
@@ -148,7 +157,7 @@ func newAPKClient(cCtx *cli.Context) (*apk.Client, []apk.Repository, error) {
 		AllowUntrusted: cCtx.Bool("allow-untrusted"),
 		Offline:        cCtx.Bool("offline"),
 		Logger:         newLogger(stderr),
-	}, repos, nil
+	}, nil
 }
 
 // newLogger logs warnings to w as "level=WARN msg=... key=value" lines,

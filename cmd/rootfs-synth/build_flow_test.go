@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/provision"
+	"github.com/rootfs-synth/rootfs-synth/rootfs"
+)
+
+// fakeProvision stands in for provision.Provision so that the steps
+// around it run now: a tree holding one file per package, whose bytes
+// are the package's .apk file (opened from PackageFiles, as the real
+// tree opens its store). opened, when not nil, runs as a file's content
+// is opened by the image writer.
+func fakeProvision(opened func()) func(context.Context, provision.Options) (*provision.Result, error) {
+	return func(ctx context.Context, opts provision.Options) (*provision.Result, error) {
+		mtime := time.Unix(1700000000, 0)
+		tree := rootfs.New(mtime)
+		if err := tree.Add("pkgs", &rootfs.Node{Mode: fs.ModeDir | 0o755, ModTime: mtime}); err != nil {
+			return nil, err
+		}
+		rep := &provision.Report{Arch: opts.Arch}
+		for i, p := range opts.Packages {
+			file := opts.PackageFiles[i]
+			st, err := os.Stat(file)
+			if err != nil {
+				return nil, err
+			}
+			err = tree.Add("pkgs/"+p.Name+".apk", &rootfs.Node{Mode: 0o644, ModTime: mtime, Size: st.Size(),
+				Content: func() (io.ReadCloser, error) {
+					if opened != nil {
+						opened()
+					}
+					return os.Open(file)
+				}})
+			if err != nil {
+				return nil, err
+			}
+			rep.Packages = append(rep.Packages, provision.PackageReport{Name: p.Name, Version: p.Version, Size: p.Size})
+			rep.UnpackedBytes += st.Size()
+		}
+		rep.Files = tree.Len()
+		return &provision.Result{Tree: tree, Report: rep, UUID: [16]byte{1, 2, 3}, HashSeed: [16]byte{4, 5, 6}, Time: mtime}, nil
+	}
+}
+
+// flowBuilder is a builder as newBuilder makes it from flags, against a
+// repository served on 127.0.0.1, with the provision stand-in.
+func flowBuilder(t *testing.T, output string, opened func()) (*builder, *bytes.Buffer) {
+	t.Helper()
+	key, err := apktest.NewKey("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := apktest.NewRepo(key)
+	for _, p := range []apktest.Pkg{
+		{Name: "base", Version: "1.0-r0", Files: []apktest.File{{Name: "etc/base", Data: []byte("base\n")}}},
+		{Name: "app", Version: "0.9-r0", Depends: []string{"base"}, Files: []apktest.File{{Name: "usr/bin/app", Data: bytes.Repeat([]byte("app\n"), 50000)}}},
+	} {
+		if _, err := repo.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(repo.Handler())
+	t.Cleanup(srv.Close)
+	r, err := apk.ParseRepository(repo.URL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	world := []apk.Dependency{{Name: "app"}}
+	var stdout bytes.Buffer
+	b := &builder{
+		sel:           &selection{branch: "v3.23", arch: "x86_64", world: world, requested: world, repos: []apk.Repository{r}},
+		client:        &apk.Client{CacheDir: t.TempDir(), Keys: key.KeyRing(), Arch: "x86_64", HTTP: http.DefaultClient},
+		output:        output,
+		reportPath:    output + ".json",
+		ui:            quietUI(),
+		stdout:        &stdout,
+		provisionTree: fakeProvision(opened),
+	}
+	b.ui.level = levelNormal // the summary; stderr lines go to io.Discard
+	return b, &stdout
+}
+
+// TestBuildFlow: the build's steps around provision — resolve, fetch,
+// image write, report, summary — give an e2fsck-clean image holding the
+// tree, a report with the image and every phase, and a summary.
+func TestBuildFlow(t *testing.T) {
+	for _, name := range []string{"img.ext4", "img.ext4.zst"} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, name)
+		b, stdout := flowBuilder(t, out, nil)
+		if err := build(context.Background(), b); err != nil {
+			t.Fatalf("build(%s): %v", name, err)
+		}
+		if got := strings.Join(dirNames(t, dir), " "); got != name+" "+name+".json" {
+			t.Errorf("build(%s) left %q, want the image and its report", name, got)
+		}
+		for _, want := range []string{"built " + out, "2 packages", "apparent", "allocated", "resolve", "fetch", "provision", "write"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("build(%s): the summary does not mention %q:\n%s", name, want, stdout)
+			}
+		}
+		f, err := os.Open(out + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := provision.ReadReport(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var phases []string
+		for _, p := range rep.Phases {
+			phases = append(phases, p.Name)
+		}
+		if rep.Image == nil || rep.Image.Path != out || rep.Image.UUID != "01020300-0000-0000-0000-000000000000" ||
+			strings.Join(phases, " ") != "resolve fetch provision write" {
+			t.Errorf("build(%s): report image %+v, phases %q; want the image with the provisioned UUID, and the 4 phases", name, rep.Image, phases)
+		}
+		if name != "img.ext4" {
+			continue
+		}
+		if err := ext4check.Fsck(t, out); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ext4check.ReadImage(t, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"/pkgs/base.apk", "/pkgs/app.apk"} {
+			if n := got[p]; n == nil || n.Size == 0 {
+				t.Errorf("the image lacks %s: %+v", p, n)
+			}
+		}
+	}
+}
+
+// TestBuildFlowInterrupted: a build canceled in the image write returns
+// the cancellation's cause and leaves neither image, temporary file nor
+// report.
+func TestBuildFlowInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("interrupted by SIGINT")
+	b, _ := flowBuilder(t, filepath.Join(dir, "img.ext4"), func() { cancel(cause) })
+	if err := build(ctx, b); !errors.Is(err, cause) {
+		t.Errorf("build canceled in the image write = %v, want the cause", err)
+	}
+	if got := dirNames(t, dir); len(got) > 0 {
+		t.Errorf("a canceled build left %q", got)
+	}
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/provision"
+)
+
+// Verbosity levels of the ui.
+const (
+	levelQuiet   = -1 // errors only
+	levelNormal  = 0  // a line per phase (or bars on a terminal), warnings, the summary
+	levelVerbose = 1  // also a line per package and step
+)
+
+// ui is what a person sees on stderr while a build runs: progress bars
+// (github.com/vbauerster/mpb/v8) when stderr is a terminal, plain log lines
+// when it is not (a CI log, a pipe), nothing but errors with -q. One bar
+// container lives per phase; lines printed while it runs go above the bars.
+type ui struct {
+	w     io.Writer
+	level int
+	tty   bool
+
+	mu   sync.Mutex
+	bars *mpb.Progress // of the running phase, terminal only
+	open []*mpb.Bar    // bars of the running phase not yet complete
+
+	// downloads (calls from apk.Client are serialized)
+	dlDone   map[string]int64
+	dlBar    map[string]*mpb.Bar
+	dlTotal  *mpb.Bar
+	dlCached map[string]bool // name-version of the packages already in the cache
+
+	// provisioning: one bar per provision.Event.Phase
+	provBar map[string]*mpb.Bar
+}
+
+// newUI makes the ui for stderr w.
+func newUI(w io.Writer, quiet, verbose bool) *ui {
+	u := &ui{w: w, level: levelNormal}
+	switch {
+	case quiet:
+		u.level = levelQuiet
+	case verbose:
+		u.level = levelVerbose
+	}
+	if f, ok := w.(*os.File); ok && u.level > levelQuiet {
+		u.tty = term.IsTerminal(int(f.Fd()))
+	}
+	return u
+}
+
+// lineWriter is where log lines go: above the bars while they run.
+type lineWriter struct{ u *ui }
+
+func (l lineWriter) Write(b []byte) (int, error) {
+	l.u.mu.Lock()
+	bars := l.u.bars
+	l.u.mu.Unlock()
+	if bars != nil {
+		if n, err := bars.Write(b); err == nil {
+			return n, nil
+		}
+	}
+	return l.u.w.Write(b)
+}
+
+// logf prints one line at the normal level.
+func (u *ui) logf(format string, args ...any) {
+	if u.level >= levelNormal {
+		fmt.Fprintf(lineWriter{u}, format+"\n", args...)
+	}
+}
+
+// debugf prints one line at the verbose level.
+func (u *ui) debugf(format string, args ...any) {
+	if u.level >= levelVerbose {
+		fmt.Fprintf(lineWriter{u}, format+"\n", args...)
+	}
+}
+
+// logger is the *slog.Logger for the libraries: warnings normally,
+// informational messages with -v, errors only with -q (the error that
+// ends the build is printed by main).
+func (u *ui) logger() *slog.Logger {
+	level := slog.LevelWarn
+	switch u.level {
+	case levelQuiet:
+		level = slog.LevelError + 1
+	case levelVerbose:
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(lineWriter{u}, &slog.HandlerOptions{
+		Level: level,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+// startBars opens the bar container of a phase (terminal only).
+func (u *ui) startBars() {
+	if !u.tty {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.bars == nil {
+		u.bars = mpb.New(mpb.WithOutput(u.w), mpb.WithWidth(40), mpb.WithRefreshRate(120*time.Millisecond))
+	}
+}
+
+// addBar adds a bar to the running container; nil when there is none.
+func (u *ui) addBar(name string, total int64, bytes bool, opts ...mpb.BarOption) *mpb.Bar {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.bars == nil {
+		return nil
+	}
+	counter := decor.CountersNoUnit("%d / %d", decor.WCSyncWidth)
+	if bytes {
+		counter = decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncWidth)
+	}
+	opts = append(opts,
+		mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR)),
+		mpb.AppendDecorators(counter, decor.Name(" "), decor.Percentage(decor.WCSyncSpace)))
+	b := u.bars.AddBar(total, opts...)
+	u.open = append(u.open, b)
+	return b
+}
+
+// endBars completes (ok) or aborts the phase's bars and waits for the
+// last render, so the next output starts below them.
+func (u *ui) endBars(ok bool) {
+	u.mu.Lock()
+	bars, open := u.bars, u.open
+	u.bars, u.open = nil, nil
+	u.dlBar, u.dlTotal, u.provBar = nil, nil, nil
+	u.mu.Unlock()
+	if bars == nil {
+		return
+	}
+	for _, b := range open {
+		if ok {
+			b.SetTotal(-1, true)
+		} else {
+			b.Abort(false)
+		}
+	}
+	bars.Wait()
+}
+
+// startFetch begins the download phase of pkgs, of which those named in
+// cached are in the cache already (they get no bar of their own).
+func (u *ui) startFetch(pkgs []*apk.Package, cached map[string]bool) {
+	var total int64
+	for _, p := range pkgs {
+		total += p.Size
+	}
+	u.dlDone = make(map[string]int64, len(pkgs))
+	u.dlBar = make(map[string]*mpb.Bar)
+	u.dlCached = cached
+	u.startBars()
+	u.dlTotal = u.addBar("download", total, true, mpb.BarPriority(1<<30))
+}
+
+// download is the apk.Client's progress callback: a bar per package in
+// flight and one for the total on a terminal, a line per package with -v.
+func (u *ui) download(p apk.Progress) {
+	prev, seen := u.dlDone[p.Package]
+	u.dlDone[p.Package] = p.Done
+	if u.dlTotal != nil {
+		u.dlTotal.IncrInt64(p.Done - prev)
+	}
+	complete := p.Total > 0 && p.Done >= p.Total
+	if u.dlCached[p.Package] {
+		if complete {
+			u.debugf("fetch: %s (%s, cached)", p.Package, sizeString(p.Total))
+		}
+		return
+	}
+	if b := u.dlBar[p.Package]; b != nil {
+		b.SetCurrent(p.Done)
+	} else if !seen && !complete && u.dlTotal != nil {
+		b = u.addBar(p.Package, p.Total, true, mpb.BarRemoveOnComplete())
+		if b != nil {
+			b.SetCurrent(p.Done)
+			u.dlBar[p.Package] = b
+		}
+	}
+	if complete {
+		u.debugf("fetch: %s (%s, downloaded)", p.Package, sizeString(p.Total))
+	}
+}
+
+// provisionEvent is provision's progress callback.
+func (u *ui) provisionEvent(e provision.Event) {
+	if u.provBar == nil {
+		u.provBar = make(map[string]*mpb.Bar)
+	}
+	b, ok := u.provBar[e.Phase]
+	if !ok && e.Total > 0 {
+		b = u.addBar(e.Phase, int64(e.Total), false)
+		u.provBar[e.Phase] = b
+	}
+	if b != nil {
+		b.SetCurrent(int64(e.Done))
+	}
+	if e.Package != "" {
+		u.debugf("%s: %s (%d/%d)", e.Phase, e.Package, e.Done, e.Total)
+	}
+}
+
+// byteBar returns a function that sets the done bytes of a new bar.
+func (u *ui) byteBar(name string, total int64) func(done int64) {
+	b := u.addBar(name, total, true)
+	if b == nil {
+		return func(int64) {}
+	}
+	return func(done int64) { b.SetCurrent(done) }
+}
+
+// close ends whatever bars still run (after an error or an interrupt).
+func (u *ui) close() { u.endBars(false) }
+
+// sizeString prints a byte count for people: "1.5 MiB".
+func sizeString(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
