@@ -3,6 +3,7 @@ package alpinetest_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -499,5 +500,41 @@ func TestOptionsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Base(%+v) = %v, want an error containing %q", tt.opts.Scale, err, tt.want)
 		}
+	}
+}
+
+// TestClientFetchesFromServedMirror: the project's own apk client, trusting
+// only the test key, fetches both indexes from the served mirror, solves
+// a world spanning main and community, and downloads and verifies every
+// package into its cache.
+func TestClientFetchesFromServedMirror(t *testing.T) {
+	r := baseRepos(t, alpinetest.Options{})
+	srv := r.NewServer()
+	defer srv.Close()
+	var repos []apk.Repository
+	for _, u := range r.URLs(srv.URL) {
+		repo, err := apk.ParseRepository(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		repos = append(repos, repo)
+	}
+	c := &apk.Client{CacheDir: t.TempDir(), Keys: r.KeyRing(), Arch: alpinetest.Arch, Retries: -1}
+	ctx := context.Background()
+	idx, err := c.FetchIndexes(ctx, repos)
+	if err != nil {
+		t.Fatalf("FetchIndexes = %v", err)
+	}
+	world := deps(t, append(slices.Clone(alpinetest.BaseWorld), alpinetest.UserPackage, alpinetest.ReplacingPackage, alpinetest.CommunityPackage))
+	pkgs, err := apk.Solve(world, idx, apk.SolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := c.FetchPackages(ctx, pkgs)
+	if err != nil {
+		t.Fatalf("FetchPackages = %v", err)
+	}
+	if len(files) != len(pkgs) || len(pkgs) != 16 {
+		t.Errorf("fetched %d files for %d packages, want 16", len(files), len(pkgs))
 	}
 }
