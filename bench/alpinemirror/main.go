@@ -8,7 +8,7 @@
 //	alpinemirror serve -url-file url.txt DIR          # serves DIR on 127.0.0.1 until killed
 //
 // write prints the repository's size; -list gets the .apk files of the
-// bench-world closure in install order (paths relative to DIR), for
+// bench-world closure (alpinetest.BaseWorld's with -times 0) in install order (paths relative to DIR), for
 // unpacking the same tree for mke2fs -d.
 package main
 
@@ -53,7 +53,7 @@ func usage() {
 
 func write(args []string) error {
 	fl := flag.NewFlagSet("write", flag.ExitOnError)
-	times := fl.Int("times", 1, "multiple of the balanced size")
+	times := fl.Int("times", 1, "multiple of the balanced size (0: the base packages only)")
 	testdata := fl.String("testdata", "", "shared reference data (default ../shared/testdata from the repository root)")
 	list := fl.String("list", "", "write the bench-world closure's .apk paths here, in install order")
 	fl.Parse(args)
@@ -68,7 +68,11 @@ func write(args []string) error {
 		}
 		*testdata = filepath.Join(root, "..", "shared", "testdata")
 	}
-	repos, err := alpinetest.WriteMirror(dir, alpinetest.Options{Testdata: *testdata, Scale: alpinetest.Balanced.Times(*times)})
+	opts := alpinetest.Options{Testdata: *testdata}
+	if *times > 0 {
+		opts.Scale = alpinetest.Balanced.Times(*times)
+	}
+	repos, err := alpinetest.WriteMirror(dir, opts)
 	if err != nil {
 		return err
 	}
@@ -85,13 +89,21 @@ func write(args []string) error {
 		}
 		idx = append(idx, i)
 	}
-	world, err := apk.ParseDependency(alpinetest.ScaleWorld)
-	if err != nil {
-		return err
+	atoms := alpinetest.BaseWorld
+	if *times > 0 {
+		atoms = []string{alpinetest.ScaleWorld}
 	}
-	pkgs, err := apk.Solve([]apk.Dependency{world}, idx, apk.SolveOptions{})
+	var world []apk.Dependency
+	for _, a := range atoms {
+		d, err := apk.ParseDependency(a)
+		if err != nil {
+			return err
+		}
+		world = append(world, d)
+	}
+	pkgs, err := apk.Solve(world, idx, apk.SolveOptions{})
 	if err != nil {
-		return fmt.Errorf("solving %s: %w", alpinetest.ScaleWorld, err)
+		return fmt.Errorf("solving %s: %w", strings.Join(atoms, " "), err)
 	}
 	var size, installed int64
 	var paths []string
@@ -110,7 +122,7 @@ func write(args []string) error {
 		}
 	}
 	fmt.Printf("%s: %d packages in %s, %.1f MB packed, %.1f MB unpacked, key %s\n",
-		dir, len(pkgs), alpinetest.ScaleWorld, float64(size)/1e6, float64(installed)/1e6, repos.Key.Name)
+		dir, len(pkgs), strings.Join(atoms, " "), float64(size)/1e6, float64(installed)/1e6, repos.Key.Name)
 	return nil
 }
 

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/internal/alpinetest"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -124,4 +126,72 @@ func TestNotBuiltYetGuard(t *testing.T) {
 func lastLine(s string) string {
 	l := strings.Split(strings.TrimSpace(s), "\n")
 	return l[len(l)-1]
+}
+
+// TestResolveAgainstServedMirror: the landed `rootfs-synth resolve`, run
+// unprivileged against the generated mirror over HTTP with only the test
+// key added, selects what apk.Solve selects — the generated repositories
+// work with the real binary's fetch, verify and solve path today.
+func TestResolveAgainstServedMirror(t *testing.T) {
+	bin := testenv.Binary(t)
+	key, err := apktest.NewKey("e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := alpinetest.Base(alpinetest.Options{Testdata: testenv.SharedTestdata(t), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := repos.NewServer()
+	defer srv.Close()
+	work := testenv.WorldDir(t)
+	keys := filepath.Join(work, "keys")
+	if err := repos.WriteKey(keys); err != nil {
+		t.Fatal(err)
+	}
+	world := append(slices.Clone(buildWorld), alpinetest.CommunityPackage)
+	args := []string{"resolve", "--keys-dir", keys, "--cache-dir", filepath.Join(work, "cache")}
+	for _, u := range repos.URLs(srv.URL) {
+		args = append(args, "--repository", u)
+	}
+	cmd := testenv.Unprivileged(t, bin, append(args, world...)...)
+	cmd.Env = append(os.Environ(), "HOME="+work)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("rootfs-synth %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+
+	var idx []*apk.Index
+	for _, repo := range []*apktest.Repo{repos.Main, repos.Community} {
+		archive, err := repo.IndexArchive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, err := apk.ReadIndexArchive(bytes.NewReader(archive), repos.KeyRing(), apk.IndexOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx = append(idx, i)
+	}
+	var deps []apk.Dependency
+	for _, a := range world {
+		d, err := apk.ParseDependency(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps = append(deps, d)
+	}
+	pkgs, err := apk.Solve(deps, idx, apk.SolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for _, p := range pkgs {
+		want.WriteString(p.Name + "-" + p.Version + "\n")
+	}
+	if string(out) != want.String() {
+		t.Errorf("rootfs-synth resolve %v =\n%s\nwant\n%s", world, out, want.String())
+	}
 }
