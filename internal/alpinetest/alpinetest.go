@@ -12,8 +12,10 @@
 // (index signature, C: checksum, datahash, per-file SHA-1) is real.
 //
 // With Options.Bootable, bin/busybox is the build machine's static
-// busybox (Debian's busybox-static), so an image built from the repository
-// boots; otherwise it is a small placeholder. Options.Scale adds synthetic
+// busybox (Debian's busybox-static), and so is bin/bbsuid (busybox runs
+// the applet its link is named after, so /bin/mount -> /bin/bbsuid works),
+// so an image built from the repository boots; otherwise both are small
+// placeholders. Options.Scale adds synthetic
 // packages with a realistic file mix for benchmarks (see Balanced).
 //
 // The real reference data (the /etc files of the 3.20.3 minirootfs, the

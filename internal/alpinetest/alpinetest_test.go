@@ -326,7 +326,8 @@ func short(s string) string {
 }
 
 // TestBootableBusybox: with Bootable, bin/busybox is the host's static
-// busybox byte for byte.
+// busybox byte for byte, and so is bin/bbsuid (still 04111), so that the
+// bbsuid links (/bin/mount, ...) run.
 func TestBootableBusybox(t *testing.T) {
 	host, err := os.ReadFile("/bin/busybox")
 	if err != nil {
@@ -339,6 +340,10 @@ func TestBootableBusybox(t *testing.T) {
 	_, bb := readPackage(t, r, "busybox")
 	if got := bb["bin/busybox"].data; got != string(host) {
 		t.Errorf("bootable bin/busybox has %d bytes, want the host's %d", len(got), len(host))
+	}
+	_, suid := readPackage(t, r, "busybox-suid")
+	if e := suid["bin/bbsuid"]; e.data != string(host) || e.mode != 0o4111 {
+		t.Errorf("bootable bin/bbsuid has %d bytes, mode %o; want the host's busybox (%d), 04111", len(e.data), e.mode, len(host))
 	}
 }
 

@@ -134,7 +134,7 @@ func basePackages(opts Options, key *apktest.Key) ([]apktest.Pkg, error) {
 	if err != nil {
 		return nil, err
 	}
-	bb := []byte(placeholder("busybox"))
+	bb, bbsuid := []byte(placeholder("busybox")), []byte(placeholder("bbsuid"))
 	if opts.Bootable {
 		p := opts.BusyboxPath
 		if p == "" {
@@ -143,6 +143,9 @@ func basePackages(opts Options, key *apktest.Key) ([]apktest.Pkg, error) {
 		if bb, err = os.ReadFile(p); err != nil {
 			return nil, fmt.Errorf("reading the static busybox for a bootable repository: %w", err)
 		}
+		// bbsuid's links (/bin/mount, /bin/su, ...) must run too: busybox
+		// itself picks the applet from the link's name, as bbsuid does.
+		bbsuid = bb
 	}
 	pub := string(key.PublicPEM())
 	prio := 100
@@ -198,7 +201,7 @@ func basePackages(opts Options, key *apktest.Key) ([]apktest.Pkg, error) {
 		{
 			Name: "busybox-suid", Version: busyboxVersion, Description: "suid binaries of Busybox",
 			Origin: "busybox", Depends: []string{"busybox=" + busyboxVersion, muslDep},
-			Files: []apktest.File{{Name: "bin/bbsuid", Mode: fs.ModeSetuid | 0o111, Data: []byte(placeholder("bbsuid"))}},
+			Files: []apktest.File{{Name: "bin/bbsuid", Mode: fs.ModeSetuid | 0o111, Data: bbsuid}},
 		},
 		{
 			Name: "busybox-binsh", Version: busyboxVersion, Arch: noarch, Description: "busybox ash /bin/sh",
