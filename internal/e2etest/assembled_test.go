@@ -46,32 +46,47 @@ exec /bin/sh "$@"
 	standinPasswd = "root:x:0:0:root:/root:/usr/local/bin/sbx-shell\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n"
 )
 
-// assembledImage writes an image like the one the build should make, from
-// the host's static busybox with every applet link of the real 3.23 list
-// (absolute, to /bin/busybox, as `busybox --install -s` makes them), the
-// stand-in guest files, the real /etc/profile, the hook and files (path →
-// content, executable when it starts with "#!"). The image has a journal, as the build's.
-func assembledImage(t *testing.T, busybox, nonce string, files map[string]string) string {
+// spec is one path of an image to assemble.
+type spec struct {
+	mode     fs.FileMode
+	uid, gid uint32
+	data     string
+	link     string
+	source   string // a host file's path, for its content
+}
+
+// hostTree is a root made from the host's static busybox with every applet
+// link of the real 3.23 list (absolute, to /bin/busybox, as `busybox
+// --install -s` makes them) and the directories the kernel and init need.
+func hostTree(t *testing.T, busybox string) map[string]spec {
 	t.Helper()
-	td := testenv.SharedTestdata(t)
-	list, err := os.ReadFile(filepath.Join(td, "packages/busybox-paths.d-busybox-1.37.0-r30.txt"))
+	list, err := os.ReadFile(filepath.Join(testenv.SharedTestdata(t), "packages/busybox-paths.d-busybox-1.37.0-r30.txt"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	profile, err := os.ReadFile(filepath.Join(td, "minirootfs-3.20.3/etc/profile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	type spec struct {
-		mode   fs.FileMode
-		data   string
-		link   string
-		source string // a host file
 	}
 	tree := map[string]spec{
-		"root":                             {mode: fs.ModeDir | 0o700},
-		"tmp":                              {mode: fs.ModeDir | fs.ModeSticky | 0o777},
-		"bin/busybox":                      {mode: 0o755, source: busybox},
+		"root":        {mode: fs.ModeDir | 0o700},
+		"tmp":         {mode: fs.ModeDir | fs.ModeSticky | 0o777},
+		"bin/busybox": {mode: 0o755, source: busybox},
+	}
+	for _, d := range []string{"dev", "proc", "sys", "run"} {
+		tree[d] = spec{mode: fs.ModeDir | 0o755}
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(list)), "\n") {
+		tree[l] = spec{mode: fs.ModeSymlink | 0o777, link: "/bin/busybox"}
+	}
+	return tree
+}
+
+// standins are the stand-in guest files, the real /etc/profile, the hook,
+// and files (path → content, executable when it starts with "#!").
+func standins(t *testing.T, nonce string, files map[string]string) map[string]spec {
+	t.Helper()
+	profile, err := os.ReadFile(filepath.Join(testenv.SharedTestdata(t), "minirootfs-3.20.3/etc/profile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := map[string]spec{
 		"usr/sbin/sbx-init":                {mode: 0o755, data: standinSbxInit},
 		"etc/inittab":                      {mode: 0o644, data: standinInittab},
 		"usr/local/bin/sbx-start-hooks":    {mode: 0o755, data: standinHooks},
@@ -81,12 +96,6 @@ func assembledImage(t *testing.T, busybox, nonce string, files map[string]string
 		"etc/passwd":                       {mode: 0o644, data: standinPasswd},
 		hookPath:                           {mode: 0o755, data: hookScript(nonce)},
 	}
-	for _, d := range []string{"dev", "proc", "sys", "run", "etc/sbx/start.d"} {
-		tree[d] = spec{mode: fs.ModeDir | 0o755}
-	}
-	for _, l := range strings.Split(strings.TrimSpace(string(list)), "\n") {
-		tree[l] = spec{mode: fs.ModeSymlink | 0o777, link: "/bin/busybox"}
-	}
 	for p, data := range files {
 		mode := fs.FileMode(0o644)
 		if strings.HasPrefix(data, "#!") {
@@ -94,7 +103,27 @@ func assembledImage(t *testing.T, busybox, nonce string, files map[string]string
 		}
 		tree[p] = spec{mode: mode, data: data}
 	}
-	for p := range tree { // implied parents
+	return tree
+}
+
+// assembledImage is hostTree with the standins laid over it.
+func assembledImage(t *testing.T, busybox, nonce string, files map[string]string) string {
+	t.Helper()
+	return writeImage(t, hostTree(t, busybox), standins(t, nonce, files))
+}
+
+// writeImage writes the layers, each replacing what it shares with the
+// ones before, as an ext4 image with a journal (as the build's), adding
+// implied parent directories.
+func writeImage(t *testing.T, layers ...map[string]spec) string {
+	t.Helper()
+	tree := map[string]spec{}
+	for _, l := range layers {
+		for p, s := range l {
+			tree[p] = s
+		}
+	}
+	for p := range tree {
 		for d := path.Dir(p); d != "."; d = path.Dir(d) {
 			if _, ok := tree[d]; !ok {
 				tree[d] = spec{mode: fs.ModeDir | 0o755}
@@ -115,7 +144,7 @@ func assembledImage(t *testing.T, busybox, nonce string, files map[string]string
 	})
 	for _, p := range paths {
 		s := tree[p]
-		e := ext4img.Entry{Path: p, Mode: s.mode, ModTime: mt, Linkname: s.link}
+		e := ext4img.Entry{Path: p, Mode: s.mode, UID: s.uid, GID: s.gid, ModTime: mt, Linkname: s.link}
 		switch {
 		case s.source != "":
 			st, err := os.Stat(s.source)

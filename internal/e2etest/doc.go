@@ -8,9 +8,12 @@
 // then reads the guest's write back with debugfs and checks the image with
 // e2fsck. A corrupted copy must fail the same check.
 //
-// The guest-side check is also run against a small image assembled here
-// with ext4img (stand-ins for the static guest files), so the markers and
-// the negative controls are proven independently of the build command.
+// The guest-side check is also run against small images assembled here
+// with ext4img and stand-ins for the static guest files: one from the
+// host's busybox, which proves the markers and the negative controls, and
+// one from the bootable repository's own packages, installed naively,
+// which proves the generated repository boots — both independently of
+// the build command.
 //
 // Left out on purpose: networking and sshd (the `ssh host cmd` path is
 // reproduced by running root's passwd shell with -c, as sshd would),
