@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path"
+	"slices"
 	"sort"
 
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
@@ -139,7 +140,7 @@ func (s Scale) plan() (*scalePlan, error) {
 	for i := range p.pkgs {
 		p.pkgs[i].name = ScaleName(i)
 		for _, j := range []int{r.IntN(i + 1), r.IntN(i + 1)} {
-			if j < i && r.IntN(2) == 0 && !contains(p.pkgs[i].deps, ScaleName(j)) {
+			if j < i && r.IntN(2) == 0 && !slices.Contains(p.pkgs[i].deps, ScaleName(j)) {
 				p.pkgs[i].deps = append(p.pkgs[i].deps, ScaleName(j))
 			}
 		}
@@ -190,15 +191,6 @@ func (s Scale) plan() (*scalePlan, error) {
 		}
 	}
 	return p, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // pkg builds synthetic package i's description, contents included.
