@@ -92,6 +92,7 @@ type builder struct {
 	sourceDate     time.Time
 	authorizedKeys []byte
 	hostname       string
+	rootShell      string // root's login shell: the session-env wrapper of the built-in files
 	strict         bool
 	reportPath     string
 
@@ -246,6 +247,7 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 		b.sourceDate = time.Unix(b.sel.lock.SourceDateEpoch, 0)
 	}
 	b.overlays = []fs.FS{files.FS()}
+	b.rootShell = files.RootShell
 	for _, dir := range cCtx.Generic("files").(*lineList).values {
 		st, err := os.Stat(dir)
 		if err != nil {

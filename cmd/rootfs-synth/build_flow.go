@@ -134,6 +134,7 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 		Overlays:       b.overlays,
 		AuthorizedKeys: b.authorizedKeys,
 		Hostname:       b.hostname,
+		RootShell:      b.rootShell,
 		Strict:         b.strict,
 		Progress:       b.ui.provisionEvent,
 	})

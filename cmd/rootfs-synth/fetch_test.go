@@ -81,9 +81,6 @@ func TestFetchProfileFile(t *testing.T) {
 	args := append(append([]string{"fetch"}, m.trusted()...), "--profile", profile, "-p", "extra")
 	stdout, stderr, code := runCmd(t, m.command(t, nil, args...))
 	if code != 0 {
-		if strings.Contains(stderr, "profiles: not implemented yet") {
-			t.Skip("needs profiles.Parse")
-		}
 		t.Fatalf("rootfs-synth %s = exit %d\nstderr: %s", strings.Join(args, " "), code, stderr)
 	}
 	if !strings.Contains(stdout, "fetched 3 packages") {

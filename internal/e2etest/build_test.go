@@ -15,15 +15,6 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
-// notBuiltYet tells whether the binary's error says that the build
-// command (or provision under it) has not landed: the stub's "not
-// implemented" or urfave/cli's unknown-flag message.
-// TODO(lead): remove this guard once `rootfs-synth [flags]` and provision
-// are merged; from then on such an error must fail the test.
-func notBuiltYet(out string) bool {
-	return strings.Contains(out, "not implemented") || strings.Contains(out, "flag provided but not defined")
-}
-
 // buildWorld is what the test asks the build for.
 var buildWorld = []string{"alpine-baselayout", "alpine-keys", "busybox", "busybox-suid", "busybox-binsh"}
 
@@ -88,9 +79,6 @@ func TestBuiltImageBoots(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
-		if notBuiltYet(out.String()) {
-			t.Skipf("the build command has not landed yet: %s", lastLine(out.String()))
-		}
 		t.Fatalf("rootfs-synth %s: %v\n%s", strings.Join(args, " "), err, out.String())
 	}
 	t.Logf("built %s in %v", img, time.Since(start).Round(time.Millisecond))
@@ -102,24 +90,6 @@ func TestBuiltImageBoots(t *testing.T) {
 	}
 	if err := checkBoot(t, m, bad, n, value); err == nil {
 		t.Fatal("negative control: an image with a zeroed superblock passed the boot check")
-	}
-}
-
-// TestNotBuiltYetGuard: the skip fires on the stub's and the CLI's
-// messages only, never on a real build failure.
-func TestNotBuiltYetGuard(t *testing.T) {
-	for _, tt := range []struct {
-		out  string
-		want bool
-	}{
-		{"Incorrect Usage: flag provided but not defined: -mirror", true},
-		{"rootfs-synth: provision: not implemented yet", true},
-		{"rootfs-synth: fetching busybox-1.37.0-r30: connection refused", false},
-		{"rootfs-synth: writing img.ext4: no space left on device", false},
-	} {
-		if got := notBuiltYet(tt.out); got != tt.want {
-			t.Errorf("notBuiltYet(%q) = %v, want %v", tt.out, got, tt.want)
-		}
 	}
 }
 

@@ -68,11 +68,13 @@ func sessionEnvScript(value string) string {
 func markers(guest string) map[string]string {
 	got := map[string]string{}
 	for _, line := range strings.Split(guest, "\n") {
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "E2E-") {
+		// A getty prompt printed at the same moment may stand before
+		// the marker on the same console line ("localhost login: E2E-...").
+		i := strings.Index(line, "E2E-")
+		if i < 0 {
 			continue
 		}
-		k, v, _ := strings.Cut(strings.TrimPrefix(line, "E2E-"), " ")
+		k, v, _ := strings.Cut(strings.TrimSpace(line[i+len("E2E-"):]), " ")
 		got[k] = v
 	}
 	return got
