@@ -34,10 +34,12 @@ func provision(ctx context.Context, opts Options) (*Result, error) {
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
+			in.store.close()
 			return nil, err
 		}
 		start := time.Now() // for the report only; nothing in the tree depends on it
 		if err := s.run(ctx); err != nil {
+			in.store.close()
 			return nil, fmt.Errorf("%s: %w", s.what, err)
 		}
 		in.report.Phases = append(in.report.Phases, PhaseReport{Name: s.phase, Seconds: time.Since(start).Seconds()})

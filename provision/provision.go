@@ -119,6 +119,18 @@ type Result struct {
 	// Time is the filesystem time the image should carry (Options.Time or
 	// the newest package build time).
 	Time time.Time
+
+	store *store
+}
+
+// Close releases the stored package data the tree's contents are read
+// from (the files stay in the store). The tree's Content functions must
+// not be called after Close.
+func (r *Result) Close() error {
+	if r.store != nil {
+		r.store.close()
+	}
+	return nil
 }
 
 // Report is the build report: what was installed and done, and what was

@@ -21,7 +21,7 @@ func (in *installer) result() (*Result, error) {
 		return nil, err
 	}
 	var res Result
-	res.Tree, res.Report, res.Time = in.tree, in.report, in.time
+	res.Tree, res.Report, res.Time, res.store = in.tree, in.report, in.time, in.store
 	copy(res.UUID[:], id[:16])
 	copy(res.HashSeed[:], id[16:])
 	// RFC 4122 version 4 and variant bits, as mke2fs's random UUIDs have.

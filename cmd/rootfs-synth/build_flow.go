@@ -31,6 +31,7 @@ func build(ctx context.Context, b *builder) error {
 	if err != nil {
 		return fmt.Errorf("provisioning the root tree: %w", err)
 	}
+	defer res.Close()
 	img, err := b.writeImage(ctx, res)
 	if err != nil {
 		return fmt.Errorf("writing image %s: %w", b.output, err)
