@@ -87,6 +87,9 @@ func (t *Tree) Linked(n *Node) bool {
 // the tree: relative, without "./", a trailing slash or empty components;
 // "" is the root ("/", "." and "" all name it). ".." is refused.
 func Clean(p string) (string, error) {
+	if isClean(p) {
+		return p, nil // the common case, without allocating
+	}
 	p = strings.Trim(p, "/")
 	for strings.HasPrefix(p, "./") {
 		p = strings.TrimLeft(p[2:], "/")
@@ -396,4 +399,24 @@ func (t *Tree) Resolve(p string, follow bool) (string, error) {
 		return "", nil
 	}
 	return walk("", strings.Split(cp, "/"))
+}
+
+// isClean reports whether p is already in the form Clean returns: no
+// leading or trailing slash, no empty, "." or ".." component, no NUL.
+func isClean(p string) bool {
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			if p[i] == 0 {
+				return false
+			}
+			continue
+		}
+		switch p[start:i] {
+		case "", ".", "..":
+			return p == ""
+		}
+		start = i + 1
+	}
+	return true
 }

@@ -197,3 +197,19 @@ func TestClampTimes(t *testing.T) {
 		t.Errorf("after ClampTimes: mtime %v, newest %v, want %v", n.ModTime, tr.Newest(), later)
 	}
 }
+
+func TestClean(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""}, {".", ""}, {"/", ""}, {"./", ""}, {"etc", "etc"}, {"/etc/", "etc"},
+		{"./etc//passwd", "etc/passwd"}, {"usr/./bin", "usr/bin"}, {"a/.b/c.", "a/.b/c."},
+	} {
+		if got, err := Clean(tc.in); err != nil || got != tc.want {
+			t.Errorf("Clean(%q) = %q, %v, want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"..", "a/..", "../a", "a/../b", "a\x00b"} {
+		if got, err := Clean(bad); err == nil {
+			t.Errorf("Clean(%q) = %q, want an error", bad, got)
+		}
+	}
+}
