@@ -299,3 +299,37 @@ func tarListing(t *testing.T, b []byte) string {
 		s = append(s, hdr.Name+" "+fs.FileMode(hdr.Mode).String()+" "+hdr.ModTime.String())
 	}
 }
+
+// TestApkToolsRealPackages has apk-tools install a real v3.23 package
+// from its file into an empty root and compares the database it writes
+// with ours for the same package: the record from .PKGINFO (PackageInfo),
+// the paths from DirRecorder. (The other real ones depend on packages not
+// in shared testdata.)
+func TestApkToolsRealPackages(t *testing.T) {
+	apkBin := os.Getenv("ROOTFS_SYNTH_APK")
+	if apkBin == "" {
+		t.Skip("set ROOTFS_SYNTH_APK to an apk-tools 3 binary to have it judge the database")
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	for name, text := range map[string]string{"etc/apk/world": "", "etc/apk/arch": "x86_64\n", "lib/apk/db/installed": ""} {
+		writeFile(t, filepath.Join(root, name), []byte(text))
+	}
+	var db []*apk.InstalledPackage
+	args := []string{"--root", root, "--repositories-file", "/dev/null", "--allow-untrusted", "--no-cache", "--no-interactive", "add", "--no-scripts"}
+	for _, file := range []string{"ca-certificates-bundle-20251003-r0.apk"} {
+		b := apktest.Built{Record: realRecord(t, file), Data: readShared(t, "packages", file)}
+		db = append(db, installForTest(t, root, b, false))
+		p := filepath.Join(t.TempDir(), file)
+		writeFile(t, p, b.Data)
+		args = append(args, p)
+	}
+	out, err := exec.Command(apkBin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("apk add: %v\n%s", err, out)
+	}
+	var want bytes.Buffer
+	if err := apk.WriteInstalled(&want, db); err != nil {
+		t.Fatal(err)
+	}
+	compareLines(t, "installed", readFile(t, filepath.Join(root, "lib/apk/db/installed")), want.Bytes())
+}
