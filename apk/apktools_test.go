@@ -273,7 +273,7 @@ func compareLines(t *testing.T, what string, got, want []byte) {
 	t.Errorf("apk's %s has %d lines, ours %d\napk's:\n%s", what, len(g), len(w), got)
 }
 
-func gunzip(t *testing.T, b []byte) []byte {
+func gunzip(t testing.TB, b []byte) []byte {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {

@@ -292,3 +292,73 @@ func TestWriteScriptsArchiveRefuses(t *testing.T) {
 		t.Errorf("WriteScriptsArchive(script .install) = %d bytes, %v; want nothing written and an error naming the package", b.Len(), err)
 	}
 }
+
+// FuzzReadTriggers: a triggers file either fails with a triggers:N line
+// error or, written again for the packages it matched, reads back to the
+// same globs.
+func FuzzReadTriggers(f *testing.F) {
+	f.Add("Q1qqqqqqqqqqqqqqqqqqqqqqqqqqo= /bin /usr/bin /lib/modules/*\n" + qB + " /usr/share/x/*\n")
+	f.Add("X1" + strings.Repeat("bb", 20) + " /x\n\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		pkgs := scriptedPackages()
+		for _, ip := range pkgs {
+			ip.Triggers = nil
+		}
+		if err := apk.ReadTriggers(strings.NewReader(s), pkgs); err != nil {
+			var ie *apk.IndexError
+			if !errors.As(err, &ie) || ie.File != "triggers" {
+				t.Fatalf("ReadTriggers error %v is not a triggers *IndexError", err)
+			}
+			return
+		}
+		var b bytes.Buffer
+		if err := apk.WriteTriggers(&b, pkgs); err != nil {
+			t.Fatalf("WriteTriggers after ReadTriggers(%q): %v", s, err)
+		}
+		again := scriptedPackages()
+		for _, ip := range again {
+			ip.Triggers = nil
+		}
+		if err := apk.ReadTriggers(&b, again); err != nil {
+			t.Fatal(err)
+		}
+		for i := range pkgs {
+			if !reflect.DeepEqual(pkgs[i].Triggers, again[i].Triggers) {
+				t.Fatalf("package %s: triggers %q read back as %q", pkgs[i], pkgs[i].Triggers, again[i].Triggers)
+			}
+		}
+	})
+}
+
+// FuzzReadScriptsArchive: whatever the archive, ReadScriptsArchive returns
+// or fails with an error naming the scripts archive, and attaches only
+// scripts apk knows.
+func FuzzReadScriptsArchive(f *testing.F) {
+	var b bytes.Buffer
+	if err := apk.WriteScriptsArchive(&b, scriptedPackages()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add(gunzip(f, b.Bytes()))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pkgs := scriptedPackages()
+		for _, ip := range pkgs {
+			ip.Scripts = nil
+		}
+		if err := apk.ReadScriptsArchive(bytes.NewReader(data), pkgs); err != nil {
+			if !strings.HasPrefix(err.Error(), "reading scripts archive") {
+				t.Fatalf("error %q does not name the scripts archive", err)
+			}
+			return
+		}
+		for _, ip := range pkgs {
+			for name := range ip.Scripts {
+				switch name {
+				case ".pre-install", ".post-install", ".pre-deinstall", ".post-deinstall", ".pre-upgrade", ".post-upgrade", ".trigger":
+				default:
+					t.Fatalf("package %s got script %q", ip, name)
+				}
+			}
+		}
+	})
+}
