@@ -31,7 +31,9 @@ type InstalledPackage struct {
 	// keeps the order its data tar met them in, the root "" (which holds
 	// top-level files) where the first top-level file came, except that
 	// it sorts them bytewise by name once more than 32 have arrived out
-	// of order (apk_db_diri_bsearch).
+	// of order (apk_db_diri_bsearch); DirRecorder does the same. A
+	// package whose InstalledSize is 0 has none: apk does not unpack it
+	// (apk_db_install_pkg).
 	Dirs []InstalledDir
 
 	Triggers []string          // the .trigger script's directory globs (triggers file)
