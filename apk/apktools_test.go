@@ -63,8 +63,9 @@ var apkToolsPackages = []apktest.Pkg{
 // packages installed here (files extracted, database written by
 // WriteInstalled, WriteTriggers and WriteScriptsArchive) must pass
 // `apk audit --system`, and after apk installs one more package its own
-// rewrite of the database must equal what this package writes for all
-// three, byte for byte (the scripts archive compared decompressed).
+// rewrite of the database (and of the world) must equal what this
+// package writes for all three, byte for byte (the scripts archive
+// compared decompressed).
 //
 // It also reads apk's files back with ReadInstalled, ReadTriggers and
 // ReadScriptsArchive and expects the paths, triggers and scripts it began
@@ -124,6 +125,11 @@ func TestApkToolsJudgesDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareLines(t, "installed", readFile(t, filepath.Join(root, "lib/apk/db/installed")), want.Bytes())
+	want.Reset()
+	if err := apk.WriteWorld(&want, []apk.Dependency{{Name: "tool", Op: apk.OpAny}, {Name: "extra", Op: apk.OpAny}, {Name: "base", Op: apk.OpAny}}); err != nil {
+		t.Fatal(err)
+	}
+	compareLines(t, "world", readFile(t, filepath.Join(root, "etc/apk/world")), want.Bytes())
 	want.Reset()
 	if err := apk.WriteTriggers(&want, db); err != nil {
 		t.Fatal(err)

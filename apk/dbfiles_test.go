@@ -362,3 +362,35 @@ func FuzzReadScriptsArchive(f *testing.F) {
 		}
 	})
 }
+
+func TestWriteWorld(t *testing.T) {
+	atoms := func(s string) []apk.Dependency {
+		t.Helper()
+		deps, err := apk.ParseDependencies(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return deps
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"busybox alpine-baselayout apk-tools libc-utils alpine-keys", "alpine-baselayout\nalpine-keys\napk-tools\nbusybox\nlibc-utils\n"},
+		{"zlib Xorg-x b !bad curl@edge>=8 a><Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=", "a><Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nb\n!bad\ncurl@edge>=8\nXorg-x\nzlib\n"},
+		{"", "\n"},
+	} {
+		var b bytes.Buffer
+		if err := apk.WriteWorld(&b, atoms(tc.in)); err != nil || b.String() != tc.want {
+			t.Errorf("WriteWorld(%s) = %q, %v; want %q", tc.in, b.String(), err, tc.want)
+		}
+	}
+	for _, bad := range [][]apk.Dependency{
+		atoms("a b a>1"),
+		{{Name: "a b"}},
+		{{Name: "a", Op: apk.OpEqual}},
+		{{Name: "a", Tag: "x y"}},
+	} {
+		var b bytes.Buffer
+		if err := apk.WriteWorld(&b, bad); err == nil || !strings.HasPrefix(err.Error(), "writing world: ") || b.Len() != 0 {
+			t.Errorf("WriteWorld(%v) = %q, %v; want nothing written and an error", bad, b.String(), err)
+		}
+	}
+}
