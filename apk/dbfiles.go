@@ -4,10 +4,12 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -277,6 +279,43 @@ func ReadTriggers(r io.Reader, pkgs []*InstalledPackage) error {
 	}
 	if err := sc.Err(); err != nil {
 		return &IndexError{File: "triggers", Line: line + 1, Err: fmt.Errorf("reading: %w", err)}
+	}
+	return nil
+}
+
+// WriteWorld writes etc/apk/world as apk writes it (apk_db_write_layers):
+// the atoms sorted by name the way apk sorts them before it commits a
+// world (case-insensitively, then bytewise), one per line as
+// Dependency.String spells them, then a newline; an empty world is a lone
+// newline. ParseDependencies reads it back. A name given twice (apk keeps
+// one atom per name) or an atom that would not read back is an error, and
+// then nothing is written.
+func WriteWorld(w io.Writer, world []Dependency) error {
+	seen := map[string]bool{}
+	for _, d := range world {
+		s := d.String()
+		if back, err := ParseDependency(s); err != nil || back.String() != s || strings.ContainsAny(s, " \t\r\n") {
+			return fmt.Errorf("writing world: atom %q would not read back", s)
+		}
+		if seen[d.Name] {
+			return fmt.Errorf("writing world: %s is named twice", d.Name)
+		}
+		seen[d.Name] = true
+	}
+	sorted := slices.Clone(world)
+	slices.SortFunc(sorted, func(a, b Dependency) int {
+		return cmp.Or(strings.Compare(asciiLower(a.Name), asciiLower(b.Name)), strings.Compare(a.Name, b.Name))
+	})
+	bw := bufio.NewWriter(w)
+	for i, d := range sorted {
+		if i > 0 {
+			bw.WriteByte('\n')
+		}
+		bw.WriteString(d.String())
+	}
+	bw.WriteByte('\n')
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing world: %w", err)
 	}
 	return nil
 }

@@ -292,3 +292,105 @@ func TestWriteScriptsArchiveRefuses(t *testing.T) {
 		t.Errorf("WriteScriptsArchive(script .install) = %d bytes, %v; want nothing written and an error naming the package", b.Len(), err)
 	}
 }
+
+// FuzzReadTriggers: a triggers file either fails with a triggers:N line
+// error or, written again for the packages it matched, reads back to the
+// same globs.
+func FuzzReadTriggers(f *testing.F) {
+	f.Add("Q1qqqqqqqqqqqqqqqqqqqqqqqqqqo= /bin /usr/bin /lib/modules/*\n" + qB + " /usr/share/x/*\n")
+	f.Add("X1" + strings.Repeat("bb", 20) + " /x\n\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		pkgs := scriptedPackages()
+		for _, ip := range pkgs {
+			ip.Triggers = nil
+		}
+		if err := apk.ReadTriggers(strings.NewReader(s), pkgs); err != nil {
+			var ie *apk.IndexError
+			if !errors.As(err, &ie) || ie.File != "triggers" {
+				t.Fatalf("ReadTriggers error %v is not a triggers *IndexError", err)
+			}
+			return
+		}
+		var b bytes.Buffer
+		if err := apk.WriteTriggers(&b, pkgs); err != nil {
+			t.Fatalf("WriteTriggers after ReadTriggers(%q): %v", s, err)
+		}
+		again := scriptedPackages()
+		for _, ip := range again {
+			ip.Triggers = nil
+		}
+		if err := apk.ReadTriggers(&b, again); err != nil {
+			t.Fatal(err)
+		}
+		for i := range pkgs {
+			if !reflect.DeepEqual(pkgs[i].Triggers, again[i].Triggers) {
+				t.Fatalf("package %s: triggers %q read back as %q", pkgs[i], pkgs[i].Triggers, again[i].Triggers)
+			}
+		}
+	})
+}
+
+// FuzzReadScriptsArchive: whatever the archive, ReadScriptsArchive returns
+// or fails with an error naming the scripts archive, and attaches only
+// scripts apk knows.
+func FuzzReadScriptsArchive(f *testing.F) {
+	var b bytes.Buffer
+	if err := apk.WriteScriptsArchive(&b, scriptedPackages()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add(gunzip(f, b.Bytes()))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pkgs := scriptedPackages()
+		for _, ip := range pkgs {
+			ip.Scripts = nil
+		}
+		if err := apk.ReadScriptsArchive(bytes.NewReader(data), pkgs); err != nil {
+			if !strings.HasPrefix(err.Error(), "reading scripts archive") {
+				t.Fatalf("error %q does not name the scripts archive", err)
+			}
+			return
+		}
+		for _, ip := range pkgs {
+			for name := range ip.Scripts {
+				switch name {
+				case ".pre-install", ".post-install", ".pre-deinstall", ".post-deinstall", ".pre-upgrade", ".post-upgrade", ".trigger":
+				default:
+					t.Fatalf("package %s got script %q", ip, name)
+				}
+			}
+		}
+	})
+}
+
+func TestWriteWorld(t *testing.T) {
+	atoms := func(s string) []apk.Dependency {
+		t.Helper()
+		deps, err := apk.ParseDependencies(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return deps
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"busybox alpine-baselayout apk-tools libc-utils alpine-keys", "alpine-baselayout\nalpine-keys\napk-tools\nbusybox\nlibc-utils\n"},
+		{"zlib Xorg-x b !bad curl@edge>=8 a><Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=", "a><Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nb\n!bad\ncurl@edge>=8\nXorg-x\nzlib\n"},
+		{"", "\n"},
+	} {
+		var b bytes.Buffer
+		if err := apk.WriteWorld(&b, atoms(tc.in)); err != nil || b.String() != tc.want {
+			t.Errorf("WriteWorld(%s) = %q, %v; want %q", tc.in, b.String(), err, tc.want)
+		}
+	}
+	for _, bad := range [][]apk.Dependency{
+		atoms("a b a>1"),
+		{{Name: "a b"}},
+		{{Name: "a", Op: apk.OpEqual}},
+		{{Name: "a", Tag: "x y"}},
+	} {
+		var b bytes.Buffer
+		if err := apk.WriteWorld(&b, bad); err == nil || !strings.HasPrefix(err.Error(), "writing world: ") || b.Len() != 0 {
+			t.Errorf("WriteWorld(%v) = %q, %v; want nothing written and an error", bad, b.String(), err)
+		}
+	}
+}

@@ -31,7 +31,9 @@ type InstalledPackage struct {
 	// keeps the order its data tar met them in, the root "" (which holds
 	// top-level files) where the first top-level file came, except that
 	// it sorts them bytewise by name once more than 32 have arrived out
-	// of order (apk_db_diri_bsearch).
+	// of order (apk_db_diri_bsearch); DirRecorder does the same. A
+	// package whose InstalledSize is 0 has none: apk does not unpack it
+	// (apk_db_install_pkg).
 	Dirs []InstalledDir
 
 	Triggers []string          // the .trigger script's directory globs (triggers file)
@@ -208,32 +210,36 @@ func joinPath(dir, name string) string {
 func (ip *InstalledPackage) write(bw *bufio.Writer) {
 	writeRecordHeader(bw, ip.Package)
 	if len(ip.Tags) > 0 {
-		bw.WriteString("g:" + strings.Join(ip.Tags, " ") + "\n")
+		writeField(bw, 'g', strings.Join(ip.Tags, " "))
 	}
 	writeDeps(bw, 'r', ip.Replaces)
 	if ip.ReplacesPriority != 0 {
-		bw.WriteString("q:" + strconv.Itoa(ip.ReplacesPriority) + "\n")
+		writeField(bw, 'q', strconv.Itoa(ip.ReplacesPriority))
 	}
 	if ip.RepositoryTag != "" {
-		bw.WriteString("s:" + ip.RepositoryTag + "\n")
+		writeField(bw, 's', ip.RepositoryTag)
 	}
 	if flags := ip.flags(); flags != "" {
-		bw.WriteString("f:" + flags + "\n")
+		writeField(bw, 'f', flags)
 	}
 	for _, d := range ip.Dirs {
-		bw.WriteString("F:" + d.Name + "\n")
+		writeField(bw, 'F', d.Name)
 		if !d.ACL.isDefault(DefaultDirMode) {
 			d.ACL.write(bw, 'M')
 		}
-		files := slices.Clone(d.Files)
-		slices.SortStableFunc(files, func(a, b InstalledFile) int { return strings.Compare(a.Name, b.Name) })
+		byName := func(a, b InstalledFile) int { return strings.Compare(a.Name, b.Name) }
+		files := d.Files
+		if !slices.IsSortedFunc(files, byName) {
+			files = slices.Clone(files)
+			slices.SortStableFunc(files, byName)
+		}
 		for _, f := range files {
-			bw.WriteString("R:" + f.Name + "\n")
+			writeField(bw, 'R', f.Name)
 			if !f.ACL.isDefault(DefaultFileMode) {
 				f.ACL.write(bw, 'a')
 			}
 			if len(f.Checksum) != 0 {
-				bw.WriteString("Z:" + FormatChecksum(f.Checksum) + "\n")
+				writeField(bw, 'Z', FormatChecksum(f.Checksum))
 			}
 		}
 	}
@@ -256,9 +262,15 @@ func (ip *InstalledPackage) flags() string {
 
 // write writes "M:uid:gid:mode[:xattr-checksum]" (or a: for a file).
 func (a *ACL) write(bw *bufio.Writer, field byte) {
-	fmt.Fprintf(bw, "%c:%d:%d:%o", field, a.UID, a.GID, a.Mode)
+	b := append(make([]byte, 0, 64), field, ':')
+	b = strconv.AppendUint(b, uint64(a.UID), 10)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(a.GID), 10)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(a.Mode), 8)
 	if len(a.XattrChecksum) != 0 {
-		bw.WriteString(":" + FormatChecksum(a.XattrChecksum))
+		b = append(b, ':')
+		b = append(b, FormatChecksum(a.XattrChecksum)...)
 	}
-	bw.WriteByte('\n')
+	bw.Write(append(b, '\n'))
 }

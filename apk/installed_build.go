@@ -21,6 +21,7 @@ type DirRecorder struct {
 	Dirs []InstalledDir
 
 	index    map[string]int // Dirs index by name
+	files    map[string]int // index in its directory's Files, by path
 	cur      int            // index+1 of the directory apk has selected, 0 for none
 	unsorted int            // directories appended out of bytewise order since the last sort
 }
@@ -51,12 +52,16 @@ func (r *DirRecorder) AddFile(path string, acl ACL, checksum []byte) error {
 	}
 	r.cur = i + 1
 	f := InstalledFile{Name: name, ACL: normalACL(acl, DefaultFileMode), Checksum: checksum}
-	files := r.Dirs[i].Files
-	if j := slices.IndexFunc(files, func(f InstalledFile) bool { return f.Name == name }); j >= 0 {
-		files[j] = f
+	key := dir + "/" + name
+	if j, ok := r.files[key]; ok {
+		r.Dirs[i].Files[j] = f
 		return nil
 	}
-	r.Dirs[i].Files = append(files, f)
+	if r.files == nil {
+		r.files = map[string]int{}
+	}
+	r.files[key] = len(r.Dirs[i].Files)
+	r.Dirs[i].Files = append(r.Dirs[i].Files, f)
 	return nil
 }
 

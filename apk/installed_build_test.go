@@ -195,3 +195,31 @@ func TestDirRecorderUnsorted(t *testing.T) {
 		t.Errorf("after one more, Dirs = %s; want %s", got, want)
 	}
 }
+
+// BenchmarkInstalledDatabase records and writes the database of a
+// balanced-sized tree: 150 packages, 25,000 files in 1,500 directories.
+func BenchmarkInstalledDatabase(b *testing.B) {
+	sum := bytes.Repeat([]byte{7}, 20)
+	for b.Loop() {
+		var db []*apk.InstalledPackage
+		for p := range 150 {
+			var r apk.DirRecorder
+			for d := range 10 {
+				dir := fmt.Sprintf("usr/lib/p%03d/d%02d", p, d)
+				r.AddDir(dir, apk.ACL{Mode: 0o755})
+				for f := range 17 {
+					if err := r.AddFile(fmt.Sprintf("%s/file%02d.so", dir, f), apk.ACL{Mode: 0o644}, sum); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			db = append(db, &apk.InstalledPackage{
+				Package: &apk.Package{Name: fmt.Sprintf("p%03d", p), Version: "1.0-r0", Checksum: sum},
+				Dirs:    r.Dirs,
+			})
+		}
+		if err := apk.WriteInstalled(io.Discard, db); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -251,7 +251,7 @@ func TestPackageReaderRoundTrip(t *testing.T) {
 		"usr/bin/":           `5 755 root:root "" -> "" map[]`,
 		"usr/bin/d":          `2 777 root:root "" -> "demo" map[]`,
 		"usr/bin/demo":       `0 4755 root:root "#!/bin/sh\n" -> "" map[security.capability:` + "\x01\x02" + `]`,
-		"usr/bin/demo-alias": `1 644 root:root "" -> "usr/bin/demo" map[]`,
+		"usr/bin/demo-alias": `1 4755 root:root "" -> "usr/bin/demo" map[]`, // the inode's mode, as tar writes it
 		"var/":               `5 755 root:root "" -> "" map[]`,
 		"var/lib/":           `5 755 root:root "" -> "" map[]`,
 		"var/lib/demo/":      `5 700 demo:demo "" -> "" map[]`,

@@ -72,12 +72,7 @@ func checkRecord(p *Package) error {
 // installed-database record share, in apk's order
 // (apk_pkg_write_index_header). Errors stick in bw.
 func writeRecordHeader(bw *bufio.Writer, p *Package) {
-	field := func(f byte, v string) {
-		bw.WriteByte(f)
-		bw.WriteByte(':')
-		bw.WriteString(v)
-		bw.WriteByte('\n')
-	}
+	field := func(f byte, v string) { writeField(bw, f, v) }
 	optional := func(f byte, v string) {
 		if v != "" {
 			field(f, v)
@@ -105,6 +100,14 @@ func writeRecordHeader(bw *bufio.Writer, p *Package) {
 	writeDeps(bw, 'D', p.Depends)
 	writeDeps(bw, 'p', p.Provides)
 	writeDeps(bw, 'i', p.InstallIf)
+}
+
+// writeField writes one "X:value" line; errors stick in bw.
+func writeField(bw *bufio.Writer, f byte, v string) {
+	bw.WriteByte(f)
+	bw.WriteByte(':')
+	bw.WriteString(v)
+	bw.WriteByte('\n')
 }
 
 // writeDeps writes a dependency field, atoms separated by one space; an

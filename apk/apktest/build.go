@@ -29,7 +29,7 @@ const DefaultBuildTime = 1700000000
 // listed are added (0755 root:root).
 type File struct {
 	Name     string      // "usr/bin/foo"; a directory may end in "/"
-	Mode     fs.FileMode // type (fs.ModeDir, fs.ModeSymlink) and permission bits, fs.ModeSetuid...; 0 means 0644 (0755 for a directory)
+	Mode     fs.FileMode // type (fs.ModeDir, fs.ModeSymlink) and permission bits, fs.ModeSetuid...; 0 means 0644 (0755 for a directory, the target's for a hard link)
 	Data     []byte      // content of a regular file
 	Linkname string      // symlink target (implies fs.ModeSymlink)
 	Hardlink string      // makes a hard link to this earlier regular file
@@ -264,6 +264,7 @@ func (p *Pkg) dataTar() ([]byte, int64, error) {
 	})
 	var buf bytes.Buffer
 	var size int64
+	regularModes := map[string]int64{} // by name, for hard links to them
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
 		hdr := &tar.Header{
@@ -301,15 +302,18 @@ func (p *Pkg) dataTar() ([]byte, int64, error) {
 			s := sha1.Sum([]byte(f.Linkname))
 			sum = s[:]
 		case f.Hardlink != "":
+			// tar writes the mode of the inode, which the link shares
+			// with its target.
 			hdr.Typeflag, hdr.Linkname = tar.TypeLink, f.Hardlink
 			if f.Mode.Perm() == 0 {
-				hdr.Mode |= 0o644
+				hdr.Mode |= regularModes[f.Hardlink]
 			}
 		default:
 			hdr.Typeflag, hdr.Size = tar.TypeReg, int64(len(f.Data))
 			if f.Mode.Perm() == 0 {
 				hdr.Mode |= 0o644
 			}
+			regularModes[hdr.Name] = hdr.Mode
 			s := sha1.Sum(f.Data)
 			sum = s[:]
 			size += int64(len(f.Data))
