@@ -3,8 +3,9 @@ package provision
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
 
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
@@ -19,14 +20,16 @@ func (in *installer) writeDatabase(context.Context) error {
 			return err
 		}
 	}
-	world := slices.Clone(in.report.World)
-	slices.Sort(world)
+	var world strings.Builder
+	if err := apk.WriteWorld(&world, in.opts.World); err != nil {
+		return err
+	}
 	files := []struct {
 		path string
 		mode uint32
 		data string
 	}{
-		{"etc/apk/world", 0o644, joinLines(world)},
+		{"etc/apk/world", 0o644, world.String()},
 		{"etc/apk/arch", 0o644, in.opts.Arch + "\n"},
 		{"etc/apk/repositories", 0o644, joinLines(in.opts.Repositories)},
 	}
