@@ -3,7 +3,10 @@ package provision
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
@@ -37,7 +40,23 @@ func (in *installer) loadAccounts() error {
 	if err != nil {
 		return err
 	}
-	in.accounts, in.seenUsers, in.seenGroups = a, 0, 0
+	// A package that ships an account file after scripts made users
+	// (apk would keep the changed file as a modified config file and put
+	// the package's beside it as .apk-new): the accounts made so far are
+	// made again in the new files, so no user that owns files is lost.
+	for _, args := range in.accountCmds {
+		var err error
+		if args[0] == "addgroup" {
+			err = a.AddGroup(args[1:])
+		} else {
+			err = a.AddUser(args[1:], in.time)
+		}
+		if err != nil && !errors.Is(err, ErrExists) {
+			return fmt.Errorf("making again, in the new account files, what %q made: %w", strings.Join(args, " "), err)
+		}
+	}
+	in.accounts = a
+	in.seenUsers, in.seenGroups = len(a.Created()), len(a.CreatedGroups())
 	return nil
 }
 

@@ -44,7 +44,12 @@ func provision(ctx context.Context, opts Options) (*Result, error) {
 		}
 		in.report.Phases = append(in.report.Phases, PhaseReport{Name: s.phase, Seconds: time.Since(start).Seconds()})
 	}
-	return in.result()
+	res, err := in.result()
+	if err != nil {
+		in.store.close()
+		return nil, fmt.Errorf("summing up the tree: %w", err)
+	}
+	return res, nil
 }
 
 // installer holds the state of one run.
@@ -59,6 +64,7 @@ type installer struct {
 	dirOwn                map[string]*dirInst  // the directory instance whose permissions a directory has
 	accounts              *Accounts            // the tree's /etc/passwd, group and shadow, parsed when first needed
 	seenUsers, seenGroups int                  // of accounts.Created() and CreatedGroups(), reported already
+	accountCmds           [][]string           // the addgroup and adduser commands applied, in order
 	sums                  map[*rootfs.Node]string
 	report                *Report
 }
@@ -152,7 +158,9 @@ func (in *installer) unpackAll(ctx context.Context) error {
 				m, ok := in.store.loadManifest(p)
 				var err error
 				if !ok {
-					m, err = in.store.unpack(p, in.opts.PackageFiles[i])
+					if m, err = in.store.unpack(ctx, p, in.opts.PackageFiles[i]); err != nil {
+						err = fmt.Errorf("unpacking %s: %w", p, err)
+					}
 				}
 				mu.Lock()
 				if err != nil {
@@ -367,8 +375,13 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 	switch e.Type {
 	case tar.TypeLink:
 		target, ok := in.tree.Get(e.Link)
-		if !ok || in.fileOwn[e.Link] != ps || !target.Mode.IsRegular() {
+		switch owner := in.fileOwn[e.Link]; {
+		case !ok || !target.Mode.IsRegular():
 			return fmt.Errorf("hard link to /%s, which is not a regular file of this package", e.Link)
+		case owner != ps:
+			// apk marks the package's files broken and goes on; an image
+			// with a missing file is no image to ship.
+			return fmt.Errorf("hard link to /%s, which %s kept (it replaces this package's copy)", e.Link, owner.rec)
 		}
 		if _, exists := in.tree.Get(e.Name); exists {
 			in.tree.Remove(e.Name)
@@ -406,12 +419,14 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 	f := &fileInst{name: base, node: n, mode: e.Mode, sha1: e.SHA1}
 	d.files = append(d.files, f)
 	in.fileOwn[e.Name] = ps
-	if e.Type != tar.TypeLink {
-		*pending = append(*pending, pendingOwner{node: n, uname: e.Uname, gname: e.Gname, uid: e.UID, gid: e.GID,
-			set: func(uid, gid uint32) { f.uid, f.gid = uid, gid }})
-	} else {
-		f.uid, f.gid = n.UID, n.GID
+	owner := n
+	if e.Type == tar.TypeLink {
+		// The inode's owner is its first name's; the database records the
+		// link's own header, as apk does (resolved like the others).
+		owner = &rootfs.Node{}
 	}
+	*pending = append(*pending, pendingOwner{node: owner, uname: e.Uname, gname: e.Gname, uid: e.UID, gid: e.GID,
+		set: func(uid, gid uint32) { f.uid, f.gid = uid, gid }})
 	return nil
 }
 

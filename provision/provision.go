@@ -19,7 +19,11 @@
 // content-addressed store of files (Options.StoreDir, keyed by the SHA-1 the
 // package's checksum chain vouches for) plus a manifest of its entries, and
 // the tree refers to the stored files. A warm build reads manifests only.
-// A stored file is verified against its name again whenever it is read.
+// The store is a build cache in the user's own directory (made 0700): a
+// manifest is written only from a package that verified, and the bytes of
+// a stored file are checked against the SHA-1 its manifest records
+// whenever they are read, so corruption fails the build; like any build
+// cache it is trusted not to be rewritten by someone else.
 //
 // Left out on purpose: running scripts (nothing is executed, so any
 // arch can be built on any host), scripts and triggers beyond what is

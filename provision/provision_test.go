@@ -313,7 +313,7 @@ func TestStoreDetectsTampering(t *testing.T) {
 	n := node(t, res.Tree, "usr/bin/svc")
 	// Change a stored file behind the tree's back.
 	var victim string
-	filepath.WalkDir(filepath.Join(f.store, "pkgs"), func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(f.store, func(p string, d fs.DirEntry, err error) error {
 		if b, err := os.ReadFile(p); err == nil && strings.HasSuffix(p, ".data") && strings.Contains(string(b), "better svc binary") {
 			victim = p
 		}

@@ -172,6 +172,7 @@ func (in *installer) command(ps *pkgState, c Command) (effects []string, ok bool
 		if err := in.accounts.AddGroup(args[1:]); err != nil {
 			return nil, false, err
 		}
+		in.accountCmds = append(in.accountCmds, args)
 		in.noteAccounts(ps)
 		return []string{strings.Join(args, " ")}, true, nil
 	case "adduser":
@@ -181,6 +182,7 @@ func (in *installer) command(ps *pkgState, c Command) (effects []string, ok bool
 		if err := in.accounts.AddUser(args[1:], in.time); err != nil {
 			return nil, false, err
 		}
+		in.accountCmds = append(in.accountCmds, args)
 		in.noteAccounts(ps)
 		return []string{strings.Join(args, " ")}, true, nil
 	case "mkdir":

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -24,8 +25,8 @@ import (
 // The store keeps unpacked package contents, so that a warm build needs no
 // inflating at all:
 //
-//	<StoreDir>/pkgs/<C: hex>.data       the package's regular files, concatenated in archive order
-//	<StoreDir>/pkgs/<C: hex>.json       its manifest: the entries, with offsets into .data
+//	<StoreDir>/pkgs-v<N>/<C: hex>.data  the package's regular files, concatenated in archive order
+//	<StoreDir>/pkgs-v<N>/<C: hex>.json  its manifest: the entries, with offsets into .data
 //	<StoreDir>/files/<2 hex>/<38 hex>   a file the build made itself, named by its SHA-1
 //	<StoreDir>/tmp/                     files being written
 //
@@ -78,7 +79,8 @@ const manifestVersion = 2
 // what provisioning needs from its .PKGINFO and control member.
 type manifest struct {
 	Version          int               `json:"version"`
-	Package          string            `json:"package"` // name-version, for messages
+	Package          string            `json:"package"`  // name-version, for messages
+	Checksum         string            `json:"checksum"` // the package's C:, which names the manifest too
 	Origin           string            `json:"origin,omitempty"`
 	Replaces         []string          `json:"replaces,omitempty"`
 	ReplacesPriority int               `json:"replaces_priority,omitempty"`
@@ -111,8 +113,15 @@ func (s *store) filePath(sum string) string {
 	return filepath.Join(s.dir, "files", sum[:2], sum[2:])
 }
 
+// pkgPath names a package's data or manifest; the directory carries the
+// manifest version, so binaries of another version never share (and undo)
+// each other's unpacked data in one cache.
 func (s *store) pkgPath(p *apk.Package, ext string) string {
-	return filepath.Join(s.dir, "pkgs", hex.EncodeToString(p.Checksum)+ext)
+	return filepath.Join(s.pkgDir(), hex.EncodeToString(p.Checksum)+ext)
+}
+
+func (s *store) pkgDir() string {
+	return filepath.Join(s.dir, fmt.Sprintf("pkgs-v%d", manifestVersion))
 }
 
 func (s *store) tempDir() string { return filepath.Join(s.dir, "tmp") }
@@ -125,7 +134,7 @@ func (s *store) loadManifest(p *apk.Package) (*manifest, bool) {
 		return nil, false
 	}
 	var m manifest
-	if json.Unmarshal(data, &m) != nil || m.Version != manifestVersion {
+	if json.Unmarshal(data, &m) != nil || m.Version != manifestVersion || m.Package != p.String() || m.Checksum != apk.FormatChecksum(p.Checksum) {
 		return nil, false
 	}
 	if fi, err := os.Stat(s.pkgPath(p, ".data")); err != nil || fi.Size() != m.DataSize {
@@ -138,7 +147,7 @@ func (s *store) loadManifest(p *apk.Package) (*manifest, bool) {
 // match p's C:) into the store and returns its manifest. Nothing of the
 // package is trusted before its data verified: the manifest is written
 // last, and a failure leaves no temporary file behind.
-func (s *store) unpack(p *apk.Package, path string) (_ *manifest, err error) {
+func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *manifest, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -150,7 +159,7 @@ func (s *store) unpack(p *apk.Package, path string) (_ *manifest, err error) {
 	}
 	info := pr.Info()
 	m := &manifest{
-		Version: manifestVersion, Package: p.String(), Origin: info.Origin,
+		Version: manifestVersion, Package: p.String(), Checksum: apk.FormatChecksum(p.Checksum), Origin: info.Origin,
 		ReplacesPriority: info.ReplacesPriority, Triggers: info.Triggers,
 	}
 	for _, r := range info.Replaces {
@@ -162,7 +171,7 @@ func (s *store) unpack(p *apk.Package, path string) (_ *manifest, err error) {
 			m.Scripts[name] = string(body)
 		}
 	}
-	if err := os.MkdirAll(s.tempDir(), 0o755); err != nil {
+	if err := os.MkdirAll(s.tempDir(), 0o700); err != nil {
 		return nil, err
 	}
 	data, err := os.CreateTemp(s.tempDir(), "data-*")
@@ -179,6 +188,9 @@ func (s *store) unpack(p *apk.Package, path string) (_ *manifest, err error) {
 	h := sha1.New()
 	both := io.MultiWriter(bw, h)
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		hdr, err := pr.Next()
 		if err == io.EOF {
 			break
@@ -214,7 +226,7 @@ func (s *store) unpack(p *apk.Package, path string) (_ *manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(s.dir, "pkgs"), 0o755); err != nil {
+	if err := os.MkdirAll(s.pkgDir(), 0o700); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(data.Name(), s.pkgPath(p, ".data")); err != nil {
@@ -285,7 +297,7 @@ func tarEntry(hdr *tar.Header) (entry, error) {
 func (s *store) putBytes(b []byte) (string, error) {
 	sum := sha1.Sum(b)
 	hexSum := hex.EncodeToString(sum[:])
-	if err := os.MkdirAll(s.tempDir(), 0o755); err != nil {
+	if err := os.MkdirAll(s.tempDir(), 0o700); err != nil {
 		return "", err
 	}
 	return hexSum, s.publish(s.filePath(hexSum), bytes.NewReader(b), nil)
@@ -336,15 +348,23 @@ type verifyingReader struct {
 	want string
 	left int64
 	path string
+	err  error // sticky: the content did not match
 }
 
+// Read returns the mismatch with the last bytes and again on every later
+// call: a caller such as io.ReadFull may drop an error that comes with a
+// full buffer, and must meet it on its next read.
 func (v *verifyingReader) Read(b []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
 	n, err := v.r.Read(b)
 	v.h.Write(b[:n])
 	v.left -= int64(n)
 	if v.left <= 0 && n > 0 {
 		if got := hex.EncodeToString(v.h.Sum(nil)); v.left < 0 || got != v.want {
-			return n, fmt.Errorf("stored content of /%s (in %s) was changed: it hashes to %s, not %s", v.path, v.name, got, v.want)
+			v.err = fmt.Errorf("stored content of /%s (in %s) was changed: it hashes to %s, not %s", v.path, v.name, got, v.want)
+			return n, v.err
 		}
 	}
 	return n, err
