@@ -276,4 +276,3 @@ func compare(t *testing.T, what string, want, got ext4check.Manifest) {
 		t.Errorf("%s:\n%s", what, strings.Join(diffs, "\n"))
 	}
 }
-
