@@ -68,6 +68,9 @@ func corrupt(format string, args ...any) error {
 // Open reads the superblock and group descriptors of the ext4 image in r,
 // which holds size bytes.
 func Open(r io.ReaderAt, size int64) (*FS, error) {
+	if size < superblockOffset+superblockSize {
+		return nil, fmt.Errorf("reading superblock: %d bytes are too few for an ext4 image", size)
+	}
 	b := make([]byte, superblockSize)
 	if _, err := r.ReadAt(b, superblockOffset); err != nil {
 		return nil, fmt.Errorf("reading superblock: %w", err)

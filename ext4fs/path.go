@@ -28,15 +28,41 @@ func (f *FS) lookup(name string, follow bool) (*Inode, error) {
 	if !fs.ValidPath(name) {
 		return nil, fs.ErrInvalid
 	}
+	return f.resolve(name, follow)
+}
+
+// Resolve looks up p as the kernel would inside the image: p is
+// slash-separated, from the image's root whether or not it starts with a
+// slash; "." and empty components are skipped, ".." is the directory
+// entry of that name (so it steps out of the directory a symlink led to,
+// and stays at the root), and symlinks are followed, a final one only
+// with follow. Unlike the fs.FS methods it takes ".." components.
+func (f *FS) Resolve(p string, follow bool) (*Inode, error) {
+	return f.resolve(strings.TrimLeft(p, "/"), follow)
+}
+
+// OpenInode returns a reader of a regular file's content.
+func (f *FS) OpenInode(in *Inode) (interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+}, error) {
+	if !in.Mode.IsRegular() {
+		return nil, fmt.Errorf("inode %d is not a regular file", in.Ino)
+	}
+	return f.newFileReader(in)
+}
+
+// ReadDirInode returns the entries of directory in as ReadDir does.
+func (f *FS) ReadDirInode(in *Inode) ([]fs.DirEntry, error) { return f.readDirInfos(in) }
+
+func (f *FS) resolve(name string, follow bool) (*Inode, error) {
 	cur, err := f.Inode(rootIno)
 	if err != nil {
 		return nil, err
 	}
-	var todo []string // components left, in reverse order
-	if name != "." {
-		todo = strings.Split(name, "/")
-		slices.Reverse(todo)
-	}
+	todo := strings.Split(name, "/") // components left, in reverse order
+	slices.Reverse(todo)
 	hops := 0
 	for len(todo) > 0 {
 		c := todo[len(todo)-1]

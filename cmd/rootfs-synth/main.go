@@ -32,6 +32,8 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			mkfsCommand(),
 			resolveCommand(),
+			lsCommand(),
+			catCommand(),
 		},
 		// Errors are printed once, by main.
 		ExitErrHandler: func(*cli.Context, error) {},
