@@ -31,8 +31,8 @@ func (f *FS) readDir(in *Inode) ([]dirent, error) {
 	if !in.Mode.IsDir() {
 		return nil, fmt.Errorf("inode %d is not a directory", in.Ino)
 	}
-	if in.Size%f.bs != 0 || in.Size == 0 {
-		return nil, corrupt("directory inode %d: size %d is not a positive multiple of the %d-byte block", in.Ino, in.Size, f.bs)
+	if in.Size%f.bs != 0 || in.Size == 0 || uint64(in.Size/f.bs) > f.blocks {
+		return nil, corrupt("directory inode %d: size %d is not a positive multiple of the %d-byte block within the image", in.Ino, in.Size, f.bs)
 	}
 	r, err := f.newFileReader(in)
 	if err != nil {

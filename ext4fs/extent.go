@@ -82,7 +82,7 @@ func (w *extentWalk) node(b []byte, h extentHeader, blk uint64, lo, hi uint64) e
 		}
 		return nil
 	}
-	if len(w.buf) < int(h.Depth) {
+	for len(w.buf) < int(h.Depth) {
 		w.buf = append(w.buf, make([]byte, w.f.bs))
 	}
 	child := w.buf[h.Depth-1]
