@@ -203,44 +203,56 @@ func TestLsRecursiveAgreesWithDebugfs(t *testing.T) {
 		{Time: lsTime},
 		{Time: lsTime, BlockSize: 1024, MetadataCsum: true, NoJournal: true},
 	} {
-		t.Run(fmt.Sprintf("bs=%d,csum=%v", opts.BlockSize, opts.MetadataCsum), func(t *testing.T) {
+		bs := max(opts.BlockSize, 1024)
+		if opts.BlockSize == 0 {
+			bs = 4096
+		}
+		t.Run(fmt.Sprintf("bs=%d,csum=%v", bs, opts.MetadataCsum), func(t *testing.T) {
 			img, _ := lsImage(t, opts)
-			out, err := runApp("ls", "-R", img)
-			if err != nil {
-				t.Fatalf("ls -R: %v", err)
-			}
-			got := parseLsR(t, out)
-			want, err := ext4check.ReadImage(t, img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			delete(want, "/")
-			for p, n := range want {
-				l, ok := got[p]
-				if !ok {
-					t.Errorf("ls -R lacks %s", p)
-					continue
-				}
-				delete(got, p)
-				w := lsLine{mode: modeOf(n), nlink: l.nlink, uid: strconv.Itoa(int(n.UID)), gid: strconv.Itoa(int(n.GID)),
-					size: l.size, mtime: time.Unix(n.Mtime, 0).UTC().Format("2006-01-02 15:04"), name: l.name, target: n.Target}
-				switch n.Type {
-				case 'f':
-					w.size = strconv.FormatInt(n.Size, 10)
-				case 'c', 'b':
-					w.size = fmt.Sprintf("%d,%d", n.Major, n.Minor)
-				}
-				if n.Type != 'd' {
-					w.nlink = strconv.Itoa(int(n.Nlink))
-				}
-				if l != w {
-					t.Errorf("ls -R line of %s = %+v, want (debugfs) %+v", p, l, w)
-				}
-			}
-			for p := range got {
-				t.Errorf("ls -R prints %s, which debugfs does not see", p)
-			}
+			checkLsR(t, img)
 		})
+	}
+}
+
+// checkLsR fails the test unless `ls -R` of img prints every path
+// debugfs sees, once, with debugfs's mode, owner, size or device numbers,
+// mtime, link count and symlink target, and nothing else.
+func checkLsR(t *testing.T, img string) {
+	t.Helper()
+	out, err := runApp("ls", "-R", img)
+	if err != nil {
+		t.Fatalf("ls -R: %v", err)
+	}
+	got := parseLsR(t, out)
+	want, err := ext4check.ReadImage(t, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "/")
+	for p, n := range want {
+		l, ok := got[p]
+		if !ok {
+			t.Errorf("ls -R lacks %s", p)
+			continue
+		}
+		delete(got, p)
+		w := lsLine{mode: modeOf(n), nlink: l.nlink, uid: strconv.Itoa(int(n.UID)), gid: strconv.Itoa(int(n.GID)),
+			size: l.size, mtime: time.Unix(n.Mtime, 0).UTC().Format("2006-01-02 15:04"), name: l.name, target: n.Target}
+		switch n.Type {
+		case 'f':
+			w.size = strconv.FormatInt(n.Size, 10)
+		case 'c', 'b':
+			w.size = fmt.Sprintf("%d,%d", n.Major, n.Minor)
+		}
+		if n.Type != 'd' {
+			w.nlink = strconv.Itoa(int(n.Nlink))
+		}
+		if l != w {
+			t.Errorf("ls -R line of %s = %+v, want (debugfs) %+v", p, l, w)
+		}
+	}
+	for p := range got {
+		t.Errorf("ls -R prints %s, which debugfs does not see", p)
 	}
 }
 
