@@ -25,8 +25,9 @@
 // is read as it is on disk); block-mapped (ext2/ext3) files; inline_data,
 // meta_bg, ea_inode, dirdata and encryption (Open refuses them); hash
 // lookups in htree directories (a lookup scans the directory, fine for
-// looking at images); checksums of bitmaps and htree index blocks
-// (neither is read); access, change and creation times.
+// looking at images, and the last few directories' names are cached);
+// checksums of bitmaps and htree index blocks (neither is read); access,
+// change and creation times.
 package ext4fs
 
 import (
@@ -34,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 	"time"
 )
 
@@ -58,6 +60,9 @@ type FS struct {
 	csum       bool
 	csumSeed   uint32
 	maxExtents int // extents one inode may have: the image's block count
+
+	mu       sync.Mutex
+	dirCache []cachedDir // most recently used first, at most dirCacheSize
 }
 
 // corrupt returns an error wrapping ErrCorrupt.

@@ -73,15 +73,11 @@ func (f *FS) resolve(name string, follow bool) (*Inode, error) {
 		if !cur.Mode.IsDir() {
 			return nil, fmt.Errorf("%w (not a directory)", fs.ErrNotExist)
 		}
-		ents, err := f.readDir(cur)
+		ino, err := f.lookupName(cur, c)
 		if err != nil {
 			return nil, err
 		}
-		i := slices.IndexFunc(ents, func(d dirent) bool { return d.name == c })
-		if i < 0 {
-			return nil, fs.ErrNotExist
-		}
-		next, err := f.Inode(ents[i].ino)
+		next, err := f.Inode(ino)
 		if err != nil {
 			return nil, err
 		}
@@ -102,6 +98,53 @@ func (f *FS) resolve(name string, follow bool) (*Inode, error) {
 		cur = next
 	}
 	return cur, nil
+}
+
+// dirCacheSize is how many directories' name tables FS keeps: enough for
+// a walk that opens every file of a directory (fs.WalkDir, fstest) to
+// read each directory once instead of once per file.
+const dirCacheSize = 8
+
+type cachedDir struct {
+	ino   uint32
+	names map[string]uint32
+}
+
+// lookupName returns the inode number of name in directory dir.
+func (f *FS) lookupName(dir *Inode, name string) (uint32, error) {
+	f.mu.Lock()
+	for i, c := range f.dirCache {
+		if c.ino == dir.Ino {
+			// Move to the front: least recently used goes first.
+			copy(f.dirCache[1:i+1], f.dirCache[:i])
+			f.dirCache[0] = c
+			f.mu.Unlock()
+			return lookupIn(c.names, name)
+		}
+	}
+	f.mu.Unlock()
+	ents, err := f.readDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	names := make(map[string]uint32, len(ents))
+	for _, d := range ents {
+		if _, dup := names[d.name]; !dup {
+			names[d.name] = d.ino
+		}
+	}
+	f.mu.Lock()
+	f.dirCache = append([]cachedDir{{dir.Ino, names}}, f.dirCache[:min(len(f.dirCache), dirCacheSize-1)]...)
+	f.mu.Unlock()
+	return lookupIn(names, name)
+}
+
+func lookupIn(names map[string]uint32, name string) (uint32, error) {
+	ino, ok := names[name]
+	if !ok {
+		return 0, fs.ErrNotExist
+	}
+	return ino, nil
 }
 
 // fileInfo is an fs.FileInfo and fs.DirEntry for an inode.
