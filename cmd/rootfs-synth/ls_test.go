@@ -45,7 +45,7 @@ func lsTree() []ext4img.Entry {
 		file("etc/shadow", 0o640, 0, 42, "root:*::0:::::\n"),
 		file("etc/big", 0o600, 1000, 1001, big),
 		dir("bin", 0o755),
-		file("bin/busybox", fs.ModeSetuid|0o4755&0o777, 0, 0, "\x7fELF"),
+		file("bin/busybox", fs.ModeSetuid|0o755, 0, 0, "\x7fELF"),
 		link("bin/sh", "busybox"),
 		link("bin/abs", "/etc/os-release"),
 		link("bin/up", "../etc/os-release"),
@@ -417,4 +417,47 @@ func inodeOffset(t *testing.T, img string, ino int) int64 {
 		t.Fatalf("debugfs imap %q: %v", s, err)
 	}
 	return blk*1024 + off
+}
+
+func TestModeString(t *testing.T) {
+	for _, tt := range []struct {
+		in   fs.FileMode
+		want string
+	}{
+		{0o644, "-rw-r--r--"},
+		{fs.ModeDir | 0o755, "drwxr-xr-x"},
+		{fs.ModeSymlink | 0o777, "lrwxrwxrwx"},
+		{fs.ModeDevice | fs.ModeCharDevice | 0o666, "crw-rw-rw-"},
+		{fs.ModeDevice | 0o660, "brw-rw----"},
+		{fs.ModeNamedPipe | 0o600, "prw-------"},
+		{fs.ModeSocket | 0o755, "srwxr-xr-x"},
+		{fs.ModeSetuid | 0o755, "-rwsr-xr-x"},
+		{fs.ModeSetuid | 0o644, "-rwSr--r--"},
+		{fs.ModeSetgid | 0o755, "-rwxr-sr-x"},
+		{fs.ModeSetgid | 0o644, "-rw-r-Sr--"},
+		{fs.ModeDir | fs.ModeSticky | 0o777, "drwxrwxrwt"},
+		{fs.ModeDir | fs.ModeSticky | 0o776, "drwxrwxrwT"},
+		{fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky, "---S--S--T"},
+	} {
+		if got := modeString(tt.in); got != tt.want {
+			t.Errorf("modeString(%v) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestQuoteName(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"busybox", "busybox"},
+		{"with space", "with space"},
+		{"ünïcødé ☃", "ünïcødé ☃"},
+		{"new\nline", `"new\nline"`},
+		{"tab\t", `"tab\t"`},
+		{"quote\"", `"quote\""`},
+		{"bad\xff", `"bad\xff"`},
+		{"del\x7f", `"del\x7f"`},
+	} {
+		if got := quoteName(tt.in); got != tt.want {
+			t.Errorf("quoteName(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
 }
