@@ -4,8 +4,8 @@
 // files' contents. FS implements io/fs.FS, fs.StatFS, fs.ReadDirFS and
 // fs.ReadLinkFS, so fs.WalkDir and testing/fstest work on an image.
 //
-// It reads what ext4img writes and what mke2fs makes by default: 1 KiB to
-// 64 KiB blocks, extent trees of any depth, linear and hashed (htree)
+// It reads what ext4img writes and what mke2fs makes by default: blocks of
+// 1 KiB to 64 KiB (tested with 1 and 4 KiB), extent trees of any depth, linear and hashed (htree)
 // directories (a hashed directory's leaves are ordinary entry blocks, so
 // it is read block by block like a linear one and its index is not
 // consulted), fast and slow symlinks, device numbers in both encodings,
@@ -19,13 +19,16 @@
 // endless loop or an unbounded allocation: extent trees are limited to
 // depth 5 and to as many extents as the image has blocks, block numbers
 // must lie inside the image, symlinks are followed at most MaxSymlinkHops
-// times, and directories are read one block at a time.
+// times, and a directory is read one block at a time and may not be
+// larger than the image.
 //
 // Left out on purpose: writing; the journal (an image that needs recovery
 // is read as it is on disk); block-mapped (ext2/ext3) files; inline_data,
 // meta_bg, ea_inode, dirdata and encryption (Open refuses them); hash
 // lookups in htree directories (a lookup scans the directory, fine for
 // looking at images, and the last few directories' names are cached);
+// case-insensitive lookups in casefolded directories (names match
+// exactly);
 // checksums of bitmaps and htree index blocks (neither is read); access,
 // change and creation times.
 package ext4fs
