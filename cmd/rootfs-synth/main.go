@@ -60,6 +60,8 @@ func newApp(now time.Time) *cli.App {
 		Commands: []*cli.Command{
 			mkfsCommand(now),
 			resolveCommand(),
+			lsCommand(),
+			catCommand(),
 			fetchCommand(),
 			versionCommand(),
 		},
