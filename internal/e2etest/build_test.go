@@ -91,6 +91,8 @@ func TestBuiltImageBoots(t *testing.T) {
 	if err := checkBoot(t, m, bad, n, value); err == nil {
 		t.Fatal("negative control: an image with a zeroed superblock passed the boot check")
 	}
+	// The image the guest used: ls and cat agree with debugfs on it.
+	checkLsCat(t, bin, img)
 }
 
 func lastLine(s string) string {
