@@ -6,26 +6,44 @@ import (
 	"time"
 )
 
-// encodeTime splits t into the 32-bit seconds field and the _extra field:
-// two epoch bits extending the seconds to 34 bits, then nanoseconds
-// (inodes.rst, "Inode Timestamps"). Times outside 1901..2446 are clamped,
-// and so are times from 2310-04-04 to 2378-04-22: e2fsck (pass 1,
-// "Timestamp(s) on inode beyond 2310-04-04 are likely pre-1970") takes
-// epoch bits 3 with the sign bit set for a pre-1970 date that old kernels
-// mis-encoded and rewrites it, so such an image would not be fsck-clean.
-// They become the last second before that window.
-func encodeTime(t time.Time) (uint32, uint32) {
-	sec, nsec := t.Unix(), uint32(t.Nanosecond())
-	const minSec, maxSec = -1 << 31, 1<<31 - 1 + 3<<32
-	const fsckWindowStart, fsckWindowEnd = 3<<32 - 1<<31, 3 << 32 // [2310-04-04, 2378-04-22)
+// Limits of the times an inode holds (inodes.rst, "Inode Timestamps"):
+// 32-bit signed seconds extended by two epoch bits, so 1901-12-13 to
+// 2446-05-10; and e2fsck's window (pass 1, "Timestamp(s) on inode beyond
+// 2310-04-04 are likely pre-1970"): epoch bits 3 with the sign bit set look
+// to it like a pre-1970 date that old kernels mis-encoded, and it rewrites
+// them, so such an image would not be fsck-clean.
+var (
+	minTime         = time.Unix(-1<<31, 0).UTC()                // 1901-12-13 20:45:52 UTC
+	maxTime         = time.Unix(1<<31-1+3<<32, 999999999).UTC() // 2446-05-10 22:38:55.999999999 UTC
+	fsckWindowStart = time.Unix(3<<32-1<<31, 0).UTC()           // 2310-04-04 04:36:16 UTC
+	fsckWindowEnd   = time.Unix(3<<32, 0).UTC()                 // 2378-04-22 12:56:32 UTC
+)
+
+// ClampTime returns t as the image stores it and whether that differs
+// from t: times before 1901-12-13 20:45:52 UTC become that, times after
+// 2446-05-10 22:38:55.999999999 UTC become that, and times from
+// 2310-04-04 04:36:16 up to 2378-04-22 12:56:32 UTC (which e2fsck 1.47
+// rewrites) become the last nanosecond before that window. The Writer
+// applies it to every entry's ModTime and to Options.Time, and counts the
+// entries it changed in Layout.ClampedTimes, so that callers can warn.
+func ClampTime(t time.Time) (time.Time, bool) {
 	switch {
-	case sec < minSec:
-		sec, nsec = minSec, 0
-	case sec > maxSec:
-		sec, nsec = maxSec, 999999999
-	case sec >= fsckWindowStart && sec < fsckWindowEnd:
-		sec, nsec = fsckWindowStart-1, 999999999
+	case t.Before(minTime):
+		return minTime, true
+	case t.After(maxTime):
+		return maxTime, true
+	case !t.Before(fsckWindowStart) && t.Before(fsckWindowEnd):
+		return fsckWindowStart.Add(-1), true
 	}
+	return t, false
+}
+
+// encodeTime splits t, clamped (ClampTime), into the 32-bit seconds field
+// and the _extra field: two epoch bits extending the seconds to 34 bits,
+// then nanoseconds.
+func encodeTime(t time.Time) (uint32, uint32) {
+	t, _ = ClampTime(t)
+	sec, nsec := t.Unix(), uint32(t.Nanosecond())
 	epoch := uint32((sec-int64(int32(sec)))>>32) & 3
 	return uint32(int32(sec)), epoch | nsec<<2
 }

@@ -10,11 +10,9 @@ func leUint32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 // superBlock fills b (superBlockSize bytes) with the superblock as stored in
 // group nr.
 func (l *Layout) superBlock(b []byte, nr uint16) {
-	t, _ := encodeTime(l.fsTime)
-	hi := uint8(l.fsTime.Unix()>>32) & 0xff
-	if l.fsTime.Unix() < 0 {
-		t, hi = 0, 0
-	}
+	// Superblock times are unsigned seconds, 32 bits plus a high byte;
+	// fsTime is never before 1970 (Options.Time).
+	t, hi := uint32(l.fsTime.Unix()), uint8(l.fsTime.Unix()>>32)
 	sb := superBlock{
 		InodesCount:       l.Inodes,
 		BlocksCountLo:     uint32(l.Blocks),

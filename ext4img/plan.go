@@ -23,6 +23,12 @@ type Layout struct {
 	UUID           [16]byte
 	HashSeed       [16]byte
 
+	// ClampedTimes is how many added entries had a ModTime that ext4 or
+	// e2fsck cannot hold (ClampTime changed it); FirstClampedTime is the
+	// path of the first of them, as added ("." for the root).
+	ClampedTimes     int
+	FirstClampedTime string
+
 	fdb, bpg, gdtBlocks, itb uint32
 	groups                   []groupPlan
 	backups                  []uint32 // groups holding a superblock copy
@@ -111,6 +117,7 @@ func (w *Writer) Layout() (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.ClampedTimes, l.FirstClampedTime = w.clampedTimes, w.firstClampedTime
 	w.layout = l
 	return l, nil
 }

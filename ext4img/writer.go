@@ -43,6 +43,7 @@
 package ext4img
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"path"
@@ -107,15 +108,26 @@ type Options struct {
 	// Time stamps the filesystem (creation, last write, last check), the
 	// journal inode, the root and lost+found unless added, and every entry
 	// whose ModTime is zero; zero is the Unix epoch. The clock is never read.
+	//
+	// The rule for it: Time is clamped like entry times (ClampTime) and
+	// is never before 1970, as superblock times are unsigned. Readers
+	// compare the superblock's times with their own clock (e2fsck -f asks
+	// "Superblock last write time is in the future. Fix?" for a time past
+	// it, and the kernel only logs), so Time must not be later than the
+	// moment the image is first checked or mounted: a caller should pass
+	// SOURCE_DATE_EPOCH or its own clock, and not a file's mtime that may
+	// lie in the future. The Writer cannot check that, having no clock.
 	Time time.Time
 }
 
-// fsTime is Time, or the Unix epoch when Time is zero.
+// fsTime is Time clamped (ClampTime) and no earlier than the Unix epoch;
+// zero is the epoch.
 func (o Options) fsTime() time.Time {
-	if o.Time.IsZero() {
+	if o.Time.IsZero() || o.Time.Before(time.Unix(0, 0)) {
 		return time.Unix(0, 0)
 	}
-	return o.Time
+	t, _ := ClampTime(o.Time)
+	return t
 }
 
 // Writer builds an ext4 image. Add and Link record entries; Layout and
@@ -130,6 +142,9 @@ type Writer struct {
 	lost   *node
 	layout *Layout
 	err    error // from NewWriter's options check, returned by every call
+
+	clampedTimes     int    // entries whose ModTime ClampTime changed
+	firstClampedTime string // the first of them
 
 	maxExtent uint32 // longest extent; 0 = maxExtentLen (tests lower it to grow deep trees)
 }
@@ -262,6 +277,7 @@ func (w *Writer) Add(e Entry) error {
 		}
 		e.Path = n.e.Path
 		n.e, n.mode = e, e.Mode
+		w.noteTime(p, e.ModTime)
 		return nil
 	}
 	if _, dup := w.nodes[p]; dup {
@@ -279,7 +295,21 @@ func (w *Writer) Add(e Entry) error {
 	}
 	w.nodes[p] = n
 	parent.children = append(parent.children, dirent{name, n})
+	w.noteTime(p, e.ModTime)
 	return nil
+}
+
+// noteTime counts an added entry's ModTime that ClampTime changes.
+func (w *Writer) noteTime(p string, t time.Time) {
+	if t.IsZero() {
+		return // Options.Time stands in
+	}
+	if _, clamped := ClampTime(t); clamped {
+		if w.clampedTimes == 0 {
+			w.firstClampedTime = cmp.Or(p, ".")
+		}
+		w.clampedTimes++
+	}
 }
 
 // checkEntry validates e's type and type-specific fields.
