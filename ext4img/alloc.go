@@ -87,12 +87,12 @@ func treeShape(n, bs int) []int {
 	return levels
 }
 
-// allocate lays out an image of total blocks with at least inodes inodes.
-// It returns nil and the block count worth trying next when that does not
-// fit.
-func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
+// allocate lays out an image of total blocks in groups of bpg blocks
+// with at least inodes inodes. It returns nil and the block count worth
+// trying next when that does not fit.
+func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*Layout, int64) {
 	bs := uint32(p.bs)
-	l := &Layout{BlockSize: p.bs, Blocks: int64(total), fdb: firstDataBlock(p.bs), bpg: 8 * bs, byIno: p.byIno, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
+	l := &Layout{BlockSize: p.bs, Blocks: int64(total), fdb: firstDataBlock(p.bs), bpg: bpg, byIno: p.byIno, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
 	if total <= l.fdb+8 {
 		return nil, int64(l.fdb) + 9
 	}
@@ -102,12 +102,11 @@ func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
 	l.gdtBlocks = (groups*groupDescSize + bs - 1) / bs
 
 	// Inodes per group: a multiple of 8 (bitmap bytes) and of the inodes in
-	// a block, at most one bitmap block's worth.
+	// a block, at most maxInodesPerGroup.
 	align := max(uint32(8), bs/inodeSize)
 	perGroup := (inodes + int64(groups) - 1) / int64(groups)
 	ipg := (perGroup + int64(align) - 1) / int64(align) * int64(align)
-	if ipg > int64(l.bpg) || ipg*int64(groups) >= 1<<32 {
-		maxIpg := int64(l.bpg)
+	if maxIpg := maxInodesPerGroup(p.bs, bpg); ipg > maxIpg || ipg*int64(groups) >= 1<<32 {
 		need := (inodes + maxIpg - 1) / maxIpg
 		return nil, int64(l.fdb) + (need-1)*int64(l.bpg) + 64
 	}
@@ -259,6 +258,7 @@ func (l *Layout) count(p *prepared) {
 		}
 	}
 	l.FreeBlocks = freeBlocks
+	l.AvailableBlocks = max(0, freeBlocks-kernelReserve(l.Blocks))
 	l.FreeInodes = l.Inodes - l.lastIno
 	l.UUID, l.HashSeed = p.uuid, p.seed
 	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.csum, fsCsumSeed(p.uuid)

@@ -130,7 +130,7 @@ func clearBits(b []byte, from, to uint32) {
 }
 
 // blockBitmap fills b with group g's block bitmap; blocks past the end of
-// the filesystem are marked in use (padding).
+// the filesystem and bits past the group's blocks are set (padding).
 func (l *Layout) blockBitmap(b []byte, g int) []byte {
 	clear(b)
 	gs := l.fdb + uint32(g)*l.bpg
@@ -143,7 +143,7 @@ func (l *Layout) blockBitmap(b []byte, g int) []byte {
 	for _, r := range l.reserved {
 		setBits(b, rel(r.start), rel(r.start+r.len))
 	}
-	setBits(b, inside, l.bpg)
+	setBits(b, inside, uint32(len(b))*8) // past the group too, as e2fsprogs and the kernel pad
 	return b
 }
 

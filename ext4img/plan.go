@@ -23,6 +23,11 @@ type Layout struct {
 	UUID           [16]byte
 	HashSeed       [16]byte
 
+	// AvailableBlocks is FreeBlocks less what the kernel keeps back for
+	// itself (min(2 % of Blocks, 4096) blocks): what df in a guest shows as
+	// available.
+	AvailableBlocks int64
+
 	// ClampedTimes is how many added entries had a ModTime that ext4 or
 	// e2fsck cannot hold (ClampTime changed it); FirstClampedTime is the
 	// path of the first of them, as added ("." for the root).
@@ -289,7 +294,7 @@ func (p *prepared) solve() (*Layout, error) {
 	// the ratio does not fit.
 	ratio := o.Size / 16384
 	for _, inodes := range []int64{max(ratio, usedInodes+headInodes), usedInodes + headInodes, usedInodes} {
-		if l, _ := p.allocate(uint32(total), inodes); l != nil {
+		if l, _ := p.allocate(uint32(total), inodes, uint32(8*p.bs)); l != nil {
 			return l, nil
 		}
 	}
@@ -300,21 +305,86 @@ func (p *prepared) solve() (*Layout, error) {
 	return nil, fmt.Errorf("laying out the image: the tree needs %d bytes, more than the size %d given", need.Size(), o.Size)
 }
 
-// rightSize iterates the block count up to the smallest that holds
-// everything with headBlocks blocks to spare.
+// rightSize finds the smallest image that holds everything with
+// headBlocks blocks to spare beyond the kernel's reserve (kernelReserve;
+// none when headBlocks is zero) and inodes inodes.
+//
+// Groups have 8 × block size blocks, as mke2fs makes them, unless the
+// inodes do not fit: a group holds at most 8 × block size inodes (one
+// bitmap block), so a tree of many small or empty files would need more
+// groups of full size than its data fills (300,000 empty files: 10 groups,
+// 1.1 GiB at 4 KiB blocks, 1 GiB of it free). Such a tree gets as many
+// smaller groups (s_blocks_per_group below the maximum, as mke2fs -g
+// makes them) as its inodes need, each just big enough for the blocks.
 func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
+	full := uint32(8 * p.bs)
+	l, err := p.rightSizeGroups(headBlocks, inodes, full)
+	if err != nil {
+		return nil, err
+	}
+	spare := l.FreeBlocks - headBlocks - headroomReserve(headBlocks, l.Blocks)
+	if spare < minBlocksPerGroup {
+		return l, nil // bound by blocks, not inodes
+	}
+	maxIpg := int64(8 * p.bs)
+	groups := (inodes + maxIpg - 1) / maxIpg
+	need := l.Blocks - spare - int64(l.fdb)
+	bpg := uint32(max(minBlocksPerGroup, (need+groups-1)/groups+7) &^ 7)
+	if bpg >= full {
+		return l, nil
+	}
+	small, err := p.rightSizeGroups(headBlocks, inodes, bpg)
+	if err != nil || small.Blocks >= l.Blocks {
+		return l, nil
+	}
+	return small, nil
+}
+
+// minBlocksPerGroup is the smallest group rightSize makes: e2fsck accepts
+// at most inodes-per-block × (blocks per group - 4) inodes in a group, so
+// from 2052 blocks on a group can hold its full 8 × block size inodes.
+const minBlocksPerGroup = 2056
+
+// maxInodesPerGroup is what a group of bpg blocks may hold: one inode
+// bitmap block's worth (the kernel's limit) and e2fsck's
+// inodes-per-block × (bpg - 4) (e2fsck/super.c check_super_block).
+func maxInodesPerGroup(bs int, bpg uint32) int64 {
+	return min(int64(8*bs), int64(bs/inodeSize)*(int64(bpg)-4))
+}
+
+// kernelReserve is s_resv_clusters, what the kernel keeps back from
+// allocation on an extents filesystem of total blocks:
+// min(2 % of the blocks, 4096) (fs/ext4/super.c
+// ext4_calculate_resv_clusters). A guest's df shows the free blocks less
+// this as available.
+func kernelReserve(total int64) int64 { return min(total/50, 4096) }
+
+// headroomReserve is the reserve added on top of a headroom of headBlocks:
+// the kernel's when there is headroom, nothing for a content-sized image.
+func headroomReserve(headBlocks, total int64) int64 {
+	if headBlocks <= 0 {
+		return 0
+	}
+	return kernelReserve(total)
+}
+
+// rightSizeGroups iterates the block count up to the smallest that holds
+// everything in groups of bpg blocks with headBlocks blocks (and the
+// kernel's reserve) to spare.
+func (p *prepared) rightSizeGroups(headBlocks, inodes int64, bpg uint32) (*Layout, error) {
 	total := int64(firstDataBlock(p.bs)) + 4 + p.dataNeed + headBlocks
 	limit := maxBlocks(p.bs)
 	for range 1000 {
 		if total > limit {
 			return nil, fmt.Errorf("laying out the image: the tree needs more than the %d bytes ext4 without 64bit and meta_bg holds with %d-byte blocks", limit*int64(p.bs), p.bs)
 		}
-		l, need := p.allocate(uint32(total), inodes)
-		if l != nil && l.FreeBlocks >= headBlocks {
+		want := headBlocks + headroomReserve(headBlocks, total)
+		l, need := p.allocate(uint32(total), inodes, bpg)
+		if l != nil && l.FreeBlocks >= want {
 			return l, nil
 		}
 		if l != nil {
-			need = max(need, total+headBlocks-l.FreeBlocks)
+			need = max(need, total+want-l.FreeBlocks)
 		}
 		if need <= total {
 			need = total + 1

@@ -24,13 +24,20 @@
 // ones as linear blocks of entries in name order.
 //
 // Sizing: with Options.Size zero the image is the smallest that holds the
-// tree and the journal, plus HeadroomBlocks free blocks and HeadroomInodes
-// free inodes (defaults DefaultHeadroomBytes and DefaultHeadroomInodes), so
-// that a guest can boot read-write and start writing. The overhead (groups,
-// descriptors, bitmaps, inode tables, backups, extent index blocks) is found
-// by iterating the allocation to a fixed point. An explicit Size gets one
-// inode per 16 KiB like mke2fs, or just what the tree needs when that does
-// not fit.
+// tree and the journal, plus HeadroomBlocks blocks available to the guest
+// and HeadroomInodes free inodes (defaults DefaultHeadroomBytes and
+// DefaultHeadroomInodes), so that a guest can boot read-write and start
+// writing. Available means beyond what the kernel keeps back for itself
+// (s_resv_clusters: min(2 % of the blocks, 4096)), which df leaves out, so
+// the free block count is the headroom plus that reserve; since the
+// reserve depends on the final size, it is part of the fixed point. The
+// overhead (groups, descriptors, bitmaps, inode tables, backups, extent
+// index blocks) is found by iterating the allocation to a fixed point.
+// Groups have 8 × block size blocks, except in a tree bound by its inode
+// count (many empty files, links or devices), which gets as many smaller
+// groups as its inodes need instead of whole groups of free blocks. An
+// explicit Size gets full groups and one inode per 16 KiB like mke2fs, or
+// just what the tree needs when that does not fit.
 //
 // Left out on purpose: 64bit and meta_bg (images stay below 16 TiB, and
 // with 1 KiB blocks below 1.5 TiB, see maxBlocks), gdt_csum (metadata_csum
@@ -53,11 +60,11 @@ import (
 
 // Defaults for the free space of a right-sized image (Options.Size zero).
 const (
-	// DefaultHeadroomBytes of free blocks: room for a guest to write logs,
-	// package database updates and temporary files right after boot. The
-	// blocks cost no disk space (they are holes in the sparse image) and
-	// 64 MiB keeps resize2fs unnecessary for the common "apk add a few
-	// packages" case.
+	// DefaultHeadroomBytes available to the guest (df's "Available",
+	// beyond the kernel's reserve): room to write logs, package database
+	// updates and temporary files right after boot. The blocks cost no disk
+	// space (they are holes in the sparse image) and 64 MiB keeps resize2fs
+	// unnecessary for the common "apk add a few packages" case.
 	DefaultHeadroomBytes = 64 << 20
 
 	// DefaultHeadroomInodes free inodes: a content-sized image runs out of
@@ -86,9 +93,12 @@ type Options struct {
 	// 1024 blocks).
 	JournalBlocks int
 
-	// HeadroomBlocks and HeadroomInodes are the free blocks and inodes
-	// added when right-sizing; zero means DefaultHeadroomBytes worth of
-	// blocks and DefaultHeadroomInodes, negative means none.
+	// HeadroomBlocks and HeadroomInodes are the blocks available to the
+	// guest and the free inodes added when right-sizing; zero means
+	// DefaultHeadroomBytes worth of blocks and DefaultHeadroomInodes,
+	// negative means none. Positive HeadroomBlocks get the kernel's
+	// reserve on top (Layout.AvailableBlocks); none means none of that
+	// either, a content-sized image.
 	HeadroomBlocks int64
 	HeadroomInodes int64
 
