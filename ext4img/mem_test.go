@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"strconv"
@@ -129,5 +130,35 @@ func BenchmarkMemory(b *testing.B) {
 				runtime.KeepAlive(w)
 			}
 		})
+	}
+}
+
+// TestDirNodeOutOfOrder: names added in random order are all found,
+// names not added are not, and sort leaves every name once, in order.
+func TestDirNodeOutOfOrder(t *testing.T) {
+	const n = 5000
+	perm := rand.New(rand.NewPCG(1, 2)).Perm(n)
+	d := &dirNode{}
+	name := func(i int) string { return fmt.Sprintf("n%05d", i) }
+	for k, i := range perm {
+		if d.lookup(name(i)) != nil {
+			t.Fatalf("lookup(%q) before adding it found a node", name(i))
+		}
+		d.insert(name(i), &node{ino: uint32(i)})
+		if got := d.lookup(name(i)); got == nil || got.ino != uint32(i) {
+			t.Fatalf("lookup(%q) right after adding it = %v", name(i), got)
+		}
+		if j := perm[k/2]; d.lookup(name(j)) == nil {
+			t.Fatalf("lookup(%q) after %d more names = nil", name(j), k-k/2)
+		}
+	}
+	d.sort()
+	if len(d.children) != n || d.sorted != n || d.tail != nil {
+		t.Fatalf("after sort: %d children, %d sorted, tail %v; want %d, %d, nil", len(d.children), d.sorted, d.tail != nil, n, n)
+	}
+	for i, c := range d.children {
+		if c.name != name(i) {
+			t.Fatalf("after sort: children[%d] = %q, want %q", i, c.name, name(i))
+		}
 	}
 }

@@ -37,9 +37,8 @@ type nodeMore struct {
 // dirNode is a directory's list of entries: a prefix sorted by name,
 // found by binary search, then a tail of names added out of order, found
 // through a map. A sorted walk never makes a tail; otherwise the tail is
-// merged into the prefix when it grows past an eighth of it, and when
-// the Writer moves on to another directory, so that few maps live at a
-// time.
+// merged into the prefix when it grows past an eighth of it (at least 16
+// names), so maps stay small and the sorting costs O(log n) per name.
 type dirNode struct {
 	children []dirent
 	sorted   int              // children[:sorted] are in name order

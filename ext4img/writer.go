@@ -248,9 +248,6 @@ func (w *Writer) parentOf(p string) (*node, string, error) {
 		}
 		d = n
 	}
-	if w.lastDirNode != nil {
-		w.lastDirNode.dir().sort() // its tail, if any, is probably complete
-	}
 	w.lastDir, w.lastDirNode = dir, d
 	return d, name, nil
 }
