@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # mkfs-vs-mke2fs.sh - time `rootfs-synth mkfs` against `mke2fs -t ext4 -d`, side
-# by side in one run, on two generated trees:
+# by side in one run, on three generated trees:
 #   alpine: ~600 entries, 8 MB (the size of an Alpine minirootfs)
 #   big:    25,000 files and 1,200 directories, 250 MB
+#   huge:   1,000,000 files in 20,000 directories, 500 MB (issue 6: peak RSS
+#           must stay under 256 MiB); one run of each tool, not three.
+#           BENCH_HUGE=0 leaves it out (it needs ~2 GB of tmpfs and minutes)
 # For each: wall time and peak RSS (GNU time) of
 #   rs       rootfs-synth mkfs (defaults: journal + headroom)
 #   rs-fit   rootfs-synth mkfs --headroom-blocks -1 --headroom-inodes -1
@@ -11,7 +14,7 @@
 #   resize   resize2fs -M on the mke2fs image (mke2fs cannot right-size; it
 #            spreads inodes over all groups, so -M often cannot shrink much)
 # and the image sizes (apparent and allocated). Every image is checked with
-# e2fsck -fn. Wall time is the best of 3 runs, RSS the worst. Work files go to $BENCH_DIR (default /dev/shm/rootfs-synth-bench,
+# e2fsck -fn. Wall time is the best of 3 runs (1 for huge), RSS the worst. Work files go to $BENCH_DIR (default /dev/shm/rootfs-synth-bench,
 # a tmpfs, so disk speed does not count); it is removed at the end.
 #
 # usage: bench/mkfs-vs-mke2fs.sh        (needs go, e2fsprogs, GNU time)
@@ -30,6 +33,11 @@ go build -o "$W/rootfs-synth" ./cmd/rootfs-synth
 go build -o "$W/gentree" ./bench/gentree
 "$W/gentree" -files 200 -dirs 90 -symlinks 300 -bytes 8000000 "$W/alpine"
 "$W/gentree" -files 25000 -dirs 1200 -symlinks 0 -bytes 250000000 -seed 2 "$W/big"
+trees="alpine big"
+if [ "${BENCH_HUGE:-1}" != 0 ]; then
+	"$W/gentree" -files 1000000 -dirs 20000 -symlinks 0 -bytes 500000000 -seed 3 "$W/huge"
+	trees="$trees huge"
+fi
 export SOURCE_DATE_EPOCH=1700000000 E2FSPROGS_FAKE_TIME=1700000000
 
 # measure N LABEL CMD... : runs CMD N times under GNU time (the machine is
@@ -57,24 +65,28 @@ row() { printf '%-7s %-7s %8s %9s %12s %12s\n' "$@"; }
 
 echo "rootfs-synth $(git rev-parse --short HEAD), $(mke2fs -V 2>&1 | head -n1), $(nproc) CPUs, $W"
 row tree tool wall_s rss_MiB image_MiB alloc_MiB
-for tree in alpine big; do
+for tree in $trees; do
 	src=$W/$tree
+	runs=3
+	[ "$tree" = huge ] && runs=1
 	entries=$(find "$src" | wc -l)
 	bytes=$(du -sb "$src" | cut -f1)
 	echo "# $tree: $entries entries, $(mib "$bytes") MiB"
 
-	measure 3 rs "$W/rootfs-synth" mkfs "$src" -o "$W/rs.img"
+	measure $runs rs "$W/rootfs-synth" mkfs "$src" -o "$W/rs.img"
 	fsck "$W/rs.img"
 	row "$tree" rs "$WALL" "$RSS" "$(mib "$(stat -c %s "$W/rs.img")")" "$(mib "$(du -B1 "$W/rs.img" | cut -f1)")"
 	blocks=$(field "$W/rs.img" "Block count")
 	inodes=$(field "$W/rs.img" "Inode count")
 	jblocks=$(field "$W/rs.img" "Total journal blocks")
+	rm -f "$W/rs.img" # the huge tree's images are 4.4 GiB each: keep one at a time
 
-	measure 3 rs-fit "$W/rootfs-synth" mkfs --headroom-blocks -1 --headroom-inodes -1 "$src" -o "$W/rsfit.img"
+	measure $runs rs-fit "$W/rootfs-synth" mkfs --headroom-blocks -1 --headroom-inodes -1 "$src" -o "$W/rsfit.img"
 	fsck "$W/rsfit.img"
 	row "$tree" rs-fit "$WALL" "$RSS" "$(mib "$(stat -c %s "$W/rsfit.img")")" "$(mib "$(du -B1 "$W/rsfit.img" | cut -f1)")"
+	rm -f "$W/rsfit.img"
 
-	measure 3 mke2fs mke2fs -q -F -t ext4 -b 4096 -N "$inodes" -J size=$((jblocks * 4096 / 1048576)) \
+	measure $runs mke2fs mke2fs -q -F -t ext4 -b 4096 -N "$inodes" -J size=$((jblocks * 4096 / 1048576)) \
 		-d "$src" "$W/mk.img" "$blocks"
 	fsck "$W/mk.img"
 	row "$tree" mke2fs "$WALL" "$RSS" "$(mib "$(stat -c %s "$W/mk.img")")" "$(mib "$(du -B1 "$W/mk.img" | cut -f1)")"

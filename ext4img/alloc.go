@@ -53,9 +53,9 @@ func (a *allocator) bump(n uint32) {
 	a.cur += n
 }
 
-// runs allocates n blocks as extents of at most maxExtentLen.
-func (a *allocator) runs(n uint32) []run {
-	var rs []run
+// runs allocates n blocks as extents of at most maxExtentLen, appended
+// to rs.
+func (a *allocator) runs(rs []run, n uint32) []run {
 	for n > 0 {
 		a.skip()
 		k := min(n, a.room(), a.maxLen)
@@ -87,12 +87,12 @@ func treeShape(n, bs int) []int {
 	return levels
 }
 
-// allocate lays out an image of total blocks with at least inodes inodes.
-// It returns nil and the block count worth trying next when that does not
-// fit.
-func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
+// allocate lays out an image of total blocks in groups of bpg blocks
+// with at least inodes inodes. It returns nil and the block count worth
+// trying next when that does not fit.
+func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*Layout, int64) {
 	bs := uint32(p.bs)
-	l := &Layout{BlockSize: p.bs, Blocks: int64(total), fdb: firstDataBlock(p.bs), bpg: 8 * bs, byIno: p.byIno, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
+	l := &Layout{BlockSize: p.bs, Blocks: int64(total), fdb: firstDataBlock(p.bs), bpg: bpg, byIno: p.byIno, plans: p.plans, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
 	if total <= l.fdb+8 {
 		return nil, int64(l.fdb) + 9
 	}
@@ -102,12 +102,11 @@ func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
 	l.gdtBlocks = (groups*groupDescSize + bs - 1) / bs
 
 	// Inodes per group: a multiple of 8 (bitmap bytes) and of the inodes in
-	// a block, at most one bitmap block's worth.
+	// a block, at most maxInodesPerGroup.
 	align := max(uint32(8), bs/inodeSize)
 	perGroup := (inodes + int64(groups) - 1) / int64(groups)
 	ipg := (perGroup + int64(align) - 1) / int64(align) * int64(align)
-	if ipg > int64(l.bpg) || ipg*int64(groups) >= 1<<32 {
-		maxIpg := int64(l.bpg)
+	if maxIpg := maxInodesPerGroup(p.bs, bpg); ipg > maxIpg || ipg*int64(groups) >= 1<<32 {
 		need := (inodes + maxIpg - 1) / maxIpg
 		return nil, int64(l.fdb) + (need-1)*int64(l.bpg) + 64
 	}
@@ -167,9 +166,9 @@ func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
 	}
 
 	// 3. Every inode's xattr block, data and extent tree, in inode order.
-	for _, n := range p.byIno {
+	for ino, n := range p.byIno {
 		if n != nil {
-			p.allocInode(a, l, n, n.plan)
+			p.allocInode(a, l, n, &p.plans[ino])
 		}
 	}
 	if a.overflow {
@@ -184,30 +183,82 @@ func (p *prepared) allocate(total uint32, inodes int64) (*Layout, int64) {
 	return l, 0
 }
 
-// allocInode places one inode's blocks; n is nil for the journal.
+// allocInode places one inode's blocks (xattr block, data, extent tree,
+// in that order); n is nil for the journal. Only the block bitmaps,
+// inode tables and backups are kept as segments: the inodes' blocks
+// follow the cursor, so eachInodeSegment finds them again in order.
 func (p *prepared) allocInode(a *allocator, l *Layout, n *node, pl *inodePlan) {
-	if pl.xblk != nil && pl.xblk.block == 0 {
-		pl.xblk.block = a.contiguous(1)
-		l.xblocks = append(l.xblocks, pl.xblk)
-		l.segs = append(l.segs, segment{start: pl.xblk.block, len: 1, kind: segXattr, x: pl.xblk})
+	if x := pl.extra().xblk; x != nil && x.block == 0 {
+		x.block, x.owner = a.contiguous(1), n.ino
+		l.xblocks = append(l.xblocks, x)
 	}
 	if pl.dataBlocks == 0 {
-		pl.runs, pl.tree, pl.treeLevels = nil, nil, nil
+		if pl.more != nil {
+			pl.more.runs, pl.more.tree, pl.more.treeLevels = nil, nil, nil
+		}
 		return
 	}
-	pl.runs = a.runs(pl.dataBlocks)
-	for i, r := range pl.runs {
-		l.segs = append(l.segs, segment{start: r.start, len: r.len, kind: segData, idx: i, n: n})
+	var one [1]run
+	runs := a.runs(one[:0], pl.dataBlocks)
+	if len(runs) == 1 {
+		pl.one = runs[0]
+		if pl.more != nil {
+			pl.more.runs = nil
+		}
+	} else {
+		pl.ensureMore().runs = runs
 	}
-	pl.treeLevels = treeShape(len(pl.runs), p.bs)
-	pl.tree = pl.tree[:0]
-	for _, c := range pl.treeLevels {
+	levels := treeShape(len(runs), p.bs)
+	if levels == nil {
+		if pl.more != nil {
+			pl.more.tree, pl.more.treeLevels = nil, nil
+		}
+		return
+	}
+	m := pl.ensureMore()
+	m.treeLevels, m.tree = levels, m.tree[:0]
+	for _, c := range levels {
 		for range c {
-			b := a.contiguous(1)
-			l.segs = append(l.segs, segment{start: b, len: 1, kind: segTree, idx: len(pl.tree), n: n})
-			pl.tree = append(pl.tree, b)
+			m.tree = append(m.tree, a.contiguous(1))
 		}
 	}
+}
+
+// eachInodeSegment calls f with the journal's and every inode's blocks in
+// on-disk order, as allocInode placed them.
+func (l *Layout) eachInodeSegment(f func(segment) error) error {
+	one := func(n *node, ino uint32, pl *inodePlan) error {
+		m := pl.extra()
+		if m.xblk != nil && m.xblk.owner == ino {
+			if err := f(segment{start: m.xblk.block, len: 1, kind: segXattr, x: m.xblk}); err != nil {
+				return err
+			}
+		}
+		for i, r := range pl.runs() {
+			if err := f(segment{start: r.start, len: r.len, kind: segData, idx: i, n: n}); err != nil {
+				return err
+			}
+		}
+		for i, b := range m.tree {
+			if err := f(segment{start: b, len: 1, kind: segTree, idx: i, n: n}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if l.journal != nil {
+		if err := one(nil, journalIno, l.journal); err != nil {
+			return err
+		}
+	}
+	for ino, n := range l.byIno {
+		if n != nil {
+			if err := one(n, uint32(ino), &l.plans[ino]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // usedBlocks counts the allocated blocks in [lo, hi).
@@ -259,6 +310,7 @@ func (l *Layout) count(p *prepared) {
 		}
 	}
 	l.FreeBlocks = freeBlocks
+	l.AvailableBlocks = max(0, freeBlocks-kernelReserve(l.Blocks))
 	l.FreeInodes = l.Inodes - l.lastIno
 	l.UUID, l.HashSeed = p.uuid, p.seed
 	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.csum, fsCsumSeed(p.uuid)

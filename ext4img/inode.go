@@ -6,26 +6,44 @@ import (
 	"time"
 )
 
-// encodeTime splits t into the 32-bit seconds field and the _extra field:
-// two epoch bits extending the seconds to 34 bits, then nanoseconds
-// (inodes.rst, "Inode Timestamps"). Times outside 1901..2446 are clamped,
-// and so are times from 2310-04-04 to 2378-04-22: e2fsck (pass 1,
-// "Timestamp(s) on inode beyond 2310-04-04 are likely pre-1970") takes
-// epoch bits 3 with the sign bit set for a pre-1970 date that old kernels
-// mis-encoded and rewrites it, so such an image would not be fsck-clean.
-// They become the last second before that window.
-func encodeTime(t time.Time) (uint32, uint32) {
-	sec, nsec := t.Unix(), uint32(t.Nanosecond())
-	const minSec, maxSec = -1 << 31, 1<<31 - 1 + 3<<32
-	const fsckWindowStart, fsckWindowEnd = 3<<32 - 1<<31, 3 << 32 // [2310-04-04, 2378-04-22)
+// Limits of the times an inode holds (inodes.rst, "Inode Timestamps"):
+// 32-bit signed seconds extended by two epoch bits, so 1901-12-13 to
+// 2446-05-10; and e2fsck's window (pass 1, "Timestamp(s) on inode beyond
+// 2310-04-04 are likely pre-1970"): epoch bits 3 with the sign bit set look
+// to it like a pre-1970 date that old kernels mis-encoded, and it rewrites
+// them, so such an image would not be fsck-clean.
+var (
+	minTime         = time.Unix(-1<<31, 0).UTC()                // 1901-12-13 20:45:52 UTC
+	maxTime         = time.Unix(1<<31-1+3<<32, 999999999).UTC() // 2446-05-10 22:38:55.999999999 UTC
+	fsckWindowStart = time.Unix(3<<32-1<<31, 0).UTC()           // 2310-04-04 04:36:16 UTC
+	fsckWindowEnd   = time.Unix(3<<32, 0).UTC()                 // 2378-04-22 12:56:32 UTC
+)
+
+// ClampTime returns t as the image stores it and whether that differs
+// from t: times before 1901-12-13 20:45:52 UTC become that, times after
+// 2446-05-10 22:38:55.999999999 UTC become that, and times from
+// 2310-04-04 04:36:16 up to 2378-04-22 12:56:32 UTC (which e2fsck 1.47
+// rewrites) become the last nanosecond before that window. The Writer
+// applies it to every entry's ModTime and to Options.Time, and counts the
+// entries it changed in Layout.ClampedTimes, so that callers can warn.
+func ClampTime(t time.Time) (time.Time, bool) {
 	switch {
-	case sec < minSec:
-		sec, nsec = minSec, 0
-	case sec > maxSec:
-		sec, nsec = maxSec, 999999999
-	case sec >= fsckWindowStart && sec < fsckWindowEnd:
-		sec, nsec = fsckWindowStart-1, 999999999
+	case t.Before(minTime):
+		return minTime, true
+	case t.After(maxTime):
+		return maxTime, true
+	case !t.Before(fsckWindowStart) && t.Before(fsckWindowEnd):
+		return fsckWindowStart.Add(-1), true
 	}
+	return t, false
+}
+
+// encodeTime splits t, clamped (ClampTime), into the 32-bit seconds field
+// and the _extra field: two epoch bits extending the seconds to 34 bits,
+// then nanoseconds.
+func encodeTime(t time.Time) (uint32, uint32) {
+	t, _ = ClampTime(t)
+	sec, nsec := t.Unix(), uint32(t.Nanosecond())
 	epoch := uint32((sec-int64(int32(sec)))>>32) & 3
 	return uint32(int32(sec)), epoch | nsec<<2
 }
@@ -86,16 +104,18 @@ func logicalStarts(runs []run) []uint32 {
 
 // extentRoot fills i_block with the root of pl's extent tree.
 func extentRoot(b []byte, pl *inodePlan, bs int) {
-	depth := len(pl.treeLevels)
+	runs := pl.runs()
+	m := pl.extra()
+	depth := len(m.treeLevels)
 	if depth == 0 {
-		extentHeader{Entries: uint16(len(pl.runs)), Max: 4}.marshal(b)
-		starts := logicalStarts(pl.runs)
-		for i, r := range pl.runs {
+		extentHeader{Entries: uint16(len(runs)), Max: 4}.marshal(b)
+		starts := logicalStarts(runs)
+		for i, r := range runs {
 			extent{Block: starts[i], Len: uint16(r.len), Start: r.start}.marshal(b[12+12*i:])
 		}
 		return
 	}
-	top := pl.treeLevels[depth-1]
+	top := m.treeLevels[depth-1]
 	extentHeader{Entries: uint16(top), Max: 4, Depth: uint16(depth)}.marshal(b)
 	writeIndexEntries(b[12:], pl, bs, depth, 0, top)
 }
@@ -104,9 +124,10 @@ func extentRoot(b []byte, pl *inodePlan, bs int) {
 // [first, first+count) of level-1 (the level below the one written to).
 func writeIndexEntries(b []byte, pl *inodePlan, bs, level, first, count int) {
 	per := (bs - 12) / 12
-	starts := logicalStarts(pl.runs)
+	starts := logicalStarts(pl.runs())
+	m := pl.extra()
 	base := 0
-	for _, c := range pl.treeLevels[:level-1] {
+	for _, c := range m.treeLevels[:level-1] {
 		base += c
 	}
 	span := 1 // extents under one block of level-1
@@ -115,7 +136,7 @@ func writeIndexEntries(b []byte, pl *inodePlan, bs, level, first, count int) {
 	}
 	for i := range count {
 		j := first + i
-		extentIdx{Block: starts[j*span], Leaf: pl.tree[base+j]}.marshal(b[12*i:])
+		extentIdx{Block: starts[j*span], Leaf: m.tree[base+j]}.marshal(b[12*i:])
 	}
 }
 
@@ -124,22 +145,24 @@ func writeIndexEntries(b []byte, pl *inodePlan, bs, level, first, count int) {
 func extentTreeBlock(buf []byte, pl *inodePlan, k, bs int) {
 	clear(buf)
 	per := (bs - 12) / 12
+	m := pl.extra()
 	level, j := 0, k
-	for j >= pl.treeLevels[level] {
-		j -= pl.treeLevels[level]
+	for j >= m.treeLevels[level] {
+		j -= m.treeLevels[level]
 		level++
 	}
 	if level == 0 {
-		starts := logicalStarts(pl.runs)
-		lo, hi := j*per, min((j+1)*per, len(pl.runs))
+		runs := pl.runs()
+		starts := logicalStarts(runs)
+		lo, hi := j*per, min((j+1)*per, len(runs))
 		extentHeader{Entries: uint16(hi - lo), Max: uint16(per)}.marshal(buf)
 		for i := lo; i < hi; i++ {
-			r := pl.runs[i]
+			r := runs[i]
 			extent{Block: starts[i], Len: uint16(r.len), Start: r.start}.marshal(buf[12+12*(i-lo):])
 		}
 		return
 	}
-	below := pl.treeLevels[level-1]
+	below := m.treeLevels[level-1]
 	lo, hi := j*per, min((j+1)*per, below)
 	extentHeader{Entries: uint16(hi - lo), Max: uint16(per), Depth: uint16(level)}.marshal(buf)
 	writeIndexEntries(buf[12:], pl, bs, level, lo, hi-lo)
@@ -161,18 +184,18 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 			return
 		}
 		n := l.byIno[ino]
-		pl = n.plan
-		t := n.e.ModTime
+		pl = &l.plans[ino]
+		t := n.modTime()
 		if t.IsZero() {
 			t = l.fsTime
 		}
 		s, x := encodeTime(t)
 		in = inode{
-			Mode: modeBits(n.mode), UIDLo: uint16(n.e.UID), UIDHigh: uint16(n.e.UID >> 16),
-			GIDLo: uint16(n.e.GID), GIDHigh: uint16(n.e.GID >> 16),
+			Mode: modeBits(n.mode), UIDLo: uint16(n.uid), UIDHigh: uint16(n.uid >> 16),
+			GIDLo: uint16(n.gid), GIDHigh: uint16(n.gid >> 16),
 			Atime: s, Ctime: s, Mtime: s, Crtime: s,
 			AtimeExtra: x, CtimeExtra: x, MtimeExtra: x, CrtimeExtra: x,
-			Xattrs: pl.xin,
+			Xattrs: pl.extra().xin,
 		}
 		links := n.nlink
 		if n.mode.IsDir() && links > linkMax {
@@ -182,23 +205,23 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 		var size uint64
 		switch n.mode.Type() {
 		case 0:
-			size = uint64(n.e.Size)
+			size = uint64(n.size)
 		case fs.ModeDir:
 			size = uint64(pl.dataBlocks) * uint64(l.BlockSize)
-			if pl.htree != nil {
+			if pl.extra().htree != nil {
 				in.Flags |= inodeFlagIndex
 			}
 		case fs.ModeSymlink:
-			size = uint64(len(n.e.Linkname))
+			size = uint64(len(n.linkname()))
 			if pl.dataBlocks == 0 {
-				copy(in.Block[:], n.e.Linkname)
+				copy(in.Block[:], n.linkname())
 			}
 		case fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
-			encodeDev(in.Block[:], n.e.Devmajor, n.e.Devminor)
+			encodeDev(in.Block[:], n.extra().devmajor, n.extra().devminor)
 		}
 		in.SizeLo, in.SizeHigh = uint32(size), uint32(size>>32)
-		if pl.xblk != nil {
-			in.FileACLLo = pl.xblk.block
+		if x := pl.extra().xblk; x != nil {
+			in.FileACLLo = x.block
 		}
 		if ft := n.mode.Type(); ft != 0 && ft != fs.ModeDir && !(ft == fs.ModeSymlink && pl.dataBlocks > 0) {
 			pl = nil // no extent tree: fast symlink, device, FIFO, socket
@@ -208,7 +231,7 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 	if pl != nil {
 		in.Flags |= inodeFlagExtents
 		extentRoot(in.Block[:], pl, l.BlockSize)
-		sectors = uint64(pl.dataBlocks) + uint64(len(pl.tree))
+		sectors = uint64(pl.dataBlocks) + uint64(len(pl.extra().tree))
 	}
 	if in.FileACLLo != 0 {
 		sectors++

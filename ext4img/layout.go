@@ -118,9 +118,9 @@ type superBlock struct {
 	Flags             uint32     // 0x160 s_flags
 	LogGroupsPerFlex  uint8      // 0x174 s_log_groups_per_flex
 	ChecksumType      uint8      // 0x175 s_checksum_type (1 = crc32c)
-	WtimeHi           uint8      // 0x274 s_wtime_hi
-	MkfsTimeHi        uint8      // 0x275 s_mkfs_time_hi
-	LastcheckHi       uint8      // 0x276 s_lastcheck_hi
+	WtimeHi           uint8      // 0x274 s_wtime_hi (0x275 s_mtime_hi stays zero: never mounted)
+	MkfsTimeHi        uint8      // 0x276 s_mkfs_time_hi
+	LastcheckHi       uint8      // 0x277 s_lastcheck_hi
 }
 
 func (s *superBlock) marshal(b []byte) {
@@ -165,8 +165,8 @@ func (s *superBlock) marshal(b []byte) {
 	b[0x174] = s.LogGroupsPerFlex
 	b[0x175] = s.ChecksumType
 	b[0x274] = s.WtimeHi
-	b[0x275] = s.MkfsTimeHi
-	b[0x276] = s.LastcheckHi
+	b[0x276] = s.MkfsTimeHi
+	b[0x277] = s.LastcheckHi
 }
 
 // groupDesc is the 32-byte struct ext4_group_desc (group_descr.rst).

@@ -10,11 +10,9 @@ func leUint32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 // superBlock fills b (superBlockSize bytes) with the superblock as stored in
 // group nr.
 func (l *Layout) superBlock(b []byte, nr uint16) {
-	t, _ := encodeTime(l.fsTime)
-	hi := uint8(l.fsTime.Unix()>>32) & 0xff
-	if l.fsTime.Unix() < 0 {
-		t, hi = 0, 0
-	}
+	// Superblock times are unsigned seconds, 32 bits plus a high byte;
+	// fsTime is never before 1970 (Options.Time).
+	t, hi := uint32(l.fsTime.Unix()), uint8(l.fsTime.Unix()>>32)
 	sb := superBlock{
 		InodesCount:       l.Inodes,
 		BlocksCountLo:     uint32(l.Blocks),
@@ -132,7 +130,7 @@ func clearBits(b []byte, from, to uint32) {
 }
 
 // blockBitmap fills b with group g's block bitmap; blocks past the end of
-// the filesystem are marked in use (padding).
+// the filesystem and bits past the group's blocks are set (padding).
 func (l *Layout) blockBitmap(b []byte, g int) []byte {
 	clear(b)
 	gs := l.fdb + uint32(g)*l.bpg
@@ -145,7 +143,7 @@ func (l *Layout) blockBitmap(b []byte, g int) []byte {
 	for _, r := range l.reserved {
 		setBits(b, rel(r.start), rel(r.start+r.len))
 	}
-	setBits(b, inside, l.bpg)
+	setBits(b, inside, uint32(len(b))*8) // past the group too, as e2fsprogs and the kernel pad
 	return b
 }
 

@@ -23,6 +23,17 @@ type Layout struct {
 	UUID           [16]byte
 	HashSeed       [16]byte
 
+	// AvailableBlocks is FreeBlocks less what the kernel keeps back for
+	// itself (min(2 % of Blocks, 4096) blocks): what df in a guest shows as
+	// available.
+	AvailableBlocks int64
+
+	// ClampedTimes is how many added entries had a ModTime that ext4 or
+	// e2fsck cannot hold (ClampTime changed it); FirstClampedTime is the
+	// path of the first of them, as added ("." for the root).
+	ClampedTimes     int
+	FirstClampedTime string
+
 	fdb, bpg, gdtBlocks, itb uint32
 	groups                   []groupPlan
 	backups                  []uint32 // groups holding a superblock copy
@@ -32,6 +43,7 @@ type Layout struct {
 	journal                  *inodePlan
 	segs                     []segment
 	byIno                    []*node
+	plans                    []inodePlan // by inode number
 	opts                     Options
 	fsTime                   time.Time
 	dirGeom                  dirGeometry
@@ -52,10 +64,29 @@ type groupPlan struct {
 // run is a range of blocks.
 type run struct{ start, len uint32 }
 
-// inodePlan is where one inode's blocks go.
+// inodePlan is where one inode's blocks go. Plans live in one slice,
+// indexed by inode number; what few inodes need sits behind more.
 type inodePlan struct {
 	dataBlocks uint32
-	runs       []run      // data, in logical order
+	one        run // the data's single extent, unless more.runs holds several
+	more       *planMore
+}
+
+// runs is the data's extents in logical order.
+func (pl *inodePlan) runs() []run {
+	switch {
+	case pl.more != nil && pl.more.runs != nil:
+		return pl.more.runs
+	case pl.dataBlocks == 0:
+		return nil
+	}
+	return []run{pl.one}
+}
+
+// planMore is the part of a plan only extent trees, hash-tree directories
+// and inodes with xattrs have.
+type planMore struct {
+	runs       []run      // data of more than one extent
 	tree       []uint32   // extent tree blocks: leaves first, then each index level
 	treeLevels []int      // number of tree blocks per level, leaves first
 	htree      *htreePlan // indexed directories only
@@ -63,10 +94,27 @@ type inodePlan struct {
 	xblk       *xattrBlock
 }
 
+// extra returns pl.more, or the zero planMore.
+func (pl *inodePlan) extra() planMore {
+	if pl.more == nil {
+		return planMore{}
+	}
+	return *pl.more
+}
+
+// ensureMore returns pl.more, allocating it.
+func (pl *inodePlan) ensureMore() *planMore {
+	if pl.more == nil {
+		pl.more = &planMore{}
+	}
+	return pl.more
+}
+
 type xattrBlock struct {
 	data  []byte
 	block uint32
 	refs  uint32
+	owner uint32 // the first inode using it, whose blocks it precedes
 }
 
 // xattrRefcountMax is EXT4_XATTR_REFCOUNT_MAX: a block shared by more
@@ -111,6 +159,7 @@ func (w *Writer) Layout() (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.ClampedTimes, l.FirstClampedTime = w.clampedTimes, w.firstClampedTime
 	w.layout = l
 	return l, nil
 }
@@ -121,6 +170,7 @@ type prepared struct {
 	w        *Writer
 	bs       int
 	byIno    []*node
+	plans    []inodePlan // by inode number
 	xblocks  map[string][]*xattrBlock
 	dataNeed int64 // data, symlink, xattr blocks
 	digest   [32]byte
@@ -134,28 +184,33 @@ func (w *Writer) prepare() (*prepared, error) {
 	// Inode numbers: 1-10 reserved, 2 root, 11 lost+found, then the tree
 	// depth-first in name order; a hard-linked inode gets the number of its
 	// first name in that order.
-	p.byIno = make([]*node, firstIno+1, firstIno+len(w.nodes))
+	p.byIno = make([]*node, firstIno+1, firstIno+w.inodes)
 	p.byIno[rootIno], p.byIno[lostFoundIno] = w.root, w.lost
-	for _, n := range w.nodes {
-		if n != w.root && n != w.lost {
-			n.ino = 0
+	var reset func(d *node)
+	reset = func(d *node) {
+		for _, c := range d.children() {
+			if c.n != w.lost {
+				c.n.ino = 0
+			}
+			if c.n.dir() != nil {
+				reset(c.n)
+			}
 		}
 	}
+	reset(w.root)
 	var number func(d *node)
 	number = func(d *node) {
-		sort.Slice(d.children, func(i, j int) bool { return d.children[i].name < d.children[j].name })
-		for _, c := range d.children {
+		d.dir().sort()
+		for _, c := range d.dir().children {
 			if c.n.ino == 0 {
 				c.n.ino = uint32(len(p.byIno))
 				p.byIno = append(p.byIno, c.n)
 			}
-			if c.n.mode.IsDir() {
-				c.n.parent = d.ino
+			if c.n.dir() != nil {
 				number(c.n)
 			}
 		}
 	}
-	w.root.parent = rootIno
 	number(w.root)
 	if uint64(len(p.byIno)) >= 1<<32-1 {
 		return nil, fmt.Errorf("laying out the image: %d inodes are too many", len(p.byIno))
@@ -169,24 +224,24 @@ func (w *Writer) prepare() (*prepared, error) {
 		}
 		buf = binary.LittleEndian.AppendUint32(buf[:0], uint32(ino))
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(n.mode))
-		buf = binary.LittleEndian.AppendUint32(buf, n.e.UID)
-		buf = binary.LittleEndian.AppendUint32(buf, n.e.GID)
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.e.ModTime.UnixNano()))
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.e.Size))
-		buf = binary.LittleEndian.AppendUint32(buf, n.e.Devmajor)
-		buf = binary.LittleEndian.AppendUint32(buf, n.e.Devminor)
-		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(n.e.Xattrs)))
-		buf = append(buf, n.e.Linkname...)
+		buf = binary.LittleEndian.AppendUint32(buf, n.uid)
+		buf = binary.LittleEndian.AppendUint32(buf, n.gid)
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.modTime().UnixNano()))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.size))
+		buf = binary.LittleEndian.AppendUint32(buf, n.extra().devmajor)
+		buf = binary.LittleEndian.AppendUint32(buf, n.extra().devminor)
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(n.xattrs())))
+		buf = append(buf, n.linkname()...)
 		h.Write(buf)
-		names := make([]string, 0, len(n.e.Xattrs))
-		for k := range n.e.Xattrs {
+		names := make([]string, 0, len(n.xattrs()))
+		for k := range n.xattrs() {
 			names = append(names, k)
 		}
 		sort.Strings(names)
 		for _, k := range names {
-			fmt.Fprintf(h, "%q=%q", k, n.e.Xattrs[k])
+			fmt.Fprintf(h, "%q=%q", k, n.xattrs()[k])
 		}
-		for _, c := range n.children {
+		for _, c := range n.children() {
 			buf = binary.LittleEndian.AppendUint32(append(buf[:0], c.name...), c.n.ino)
 			h.Write(buf)
 		}
@@ -202,34 +257,39 @@ func (w *Writer) prepare() (*prepared, error) {
 		p.seed = derivedID(p.digest[16:])
 	}
 
-	for _, n := range p.byIno {
+	p.plans = make([]inodePlan, len(p.byIno))
+	for ino, n := range p.byIno {
 		if n == nil {
 			continue
 		}
-		pl := &inodePlan{}
-		n.plan = pl
+		pl := &p.plans[ino]
 		switch {
 		case n.mode.IsDir():
-			var err error
-			if pl.dataBlocks, pl.htree, err = planDir(n, p.dirGeom, p.seed); err != nil {
+			blocks, htree, err := planDir(n, p.dirGeom, p.seed)
+			if err != nil {
 				return nil, fmt.Errorf("laying out the image: %w", err)
 			}
+			pl.dataBlocks = blocks
+			if htree != nil {
+				pl.ensureMore().htree = htree
+			}
 		case n.mode.IsRegular():
-			b := (n.e.Size + int64(p.bs) - 1) / int64(p.bs)
+			b := (n.size + int64(p.bs) - 1) / int64(p.bs)
 			if b >= 1<<32 {
-				return nil, fmt.Errorf("laying out %q: %d bytes are too many", n.e.Path, n.e.Size)
+				return nil, fmt.Errorf("laying out %q: %d bytes are too many", n.path(), n.size)
 			}
 			pl.dataBlocks = uint32(b)
-		case n.mode.Type() == fs.ModeSymlink && len(n.e.Linkname) > fastSymlinkMax:
+		case n.mode.Type() == fs.ModeSymlink && len(n.linkname()) > fastSymlinkMax:
 			pl.dataBlocks = 1
 		}
 		p.dataNeed += int64(pl.dataBlocks)
-		if len(n.e.Xattrs) > 0 {
-			xs, err := sortedXattrs(n.e.Xattrs)
+		if len(n.xattrs()) > 0 {
+			xs, err := sortedXattrs(n.xattrs())
 			if err != nil {
-				return nil, fmt.Errorf("laying out %q: %w", n.e.Path, err)
+				return nil, fmt.Errorf("laying out %q: %w", n.path(), err)
 			}
-			if pl.xin = encodeInodeXattrs(xs); pl.xin == nil {
+			m := pl.ensureMore()
+			if m.xin = encodeInodeXattrs(xs); m.xin == nil {
 				b := encodeXattrBlock(xs, p.bs)
 				list := p.xblocks[string(b)]
 				if len(list) == 0 || list[len(list)-1].refs >= xattrRefcountMax {
@@ -237,8 +297,8 @@ func (w *Writer) prepare() (*prepared, error) {
 					p.xblocks[string(b)] = list
 					p.dataNeed++
 				}
-				pl.xblk = list[len(list)-1]
-				pl.xblk.refs++
+				m.xblk = list[len(list)-1]
+				m.xblk.refs++
 			}
 		}
 	}
@@ -282,7 +342,7 @@ func (p *prepared) solve() (*Layout, error) {
 	// the ratio does not fit.
 	ratio := o.Size / 16384
 	for _, inodes := range []int64{max(ratio, usedInodes+headInodes), usedInodes + headInodes, usedInodes} {
-		if l, _ := p.allocate(uint32(total), inodes); l != nil {
+		if l, _ := p.allocate(uint32(total), inodes, uint32(8*p.bs)); l != nil {
 			return l, nil
 		}
 	}
@@ -293,21 +353,86 @@ func (p *prepared) solve() (*Layout, error) {
 	return nil, fmt.Errorf("laying out the image: the tree needs %d bytes, more than the size %d given", need.Size(), o.Size)
 }
 
-// rightSize iterates the block count up to the smallest that holds
-// everything with headBlocks blocks to spare.
+// rightSize finds the smallest image that holds everything with
+// headBlocks blocks to spare beyond the kernel's reserve (kernelReserve;
+// none when headBlocks is zero) and inodes inodes.
+//
+// Groups have 8 × block size blocks, as mke2fs makes them, unless the
+// inodes do not fit: a group holds at most 8 × block size inodes (one
+// bitmap block), so a tree of many small or empty files would need more
+// groups of full size than its data fills (300,000 empty files: 10 groups,
+// 1.1 GiB at 4 KiB blocks, 1 GiB of it free). Such a tree gets as many
+// smaller groups (s_blocks_per_group below the maximum, as mke2fs -g
+// makes them) as its inodes need, each just big enough for the blocks.
 func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
+	full := uint32(8 * p.bs)
+	l, err := p.rightSizeGroups(headBlocks, inodes, full)
+	if err != nil {
+		return nil, err
+	}
+	spare := l.FreeBlocks - headBlocks - headroomReserve(headBlocks, l.Blocks)
+	if spare < minBlocksPerGroup {
+		return l, nil // bound by blocks, not inodes
+	}
+	maxIpg := int64(8 * p.bs)
+	groups := (inodes + maxIpg - 1) / maxIpg
+	need := l.Blocks - spare - int64(l.fdb)
+	bpg := uint32(max(minBlocksPerGroup, (need+groups-1)/groups+7) &^ 7)
+	if bpg >= full {
+		return l, nil
+	}
+	small, err := p.rightSizeGroups(headBlocks, inodes, bpg)
+	if err != nil || small.Blocks >= l.Blocks {
+		return l, nil
+	}
+	return small, nil
+}
+
+// minBlocksPerGroup is the smallest group rightSize makes: e2fsck accepts
+// at most inodes-per-block × (blocks per group - 4) inodes in a group, so
+// from 2052 blocks on a group can hold its full 8 × block size inodes.
+const minBlocksPerGroup = 2056
+
+// maxInodesPerGroup is what a group of bpg blocks may hold: one inode
+// bitmap block's worth (the kernel's limit) and e2fsck's
+// inodes-per-block × (bpg - 4) (e2fsck/super.c check_super_block).
+func maxInodesPerGroup(bs int, bpg uint32) int64 {
+	return min(int64(8*bs), int64(bs/inodeSize)*(int64(bpg)-4))
+}
+
+// kernelReserve is s_resv_clusters, what the kernel keeps back from
+// allocation on an extents filesystem of total blocks:
+// min(2 % of the blocks, 4096) (fs/ext4/super.c
+// ext4_calculate_resv_clusters). A guest's df shows the free blocks less
+// this as available.
+func kernelReserve(total int64) int64 { return min(total/50, 4096) }
+
+// headroomReserve is the reserve added on top of a headroom of headBlocks:
+// the kernel's when there is headroom, nothing for a content-sized image.
+func headroomReserve(headBlocks, total int64) int64 {
+	if headBlocks <= 0 {
+		return 0
+	}
+	return kernelReserve(total)
+}
+
+// rightSizeGroups iterates the block count up to the smallest that holds
+// everything in groups of bpg blocks with headBlocks blocks (and the
+// kernel's reserve) to spare.
+func (p *prepared) rightSizeGroups(headBlocks, inodes int64, bpg uint32) (*Layout, error) {
 	total := int64(firstDataBlock(p.bs)) + 4 + p.dataNeed + headBlocks
 	limit := maxBlocks(p.bs)
 	for range 1000 {
 		if total > limit {
 			return nil, fmt.Errorf("laying out the image: the tree needs more than the %d bytes ext4 without 64bit and meta_bg holds with %d-byte blocks", limit*int64(p.bs), p.bs)
 		}
-		l, need := p.allocate(uint32(total), inodes)
-		if l != nil && l.FreeBlocks >= headBlocks {
+		want := headBlocks + headroomReserve(headBlocks, total)
+		l, need := p.allocate(uint32(total), inodes, bpg)
+		if l != nil && l.FreeBlocks >= want {
 			return l, nil
 		}
 		if l != nil {
-			need = max(need, total+headBlocks-l.FreeBlocks)
+			need = max(need, total+want-l.FreeBlocks)
 		}
 		if need <= total {
 			need = total + 1

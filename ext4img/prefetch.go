@@ -61,7 +61,7 @@ func (w *prefetchWorker) run(files []*node, first int, done chan struct{}) {
 		c, err := openContent(n)
 		if err != nil {
 			c = &contentReader{n: n, err: err}
-		} else if n.e.Size <= prefetchBufSize {
+		} else if n.size <= prefetchBufSize {
 			var buf []byte
 			select {
 			case buf = <-w.free:
@@ -77,10 +77,10 @@ func (w *prefetchWorker) run(files []*node, first int, done chan struct{}) {
 					return
 				}
 			}
-			if int64(cap(buf)) < n.e.Size {
+			if int64(cap(buf)) < n.size {
 				// Buffers grow to the largest file seen, in 16 KiB steps,
 				// so a tree of small files never clears 256 KiB per file.
-				buf = make([]byte, (n.e.Size+16<<10-1)&^(16<<10-1))
+				buf = make([]byte, (n.size+16<<10-1)&^(16<<10-1))
 			}
 			c = c.readAhead(buf[:cap(buf)], w.free)
 		}
@@ -124,7 +124,7 @@ func (p *prefetcher) stop() {
 // checks that it ends there; it returns a reader over the copy, or one
 // holding the error to report when the writer reaches the file.
 func (c *contentReader) readAhead(buf []byte, free chan []byte) *contentReader {
-	b := buf[:c.n.e.Size]
+	b := buf[:c.n.size]
 	if err := c.read(b); err != nil {
 		free <- buf
 		return &contentReader{n: c.n, err: err}
@@ -133,7 +133,7 @@ func (c *contentReader) readAhead(buf []byte, free chan []byte) *contentReader {
 		free <- buf
 		return &contentReader{n: c.n, err: err}
 	}
-	return &contentReader{n: c.n, rc: io.NopCloser(bytes.NewReader(b)), left: c.n.e.Size, buf: buf, free: free}
+	return &contentReader{n: c.n, rc: io.NopCloser(bytes.NewReader(b)), left: c.n.size, buf: buf, free: free}
 }
 
 // discard closes c without checking anything.

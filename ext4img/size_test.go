@@ -103,16 +103,21 @@ func tinyTree(t testing.TB, w *Writer, files int) {
 	}
 }
 
+// TestRightSizeHeadroom: a right-sized image has the headroom asked for
+// available beyond the kernel's reserve (Layout.AvailableBlocks; the
+// default image used to have DefaultHeadroomBytes free, of which a guest
+// saw up to 16 MiB less), and one block less would not.
 func TestRightSizeHeadroom(t *testing.T) {
 	for _, tt := range []struct {
 		opts                     Options
-		wantBlocks, wantInodes   int64 // minimum free
+		wantBlocks, wantInodes   int64 // minimum available blocks, free inodes
 		maxBlocks, maxInodesFree int64 // rounding slack allowed above that
 	}{
 		{Options{}, DefaultHeadroomBytes / 4096, DefaultHeadroomInodes, 64, 16},
 		{Options{HeadroomBlocks: 100, HeadroomInodes: 10}, 100, 10, 64, 16},
 		{Options{HeadroomBlocks: -1, HeadroomInodes: -1, NoJournal: true}, 0, 0, 64, 16},
 		{Options{BlockSize: 1024, HeadroomBlocks: 5000, HeadroomInodes: 300}, 5000, 300, 64, 8},
+		{Options{HeadroomBlocks: 300000}, 300000, DefaultHeadroomInodes, 64, 16}, // reserve capped at 4096
 	} {
 		w := NewWriter(tt.opts)
 		tinyTree(t, w, 200)
@@ -120,8 +125,15 @@ func TestRightSizeHeadroom(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l.FreeBlocks < tt.wantBlocks || l.FreeBlocks > tt.wantBlocks+tt.maxBlocks {
-			t.Errorf("Layout(%+v).FreeBlocks = %d, want %d (+%d)", tt.opts, l.FreeBlocks, tt.wantBlocks, tt.maxBlocks)
+		if want := max(0, l.FreeBlocks-min(l.Blocks/50, 4096)); l.AvailableBlocks != want {
+			t.Errorf("Layout(%+v).AvailableBlocks = %d, want %d (free %d less the kernel's reserve)", tt.opts, l.AvailableBlocks, want, l.FreeBlocks)
+		}
+		avail := l.AvailableBlocks
+		if tt.wantBlocks == 0 {
+			avail = l.FreeBlocks // no headroom: no reserve added either
+		}
+		if avail < tt.wantBlocks || avail > tt.wantBlocks+tt.maxBlocks {
+			t.Errorf("Layout(%+v): %d blocks available (%d free), want %d (+%d)", tt.opts, avail, l.FreeBlocks, tt.wantBlocks, tt.maxBlocks)
 		}
 		if int64(l.FreeInodes) < tt.wantInodes || int64(l.FreeInodes) > tt.wantInodes+tt.maxInodesFree*int64(l.Groups) {
 			t.Errorf("Layout(%+v).FreeInodes = %d, want %d (+%d per group)", tt.opts, l.FreeInodes, tt.wantInodes, tt.maxInodesFree)
@@ -132,9 +144,55 @@ func TestRightSizeHeadroom(t *testing.T) {
 			t.Fatal(err)
 		}
 		inodes := int64(l.lastIno) + tt.wantInodes
-		if sl, _ := p.allocate(uint32(l.Blocks-1), inodes); sl != nil && sl.FreeBlocks >= tt.wantBlocks {
-			t.Errorf("Layout(%+v): %d blocks, but %d hold %d free blocks too", tt.opts, l.Blocks, sl.Blocks, sl.FreeBlocks)
+		if sl, _ := p.allocate(uint32(l.Blocks-1), inodes, l.bpg); sl != nil {
+			if a := sl.AvailableBlocks; (tt.wantBlocks == 0 && sl.FreeBlocks >= 0) || (tt.wantBlocks > 0 && a >= tt.wantBlocks) {
+				t.Errorf("Layout(%+v): %d blocks, but %d hold %d available blocks too", tt.opts, l.Blocks, sl.Blocks, a)
+			}
 		}
+	}
+}
+
+// TestInodeBoundTreeStaysSmall: a tree of many empty files needs more
+// inodes than full-size groups hold per data block, and used to get whole
+// groups of free blocks (40,000 empty files: 128 MiB, 120 MiB of it free);
+// with groups sized to the inodes its free blocks stay near the headroom,
+// and e2fsck accepts the smaller groups.
+func TestInodeBoundTreeStaysSmall(t *testing.T) {
+	for _, tt := range []struct {
+		opts  Options
+		files int
+	}{
+		{Options{Time: testTime}, 40000},
+		{Options{Time: testTime, BlockSize: 1024}, 20000},
+		{Options{Time: testTime, HeadroomBlocks: -1, HeadroomInodes: -1, NoJournal: true}, 70000},
+		{Options{Time: testTime, MetadataCsum: true}, 40000},
+	} {
+		w := NewWriter(tt.opts)
+		if err := w.Add(Entry{Path: "d", Mode: fs.ModeDir | 0o755, ModTime: testTime}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range tt.files {
+			if err := w.Add(Entry{Path: fmt.Sprintf("d/%06d", i), Mode: 0o644, ModTime: testTime}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l, err := w.Layout()
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := int64(DefaultHeadroomBytes / l.BlockSize)
+		if tt.opts.HeadroomBlocks < 0 {
+			head = 0
+		}
+		// Allowed: the headroom, the kernel's reserve and rounding of at
+		// most a few hundred blocks per group.
+		if limit := head + 4096 + 300*int64(l.Groups); l.FreeBlocks > limit {
+			t.Errorf("Layout(%d empty files, %+v): %d free blocks in %d groups of %d, want at most %d", tt.files, tt.opts, l.FreeBlocks, l.Groups, l.bpg, limit)
+		}
+		if l.AvailableBlocks < head {
+			t.Errorf("Layout(%d empty files, %+v): %d blocks available, want at least %d", tt.files, tt.opts, l.AvailableBlocks, head)
+		}
+		fsck(t, writeImage(t, w))
 	}
 }
 
@@ -165,7 +223,7 @@ func TestResize2fs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			headroom := int64(DefaultHeadroomBytes)
+			headroom := int64(DefaultHeadroomBytes) + kernelReserve(l.Blocks)*int64(l.BlockSize)
 			if saved := l.Size() - st.Size(); saved > headroom {
 				t.Errorf("resize2fs -M shrank the image by %d bytes, more than the headroom of %d", saved, headroom)
 			}

@@ -122,9 +122,9 @@ func (l *Layout) write(s *streamer) error {
 	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].start < l.segs[j].start })
 	buf := make([]byte, 1<<20)
 	var files []*node
-	for _, sg := range l.segs {
-		if sg.kind == segData && sg.idx == 0 && sg.n != nil && sg.n.mode.IsRegular() {
-			files = append(files, sg.n)
+	for _, n := range l.byIno {
+		if n != nil && n.mode.IsRegular() && l.plans[n.ino].dataBlocks > 0 {
+			files = append(files, n)
 		}
 	}
 	s.prefetch = startPrefetch(files)
@@ -134,47 +134,64 @@ func (l *Layout) write(s *streamer) error {
 		}
 		s.prefetch.stop()
 	}()
-	for _, sg := range l.segs {
-		var err error
+	writeSeg := func(sg segment) error {
 		switch sg.kind {
 		case segBackup:
 			b := make([]byte, int(sg.len)*bs)
 			l.superBlock(b, uint16(sg.idx))
 			copy(b[bs:], gdt)
-			err = s.writeBlocks(sg.start, b)
+			return s.writeBlocks(sg.start, b)
 		case segBlockBitmap:
-			err = s.writeBlocks(sg.start, l.blockBitmap(buf[:bs], sg.idx))
+			return s.writeBlocks(sg.start, l.blockBitmap(buf[:bs], sg.idx))
 		case segInodeBitmap:
-			err = s.writeBlocks(sg.start, l.inodeBitmap(buf[:bs], sg.idx))
+			return s.writeBlocks(sg.start, l.inodeBitmap(buf[:bs], sg.idx))
 		case segInodeTable:
-			err = l.writeInodeTable(s, sg, buf)
+			return l.writeInodeTable(s, sg, buf)
 		case segXattr:
 			b := append(buf[:0], sg.x.data...)
 			xattrBlockHeader{Refcount: sg.x.refs, Hash: leUint32(b[0xC:])}.marshal(b)
 			if l.csum {
 				setXattrBlockCsum(b, l.csumSeed, sg.start)
 			}
-			err = s.writeBlocks(sg.start, b)
+			return s.writeBlocks(sg.start, b)
 		case segTree:
 			pl, ino := l.journal, uint32(journalIno)
 			if sg.n != nil {
-				pl, ino = sg.n.plan, sg.n.ino
+				pl, ino = &l.plans[sg.n.ino], sg.n.ino
 			}
 			extentTreeBlock(buf[:bs], pl, sg.idx, bs)
 			if l.csum {
 				setExtentTail(buf[:bs], l.csumSeed, ino)
 			}
-			err = s.writeBlocks(sg.start, buf[:bs])
+			return s.writeBlocks(sg.start, buf[:bs])
 		case segData:
-			err = l.writeData(s, sg, buf)
+			return l.writeData(s, sg, buf)
 		}
-		if err != nil {
+		return nil
+	}
+	// The fixed segments (backups, bitmaps, inode tables) merge with the
+	// inodes' blocks, which come in block order already.
+	fixed := l.segs
+	err := l.eachInodeSegment(func(sg segment) error {
+		for len(fixed) > 0 && fixed[0].start < sg.start {
+			if err := writeSeg(fixed[0]); err != nil {
+				return err
+			}
+			fixed = fixed[1:]
+		}
+		return writeSeg(sg)
+	})
+	if err != nil {
+		return err
+	}
+	for _, sg := range fixed {
+		if err := writeSeg(sg); err != nil {
 			return err
 		}
 	}
 	// 3. Empty files have no blocks; their Content must be empty too.
 	for _, n := range l.byIno {
-		if n != nil && n.mode.IsRegular() && n.e.Size == 0 && n.e.Content != nil {
+		if n != nil && n.mode.IsRegular() && n.size == 0 && n.content != nil {
 			r, err := openContent(n)
 			if err != nil {
 				return err
@@ -202,9 +219,10 @@ func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
 		return nil
 	case n.mode.IsDir():
 		if s.dirNode != n {
-			s.dirNode, s.dirBlocks = n, encodeDir(n, l.dirGeom, n.plan.dataBlocks, inodeCsumSeed(l.csumSeed, n.ino))
+			s.dirBlocks = nil // the previous directory's, before the next is encoded
+			s.dirNode, s.dirBlocks = n, encodeDir(n, l.plans[n.ino].extra().htree, l.dirGeom, l.plans[n.ino].dataBlocks, inodeCsumSeed(l.csumSeed, n.ino))
 		}
-		first := logicalStarts(n.plan.runs)[sg.idx]
+		first := logicalStarts(l.plans[n.ino].runs())[sg.idx]
 		for i := range sg.len {
 			if err := s.writeBlocks(sg.start+i, s.dirBlocks[first+i]); err != nil {
 				return err
@@ -214,7 +232,7 @@ func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
 	case n.mode.Type() == fs.ModeSymlink:
 		b := buf[:bs]
 		clear(b)
-		copy(b, n.e.Linkname)
+		copy(b, n.linkname())
 		return s.writeBlocks(sg.start, b)
 	}
 	if sg.idx == 0 {
@@ -238,7 +256,7 @@ func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
 		}
 		i += k
 	}
-	if sg.idx == len(n.plan.runs)-1 {
+	if sg.idx == len(l.plans[n.ino].runs())-1 {
 		s.file = nil
 		return file.close()
 	}
@@ -257,14 +275,14 @@ type contentReader struct {
 }
 
 func openContent(n *node) (*contentReader, error) {
-	if n.e.Content == nil {
-		return nil, fmt.Errorf("reading %q: no content for %d bytes", n.e.Path, n.e.Size)
+	if n.content == nil {
+		return nil, fmt.Errorf("reading %q: no content for %d bytes", n.path(), n.size)
 	}
-	rc, err := n.e.Content()
+	rc, err := n.content()
 	if err != nil {
-		return nil, fmt.Errorf("opening %q: %w", n.e.Path, err)
+		return nil, fmt.Errorf("opening %q: %w", n.path(), err)
 	}
-	return &contentReader{n: n, rc: rc, left: n.e.Size}, nil
+	return &contentReader{n: n, rc: rc, left: n.size}, nil
 }
 
 // read fills b from the content, padding the tail past Size with zeros.
@@ -274,9 +292,9 @@ func (c *contentReader) read(b []byte) error {
 	if err != nil {
 		c.rc.Close()
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return fmt.Errorf("reading %q: content ends after %d of %d bytes", c.n.e.Path, c.n.e.Size-c.left+int64(got), c.n.e.Size)
+			return fmt.Errorf("reading %q: content ends after %d of %d bytes", c.n.path(), c.n.size-c.left+int64(got), c.n.size)
 		}
-		return fmt.Errorf("reading %q: %w", c.n.e.Path, err)
+		return fmt.Errorf("reading %q: %w", c.n.path(), err)
 	}
 	c.left -= k
 	clear(b[k:])
@@ -291,11 +309,11 @@ func (c *contentReader) close() error {
 	c.recycle()
 	switch {
 	case n > 0:
-		return fmt.Errorf("reading %q: content is longer than %d bytes", c.n.e.Path, c.n.e.Size)
+		return fmt.Errorf("reading %q: content is longer than %d bytes", c.n.path(), c.n.size)
 	case err != nil && err != io.EOF:
-		return fmt.Errorf("reading %q: %w", c.n.e.Path, err)
+		return fmt.Errorf("reading %q: %w", c.n.path(), err)
 	case cerr != nil:
-		return fmt.Errorf("closing %q: %w", c.n.e.Path, cerr)
+		return fmt.Errorf("closing %q: %w", c.n.path(), cerr)
 	}
 	return nil
 }

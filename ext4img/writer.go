@@ -24,13 +24,27 @@
 // ones as linear blocks of entries in name order.
 //
 // Sizing: with Options.Size zero the image is the smallest that holds the
-// tree and the journal, plus HeadroomBlocks free blocks and HeadroomInodes
-// free inodes (defaults DefaultHeadroomBytes and DefaultHeadroomInodes), so
-// that a guest can boot read-write and start writing. The overhead (groups,
-// descriptors, bitmaps, inode tables, backups, extent index blocks) is found
-// by iterating the allocation to a fixed point. An explicit Size gets one
-// inode per 16 KiB like mke2fs, or just what the tree needs when that does
-// not fit.
+// tree and the journal, plus HeadroomBlocks blocks available to the guest
+// and HeadroomInodes free inodes (defaults DefaultHeadroomBytes and
+// DefaultHeadroomInodes), so that a guest can boot read-write and start
+// writing. Available means beyond what the kernel keeps back for itself
+// (s_resv_clusters: min(2 % of the blocks, 4096)), which df leaves out, so
+// the free block count is the headroom plus that reserve; since the
+// reserve depends on the final size, it is part of the fixed point. The
+// overhead (groups, descriptors, bitmaps, inode tables, backups, extent
+// index blocks) is found by iterating the allocation to a fixed point.
+// Groups have 8 × block size blocks, except in a tree bound by its inode
+// count (many empty files, links or devices), which gets as many smaller
+// groups as its inodes need instead of whole groups of free blocks. An
+// explicit Size gets full groups and one inode per 16 KiB like mke2fs, or
+// just what the tree needs when that does not fit.
+//
+// Memory: the Writer keeps about 120 bytes per entry (a compact node per
+// inode, each name once in its directory, no map by path) and Layout 32
+// more per inode; contents are read only while writing, through a bounded
+// read-ahead. So 1,000,000 entries need about 150 MB live, and a process
+// that wants its peak RSS near that sets a Go memory limit
+// (debug.SetMemoryLimit): the writer allocates little garbage per entry.
 //
 // Left out on purpose: 64bit and meta_bg (images stay below 16 TiB, and
 // with 1 KiB blocks below 1.5 TiB, see maxBlocks), gdt_csum (metadata_csum
@@ -43,6 +57,7 @@
 package ext4img
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"path"
@@ -52,11 +67,11 @@ import (
 
 // Defaults for the free space of a right-sized image (Options.Size zero).
 const (
-	// DefaultHeadroomBytes of free blocks: room for a guest to write logs,
-	// package database updates and temporary files right after boot. The
-	// blocks cost no disk space (they are holes in the sparse image) and
-	// 64 MiB keeps resize2fs unnecessary for the common "apk add a few
-	// packages" case.
+	// DefaultHeadroomBytes available to the guest (df's "Available",
+	// beyond the kernel's reserve): room to write logs, package database
+	// updates and temporary files right after boot. The blocks cost no disk
+	// space (they are holes in the sparse image) and 64 MiB keeps resize2fs
+	// unnecessary for the common "apk add a few packages" case.
 	DefaultHeadroomBytes = 64 << 20
 
 	// DefaultHeadroomInodes free inodes: a content-sized image runs out of
@@ -85,9 +100,12 @@ type Options struct {
 	// 1024 blocks).
 	JournalBlocks int
 
-	// HeadroomBlocks and HeadroomInodes are the free blocks and inodes
-	// added when right-sizing; zero means DefaultHeadroomBytes worth of
-	// blocks and DefaultHeadroomInodes, negative means none.
+	// HeadroomBlocks and HeadroomInodes are the blocks available to the
+	// guest and the free inodes added when right-sizing; zero means
+	// DefaultHeadroomBytes worth of blocks and DefaultHeadroomInodes,
+	// negative means none. Positive HeadroomBlocks get the kernel's
+	// reserve on top (Layout.AvailableBlocks); none means none of that
+	// either, a content-sized image.
 	HeadroomBlocks int64
 	HeadroomInodes int64
 
@@ -107,15 +125,26 @@ type Options struct {
 	// Time stamps the filesystem (creation, last write, last check), the
 	// journal inode, the root and lost+found unless added, and every entry
 	// whose ModTime is zero; zero is the Unix epoch. The clock is never read.
+	//
+	// The rule for it: Time is clamped like entry times (ClampTime) and
+	// is never before 1970, as superblock times are unsigned. Readers
+	// compare the superblock's times with their own clock (e2fsck -f asks
+	// "Superblock last write time is in the future. Fix?" for a time past
+	// it, and the kernel only logs), so Time must not be later than the
+	// moment the image is first checked or mounted: a caller should pass
+	// SOURCE_DATE_EPOCH or its own clock, and not a file's mtime that may
+	// lie in the future. The Writer cannot check that, having no clock.
 	Time time.Time
 }
 
-// fsTime is Time, or the Unix epoch when Time is zero.
+// fsTime is Time clamped (ClampTime) and no earlier than the Unix epoch;
+// zero is the epoch.
 func (o Options) fsTime() time.Time {
-	if o.Time.IsZero() {
+	if o.Time.IsZero() || o.Time.Before(time.Unix(0, 0)) {
 		return time.Unix(0, 0)
 	}
-	return o.Time
+	t, _ := ClampTime(o.Time)
+	return t
 }
 
 // Writer builds an ext4 image. Add and Link record entries; Layout and
@@ -125,36 +154,27 @@ func (o Options) fsTime() time.Time {
 type Writer struct {
 	opts   Options
 	bs     int
-	nodes  map[string]*node // by clean path; "" is the root
 	root   *node
 	lost   *node
+	inodes int // nodes, the root and lost+found included
 	layout *Layout
 	err    error // from NewWriter's options check, returned by every call
 
+	// The directory of the last Add, as its path: a walk adds a
+	// directory's entries one after the other.
+	lastDir     string
+	lastDirNode *node
+
+	clampedTimes     int    // entries whose ModTime ClampTime changed
+	firstClampedTime string // the first of them
+
 	maxExtent uint32 // longest extent; 0 = maxExtentLen (tests lower it to grow deep trees)
-}
-
-// node is one inode of the tree; hard links share a node.
-type node struct {
-	e        Entry // Path is the first name; Xattrs copied
-	mode     fs.FileMode
-	children []dirent // directories only, sorted at layout time
-	nlink    int
-	subdirs  int
-	ino      uint32
-	parent   uint32     // a directory's parent inode, set by Layout
-	plan     *inodePlan // set by Layout
-}
-
-type dirent struct {
-	name string
-	n    *node
 }
 
 // NewWriter returns a Writer for opts. Invalid options are reported by the
 // first call of Add, Link, Layout or WriteTo.
 func NewWriter(opts Options) *Writer {
-	w := &Writer{opts: opts, bs: opts.BlockSize, nodes: map[string]*node{}}
+	w := &Writer{opts: opts, bs: opts.BlockSize}
 	if w.bs == 0 {
 		w.bs = 4096
 	}
@@ -171,13 +191,13 @@ func NewWriter(opts Options) *Writer {
 		w.err = fmt.Errorf("checking options: journal of %d blocks is below the minimum of %d", opts.JournalBlocks, minJournalBlocks)
 	}
 	t := opts.fsTime()
-	w.root = &node{e: Entry{Mode: fs.ModeDir | 0o755, ModTime: t}, mode: fs.ModeDir | 0o755, nlink: 2, ino: rootIno}
-	w.lost = &node{e: Entry{Path: "lost+found", Mode: fs.ModeDir | 0o700, ModTime: t}, mode: fs.ModeDir | 0o700, nlink: 2, ino: lostFoundIno}
-	w.nodes[""] = w.root
-	w.nodes["lost+found"] = w.lost
-	w.root.children = append(w.root.children, dirent{"lost+found", w.lost})
-	w.root.subdirs = 1
+	w.root = newNode(&Entry{Mode: fs.ModeDir | 0o755, ModTime: t}, nil)
+	w.root.parent, w.root.ino = w.root, rootIno
+	w.lost = newNode(&Entry{Mode: fs.ModeDir | 0o700, ModTime: t}, w.root)
+	w.lost.ino = lostFoundIno
+	w.root.dir().insert("lost+found", w.lost)
 	w.root.nlink = 3
+	w.inodes = 2
 	return w
 }
 
@@ -207,28 +227,41 @@ func cleanPath(p string) (string, error) {
 	return p, nil
 }
 
-// parentOf returns the directory node that will hold p.
+// parentOf returns the directory node that will hold p and p's last
+// name.
 func (w *Writer) parentOf(p string) (*node, string, error) {
 	dir, name := path.Split(p)
 	dir = strings.TrimSuffix(dir, "/")
-	parent, ok := w.nodes[dir]
-	if !ok {
-		// Name the missing or non-directory ancestor.
-		for d := dir; d != ""; d, _ = path.Split(d) {
-			d = strings.TrimSuffix(d, "/")
-			if n, ok := w.nodes[d]; ok && !n.mode.IsDir() {
-				return nil, "", fmt.Errorf("%q is below %q, which is not a directory", p, d)
-			}
-			if d == "" {
-				break
-			}
+	if w.lastDirNode != nil && dir == w.lastDir {
+		return w.lastDirNode, name, nil
+	}
+	d := w.root
+	for rest := dir; rest != ""; {
+		var c string
+		c, rest, _ = strings.Cut(rest, "/")
+		n := d.dir().lookup(c)
+		if n == nil {
+			return nil, "", fmt.Errorf("parent directory %q of %q does not exist", dir, p)
 		}
-		return nil, "", fmt.Errorf("parent directory %q of %q does not exist", dir, p)
+		if n.dir() == nil {
+			return nil, "", fmt.Errorf("%q is below %q, which is not a directory", p, n.path())
+		}
+		d = n
 	}
-	if !parent.mode.IsDir() {
-		return nil, "", fmt.Errorf("%q is below %q, which is not a directory", p, dir)
+	w.lastDir, w.lastDirNode = dir, d
+	return d, name, nil
+}
+
+// lookup returns the node at clean path p, or nil.
+func (w *Writer) lookup(p string) *node {
+	if p == "" {
+		return w.root
 	}
-	return parent, name, nil
+	d, name, err := w.parentOf(p)
+	if err != nil {
+		return nil
+	}
+	return d.dir().lookup(name)
 }
 
 // Add records one entry. Its parent directory must have been added before
@@ -256,30 +289,45 @@ func (w *Writer) Add(e Entry) error {
 		e.Xattrs = x
 	}
 	if p == "" || p == "lost+found" {
-		n := w.nodes[p]
+		n := w.root
+		if p != "" {
+			n = w.lost
+		}
 		if !e.Mode.IsDir() {
 			return fmt.Errorf("adding %q: it must be a directory", p)
 		}
-		e.Path = n.e.Path
-		n.e, n.mode = e, e.Mode
+		n.set(&e)
+		w.noteTime(p, e.ModTime)
 		return nil
-	}
-	if _, dup := w.nodes[p]; dup {
-		return fmt.Errorf("adding %q: path already exists", p)
 	}
 	parent, name, err := w.parentOf(p)
 	if err != nil {
 		return fmt.Errorf("adding %q: %w", p, err)
 	}
-	n := &node{e: e, mode: e.Mode, nlink: 1}
-	if e.Mode.IsDir() {
-		n.nlink = 2
-		parent.subdirs++
+	if parent.dir().lookup(name) != nil {
+		return fmt.Errorf("adding %q: path already exists", p)
+	}
+	n := newNode(&e, parent)
+	if n.dir() != nil {
 		parent.nlink++
 	}
-	w.nodes[p] = n
-	parent.children = append(parent.children, dirent{name, n})
+	parent.dir().insert(strings.Clone(name), n) // not a slice of the caller's path
+	w.inodes++
+	w.noteTime(p, e.ModTime)
 	return nil
+}
+
+// noteTime counts an added entry's ModTime that ClampTime changes.
+func (w *Writer) noteTime(p string, t time.Time) {
+	if t.IsZero() {
+		return // Options.Time stands in
+	}
+	if _, clamped := ClampTime(t); clamped {
+		if w.clampedTimes == 0 {
+			w.firstClampedTime = cmp.Or(p, ".")
+		}
+		w.clampedTimes++
+	}
 }
 
 // checkEntry validates e's type and type-specific fields.
@@ -328,11 +376,11 @@ func (w *Writer) Link(p, target string) error {
 	if err != nil {
 		return fmt.Errorf("linking %q to %q: %w", p, target, err)
 	}
-	t, ok := w.nodes[ct]
+	t := w.lookup(ct)
 	switch {
-	case !ok:
+	case t == nil:
 		return fmt.Errorf("linking %q to %q: target does not exist", cp, ct)
-	case t.mode.IsDir():
+	case t.dir() != nil:
 		return fmt.Errorf("linking %q to %q: target is a directory", cp, ct)
 	case t.nlink >= linkMax:
 		return fmt.Errorf("linking %q to %q: target has %d links already", cp, ct, t.nlink)
@@ -340,16 +388,15 @@ func (w *Writer) Link(p, target string) error {
 	if cp == "" {
 		return fmt.Errorf("linking %q to %q: path is the root", cp, ct)
 	}
-	if _, dup := w.nodes[cp]; dup {
-		return fmt.Errorf("linking %q to %q: path already exists", cp, ct)
-	}
 	parent, name, err := w.parentOf(cp)
 	if err != nil {
 		return fmt.Errorf("linking %q to %q: %w", cp, ct, err)
 	}
+	if parent.dir().lookup(name) != nil {
+		return fmt.Errorf("linking %q to %q: path already exists", cp, ct)
+	}
 	w.layout = nil
 	t.nlink++
-	w.nodes[cp] = t
-	parent.children = append(parent.children, dirent{name, t})
+	parent.dir().insert(strings.Clone(name), t)
 	return nil
 }
