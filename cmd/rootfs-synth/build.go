@@ -111,8 +111,7 @@ func runBuild(cCtx *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("unexpected argument %q: the build takes flags only (commands: %s)",
 			cCtx.Args().First(), strings.Join(commandNames(cCtx.App), ", ")), 2)
 	}
-	ctx, stop := interruptContext(cCtx.Context)
-	defer stop()
+	ctx := cCtx.Context // canceled by a signal (main's interruptContext)
 	b, err := newBuilder(cCtx)
 	if err != nil {
 		return oneLine(err)

@@ -17,8 +17,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -27,12 +25,12 @@ import (
 func main() {
 	// The wall clock is read here, once; commands get it as a value.
 	now := time.Now()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		<-ctx.Done()
-		stop() // the next signal takes its default action
-	}()
-	os.Exit(run(ctx, newApp(now), os.Args[1:], os.Stderr))
+	// SIGINT, SIGTERM and SIGHUP cancel ctx, with a cause naming the
+	// signal; a second one takes its default action.
+	ctx, stop := interruptContext(context.Background())
+	code := run(ctx, newApp(now), os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // run runs app on args (without the program name) and returns the exit
