@@ -138,6 +138,7 @@ func runMkfs(c *cli.Context, now time.Time) error {
 	if err != nil {
 		return stopped(ctx, out, err)
 	}
+	warnClamped(layout, warn)
 	fmt.Fprintf(c.App.Writer, "%s: %d entries, %d blocks of %d bytes (%.1f MiB), %d blocks and %d inodes free\n",
 		out, t.Len(), layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
 		layout.FreeBlocks, layout.FreeInodes)

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
 
@@ -81,4 +82,15 @@ func warnTrusted(t *hostTree, uid int, warn *warnings) {
 	}
 	warn.printf("running as uid %d, not root: %d entries belong to other users (first: %s); trusted.* xattrs are invisible to this user, so any they have are not copied",
 		uid, t.Foreign, t.FirstForeign)
+}
+
+// warnClamped says how many mtimes ext4img moved into what ext4 and e2fsck
+// accept (1901-12-13 to 2446-05-10, outside the 2310–2378 window e2fsck
+// 1.47 rewrites; see ext4img.ClampTime).
+func warnClamped(l *ext4img.Layout, warn *warnings) {
+	if l.ClampedTimes == 0 {
+		return
+	}
+	warn.printf("%d entries have an mtime ext4 cannot keep (first: /%s): it is clamped to the nearest time ext4 and e2fsck accept (see ext4img.ClampTime)",
+		l.ClampedTimes, l.FirstClampedTime)
 }
