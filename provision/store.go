@@ -185,8 +185,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 		}
 	}()
 	bw := bufio.NewWriterSize(data, 1<<20)
-	h := sha1.New()
-	both := io.MultiWriter(bw, h)
+	buf := make([]byte, 256<<10) // io.Copy would allocate one per entry
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -203,15 +202,20 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 			return nil, fmt.Errorf("reading package %s: data entry %s: %w", p, hdr.Name, err)
 		}
 		if e.Type == tar.TypeReg {
-			h.Reset()
-			n, err := io.Copy(both, pr)
+			n, err := io.CopyBuffer(writerOnly{bw}, pr, buf)
 			if err != nil {
 				return nil, err
 			}
 			if n != e.Size {
 				return nil, fmt.Errorf("reading package %s: data entry %s has %d bytes, its header says %d", p, e.Name, n, e.Size)
 			}
-			e.Offset, e.SHA1 = m.DataSize, hex.EncodeToString(h.Sum(nil))
+			// The SHA-1 the reader computed (and checked against the
+			// entry's record, when it has one) as the bytes went by.
+			sum, err := pr.Checksum()
+			if err != nil {
+				return nil, err
+			}
+			e.Offset, e.SHA1 = m.DataSize, hex.EncodeToString(sum)
 			m.DataSize += n
 		}
 		m.Entries = append(m.Entries, e)
@@ -237,6 +241,11 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 	}
 	return m, nil
 }
+
+// writerOnly hides a writer's ReadFrom, so that io.CopyBuffer uses the
+// buffer it is given (bufio.Writer.ReadFrom would hand the copy to the
+// file's, which allocates a buffer per call).
+type writerOnly struct{ io.Writer }
 
 // pkgOpener returns the Content function of a package's regular file: a
 // section of the package's data file, checked as it is read against the
