@@ -258,13 +258,28 @@ func (id fileID) check(p string, regular bool, dev, ino uint64, size int64) erro
 }
 
 // hostInfo is what walkHostTree learns of one host path.
+// It keeps what the tree needs of the lstat, not the fs.FileInfo (an
+// os.fileStat with its syscall.Stat_t is several times larger, and a
+// million-entry tree holds one per entry until it is assembled).
 type hostInfo struct {
-	fi       fs.FileInfo
+	fi       statInfo
 	st       hostfs.Stat
 	linkname string
 	xattrs   map[string][]byte
 	err      error
 }
+
+// statInfo is the part of an lstat's fs.FileInfo a tree entry uses.
+type statInfo struct {
+	mode  fs.FileMode
+	size  int64
+	mtime time.Time
+}
+
+func (s statInfo) IsDir() bool        { return s.mode.IsDir() }
+func (s statInfo) Mode() fs.FileMode  { return s.mode }
+func (s statInfo) Size() int64        { return s.size }
+func (s statInfo) ModTime() time.Time { return s.mtime }
 
 func readHostInfo(d *hostDir, rel string) hostInfo {
 	var info hostInfo
@@ -274,7 +289,7 @@ func readHostInfo(d *hostDir, rel string) hostInfo {
 		info.err = fmt.Errorf("reading %s: %w", hp.full, err)
 		return info
 	}
-	info.fi, info.st = fi, hostfs.StatOf(fi)
+	info.fi, info.st = statInfo{mode: fi.Mode(), size: fi.Size(), mtime: fi.ModTime()}, hostfs.StatOf(fi)
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		if info.linkname, err = d.readlink(hp); err != nil {
 			info.err = fmt.Errorf("reading symlink %s: %w", hp.full, err)

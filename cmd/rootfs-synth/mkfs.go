@@ -134,13 +134,14 @@ func runMkfs(c *cli.Context, now time.Time) error {
 	warn := &warnings{w: c.App.ErrWriter}
 	opts.Time = filesystemTime(t.Tree, opts.Time, now, warn)
 	warnTrusted(t, tree.UID, warn)
+	entries := t.Len()
 	layout, err := writeImage(ctx, src, t, opts, out)
 	if err != nil {
 		return stopped(ctx, out, err)
 	}
 	warnClamped(layout, warn)
 	fmt.Fprintf(c.App.Writer, "%s: %d entries, %d blocks of %d bytes (%.1f MiB), %d blocks and %d inodes free\n",
-		out, t.Len(), layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
+		out, entries, layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
 		layout.FreeBlocks, layout.FreeInodes)
 	return nil
 }
@@ -160,6 +161,9 @@ func writeImage(ctx context.Context, src string, t *hostTree, opts ext4img.Optio
 	if err := t.AddTo(w); err != nil {
 		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
+	// The writer holds what it needs now; let the tree's nodes and paths
+	// go before the layout and the write, which a large tree feels.
+	t.Tree = nil
 	layout, err := w.Layout()
 	if err != nil {
 		return nil, fmt.Errorf("copying %s: %w", src, err)
