@@ -208,6 +208,9 @@ func (in *installer) installAll(ctx context.Context) error {
 		if err := in.installFiles(ps); err != nil {
 			return err
 		}
+		// The entries are in the tree and in ps.dirs now; a big world
+		// should not hold them twice.
+		ps.m.Entries = nil
 		if err := in.runScript(ps, ".post-install"); err != nil {
 			return err
 		}
