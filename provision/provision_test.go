@@ -15,7 +15,9 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/files"
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
@@ -293,8 +295,21 @@ func TestProvisionBase(t *testing.T) {
 	}
 }
 
+// TestProvisionImage: the base tree with the sandbox's own files laid
+// over it, written as an image, is e2fsck-clean and debugfs reads back the
+// tree, every path and field; sbx-init is there, 0755.
 func TestProvisionImage(t *testing.T) {
-	_, res := provisionBase(t)
+	f := newFixture(t, basePackages(t), baseWorld...)
+	o := f.options()
+	o.Overlays = []fs.FS{files.FS()}
+	res, err := Provision(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	if n := node(t, res.Tree, "usr/sbin/sbx-init"); n.Mode != 0o755 || n.UID != 0 || n.GID != 0 {
+		t.Errorf("/usr/sbin/sbx-init: mode %v owner %d:%d, want 0755 root", n.Mode, n.UID, n.GID)
+	}
 	w := ext4img.NewWriter(ext4img.Options{UUID: res.UUID, HashSeed: res.HashSeed, Time: res.Time})
 	if err := res.Tree.AddTo(w); err != nil {
 		t.Fatal(err)
@@ -305,6 +320,31 @@ func TestProvisionImage(t *testing.T) {
 	}
 	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
+	}
+	var entries []ext4img.Entry
+	var links []ext4check.Link
+	first := map[*rootfs.Node]string{}
+	res.Tree.Walk(func(p string, n *rootfs.Node) error {
+		if res.Tree.Linked(n) {
+			if prev, ok := first[n]; ok {
+				links = append(links, ext4check.Link{Path: p, Target: prev})
+				return nil
+			}
+			first[n] = p
+		}
+		entries = append(entries, n.Entry(p))
+		return nil
+	})
+	want, err := ext4check.FromEntries(entries, links)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ext4check.ReadImage(t, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diffs := ext4check.Compare(want, got, ext4check.Options{}); len(diffs) > 0 {
+		t.Errorf("debugfs reads back another tree:\n%s", strings.Join(diffs, "\n"))
 	}
 }
 
