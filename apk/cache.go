@@ -164,3 +164,50 @@ func sweepStaleTemps(dir string, now time.Time) {
 		}
 	}
 }
+
+// CachedIndexArchive returns the APKINDEX.tar.gz that idx was read from,
+// as this client cached it: the original signed bytes, verified again and
+// checked to be the same index (for copying a repository into a
+// mirror-shaped directory).
+func (c *Client) CachedIndexArchive(idx *Index) ([]byte, error) {
+	cacheDir, err := c.cacheDir()
+	if err != nil {
+		return nil, err
+	}
+	arch := c.arch()
+	base, ok := strings.CutSuffix(idx.Source, "/"+arch+"/"+indexFile)
+	if !ok {
+		return nil, fmt.Errorf("index %s: not a <base>/%s/%s address", idx.Source, arch, indexFile)
+	}
+	data, _, ok := loadCachedIndex(indexCacheDir(cacheDir, base, arch))
+	if !ok {
+		return nil, fmt.Errorf("index %s: not in the cache %s", idx.Source, cacheDir)
+	}
+	keys, err := c.keys(arch)
+	if err != nil {
+		return nil, err
+	}
+	again, err := ReadIndexArchive(bytes.NewReader(data), keys, IndexOptions{Source: idx.Source, Tag: idx.Tag, AllowUntrusted: c.AllowUntrusted})
+	if err != nil {
+		return nil, fmt.Errorf("index %s in the cache: %w", idx.Source, err)
+	}
+	if again.Description != idx.Description || len(again.Packages) != len(idx.Packages) {
+		return nil, fmt.Errorf("index %s: the cached copy changed since it was read", idx.Source)
+	}
+	return data, nil
+}
+
+// IsCached reports whether p's file is in the cache (by name and size;
+// FetchPackages verifies it in full before it is used).
+func (c *Client) IsCached(p *Package) bool {
+	cacheDir, err := c.cacheDir()
+	if err != nil {
+		return false
+	}
+	path, err := packageCachePath(cacheDir, p)
+	if err != nil {
+		return false
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.Size() == p.Size
+}

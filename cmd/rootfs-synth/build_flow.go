@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,7 +84,7 @@ func resolveSelection(ctx context.Context, c *apk.Client, sel *selection) ([]*ap
 // fetch downloads and verifies the packages into the cache.
 func (b *builder) fetch(ctx context.Context, pkgs []*apk.Package) ([]string, error) {
 	done := b.phase("fetch")
-	cached := cachedPackages(b.client.CacheDir, pkgs)
+	cached := cachedPackages(b.client, pkgs)
 	b.ui.startFetch(pkgs, cached)
 	paths, err := b.client.FetchPackages(ctx, pkgs)
 	b.ui.endBars(err == nil)
@@ -103,16 +102,11 @@ func (b *builder) fetch(ctx context.Context, pkgs []*apk.Package) ([]string, err
 }
 
 // cachedPackages names (name-version) the packages whose file is in the
-// cache before the fetch, to tell a person what was downloaded. The path
-// is the layout documented in apk/cache.go
-// (packages/<name>-<version>.<sha1 hex of C:>.apk), repeated because apk
-// does not export it; a wrong guess only miscounts the log line, since
-// FetchPackages verifies every file anyway.
-func cachedPackages(cacheDir string, pkgs []*apk.Package) map[string]bool {
+// cache before the fetch, to tell a person what was downloaded.
+func cachedPackages(c *apk.Client, pkgs []*apk.Package) map[string]bool {
 	cached := make(map[string]bool)
 	for _, p := range pkgs {
-		name := p.Name + "-" + p.Version + "." + hex.EncodeToString(p.Checksum) + ".apk"
-		if st, err := os.Stat(filepath.Join(cacheDir, "packages", name)); err == nil && st.Size() == p.Size {
+		if c.IsCached(p) {
 			cached[p.String()] = true
 		}
 	}

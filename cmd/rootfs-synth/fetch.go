@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
@@ -77,7 +75,7 @@ func fetchSelection(ctx context.Context, cCtx *cli.Context, client *apk.Client, 
 	if err != nil {
 		return fmt.Errorf("resolving packages: %w", err)
 	}
-	u.startFetch(pkgs, cachedPackages(client.CacheDir, pkgs))
+	u.startFetch(pkgs, cachedPackages(client, pkgs))
 	paths, err := client.FetchPackages(ctx, pkgs)
 	u.endBars(err == nil)
 	if err != nil {
@@ -150,44 +148,13 @@ func mirrorPath(idx *apk.Index, arch string) (string, error) {
 }
 
 // copyCachedIndex copies the index archive that idx was read from, as the
-// client cached it (the original signed bytes), into dir, after checking
-// that it still verifies and is the same index.
+// client cached it (the original signed bytes, verified again), into dir.
 func copyCachedIndex(dir string, client *apk.Client, idx *apk.Index) error {
-	base := strings.TrimSuffix(idx.Source, "/"+client.Arch+"/APKINDEX.tar.gz")
-	cached := filepath.Join(indexCacheDir(client.CacheDir, base, client.Arch), "APKINDEX.tar.gz")
-	data, err := os.ReadFile(cached)
-	if err != nil {
-		return fmt.Errorf("reading the cached index of %s: %w", idx.Source, err)
-	}
-	again, err := apk.ReadIndexArchive(bytes.NewReader(data), client.Keys, apk.IndexOptions{
-		Source: cached, Tag: idx.Tag, AllowUntrusted: client.AllowUntrusted,
-	})
+	data, err := client.CachedIndexArchive(idx)
 	if err != nil {
 		return err
 	}
-	if again.Description != idx.Description || len(again.Packages) != len(idx.Packages) {
-		return fmt.Errorf("the cached index %s changed since it was read for %s", cached, idx.Source)
-	}
 	return writeAtomic(filepath.Join(dir, "APKINDEX.tar.gz"), bytes.NewReader(data))
-}
-
-// indexCacheDir is where apk.Client caches the index of a mirror: the
-// layout documented in apk/cache.go (indexes/<mirror key>/<arch>/). It is
-// repeated here because apk does not export it; copyCachedIndex verifies
-// what it finds, so a change of layout fails loudly rather than silently.
-func indexCacheDir(cacheDir, base, arch string) string {
-	sum := sha256.Sum256([]byte(base))
-	key := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-':
-			return r
-		}
-		return '_'
-	}, strings.TrimPrefix(strings.TrimPrefix(base, "https://"), "http://"))
-	if len(key) > 80 {
-		key = key[len(key)-80:]
-	}
-	return filepath.Join(cacheDir, "indexes", key+"-"+hex.EncodeToString(sum[:6]), arch)
 }
 
 func copyFileAtomic(dst, src string) error {
