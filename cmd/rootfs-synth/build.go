@@ -347,8 +347,10 @@ func (b *builder) prepareOutputDir() error {
 	if err := b.mkdirAll(dir); err != nil {
 		return fmt.Errorf("creating the output directory: %w", err)
 	}
-	if st, err := os.Stat(b.output); err == nil && st.IsDir() {
-		return fmt.Errorf("writing image %s: it is a directory", b.output)
+	// A regular file or nothing: a symlink, device node, directory or
+	// FIFO is refused, never replaced (as mkfs does).
+	if err := ext4img.CheckOutput(b.output); err != nil {
+		return err
 	}
 	probe, err := os.CreateTemp(dir, "."+filepath.Base(b.output)+".probe-*")
 	if err != nil {

@@ -184,3 +184,28 @@ func TestLockedBuildReproduces(t *testing.T) {
 		t.Error("the build pinned to the report wrote a different image")
 	}
 }
+
+// TestBuildRefusesSpecialOutput: -o naming a symlink (or, as root, a
+// device node) fails before anything is fetched and leaves it as it was,
+// as mkfs does.
+func TestBuildRefusesSpecialOutput(t *testing.T) {
+	m := newMirror(t)
+	work := testenv.WorldDir(t)
+	target := filepath.Join(work, "target")
+	if err := os.WriteFile(target, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(work, "link.ext4")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	args := append(m.trusted(), "--profile", "none", "-p", "extra", "-o", link)
+	_, stderr, code := runCmd(t, m.command(t, nil, args...))
+	checkFailure(t, args, stderr, code, "refusing to replace a symbolic link")
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("-o %s: the symlink is gone or changed (%v, %v)", link, fi, err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep me" {
+		t.Errorf("the symlink's target now holds %q", b)
+	}
+}

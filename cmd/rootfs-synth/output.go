@@ -93,9 +93,15 @@ func writeImageFile(ctx context.Context, w *ext4img.Writer, target string, u *ui
 	if err := ctx.Err(); err != nil {
 		return nil, context.Cause(ctx)
 	}
+	// Again just before the rename: a symlink, device or directory put
+	// there during the build is refused, never replaced.
+	if err := ext4img.CheckOutput(target); err != nil {
+		return nil, err
+	}
 	if err := os.Rename(out.Name(), target); err != nil {
 		return nil, err
 	}
+	syncDir(dir)
 	return &provision.ImageReport{Path: target, Size: size, AllocatedBytes: allocatedBytes(st)}, nil
 }
 
@@ -169,4 +175,13 @@ func (c *ctxFile) Seek(off int64, whence int) (int64, error) {
 		c.at = at
 	}
 	return at, err
+}
+
+// syncDir makes a rename in dir durable (best effort: not every system
+// can fsync a directory).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
