@@ -5,12 +5,17 @@
 #
 # Shipped by rootfs-synth (files/etc/profile.d/ in its source). Commands run
 # over ssh read no profile: they get the same file from root's shell,
-# /usr/local/bin/sbx-shell. The file is first tried in a subshell, because an
-# error in a sourced file can end the shell that sources it.
+# /usr/local/bin/sbx-shell. The file runs in a subshell, because an error in a
+# sourced file can end the shell that sources it; its exports are kept.
 if [ -r /etc/sbx/session-env.sh ]; then
-	if (. /etc/sbx/session-env.sh) >/dev/null 2>&1; then
-		. /etc/sbx/session-env.sh
+	# Run once, in a subshell with no stdin and its output on stderr (a
+	# stray echo must not reach an scp or sftp data channel, a read must
+	# not eat the session's input, an exit or a failing last line must not
+	# end or drop the session), and keep only what it exported.
+	if sbx_env=$(. /etc/sbx/session-env.sh </dev/null >&2; export -p); then
+		eval "$sbx_env"
 	else
 		echo "sbx-session-env: ignoring /etc/sbx/session-env.sh: it fails under sh" >&2
 	fi
+	unset sbx_env
 fi
