@@ -226,6 +226,17 @@ func TestBootStop(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("sbx-boot stop made the calls\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// A remount that stays busy is tried three times, a second apart,
+	// then reported; the unmounts still run.
+	root, run2 := bootRoot(t, fcCmdline, "x\n")
+	write(t, filepath.Join(root, "fail-mount"), "/\n", 0o644)
+	got, stderr, err = run2("/usr/local/sbin/sbx-boot", "stop")
+	want = []string{"killall5 -TERM", "sleep 1", "killall5 -KILL", "sync", "swapoff -a",
+		"mount -o remount,ro /", "sleep 1", "mount -o remount,ro /", "sleep 1", "mount -o remount,ro /",
+		"umount -a -r", "sync"}
+	if err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") || !strings.Contains(stderr, "remounting / read-only failed") {
+		t.Errorf("sbx-boot stop with / busy made the calls\n%s\nwant\n%s\n(stderr %q, %v)", strings.Join(got, "\n"), strings.Join(want, "\n"), stderr, err)
+	}
 	got, stderr, err = run("/usr/local/sbin/sbx-boot", "restart")
 	if err != nil || got != nil || !strings.Contains(stderr, "unknown step restart") {
 		t.Errorf("sbx-boot restart = calls %q, stderr %q, %v, want no calls, a warning and status 0", got, stderr, err)
