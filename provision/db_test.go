@@ -51,12 +51,18 @@ func TestInstalledDatabase(t *testing.T) {
 	for _, ip := range db {
 		for _, d := range ip.Dirs {
 			if d.Name != "" {
-				if fi, err := fs.Stat(fsys, d.Name); err != nil || !fi.IsDir() {
-					t.Errorf("%s: F:%s is not a directory in the tree (%v)", ip, d.Name, err)
+				dir, err := res.Tree.Resolve(d.Name, true)
+				if fi, err2 := fs.Stat(fsys, dir); err != nil || err2 != nil || !fi.IsDir() {
+					t.Errorf("%s: F:%s is not a directory in the tree (%v, %v)", ip, d.Name, err, err2)
 				}
 			}
 			for _, file := range d.Files {
-				p := path.Join(d.Name, file.Name)
+				// Through the symlinks a path's directories pass, as
+				// apk audit would see it.
+				p, err := res.Tree.Resolve(path.Join(d.Name, file.Name), false)
+				if err != nil {
+					t.Fatal(err)
+				}
 				n := node(t, res.Tree, p)
 				var sum [20]byte
 				switch {

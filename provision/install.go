@@ -286,6 +286,25 @@ func (in *installer) installFiles(ps *pkgState) error {
 	return nil
 }
 
+// physical is where an archive path lands on the root: its parent
+// directories resolved through the symlinks already in the tree (a package
+// shipping var/run/x where var/run -> ../run puts it in run/x, as the
+// kernel would). The database keeps the archive's path, as apk does.
+func (in *installer) physical(name string) (string, error) {
+	dir := parentDir(name)
+	if dir == "" {
+		return name, nil
+	}
+	rd, err := in.tree.Resolve(dir, true)
+	if err != nil {
+		return "", err
+	}
+	if rd == "" {
+		return name[len(dir)+1:], nil
+	}
+	return rd + name[len(dir):], nil
+}
+
 func (in *installer) entryNode(e *entry) *rootfs.Node {
 	return &rootfs.Node{Mode: fileMode(e.Mode), ModTime: time.Unix(0, e.MTime), Xattrs: e.Xattrs}
 }
@@ -298,10 +317,14 @@ func (in *installer) dirOf(ps *pkgState, p string) (*dirInst, error) {
 		return d, nil
 	}
 	if p != "" {
-		if n, ok := in.tree.Get(p); ok && !n.IsDir() {
-			return nil, fmt.Errorf("/%s is not a directory", p)
+		at, err := in.physical(p)
+		if err != nil {
+			return nil, err
 		}
-		if err := in.tree.MkdirAll(p, rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
+		if n, ok := in.tree.Get(at); ok && !n.IsDir() {
+			return nil, fmt.Errorf("/%s is not a directory", at)
+		}
+		if err := in.tree.MkdirAll(at, rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
 			return nil, err
 		}
 	}
@@ -312,14 +335,25 @@ func (in *installer) dirOf(ps *pkgState, p string) (*dirInst, error) {
 }
 
 func (in *installer) installDir(ps *pkgState, e *entry, pending *[]pendingOwner) error {
-	if n, ok := in.tree.Get(e.Name); ok && !n.IsDir() {
+	at, err := in.physical(e.Name)
+	if err != nil {
+		return err
+	}
+	if n, ok := in.tree.Get(at); ok && n.Mode&fs.ModeSymlink != 0 {
+		// A directory entry where a symlink to a directory stands: the
+		// link stays, as on a real root (mkdir -p through it).
+		if at, err = in.tree.Resolve(at, true); err != nil {
+			return err
+		}
+	}
+	if n, ok := in.tree.Get(at); ok && !n.IsDir() {
 		owner := "no package"
-		if o := in.fileOwn[e.Name]; o != nil {
+		if o := in.fileOwn[at]; o != nil {
 			owner = o.rec.String()
 		}
 		return fmt.Errorf("is a directory in this package but not in the tree (owned by %s)", owner)
 	}
-	if err := in.tree.MkdirAll(path.Dir("/" + e.Name)[1:], rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
+	if err := in.tree.MkdirAll(parentDir(at), rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
 		return err
 	}
 	d, ok := ps.dirIndex[e.Name]
@@ -329,11 +363,11 @@ func (in *installer) installDir(ps *pkgState, e *entry, pending *[]pendingOwner)
 		ps.dirIndex[e.Name] = d
 	}
 	d.mode, d.xattrs = e.Mode, e.Xattrs
-	n, exists := in.tree.Get(e.Name)
+	n, exists := in.tree.Get(at)
 	// apk_db_dir_apply_diri_permissions: the directory takes this
 	// package's permissions unless its current owner wins by
 	// apk_pkg_replaces_dir.
-	if cur := in.dirOwn[e.Name]; exists && cur != nil && !replacesDir(cur.pkg, ps) {
+	if cur := in.dirOwn[at]; exists && cur != nil && !replacesDir(cur.pkg, ps) {
 		*pending = append(*pending, pendingOwner{node: &rootfs.Node{}, uname: e.Uname, gname: e.Gname, uid: e.UID, gid: e.GID,
 			set: func(uid, gid uint32) { d.uid, d.gid = uid, gid }})
 		return nil
@@ -341,14 +375,14 @@ func (in *installer) installDir(ps *pkgState, e *entry, pending *[]pendingOwner)
 	if !exists {
 		n = in.entryNode(e)
 		n.Mode |= fs.ModeDir
-		if err := in.tree.Add(e.Name, n); err != nil {
+		if err := in.tree.Add(at, n); err != nil {
 			return err
 		}
 	} else {
 		n.Mode = fs.ModeDir | fileMode(e.Mode)
 		n.ModTime, n.Xattrs = time.Unix(0, e.MTime), e.Xattrs
 	}
-	in.dirOwn[e.Name] = d
+	in.dirOwn[at] = d
 	*pending = append(*pending, pendingOwner{node: n, uname: e.Uname, gname: e.Gname, uid: e.UID, gid: e.GID,
 		set: func(uid, gid uint32) { d.uid, d.gid = uid, gid }})
 	return nil
@@ -360,11 +394,15 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 	if err != nil {
 		return err
 	}
-	if old, ok := in.tree.Get(e.Name); ok {
+	at, err := in.physical(e.Name)
+	if err != nil {
+		return err
+	}
+	if old, ok := in.tree.Get(at); ok {
 		if old.IsDir() {
 			return errors.New("is a file in this package but a directory in the tree")
 		}
-		if o := in.fileOwn[e.Name]; o != nil && o != ps {
+		if o := in.fileOwn[at]; o != nil && o != ps {
 			switch replacesFile(o, ps) {
 			case replacesNo:
 				return nil // the earlier package keeps the file
@@ -377,8 +415,12 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 	var n *rootfs.Node
 	switch e.Type {
 	case tar.TypeLink:
-		target, ok := in.tree.Get(e.Link)
-		switch owner := in.fileOwn[e.Link]; {
+		linkAt, err := in.physical(e.Link)
+		if err != nil {
+			return err
+		}
+		target, ok := in.tree.Get(linkAt)
+		switch owner := in.fileOwn[linkAt]; {
 		case !ok || !target.Mode.IsRegular():
 			return fmt.Errorf("hard link to /%s, which is not a regular file of this package", e.Link)
 		case owner != ps:
@@ -386,10 +428,10 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 			// with a missing file is no image to ship.
 			return fmt.Errorf("hard link to /%s, which %s kept (it replaces this package's copy)", e.Link, owner.rec)
 		}
-		if _, exists := in.tree.Get(e.Name); exists {
-			in.tree.Remove(e.Name)
+		if _, exists := in.tree.Get(at); exists {
+			in.tree.Remove(at)
 		}
-		if err := in.tree.Link(e.Name, e.Link); err != nil {
+		if err := in.tree.Link(at, linkAt); err != nil {
 			return err
 		}
 		n = target
@@ -415,13 +457,13 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 		case tar.TypeFifo:
 			n.Mode |= fs.ModeNamedPipe
 		}
-		if err := in.tree.Replace(e.Name, n); err != nil {
+		if err := in.tree.Replace(at, n); err != nil {
 			return err
 		}
 	}
 	f := &fileInst{name: base, node: n, mode: e.Mode, sha1: e.SHA1}
 	d.files = append(d.files, f)
-	in.fileOwn[e.Name] = ps
+	in.fileOwn[at] = ps
 	owner := n
 	if e.Type == tar.TypeLink {
 		// The inode's owner is its first name's; the database records the

@@ -110,6 +110,9 @@ func basePackages(t testing.TB) []apktest.Pkg {
 				{Name: "var/lib/svc/state", Mode: 0o640, Uname: "svc", Gname: "svc", Data: []byte("state\n")},
 				{Name: "usr/bin/svc", Mode: 0o755, Data: []byte("svc binary"), Xattrs: map[string][]byte{"user.origin": []byte("svc")}},
 				{Name: "usr/bin/svc-again", Hardlink: "usr/bin/svc"},
+				// Through alpine-baselayout's var/run -> ../run symlink.
+				{Name: "var/run/svc/", Mode: fs.ModeDir | 0o755, Uname: "svc", Gname: "svc"},
+				{Name: "var/run/svc/pid.conf", Data: []byte("pidfile /run/svc/pid\n")},
 			},
 		},
 		{
@@ -289,6 +292,15 @@ func TestProvisionBase(t *testing.T) {
 		if got := status[k]; !strings.HasPrefix(got, want+" ") {
 			t.Errorf("report: %s is %q, want %s", k, got, want)
 		}
+	}
+	if n := node(t, tr, "var/run"); n.Mode&fs.ModeSymlink == 0 {
+		t.Errorf("/var/run = %v, want baselayout's symlink kept", n.Mode)
+	}
+	if got := content(t, tr, "run/svc/pid.conf"); got != "pidfile /run/svc/pid\n" {
+		t.Errorf("/run/svc/pid.conf (installed as var/run/svc/pid.conf) = %q", got)
+	}
+	if n := node(t, tr, "run/svc"); n.UID != 101 || !n.IsDir() {
+		t.Errorf("/run/svc = %v owner %d, want the svc directory", n.Mode, n.UID)
 	}
 	if got := content(t, tr, "usr/bin/svc"); got != "better svc binary" {
 		t.Errorf("/usr/bin/svc = %q, want svc-tools' file", got)
