@@ -223,7 +223,7 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 	}
 	if s := cCtx.String("size"); s != "" {
 		if b.imageOpts.Size, err = parseSize(s); err != nil {
-			return nil, fmt.Errorf("parsing --size: %w", err)
+			return nil, usageError("parsing --size: %v", err)
 		}
 	}
 	if b.sel, err = newSelection(cCtx); err != nil {

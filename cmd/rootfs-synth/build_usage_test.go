@@ -30,6 +30,7 @@ func TestBuildUsageErrors(t *testing.T) {
 		{"lock and packages", []string{"--lock", "r.json", "-p", "git"}, "--lock builds exactly the locked packages"},
 		{"nothing to install", []string{"--profile", "none"}, "nothing to install"},
 		{"no repository", []string{"--profile", "none", "-p", "app", "--mirror", "none"}, "no repository"},
+		{"size", []string{"--profile", "none", "-p", "app", "--size", "12Q"}, "parsing --size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ const (
 )
 
 func compressionOf(name string) compression {
+	name = strings.ToLower(name)
 	switch {
 	case strings.HasSuffix(name, ".zst"):
 		return zstdCompression
