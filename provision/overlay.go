@@ -45,10 +45,6 @@ func (in *installer) applyOverlays(context.Context) error {
 	return nil
 }
 
-// Owner is implemented by the FileInfo.Sys() of overlays that carry
-// owners (a *rootfs.Node does through its fields).
-type Owner interface{ Owner() (uid, gid uint32) }
-
 func (in *installer) overlay(fsys fs.FS) error {
 	root, err := fs.Stat(fsys, ".")
 	if err != nil {
@@ -72,11 +68,8 @@ func (in *installer) overlay(fsys fs.FS) error {
 		if n.ModTime.IsZero() || n.ModTime.After(in.time) {
 			n.ModTime = in.time // embed.FS has no mtimes; nothing may be newer than the build
 		}
-		switch sys := fi.Sys().(type) {
-		case *rootfs.Node:
+		if sys, ok := fi.Sys().(*rootfs.Node); ok {
 			n.UID, n.GID, n.Xattrs = sys.UID, sys.GID, sys.Xattrs
-		case Owner:
-			n.UID, n.GID = sys.Owner()
 		}
 		switch {
 		case fi.IsDir():

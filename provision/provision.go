@@ -75,9 +75,10 @@ type Options struct {
 
 	// Overlays are laid over the tree last, in order (files.FS() first,
 	// then the user's --files directories), each replacing what it
-	// shares with the tree. Modes and owners come from the FS's
-	// FileInfo (a *rootfs.Node or a host Stat in Sys() carries owners;
-	// anything else is root:root).
+	// shares with the tree. Modes come from the FS's FileInfo; owners
+	// too when its Sys() is a *rootfs.Node (a Tree's FS), and are
+	// root:root otherwise: a host directory's files do not bring the
+	// building user's uid into the guest.
 	Overlays []fs.FS
 
 	// AuthorizedKeys, when not empty, becomes /root/.ssh/authorized_keys

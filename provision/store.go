@@ -236,7 +236,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 	if err := os.Rename(data.Name(), s.pkgPath(p, ".data")); err != nil {
 		return nil, err
 	}
-	if err := s.publish(s.pkgPath(p, ".json"), bytes.NewReader(js), nil); err != nil {
+	if err := s.publish(s.pkgPath(p, ".json"), bytes.NewReader(js)); err != nil {
 		return nil, fmt.Errorf("storing the manifest of package %s: %w", p, err)
 	}
 	return m, nil
@@ -309,11 +309,11 @@ func (s *store) putBytes(b []byte) (string, error) {
 	if err := os.MkdirAll(s.tempDir(), 0o700); err != nil {
 		return "", err
 	}
-	return hexSum, s.publish(s.filePath(hexSum), bytes.NewReader(b), nil)
+	return hexSum, s.publish(s.filePath(hexSum), bytes.NewReader(b))
 }
 
 // publish writes r to a temporary file and renames it to name.
-func (s *store) publish(name string, r io.Reader, _ func()) (err error) {
+func (s *store) publish(name string, r io.Reader) (err error) {
 	tmp, err := os.CreateTemp(s.tempDir(), "put-*")
 	if err != nil {
 		return err
