@@ -16,6 +16,7 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/files"
+	"github.com/rootfs-synth/rootfs-synth/internal/alpinetest"
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -103,8 +104,7 @@ func basePackages(t testing.TB) []apktest.Pkg {
 		{
 			// A service whose files belong to the user its .pre-install makes.
 			Name: "svc", Version: "1.0-r0", Depends: []string{"/bin/sh"},
-			Scripts: map[string]string{"pre-install": "#!/bin/sh\naddgroup -S svc 2>/dev/null\n" +
-				"adduser -S -D -H -h /var/lib/svc -s /sbin/nologin -G svc -g svc svc 2>/dev/null\nexit 0\n"},
+			Scripts: map[string]string{"pre-install": alpinetest.UserPreInstall},
 			Files: []apktest.File{
 				{Name: "var/lib/svc/", Mode: fs.ModeDir | 0o750, Uname: "svc", Gname: "svc"},
 				{Name: "var/lib/svc/state", Mode: 0o640, Uname: "svc", Gname: "svc", Data: []byte("state\n")},

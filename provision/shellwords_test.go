@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/alpinetest"
 )
 
 // render prints a command compactly: line, argv, redirections, then what
@@ -46,41 +48,17 @@ func checkSplit(t *testing.T, name, script string, want []string) {
 	}
 }
 
-// The scripts of the base closure. The alpine-baselayout ones and
-// busybox.trigger are aports' files (main/alpine-baselayout at 66187892 and
-// c3b9918c, main/busybox at 13f7afcb); busybox-1.37's .post-install is put
-// together from the commands notes/alpine.md §4 lists, with the
-// "2>/dev/null" a copy of the r20 script shows.
+// The scripts of the base closure: Alpine's texts, as the packages of
+// internal/alpinetest carry them (one copy for every test), and an older
+// busybox.trigger (aports main/busybox at 13f7afcb), a second real text for
+// the splitter.
+var (
+	busyboxPostInstall    = alpinetest.BusyboxPostInstall
+	baselayoutPreInstall  = alpinetest.BaselayoutPreInstall
+	baselayoutPostInstall = alpinetest.BaselayoutPostInstall
+)
+
 const (
-	busyboxPostInstall = `#!/bin/busybox sh
-
-# We need the symlinks early
-/bin/busybox mkdir -p "/bin" "/sbin" "/usr/bin" "/usr/sbin"
-/bin/busybox --install -s || exit 1
-
-# make sure we have the klogd user
-addgroup -S klogd 2>/dev/null
-adduser -S -D -H -h /dev/null -s /sbin/nologin -G klogd -g klogd klogd 2>/dev/null
-
-exit 0
-`
-	baselayoutPreInstall = "#!/bin/sh\n\naddgroup -S -g 42 shadow 2>/dev/null\n\nexit 0\n"
-
-	baselayoutPostInstall = `#!/bin/sh
-
-# update color_prompt.sh symlink (if exists) after we renamed color_prompt to
-# color_prompt.sh.disabled.
-case "$(readlink etc/profile.d/color_prompt.sh 2>/dev/null || true)" in
-	color_prompt) ln -sf color_prompt.sh.disabled etc/profile.d/color_prompt.sh;;
-esac
-
-# the /etc/group file is created after /etc/shadow. Needed to apply the group
-# properly.
-chown root:shadow etc/shadow
-[ -e etc/shadow- ] && chown root:shadow etc/shadow-
-
-exit 0
-`
 	busyboxTrigger = `#!/bin/sh
 
 do_bb_install=
