@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/internal/alpinetest"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -135,30 +134,7 @@ func TestResolveAgainstServedMirror(t *testing.T) {
 		t.Fatalf("rootfs-synth %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 
-	var idx []*apk.Index
-	for _, repo := range []*apktest.Repo{repos.Main, repos.Community} {
-		archive, err := repo.IndexArchive()
-		if err != nil {
-			t.Fatal(err)
-		}
-		i, err := apk.ReadIndexArchive(bytes.NewReader(archive), repos.KeyRing(), apk.IndexOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx = append(idx, i)
-	}
-	var deps []apk.Dependency
-	for _, a := range world {
-		d, err := apk.ParseDependency(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		deps = append(deps, d)
-	}
-	pkgs, err := apk.Solve(deps, idx, apk.SolveOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := solveWorld(t, repos, world)
 	var want strings.Builder
 	for _, p := range pkgs {
 		want.WriteString(p.Name + "-" + p.Version + "\n")

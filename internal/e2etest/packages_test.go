@@ -17,14 +17,9 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
-// packageTree installs world from the repositories the simplest way that
-// boots — a stand-in for provision, not a model of it: packages in
-// apk.Solve's order, each read with apk.PackageReader (verified against
-// its index record), later files replacing earlier ones, owners by name
-// from the tree's own /etc/passwd and /etc/group, then the applet links
-// of /etc/busybox-paths.d/busybox (existing paths left alone) and the
-// bbsuid ones. Hard links are refused (the base has none).
-func packageTree(t *testing.T, repos *alpinetest.Repos, world []string) map[string]spec {
+// solveWorld reads the repositories' signed indexes and solves world
+// against them, as apk would: the packages in install order.
+func solveWorld(t *testing.T, repos *alpinetest.Repos, world []string) []*apk.Package {
 	t.Helper()
 	var idx []*apk.Index
 	for _, repo := range []*apktest.Repo{repos.Main, repos.Community} {
@@ -50,6 +45,19 @@ func packageTree(t *testing.T, repos *alpinetest.Repos, world []string) map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pkgs
+}
+
+// packageTree installs world from the repositories the simplest way that
+// boots — a stand-in for provision, not a model of it: packages in
+// apk.Solve's order, each read with apk.PackageReader (verified against
+// its index record), later files replacing earlier ones, owners by name
+// from the tree's own /etc/passwd and /etc/group, then the applet links
+// of /etc/busybox-paths.d/busybox (existing paths left alone) and the
+// bbsuid ones. Hard links are refused (the base has none).
+func packageTree(t *testing.T, repos *alpinetest.Repos, world []string) map[string]spec {
+	t.Helper()
+	pkgs := solveWorld(t, repos, world)
 	tree := map[string]spec{}
 	for _, p := range pkgs {
 		b, ok := repos.Lookup(p.Name)
