@@ -320,15 +320,23 @@ func TestBuildInterruptedDownload(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("the download never started")
 	}
+	m.interrupt(t, cmd, exited, &stderr, args, out, 10*time.Second)
+}
+
+// interrupt sends the running build SIGINT and checks that within limit it
+// fails as a person should see it, leaving no image, temporary file or
+// partial package in the cache.
+func (m *mirror) interrupt(t *testing.T, cmd *exec.Cmd, exited <-chan error, stderr *bytes.Buffer, args []string, out string, limit time.Duration) {
+	t.Helper()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	var err error
 	select {
 	case err = <-exited:
-	case <-time.After(10 * time.Second):
+	case <-time.After(limit):
 		cmd.Process.Kill()
-		t.Fatal("rootfs-synth still runs 10s after SIGINT")
+		t.Fatalf("rootfs-synth still runs %v after SIGINT", limit)
 	}
 	checkFailure(t, args, stderr.String(), exitCode(t, err), "interrupted")
 	checkNothingLeft(t, out, filepath.Join(m.home, "cache", "rootfs-synth"))
@@ -373,18 +381,7 @@ wait:
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	select {
-	case err = <-exited:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("rootfs-synth still runs 20s after SIGINT")
-	}
-	checkFailure(t, args, stderr.String(), exitCode(t, err), "interrupted")
-	checkNothingLeft(t, out, filepath.Join(m.home, "cache", "rootfs-synth"))
+	m.interrupt(t, cmd, exited, &stderr, args, out, 20*time.Second)
 }
 
 // TestFetchDestThenOfflineBuild: `fetch --dest DIR` lays out a mirror
