@@ -265,25 +265,36 @@ func (in *installer) chownCommand(prog string, args []string) ([]string, bool, e
 		}
 		gid, setGID = id, true
 	}
-	var effects []string
-	for _, a := range args[2:] {
-		p, err := guestPath(a)
-		if err != nil {
-			return nil, false, err
-		}
-		n, ok := in.tree.Get(p)
-		if !ok {
-			continue // chown of a missing file fails; the script goes on
-		}
+	effects, err := in.onPaths(args, func(n *rootfs.Node) {
 		if setUID {
 			n.UID = uid
 		}
 		if setGID {
 			n.GID = gid
 		}
-		effects = append(effects, prog+" "+args[1]+" /"+p)
+	})
+	return effects, err == nil, err
+}
+
+// onPaths applies change to each existing path operand of a chown or
+// chmod command line (args[2:]) and returns the effects, one per path; a
+// missing path is skipped, as the command fails on it and the script goes
+// on.
+func (in *installer) onPaths(args []string, change func(*rootfs.Node)) ([]string, error) {
+	var effects []string
+	for _, a := range args[2:] {
+		p, err := guestPath(a)
+		if err != nil {
+			return nil, err
+		}
+		n, ok := in.tree.Get(p)
+		if !ok {
+			continue
+		}
+		change(n)
+		effects = append(effects, path.Base(args[0])+" "+args[1]+" /"+p)
 	}
-	return effects, true, nil
+	return effects, nil
 }
 
 func (in *installer) chmodCommand(args []string) ([]string, bool, error) {
@@ -294,20 +305,10 @@ func (in *installer) chmodCommand(args []string) ([]string, bool, error) {
 	if err != nil || m > 0o7777 {
 		return nil, false, nil // symbolic modes: not emulated
 	}
-	var effects []string
-	for _, a := range args[2:] {
-		p, err := guestPath(a)
-		if err != nil {
-			return nil, false, err
-		}
-		n, ok := in.tree.Get(p)
-		if !ok {
-			continue
-		}
+	effects, err := in.onPaths(args, func(n *rootfs.Node) {
 		n.Mode = n.Mode.Type() | fileMode(int64(m))
-		effects = append(effects, "chmod "+args[1]+" /"+p)
-	}
-	return effects, true, nil
+	})
+	return effects, err == nil, err
 }
 
 // bbsuidApplets are the links `bbsuid --install` makes (aports
