@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"maps"
 	"slices"
 
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
@@ -56,7 +57,7 @@ func (in *installer) treeDigest() ([32]byte, error) {
 		put(uint64(n.ModTime.UnixNano()))
 		put(uint64(n.Size))
 		put(uint64(n.Devmajor)<<32 | uint64(n.Devminor))
-		for _, k := range slices.Sorted(mapKeys(n.Xattrs)) {
+		for _, k := range slices.Sorted(maps.Keys(n.Xattrs)) {
 			io.WriteString(h, k+"\x00"+string(n.Xattrs[k])+"\x00")
 		}
 		if n.Mode.IsRegular() {
@@ -89,14 +90,4 @@ func (in *installer) contentSum(n *rootfs.Node) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func mapKeys(m map[string][]byte) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -301,19 +302,9 @@ func (t *Tree) put(p string, n *Node) {
 // not modify it, and call Paths again after changing the tree.
 func (t *Tree) Paths() []string {
 	if t.sorted == nil {
-		t.sorted = slices.Sorted(mapsKeys(t.nodes))
+		t.sorted = slices.Sorted(maps.Keys(t.nodes))
 	}
 	return t.sorted
-}
-
-func mapsKeys(m map[string]*Node) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // Walk calls fn for every path in the order of Paths. fn must not change
