@@ -45,15 +45,3 @@ func (t *Tree) ClampTimes(limit time.Time) int {
 	}
 	return changed
 }
-
-// Newest returns the latest mtime in the tree (the zero time for a tree
-// whose nodes have none).
-func (t *Tree) Newest() time.Time {
-	var newest time.Time
-	for _, n := range t.nodes {
-		if n.ModTime.After(newest) {
-			newest = n.ModTime
-		}
-	}
-	return newest
-}
