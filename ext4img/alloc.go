@@ -201,7 +201,7 @@ func (p *prepared) allocInode(a *allocator, l *Layout, n *node, pl *inodePlan) {
 	var one [1]run
 	runs := a.runs(one[:0], pl.dataBlocks)
 	if len(runs) == 1 {
-		pl.one = runs[0]
+		pl.start = runs[0].start // its length is dataBlocks
 		if pl.more != nil {
 			pl.more.runs = nil
 		}

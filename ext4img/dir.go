@@ -117,7 +117,7 @@ func childEntry(c dirent) dirEntry {
 func packLinear(d *node, g dirGeometry, emit func(block, off int, e dirEntry)) int {
 	p := newPacker(g.space, emit)
 	p.put(dirEntry{Inode: d.ino, FileType: ftDir, Name: "."})
-	p.put(dirEntry{Inode: d.parent.ino, FileType: ftDir, Name: ".."})
+	p.put(dirEntry{Inode: d.dir().parent.ino, FileType: ftDir, Name: ".."})
 	for _, c := range d.children() {
 		p.put(childEntry(c))
 	}
@@ -162,7 +162,7 @@ func planDir(d *node, g dirGeometry, seed [16]byte) (uint32, *htreePlan, error) 
 	if leaves := len(h.leafStarts); leaves > g.rootLimit {
 		h.nodes = (leaves + g.nodeLimit - 1) / g.nodeLimit
 		if h.nodes > g.rootLimit {
-			return 0, nil, fmt.Errorf("directory %q: %d entries need more than a two-level hash tree", d.path(), len(d.children()))
+			return 0, nil, fmt.Errorf("directory %q: %d entries need more than a two-level hash tree", d.path(nil), len(d.children()))
 		}
 	}
 	return uint32(h.blocks()), h, nil
@@ -243,7 +243,7 @@ func encodeDir(d *node, h *htreePlan, g dirGeometry, nblocks uint32, seed uint32
 	// dx_root: "." and "..", dx_root_info, then the index entries.
 	root := blocks[0]
 	dirEntry{Inode: d.ino, RecLen: 12, FileType: ftDir, Name: "."}.marshal(root)
-	dirEntry{Inode: d.parent.ino, RecLen: uint16(bs - 12), FileType: ftDir, Name: ".."}.marshal(root[12:])
+	dirEntry{Inode: d.dir().parent.ino, RecLen: uint16(bs - 12), FileType: ftDir, Name: ".."}.marshal(root[12:])
 	root[0x1C] = 1 // hash_version: half_md4 (unsigned per s_flags)
 	root[0x1D] = 8 // info_length
 	// index writes limit, count and count entries at b[at:], then the

@@ -3,6 +3,7 @@ package ext4img
 import (
 	"io"
 	"io/fs"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -10,11 +11,12 @@ import (
 
 // node is one inode of the tree; hard links share a node. It holds what
 // the image needs of an Entry, compactly: a tree of a million entries is
-// a million nodes, so rare fields (symlink target, device numbers,
-// xattrs) sit behind more and directory fields behind dir, and there is
-// no map by path: names are looked up in their directory.
+// a million nodes, so a node is 48 bytes, what a regular file from a
+// walk needs (Options.Files opens it), and the rest sits behind more:
+// symlink target, device numbers, xattrs, Content, and for a directory
+// its entries and parent. There is no map by path: names are looked up
+// in their directory.
 type node struct {
-	parent   *node // the directory holding the first name; the root's is itself
 	mode     fs.FileMode
 	uid, gid uint32
 	ino      uint32
@@ -22,24 +24,26 @@ type node struct {
 	mnsec    int32 // ModTime's nanoseconds; -1: no ModTime (Options.Time stands in)
 	msec     int64 // ModTime's Unix seconds
 	size     int64
-	content  func() (io.ReadCloser, error)
-	more     *nodeMore // symlinks, devices, xattrs, directories
+	more     *nodeMore
 }
 
-// nodeMore is what only symlinks, devices and inodes with xattrs have.
+// nodeMore is what only some inodes have.
 type nodeMore struct {
 	linkname           string
 	devmajor, devminor uint32
 	xattrs             map[string][]byte
+	content            func() (io.ReadCloser, error)
 	dir                *dirNode // directories only
 }
 
-// dirNode is a directory's list of entries: a prefix sorted by name,
-// found by binary search, then a tail of names added out of order, found
-// through a map. A sorted walk never makes a tail; otherwise the tail is
-// merged into the prefix when it grows past an eighth of it (at least 16
-// names), so maps stay small and the sorting costs O(log n) per name.
+// dirNode is a directory's parent and list of entries: a prefix sorted
+// by name, found by binary search, then a tail of names added out of
+// order, found through a map. A sorted walk never makes a tail;
+// otherwise the tail is merged into the prefix when it grows past an
+// eighth of it (at least 16 names), so maps stay small and the sorting
+// costs O(log n) per name.
 type dirNode struct {
+	parent   *node // the root's is itself
 	children []dirent
 	sorted   int              // children[:sorted] are in name order
 	tail     map[string]*node // the names of children[sorted:]
@@ -53,26 +57,28 @@ type dirent struct {
 // newNode converts e (checked, its path clean) into a node whose first
 // name will be in parent.
 func newNode(e *Entry, parent *node) *node {
-	n := &node{parent: parent, nlink: 1}
+	n := &node{nlink: 1}
 	n.set(e)
 	if e.Mode.IsDir() {
 		n.nlink = 2
-		n.more = &nodeMore{linkname: n.extra().linkname, xattrs: n.extra().xattrs, dir: &dirNode{}}
+		m := n.extra()
+		m.dir = &dirNode{parent: parent}
+		n.more = &m
 	}
 	return n
 }
 
 // set copies e's attributes into n; e.Xattrs is copied already.
 func (n *node) set(e *Entry) {
-	n.mode, n.uid, n.gid, n.size, n.content = e.Mode, e.UID, e.GID, e.Size, e.Content
+	n.mode, n.uid, n.gid, n.size = e.Mode, e.UID, e.GID, e.Size
 	n.msec, n.mnsec = 0, -1
 	if !e.ModTime.IsZero() {
 		n.msec, n.mnsec = e.ModTime.Unix(), int32(e.ModTime.Nanosecond())
 	}
 	d := n.dir()
 	n.more = nil
-	if e.Linkname != "" || e.Devmajor != 0 || e.Devminor != 0 || len(e.Xattrs) > 0 || d != nil {
-		n.more = &nodeMore{linkname: e.Linkname, devmajor: e.Devmajor, devminor: e.Devminor, xattrs: e.Xattrs, dir: d}
+	if e.Linkname != "" || e.Devmajor != 0 || e.Devminor != 0 || len(e.Xattrs) > 0 || e.Content != nil || d != nil {
+		n.more = &nodeMore{linkname: e.Linkname, devmajor: e.Devmajor, devminor: e.Devminor, xattrs: e.Xattrs, content: e.Content, dir: d}
 	}
 }
 
@@ -98,6 +104,8 @@ func (n *node) linkname() string { return n.extra().linkname }
 
 func (n *node) xattrs() map[string][]byte { return n.extra().xattrs }
 
+func (n *node) content() func() (io.ReadCloser, error) { return n.extra().content }
+
 // children is a directory's entries (sorted once Layout ran), nil for
 // anything else.
 func (n *node) children() []dirent {
@@ -107,15 +115,35 @@ func (n *node) children() []dirent {
 	return n.dir().children
 }
 
-// path is n's first name as a clean path, "" for the root: it names n in
-// errors, so it may take its time (nodes keep no name, only their
-// parent, whose entries are searched for the node).
-func (n *node) path() string {
+// path is a name of n as a clean path, "" for the root, for errors: a
+// directory's is found through its parents, anything else's by
+// searching the tree from root (nodes keep no name, and only
+// directories their parent), so it may take its time.
+func (n *node) path(root *node) string {
+	if n.dir() == nil {
+		var find func(d *node, dir string) (string, bool)
+		find = func(d *node, dir string) (string, bool) {
+			for _, c := range d.children() {
+				p := path.Join(dir, c.name)
+				if c.n == n {
+					return p, true
+				}
+				if c.n.dir() != nil {
+					if p, ok := find(c.n, p); ok {
+						return p, true
+					}
+				}
+			}
+			return "", false
+		}
+		p, _ := find(root, "")
+		return p
+	}
 	var names []string
-	for ; n.parent != nil && n.parent != n; n = n.parent {
+	for d := n; d.dir().parent != nil && d.dir().parent != d; d = d.dir().parent {
 		name := "?"
-		for _, c := range n.parent.children() {
-			if c.n == n {
+		for _, c := range d.dir().parent.children() {
+			if c.n == d {
 				name = c.name
 				break
 			}

@@ -1,6 +1,7 @@
 package ext4img
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -68,7 +69,7 @@ type run struct{ start, len uint32 }
 // indexed by inode number; what few inodes need sits behind more.
 type inodePlan struct {
 	dataBlocks uint32
-	one        run // the data's single extent, unless more.runs holds several
+	start      uint32 // the data's first block when it is one extent (more.runs is nil)
 	more       *planMore
 }
 
@@ -80,7 +81,7 @@ func (pl *inodePlan) runs() []run {
 	case pl.dataBlocks == 0:
 		return nil
 	}
-	return []run{pl.one}
+	return []run{{pl.start, pl.dataBlocks}}
 }
 
 // planMore is the part of a plan only extent trees, hash-tree directories
@@ -217,6 +218,7 @@ func (w *Writer) prepare() (*prepared, error) {
 	}
 
 	h := sha256.New()
+	fsTime := w.opts.fsTime() // the time of entries without one
 	var buf []byte
 	for ino, n := range p.byIno {
 		if n == nil {
@@ -226,7 +228,7 @@ func (w *Writer) prepare() (*prepared, error) {
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(n.mode))
 		buf = binary.LittleEndian.AppendUint32(buf, n.uid)
 		buf = binary.LittleEndian.AppendUint32(buf, n.gid)
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.modTime().UnixNano()))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(cmp.Or(n.modTime(), fsTime).UnixNano()))
 		buf = binary.LittleEndian.AppendUint64(buf, uint64(n.size))
 		buf = binary.LittleEndian.AppendUint32(buf, n.extra().devmajor)
 		buf = binary.LittleEndian.AppendUint32(buf, n.extra().devminor)
@@ -276,7 +278,7 @@ func (w *Writer) prepare() (*prepared, error) {
 		case n.mode.IsRegular():
 			b := (n.size + int64(p.bs) - 1) / int64(p.bs)
 			if b >= 1<<32 {
-				return nil, fmt.Errorf("laying out %q: %d bytes are too many", n.path(), n.size)
+				return nil, fmt.Errorf("laying out %q: %d bytes are too many", n.path(p.w.root), n.size)
 			}
 			pl.dataBlocks = uint32(b)
 		case n.mode.Type() == fs.ModeSymlink && len(n.linkname()) > fastSymlinkMax:
@@ -286,7 +288,7 @@ func (w *Writer) prepare() (*prepared, error) {
 		if len(n.xattrs()) > 0 {
 			xs, err := sortedXattrs(n.xattrs())
 			if err != nil {
-				return nil, fmt.Errorf("laying out %q: %w", n.path(), err)
+				return nil, fmt.Errorf("laying out %q: %w", n.path(p.w.root), err)
 			}
 			m := pl.ensureMore()
 			if m.xin = encodeInodeXattrs(xs); m.xin == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 )
 
 // Read-ahead of file contents. Writing an image of many small files is
@@ -29,38 +30,97 @@ type prefetcher struct {
 	workers []*prefetchWorker
 	turn    int           // the worker that holds the next file
 	done    chan struct{} // closed when the writer stops
+	listed  chan struct{} // closed when listFiles returns
 }
 
 type prefetchWorker struct {
+	files chan fileRef        // the files this worker is to read, in order
 	ready chan *contentReader // this worker's files, in order
 	free  chan []byte         // this worker's buffers, to reuse
 	exit  chan struct{}       // closed when run returns
 }
 
-// startPrefetch reads ahead the contents of files, in that order.
-func startPrefetch(files []*node) *prefetcher {
-	p := &prefetcher{done: make(chan struct{})}
-	for i := range prefetchWorkers {
+// fileRef is a regular file to read and the name to open it by and to
+// report it under: its first name in depth-first name order. Names are
+// made as the files are listed, so the Writer keeps no path per file.
+type fileRef struct {
+	n    *node
+	path string
+}
+
+// startPrefetch reads ahead the contents of root's regular files with
+// data, in inode order, opening those without Content in files.
+func startPrefetch(root *node, hasData func(*node) bool, files fs.FS) *prefetcher {
+	p := &prefetcher{done: make(chan struct{}), listed: make(chan struct{})}
+	for range prefetchWorkers {
 		w := &prefetchWorker{
+			files: make(chan fileRef, prefetchFiles),
 			ready: make(chan *contentReader, prefetchFiles),
 			free:  make(chan []byte, prefetchFiles),
 			exit:  make(chan struct{}),
 		}
 		p.workers = append(p.workers, w)
-		go w.run(files, i, p.done)
+		go w.run(files, p.done)
 	}
+	go p.listFiles(root, hasData)
 	return p
 }
 
-func (w *prefetchWorker) run(files []*node, first int, done chan struct{}) {
+// listFiles hands root's regular files with data to the workers in turn,
+// in inode order: depth first in name order (as prepare numbered them),
+// each inode at its first name there. First names have increasing inode
+// numbers, so a name whose inode is not above the last one listed is a
+// later hard link.
+func (p *prefetcher) listFiles(root *node, hasData func(*node) bool) {
+	defer close(p.listed)
+	defer func() {
+		for _, w := range p.workers {
+			close(w.files)
+		}
+	}()
+	var last uint32
+	turn := 0
+	var walk func(d *node, dir string) bool
+	walk = func(d *node, dir string) bool {
+		for _, c := range d.children() {
+			name := c.name
+			if dir != "" {
+				name = dir + "/" + c.name
+			}
+			switch {
+			case c.n.dir() != nil:
+				if !walk(c.n, name) {
+					return false
+				}
+			case c.n.mode.IsRegular() && c.n.ino > last && hasData(c.n):
+				last = c.n.ino
+				select {
+				case p.workers[turn].files <- fileRef{c.n, name}:
+				case <-p.done:
+					return false
+				}
+				turn = (turn + 1) % len(p.workers)
+			}
+		}
+		return true
+	}
+	walk(root, "")
+}
+
+func (w *prefetchWorker) run(files fs.FS, done chan struct{}) {
 	defer close(w.exit)
 	defer close(w.ready)
 	allocated := 0
-	for i := first; i < len(files); i += prefetchWorkers {
-		n := files[i]
-		c, err := openContent(n)
+	for f := range w.files {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		n := f.n
+		c, err := openContent(f, files)
 		if err != nil {
-			c = &contentReader{n: n, err: err}
+			c = &contentReader{n: n, path: f.path, err: err}
 		} else if n.size <= prefetchBufSize {
 			var buf []byte
 			select {
@@ -112,6 +172,7 @@ func (p *prefetcher) next(n *node) (*contentReader, error) {
 // stop ends the read-ahead and closes what it opened but did not hand out.
 func (p *prefetcher) stop() {
 	close(p.done)
+	<-p.listed
 	for _, w := range p.workers {
 		for c := range w.ready {
 			c.discard()
@@ -127,13 +188,13 @@ func (c *contentReader) readAhead(buf []byte, free chan []byte) *contentReader {
 	b := buf[:c.n.size]
 	if err := c.read(b); err != nil {
 		free <- buf
-		return &contentReader{n: c.n, err: err}
+		return &contentReader{n: c.n, path: c.path, err: err}
 	}
 	if err := c.close(); err != nil {
 		free <- buf
-		return &contentReader{n: c.n, err: err}
+		return &contentReader{n: c.n, path: c.path, err: err}
 	}
-	return &contentReader{n: c.n, rc: io.NopCloser(bytes.NewReader(b)), left: c.n.size, buf: buf, free: free}
+	return &contentReader{n: c.n, path: c.path, rc: io.NopCloser(bytes.NewReader(b)), left: c.n.size, buf: buf, free: free}
 }
 
 // discard closes c without checking anything.

@@ -121,13 +121,8 @@ func (l *Layout) write(s *streamer) error {
 	// directories, files, extent trees, xattr blocks, sorted by block.
 	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].start < l.segs[j].start })
 	buf := make([]byte, 1<<20)
-	var files []*node
-	for _, n := range l.byIno {
-		if n != nil && n.mode.IsRegular() && l.plans[n.ino].dataBlocks > 0 {
-			files = append(files, n)
-		}
-	}
-	s.prefetch = startPrefetch(files)
+	hasData := func(n *node) bool { return l.plans[n.ino].dataBlocks > 0 }
+	s.prefetch = startPrefetch(l.byIno[rootIno], hasData, l.opts.Files)
 	defer func() {
 		if s.file != nil {
 			s.file.discard()
@@ -191,8 +186,8 @@ func (l *Layout) write(s *streamer) error {
 	}
 	// 3. Empty files have no blocks; their Content must be empty too.
 	for _, n := range l.byIno {
-		if n != nil && n.mode.IsRegular() && n.size == 0 && n.content != nil {
-			r, err := openContent(n)
+		if n != nil && n.mode.IsRegular() && n.size == 0 && n.content() != nil {
+			r, err := openContent(fileRef{n, n.path(l.byIno[rootIno])}, nil)
 			if err != nil {
 				return err
 			}
@@ -263,9 +258,11 @@ func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
 	return nil
 }
 
-// contentReader reads exactly a file's Size bytes from its Content.
+// contentReader reads exactly a file's Size bytes from its Content, or
+// from Options.Files.
 type contentReader struct {
 	n    *node
+	path string // n's name in errors
 	rc   io.ReadCloser
 	left int64
 	err  error // opening or reading ahead failed: reported when the writer gets here
@@ -274,15 +271,38 @@ type contentReader struct {
 	free chan []byte
 }
 
-func openContent(n *node) (*contentReader, error) {
-	if n.content == nil {
-		return nil, fmt.Errorf("reading %q: no content for %d bytes", n.path(), n.size)
+// openContent opens f's content: its Content, else f.path in files,
+// which must be a regular file of the size added.
+func openContent(f fileRef, files fs.FS) (*contentReader, error) {
+	n := f.n
+	if open := n.content(); open != nil {
+		rc, err := open()
+		if err != nil {
+			return nil, fmt.Errorf("opening %q: %w", f.path, err)
+		}
+		return &contentReader{n: n, path: f.path, rc: rc, left: n.size}, nil
 	}
-	rc, err := n.content()
+	if files == nil {
+		return nil, fmt.Errorf("reading %q: no content for %d bytes", f.path, n.size)
+	}
+	rc, err := files.Open(f.path)
 	if err != nil {
-		return nil, fmt.Errorf("opening %q: %w", n.path(), err)
+		return nil, fmt.Errorf("opening %q: %w", f.path, err)
 	}
-	return &contentReader{n: n, rc: rc, left: n.size}, nil
+	fi, err := rc.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("opening %q: %w", f.path, err)
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("opening %q: no longer a regular file (%v) in Options.Files", f.path, fi.Mode().Type())
+	case fi.Size() != n.size:
+		err = fmt.Errorf("opening %q: %d bytes, was %d when added", f.path, fi.Size(), n.size)
+	}
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return &contentReader{n: n, path: f.path, rc: rc, left: n.size}, nil
 }
 
 // read fills b from the content, padding the tail past Size with zeros.
@@ -292,9 +312,9 @@ func (c *contentReader) read(b []byte) error {
 	if err != nil {
 		c.rc.Close()
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return fmt.Errorf("reading %q: content ends after %d of %d bytes", c.n.path(), c.n.size-c.left+int64(got), c.n.size)
+			return fmt.Errorf("reading %q: content ends after %d of %d bytes", c.path, c.n.size-c.left+int64(got), c.n.size)
 		}
-		return fmt.Errorf("reading %q: %w", c.n.path(), err)
+		return fmt.Errorf("reading %q: %w", c.path, err)
 	}
 	c.left -= k
 	clear(b[k:])
@@ -309,11 +329,11 @@ func (c *contentReader) close() error {
 	c.recycle()
 	switch {
 	case n > 0:
-		return fmt.Errorf("reading %q: content is longer than %d bytes", c.n.path(), c.n.size)
+		return fmt.Errorf("reading %q: content is longer than %d bytes", c.path, c.n.size)
 	case err != nil && err != io.EOF:
-		return fmt.Errorf("reading %q: %w", c.n.path(), err)
+		return fmt.Errorf("reading %q: %w", c.path, err)
 	case cerr != nil:
-		return fmt.Errorf("closing %q: %w", c.n.path(), cerr)
+		return fmt.Errorf("closing %q: %w", c.path, cerr)
 	}
 	return nil
 }

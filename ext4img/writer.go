@@ -39,12 +39,15 @@
 // explicit Size gets full groups and one inode per 16 KiB like mke2fs, or
 // just what the tree needs when that does not fit.
 //
-// Memory: the Writer keeps about 120 bytes per entry (a compact node per
-// inode, each name once in its directory, no map by path) and Layout 32
-// more per inode; contents are read only while writing, through a bounded
-// read-ahead. So 1,000,000 entries need about 150 MB live, and a process
-// that wants its peak RSS near that sets a Go memory limit
-// (debug.SetMemoryLimit): the writer allocates little garbage per entry.
+// Memory: the Writer keeps about 110 bytes per entry (a 48-byte node per
+// inode, each name once in its directory, no map by path; an entry with
+// a Content func or a symlink target, device numbers or xattrs 48 more)
+// and Layout 24 more per inode; contents are read only while writing,
+// through a bounded read-ahead, and files read from Options.Files cost no
+// opener or path each. So 1,000,000 entries from a walk need about 130 MB
+// live, and a process that wants its peak RSS near that sets a Go memory
+// limit (debug.SetMemoryLimit): the writer allocates little garbage per
+// entry.
 //
 // Left out on purpose: 64bit and meta_bg (images stay below 16 TiB, and
 // with 1 KiB blocks below 1.5 TiB, see maxBlocks), gdt_csum (metadata_csum
@@ -134,7 +137,17 @@ type Options struct {
 	// moment the image is first checked or mounted: a caller should pass
 	// SOURCE_DATE_EPOCH or its own clock, and not a file's mtime that may
 	// lie in the future. The Writer cannot check that, having no clock.
+	// SetTime changes it until Layout.
 	Time time.Time
+
+	// Files holds the content of the regular files added with a Size but
+	// no Content: WriteTo opens each by its first name in depth-first name
+	// order (a valid fs.FS name, as Add cleaned it), checks that it is a
+	// regular file of that Size (fs.File.Stat) and reads it like Content.
+	// A tree walked from a directory needs no opener, and so no path, per
+	// file kept until the write (a million files are a million closures
+	// otherwise). Files must be safe for concurrent Opens.
+	Files fs.FS
 }
 
 // fsTime is Time clamped (ClampTime) and no earlier than the Unix epoch;
@@ -190,15 +203,23 @@ func NewWriter(opts Options) *Writer {
 	case opts.JournalBlocks > 0 && opts.JournalBlocks < minJournalBlocks:
 		w.err = fmt.Errorf("checking options: journal of %d blocks is below the minimum of %d", opts.JournalBlocks, minJournalBlocks)
 	}
-	t := opts.fsTime()
-	w.root = newNode(&Entry{Mode: fs.ModeDir | 0o755, ModTime: t}, nil)
-	w.root.parent, w.root.ino = w.root, rootIno
-	w.lost = newNode(&Entry{Mode: fs.ModeDir | 0o700, ModTime: t}, w.root)
+	// No ModTime: Options.Time stands in, also when SetTime changes it.
+	w.root = newNode(&Entry{Mode: fs.ModeDir | 0o755}, nil)
+	w.root.dir().parent, w.root.ino = w.root, rootIno
+	w.lost = newNode(&Entry{Mode: fs.ModeDir | 0o700}, w.root)
 	w.lost.ino = lostFoundIno
 	w.root.dir().insert("lost+found", w.lost)
 	w.root.nlink = 3
 	w.inodes = 2
 	return w
+}
+
+// SetTime sets Options.Time, for a caller that learns the filesystem's
+// time from the tree it adds (its newest mtime, say). It discards a
+// computed layout.
+func (w *Writer) SetTime(t time.Time) {
+	w.opts.Time = t
+	w.layout = nil
 }
 
 // cleanPath checks a slash-separated relative path and returns it without
@@ -244,7 +265,7 @@ func (w *Writer) parentOf(p string) (*node, string, error) {
 			return nil, "", fmt.Errorf("parent directory %q of %q does not exist", dir, p)
 		}
 		if n.dir() == nil {
-			return nil, "", fmt.Errorf("%q is below %q, which is not a directory", p, n.path())
+			return nil, "", fmt.Errorf("%q is below %q, which is not a directory", p, n.path(w.root))
 		}
 		d = n
 	}
@@ -337,8 +358,8 @@ func (w *Writer) checkEntry(e *Entry) error {
 		if e.Size < 0 {
 			return fmt.Errorf("negative size %d", e.Size)
 		}
-		if e.Size > 0 && e.Content == nil {
-			return fmt.Errorf("size %d but no content", e.Size)
+		if e.Size > 0 && e.Content == nil && w.opts.Files == nil {
+			return fmt.Errorf("size %d but no content (and no Options.Files)", e.Size)
 		}
 	case fs.ModeDir, fs.ModeNamedPipe, fs.ModeSocket:
 	case fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
