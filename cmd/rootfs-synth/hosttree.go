@@ -12,11 +12,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
-	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
 
 // hostTreeOptions change what walkHostTree records.
@@ -28,15 +27,32 @@ type hostTreeOptions struct {
 	// UID is the user running the walk: entries owned by another one are
 	// counted in hostTree.Foreign. Negative: count none.
 	UID int
+	// Now is when the build started: entries with a later mtime are
+	// counted in hostTree.Future.
+	Now time.Time
 }
 
-// hostTree is what walkHostTree read.
+// treeSink takes the entries of a walk, in order; an *ext4img.Writer is
+// one, so a walk goes into the image without a tree of its own between.
+type treeSink interface {
+	Add(e ext4img.Entry) error
+	Link(p, target string) error
+}
+
+// hostTree is what walkHostTree saw besides the entries.
 type hostTree struct {
-	*rootfs.Tree
+	Entries int // names added, hard links included
 	// Foreign counts the entries whose host owner is not Options.UID;
 	// FirstForeign is the first of them.
 	Foreign      int
 	FirstForeign string
+	// Newest is the newest mtime, in whole seconds, of the inodes added
+	// (after Clamp); Future counts those after Options.Now, FirstFuture
+	// and FirstFutureTime are the first of them.
+	Newest          time.Time
+	Future          int
+	FirstFuture     string
+	FirstFutureTime time.Time
 }
 
 // hostDir reads the paths below one host directory. A path whose full
@@ -75,18 +91,42 @@ func rootRel(rel string) string {
 	return filepath.FromSlash(rel)
 }
 
-func (d *hostDir) readDir(rel string) ([]fs.DirEntry, error) {
+// dirName is one name of a directory listing.
+type dirName struct {
+	name string
+	dir  bool
+}
+
+// readDir lists the directory rel, sorted by name. It keeps only the
+// names and which are directories, reading the listing in chunks, so a
+// directory of a million entries costs tens of MB, not a DirEntry each.
+func (d *hostDir) readDir(rel string) ([]dirName, error) {
+	var f *os.File
+	var err error
 	if p, short := d.full(rel); short {
-		return os.ReadDir(p)
+		f, err = os.Open(p)
+	} else {
+		f, err = d.root.Open(rootRel(rel))
 	}
-	f, err := d.root.Open(rootRel(rel))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	des, err := f.ReadDir(-1)
-	slices.SortFunc(des, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return des, err
+	var names []dirName
+	for {
+		des, err := f.ReadDir(1024)
+		for _, de := range des {
+			names = append(names, dirName{de.Name(), de.IsDir()})
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(names, func(a, b dirName) int { return strings.Compare(a.name, b.name) })
+	return names, nil
 }
 
 // hostPath is a path below a hostDir, named both ways.
@@ -115,152 +155,238 @@ func (d *hostDir) readlink(hp hostPath) (string, error) {
 	return d.root.Readlink(rootRel(hp.rel))
 }
 
-// walkHostTree reads the host directory d into entries in sorted order
-// (lstat; symbolic links are recorded, never followed) and hard links by
-// (device, inode). Regular files are opened only when the image writer
-// asks for their content, so the tree is never held in memory; each is
-// checked then to be the file the walk saw. The root directory's own
-// attributes become the entry with Path "".
+// walkHostTree reads the host directory d into sink, depth first in name
+// order (lstat; symbolic links are recorded, never followed), with hard
+// links by (device, inode). Regular files get a Size but no Content: the
+// image writer opens them later through hostFiles, so neither their
+// contents nor an opener per file are held in memory. The root
+// directory's own attributes become the entry with Path "".
 //
-// It lists the names first (readdir only), then lstats them and reads
-// their xattrs and link targets on several goroutines (one system call
-// round trip per path is most of the cost), then assembles the entries in
-// order, so the result and the first error reported do not depend on
-// scheduling. It stops early when ctx is done; Content then fails too.
-func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions) (*hostTree, error) {
-	rels := []string{""}
-	if err := listHostTree(ctx, d, "", &rels); err != nil {
-		return nil, err
-	}
-	infos := make([]hostInfo, len(rels))
+// The walk is a pipeline, so that what it holds does not grow with the
+// tree: one goroutine lists the names (readdir only) in batches, several
+// lstat them and read their xattrs and link targets (one system call
+// round trip per path is most of the cost), and this one hands the
+// entries to sink in order, so the result and the first error reported
+// do not depend on scheduling. It stops early when ctx is done.
+func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions, sink treeSink) (*hostTree, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	workers := runtime.GOMAXPROCS(0) * 2
+	todo := make(chan *hostBatch, 2*workers)    // to the stat workers
+	ordered := make(chan *hostBatch, 4*workers) // to the sink, in order
 	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range runtime.GOMAXPROCS(0) * 2 {
+	defer func() {
+		cancel()
+		for range ordered {
+		}
+		wg.Wait()
+	}()
+	wg.Go(func() { listHostTree(ctx, d, todo, ordered) })
+	for range workers {
 		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= len(rels) {
-					return
+			for b := range todo {
+				for i, rel := range b.rels {
+					if ctx.Err() == nil {
+						b.infos[i] = readHostInfo(d, rel)
+					}
 				}
-				infos[i] = readHostInfo(d, rels[i])
+				close(b.done)
 			}
 		})
 	}
-	wg.Wait()
+
+	t := &hostTree{}
+	seen := map[[2]uint64]string{}
+	for b := range ordered {
+		<-b.done
+		if ctx.Err() != nil {
+			break // b's paths may not have been read
+		}
+		for i, rel := range b.rels {
+			if err := t.add(sink, d, rel, &b.infos[i], opts, seen); err != nil {
+				return nil, err
+			}
+		}
+		if b.err != nil {
+			return nil, b.err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", d.path, context.Cause(ctx))
-	}
-
-	t := &hostTree{Tree: rootfs.New(time.Time{})}
-	seen := map[[2]uint64]string{}
-	for i, rel := range rels {
-		info := &infos[i]
-		if info.err != nil {
-			return nil, info.err
-		}
-		fi, st := info.fi, info.st
-		if opts.UID >= 0 && st.UID != uint32(opts.UID) {
-			if t.Foreign == 0 {
-				t.FirstForeign = "/" + rel
-			}
-			t.Foreign++
-		}
-		if !fi.IsDir() && st.Nlink > 1 {
-			key := [2]uint64{st.Dev, st.Ino}
-			if first, ok := seen[key]; ok {
-				if err := t.Link(rel, first); err != nil {
-					return nil, fmt.Errorf("reading %s: %w", d.at(rel).full, err)
-				}
-				continue
-			}
-			seen[key] = rel
-		}
-		if fi.Mode()&fs.ModeIrregular != 0 {
-			return nil, fmt.Errorf("reading %s: unsupported file type %v", d.at(rel).full, fi.Mode().Type())
-		}
-		e := &rootfs.Node{
-			Mode:     fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky),
-			UID:      st.UID,
-			GID:      st.GID,
-			ModTime:  fi.ModTime(),
-			Linkname: info.linkname,
-			Xattrs:   info.xattrs,
-		}
-		if opts.Owner != nil {
-			e.UID, e.GID = opts.Owner[0], opts.Owner[1]
-		}
-		if !opts.Clamp.IsZero() && e.ModTime.After(opts.Clamp) {
-			e.ModTime = opts.Clamp
-		}
-		switch {
-		case fi.Mode().IsRegular():
-			e.Size = fi.Size()
-			if e.Size > 0 {
-				id := fileID{dev: st.Dev, ino: st.Ino, size: e.Size}
-				e.Content = func() (io.ReadCloser, error) { return d.open(ctx, rel, id) }
-			}
-		case fi.Mode()&fs.ModeDevice != 0:
-			e.Devmajor, e.Devminor = st.Major, st.Minor
-		}
-		if rel == "" {
-			*t.Root() = *e
-			continue
-		}
-		if err := t.Add(rel, e); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", d.at(rel).full, err)
-		}
 	}
 	return t, nil
 }
 
-// listHostTree appends the slash-separated paths below rel to rels,
-// depth first in name order (the order of filepath.WalkDir).
-func listHostTree(ctx context.Context, d *hostDir, rel string, rels *[]string) error {
-	des, err := d.readDir(rel)
-	if err != nil {
-		p, _ := d.full(rel)
-		return fmt.Errorf("reading %s: %w", p, err)
+// add gives sink the entry rel, of which info is the lstat; seen holds
+// the first name of each hard-linked inode.
+func (t *hostTree) add(sink treeSink, d *hostDir, rel string, info *hostInfo, opts hostTreeOptions, seen map[[2]uint64]string) error {
+	if info.err != nil {
+		return info.err
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("reading %s: %w", d.path, context.Cause(ctx))
+	fi, st := info.fi, info.st
+	t.Entries++
+	if opts.UID >= 0 && st.UID != uint32(opts.UID) {
+		if t.Foreign == 0 {
+			t.FirstForeign = "/" + rel
+		}
+		t.Foreign++
 	}
-	for _, de := range des {
-		child := path.Join(rel, de.Name())
-		*rels = append(*rels, child)
-		if de.IsDir() {
-			if err := listHostTree(ctx, d, child, rels); err != nil {
-				return err
+	if !fi.IsDir() && st.Nlink > 1 {
+		key := [2]uint64{st.Dev, st.Ino}
+		if first, ok := seen[key]; ok {
+			if err := sink.Link(rel, first); err != nil {
+				return fmt.Errorf("reading %s: %w", d.at(rel).full, err)
+			}
+			return nil
+		}
+		seen[key] = rel
+	}
+	if fi.Mode()&fs.ModeIrregular != 0 {
+		return fmt.Errorf("reading %s: unsupported file type %v", d.at(rel).full, fi.Mode().Type())
+	}
+	e := ext4img.Entry{
+		Path:     rel,
+		Mode:     fi.Mode() & (fs.ModeType | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky),
+		UID:      st.UID,
+		GID:      st.GID,
+		ModTime:  fi.ModTime(),
+		Linkname: info.linkname,
+		Xattrs:   info.xattrs,
+	}
+	if opts.Owner != nil {
+		e.UID, e.GID = opts.Owner[0], opts.Owner[1]
+	}
+	if !opts.Clamp.IsZero() && e.ModTime.After(opts.Clamp) {
+		e.ModTime = opts.Clamp
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		e.Size = fi.Size()
+	case fi.Mode()&fs.ModeDevice != 0:
+		e.Devmajor, e.Devminor = st.Major, st.Minor
+	}
+	if sec := e.ModTime.Truncate(time.Second); sec.After(t.Newest) {
+		t.Newest = sec
+	}
+	if !opts.Now.IsZero() && e.ModTime.Truncate(time.Second).After(opts.Now) {
+		if t.Future == 0 {
+			t.FirstFuture, t.FirstFutureTime = "/"+rel, e.ModTime
+		}
+		t.Future++
+	}
+	if err := sink.Add(e); err != nil {
+		return fmt.Errorf("reading %s: %w", d.at(rel).full, err)
+	}
+	return nil
+}
+
+// hostBatch is a run of paths of the walk, in order, and their lstats
+// once done is closed; err, when set, ends the walk after them.
+type hostBatch struct {
+	rels  []string
+	infos []hostInfo
+	done  chan struct{}
+	err   error
+}
+
+// hostBatchLen is the number of paths in a batch: enough to keep a
+// goroutine busy for a while, few enough that the batches in flight hold
+// little.
+const hostBatchLen = 256
+
+// listHostTree sends the paths of the tree, from the root "" on, depth
+// first in name order (the order of filepath.WalkDir), in batches to todo
+// and ordered, then closes both; a directory it cannot read ends the walk
+// with an error in the last batch.
+func listHostTree(ctx context.Context, d *hostDir, todo, ordered chan<- *hostBatch) {
+	defer close(ordered)
+	defer close(todo)
+	b := &hostBatch{done: make(chan struct{})}
+	flush := func() bool {
+		b.infos = make([]hostInfo, len(b.rels))
+		select {
+		case ordered <- b:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case todo <- b:
+		case <-ctx.Done():
+			close(b.done)
+			return false
+		}
+		b = &hostBatch{done: make(chan struct{})}
+		return true
+	}
+	emit := func(rel string) bool {
+		b.rels = append(b.rels, rel)
+		return len(b.rels) < hostBatchLen || flush()
+	}
+	var list func(rel string) (bool, error)
+	list = func(rel string) (bool, error) {
+		names, err := d.readDir(rel)
+		if err != nil {
+			p, _ := d.full(rel)
+			return false, fmt.Errorf("reading %s: %w", p, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return false, nil
+		}
+		for _, de := range names {
+			child := path.Join(rel, de.name)
+			if !emit(child) {
+				return false, nil
+			}
+			if de.dir {
+				if ok, err := list(child); !ok {
+					return false, err
+				}
 			}
 		}
+		return true, nil
 	}
-	return nil
-}
-
-// fileID is what the walk saw of a regular file, for open to check that
-// it still opens that file (kept small: one per file of the tree).
-type fileID struct {
-	dev, ino uint64
-	size     int64
-}
-
-// check reports how the opened file p (regular or not, its device, inode
-// and size) differs from id.
-func (id fileID) check(p string, regular bool, dev, ino uint64, size int64) error {
-	switch {
-	case !regular:
-		return fmt.Errorf("%s changed since it was read: no longer a regular file", p)
-	case dev != id.dev || ino != id.ino:
-		return fmt.Errorf("%s changed since it was read: another file (inode %d, was %d)", p, ino, id.ino)
-	case size != id.size:
-		return fmt.Errorf("%s changed since it was read: %d bytes, was %d", p, size, id.size)
+	if !emit("") {
+		return
 	}
-	return nil
+	_, b.err = list("")
+	if len(b.rels) > 0 || b.err != nil {
+		flush()
+	}
 }
 
-// hostInfo is what walkHostTree learns of one host path.
-// It keeps what the tree needs of the lstat, not the fs.FileInfo (an
-// os.fileStat with its syscall.Stat_t is several times larger, and a
-// million-entry tree holds one per entry until it is assembled).
+// hostFiles is the fs.FS through which the image writer reads the
+// regular files of a walk (ext4img.Options.Files): Open opens them with
+// hostDir.open, so a path swapped since the walk is an error, not a hang.
+// The writer checks that the size is still the one walked.
+type hostFiles struct {
+	ctx context.Context
+	d   *hostDir
+}
+
+func (h hostFiles) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	rel := name
+	if rel == "." {
+		rel = ""
+	}
+	f, err := h.d.open(h.ctx, rel)
+	if err != nil {
+		return nil, err // not a nil *hostFile in a non-nil fs.File
+	}
+	return f, nil
+}
+
+// notRegular is the error for a path that was a regular file in the walk
+// and is something else when the writer opens it.
+func notRegular(p string, mode fs.FileMode) error {
+	return fmt.Errorf("%s changed since it was read: no longer a regular file (%v)", p, mode.Type())
+}
+
+// hostInfo is what walkHostTree learns of one host path. It keeps what
+// an entry needs of the lstat, not the fs.FileInfo (an os.fileStat with
+// its syscall.Stat_t is several times larger, and the batches in flight
+// hold thousands).
 type hostInfo struct {
 	fi       statInfo
 	st       hostfs.Stat

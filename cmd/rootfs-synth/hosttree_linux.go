@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 )
@@ -36,17 +37,17 @@ func (d *hostDir) xattrs(hp hostPath) (map[string][]byte, error) {
 }
 
 // open opens the regular file rel for the image writer, checking that it
-// is still the file walked (id): same device, inode and size. The walk
-// and the write are minutes apart on a big tree, and a path swapped
-// meanwhile must be an error, not a hang or a wrong image: O_NONBLOCK
-// keeps open(2) from waiting for a writer when rel became a FIFO (it
-// changes nothing for a regular file), O_NOFOLLOW refuses a symlink,
-// O_NOCTTY keeps a terminal from becoming ours.
+// still is one. The walk and the write are minutes apart on a big tree,
+// and a path swapped meanwhile must be an error, not a hang or a wrong
+// image: O_NONBLOCK keeps open(2) from waiting for a writer when rel
+// became a FIFO (it changes nothing for a regular file), O_NOFOLLOW
+// refuses a symlink, O_NOCTTY keeps a terminal from becoming ours. The
+// fstat that checks the type is the one Stat answers with.
 //
 // It is a bare file descriptor rather than an *os.File: os.Open fstats
 // the file too but keeps the answer to itself, so checking it would cost
 // a second fstat per file of a tree of many small files.
-func (d *hostDir) open(ctx context.Context, rel string, id fileID) (io.ReadCloser, error) {
+func (d *hostDir) open(ctx context.Context, rel string) (*hostFile, error) {
 	const flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_NOCTTY
 	p, short := d.full(rel)
 	fd := -1
@@ -74,25 +75,55 @@ func (d *hostDir) open(ctx context.Context, rel string, id fileID) (io.ReadClose
 		}
 		syscall.CloseOnExec(fd)
 	}
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
+	f := &hostFile{ctx: ctx, fd: fd, path: p}
+	if err := syscall.Fstat(fd, &f.st); err != nil {
 		syscall.Close(fd)
 		return nil, &fs.PathError{Op: "fstat", Path: p, Err: err}
 	}
-	err := id.check(p, st.Mode&syscall.S_IFMT == syscall.S_IFREG, st.Dev, st.Ino, st.Size)
-	if err != nil {
+	if f.st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		syscall.Close(fd)
-		return nil, err
+		return nil, notRegular(p, f.Mode())
 	}
-	return &hostFile{ctx: ctx, fd: fd, path: p}, nil
+	return f, nil
 }
 
-// hostFile reads a file descriptor until ctx is done.
+// hostFile reads a file descriptor until ctx is done; it is an fs.File
+// whose FileInfo is its open's fstat.
 type hostFile struct {
 	ctx  context.Context
 	fd   int
 	path string
+	st   syscall.Stat_t
 }
+
+func (f *hostFile) Stat() (fs.FileInfo, error) { return f, nil }
+
+func (f *hostFile) Name() string { return filepath.Base(f.path) }
+func (f *hostFile) Size() int64  { return f.st.Size }
+func (f *hostFile) Mode() fs.FileMode {
+	m := fs.FileMode(f.st.Mode & 0o777)
+	switch f.st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+	case syscall.S_IFDIR:
+		m |= fs.ModeDir
+	case syscall.S_IFIFO:
+		m |= fs.ModeNamedPipe
+	case syscall.S_IFLNK:
+		m |= fs.ModeSymlink
+	case syscall.S_IFSOCK:
+		m |= fs.ModeSocket
+	case syscall.S_IFCHR:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case syscall.S_IFBLK:
+		m |= fs.ModeDevice
+	default:
+		m |= fs.ModeIrregular
+	}
+	return m
+}
+func (f *hostFile) ModTime() time.Time { return time.Unix(f.st.Mtim.Unix()) }
+func (f *hostFile) IsDir() bool        { return f.Mode().IsDir() }
+func (f *hostFile) Sys() any           { return &f.st }
 
 func (f *hostFile) Read(b []byte) (int, error) {
 	if len(b) == 0 {

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"os"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
@@ -19,9 +18,9 @@ func (d *hostDir) xattrs(hp hostPath) (map[string][]byte, error) {
 }
 
 // open opens the regular file rel for the image writer, checking that it
-// is still the file walked (id). Unlike on Linux, a path swapped for a
-// FIFO after the walk can make open wait for a writer.
-func (d *hostDir) open(ctx context.Context, rel string, id fileID) (io.ReadCloser, error) {
+// still is one. Unlike on Linux, a path swapped for a FIFO after the walk
+// can make open wait for a writer.
+func (d *hostDir) open(ctx context.Context, rel string) (*hostFile, error) {
 	p, short := d.full(rel)
 	var f *os.File
 	var err error
@@ -33,29 +32,26 @@ func (d *hostDir) open(ctx context.Context, rel string, id fileID) (io.ReadClose
 	if err != nil {
 		return nil, err
 	}
-	now, err := f.Stat()
-	if err == nil {
-		st := hostfs.StatOf(now)
-		err = id.check(p, now.Mode().IsRegular(), st.Dev, st.Ino, now.Size())
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = notRegular(p, fi.Mode())
 	}
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &ctxReader{ctx: ctx, f: f}, nil
+	return &hostFile{ctx: ctx, File: f}, nil
 }
 
-// ctxReader reads f until ctx is done.
-type ctxReader struct {
+// hostFile reads an *os.File until ctx is done.
+type hostFile struct {
 	ctx context.Context
-	f   *os.File
+	*os.File
 }
 
-func (r *ctxReader) Read(b []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
+func (f *hostFile) Read(b []byte) (int, error) {
+	if err := f.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return r.f.Read(b)
+	return f.File.Read(b)
 }
-
-func (r *ctxReader) Close() error { return r.f.Close() }

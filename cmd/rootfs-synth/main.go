@@ -25,6 +25,7 @@ import (
 func main() {
 	// The wall clock is read here, once; commands get it as a value.
 	now := time.Now()
+	keepHeapNearLive() // memory.go
 	// SIGINT, SIGTERM and SIGHUP cancel ctx, with a cause naming the
 	// signal; a second one takes its default action.
 	ctx, stop := interruptContext(context.Background())

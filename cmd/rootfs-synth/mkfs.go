@@ -127,21 +127,21 @@ func runMkfs(c *cli.Context, now time.Time) error {
 		return err
 	}
 	defer dir.Close()
-	t, err := walkHostTree(ctx, dir, tree)
+	tree.Now = now.Truncate(time.Second)
+	w, t, err := walkImage(ctx, dir, tree, opts)
 	if err != nil {
 		return stopped(ctx, out, err)
 	}
 	warn := &warnings{w: c.App.ErrWriter}
-	opts.Time = filesystemTime(t.Tree, opts.Time, now, warn)
+	w.SetTime(filesystemTime(t, opts.Time, tree.Now, warn))
 	warnTrusted(t, tree.UID, warn)
-	entries := t.Len()
-	layout, err := writeImage(ctx, src, t, opts, out)
+	layout, err := writeImage(ctx, src, w, out)
 	if err != nil {
 		return stopped(ctx, out, err)
 	}
 	warnClamped(layout, warn)
 	fmt.Fprintf(c.App.Writer, "%s: %d entries, %d blocks of %d bytes (%.1f MiB), %d blocks and %d inodes free\n",
-		out, entries, layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
+		out, t.Entries, layout.Blocks, layout.BlockSize, float64(layout.Size())/(1<<20),
 		layout.FreeBlocks, layout.FreeInodes)
 	return nil
 }
@@ -155,21 +155,27 @@ func stopped(ctx context.Context, out string, err error) error {
 	return err
 }
 
-// writeImage writes the image of t to out (see ext4img.WriteFileContext).
-func writeImage(ctx context.Context, src string, t *hostTree, opts ext4img.Options, out string) (*ext4img.Layout, error) {
+// walkImage walks dir into a new image Writer for opts, which reads the
+// files' contents from dir when it writes them.
+func walkImage(ctx context.Context, dir *hostDir, tree hostTreeOptions, opts ext4img.Options) (*ext4img.Writer, *hostTree, error) {
+	opts.Files = hostFiles{ctx: ctx, d: dir}
 	w := ext4img.NewWriter(opts)
-	if err := t.AddTo(w); err != nil {
-		return nil, fmt.Errorf("copying %s: %w", src, err)
+	t, err := walkHostTree(ctx, dir, tree, w)
+	if err != nil {
+		return nil, nil, err
 	}
-	// The writer holds what it needs now; let the tree's nodes and paths
-	// go before the layout and the write, which a large tree feels.
-	t.Tree = nil
+	return w, t, nil
+}
+
+// writeImage lays out and writes w's image of src to out (see
+// ext4img.WriteFileContext).
+func writeImage(ctx context.Context, src string, w *ext4img.Writer, out string) (*ext4img.Layout, error) {
 	layout, err := w.Layout()
 	if err != nil {
 		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
 	if err := w.WriteFileContext(ctx, out, 0o644); err != nil {
-		return nil, err // WriteFileContext names the image
+		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
 	return layout, nil
 }

@@ -218,7 +218,7 @@ func TestMkfsStreamsContent(t *testing.T) {
 		f.Close()
 	}
 	img := filepath.Join(filepath.Dir(src), "big.img")
-	rss := peakRSS(t, testenv.Unprivileged(t, testenv.Binary(t), "mkfs", "--no-journal", src, "-o", img))
+	rss, _ := peakRSS(t, testenv.Unprivileged(t, testenv.Binary(t), "mkfs", "--no-journal", src, "-o", img))
 	t.Logf("peak RSS %.1f MiB", float64(rss)/(1<<20))
 	const limit = 100 << 20
 	if rss > limit {
@@ -257,9 +257,10 @@ func init() {
 	os.Exit(0)
 }
 
-// peakRSS runs c through the rusageHelper launcher and returns the peak
-// resident set size of c's process in bytes.
-func peakRSS(t *testing.T, c *exec.Cmd) int64 {
+// peakRSS runs c (its path, arguments and environment) through the
+// rusageHelper launcher and returns the peak resident set size of c's
+// process in bytes, and what c wrote on stdout and stderr.
+func peakRSS(t *testing.T, c *exec.Cmd) (int64, string) {
 	t.Helper()
 	spec, err := json.Marshal(append([]string{c.Path}, c.Args[1:]...))
 	if err != nil {
@@ -270,7 +271,11 @@ func peakRSS(t *testing.T, c *exec.Cmd) int64 {
 		t.Fatal(err)
 	}
 	h := exec.Command(self)
-	h.Env = append(os.Environ(), rusageHelper+"="+string(spec))
+	env := c.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	h.Env = append(env[:len(env):len(env)], rusageHelper+"="+string(spec))
 	var stderr bytes.Buffer
 	h.Stderr = &stderr
 	out, err := h.Output()
@@ -281,5 +286,5 @@ func peakRSS(t *testing.T, c *exec.Cmd) int64 {
 	if err != nil {
 		t.Fatalf("rusage launcher printed %q", out)
 	}
-	return kb << 10
+	return kb << 10, stderr.String()
 }

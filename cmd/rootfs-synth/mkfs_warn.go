@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
-	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
 
 // mkfs says on stderr when the image differs from the tree in a way the
@@ -29,7 +28,7 @@ func (w *warnings) printf(format string, args ...any) {
 // so one file from the future must not make the image look broken; the
 // file keeps its mtime. The rule depends on now only for a tree holding
 // such files, so a sane tree still gives the same image on every run.
-func filesystemTime(tree *rootfs.Tree, sde, now time.Time, warn *warnings) time.Time {
+func filesystemTime(t *hostTree, sde, now time.Time, warn *warnings) time.Time {
 	now = now.Truncate(time.Second)
 	if !sde.IsZero() {
 		if sde.After(now) {
@@ -38,34 +37,11 @@ func filesystemTime(tree *rootfs.Tree, sde, now time.Time, warn *warnings) time.
 		}
 		return sde
 	}
-	var newest time.Time
-	future, first := 0, ""
-	var firstTime time.Time
-	counted := map[*rootfs.Node]bool{} // a hard link is one entry
-	tree.Walk(func(p string, e *rootfs.Node) error {
-		if tree.Linked(e) {
-			if counted[e] {
-				return nil
-			}
-			counted[e] = true
-		}
-		t := e.ModTime.Truncate(time.Second)
-		if t.After(newest) {
-			newest = t
-		}
-		if t.After(now) {
-			if future == 0 {
-				first, firstTime = "/"+p, e.ModTime
-			}
-			future++
-		}
-		return nil
-	})
-	if future == 0 {
-		return newest
+	if t.Future == 0 {
+		return t.Newest
 	}
 	warn.printf("%d entries have an mtime after the build started (first: %s, %s): they keep it, but the filesystem's time is the build's start, %s (set SOURCE_DATE_EPOCH to choose)",
-		future, first, firstTime.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		t.Future, t.FirstFuture, t.FirstFutureTime.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	return now
 }
 
