@@ -54,7 +54,7 @@ func TestWalkHoldsNoTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("makes 60,000 files")
 	}
-	src := testenv.MemDir(t)
+	src := testenv.MemDir(t, 64<<20)
 	const dirs, perDir = 200, 299
 	for d := range dirs {
 		dir := filepath.Join(src, fmt.Sprintf("dir%03d", d))
@@ -99,8 +99,9 @@ func TestMkfsMillionEntries(t *testing.T) {
 		t.Skip("makes 1,000,000 files")
 	}
 	const dirs, perDir = 1000, 999 // 1,000,000 entries with the directories, and the root
-	root := testenv.MemDir(t)
-	src := filepath.Join(root, "tree")
+	// The tree on tmpfs (a page per file with content, and the kernel's
+	// inodes), the 340 MB image (sparse: its inode tables) on disk.
+	src := filepath.Join(testenv.MemDir(t, 256<<20), "tree")
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestMkfsMillionEntries(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	img := filepath.Join(root, "million.img")
+	img := filepath.Join(testenv.WorldDir(t), "million.img")
 	c := testenv.Unprivileged(t, testenv.Binary(t), "mkfs", src, "-o", img)
 	c.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
 	rss, out := peakRSS(t, c) // fails the test if mkfs fails

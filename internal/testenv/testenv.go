@@ -69,11 +69,15 @@ func isExecutable(p string) bool {
 	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
 }
 
-// MemDir is WorldDir on the tmpfs /dev/shm where there is one: for tests
-// that make tens of thousands of files, which costs seconds on a virtual
-// disk and a fraction of one in memory.
-func MemDir(t testing.TB) string {
+// MemDir is WorldDir on the tmpfs /dev/shm when that has need bytes
+// free: for tests that make tens of thousands of files, which costs
+// seconds on a virtual disk and a fraction of one in memory. Elsewhere
+// (no /dev/shm, or a container's small one) it is WorldDir.
+func MemDir(t testing.TB, need int64) string {
 	t.Helper()
+	if free, ok := freeBytes("/dev/shm"); !ok || free < need {
+		return WorldDir(t)
+	}
 	dir, err := os.MkdirTemp("/dev/shm", "rootfs-synth-test-")
 	if err != nil {
 		return WorldDir(t)

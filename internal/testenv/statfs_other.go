@@ -1,0 +1,5 @@
+//go:build !unix
+
+package testenv
+
+func freeBytes(string) (int64, bool) { return 0, false }
