@@ -347,7 +347,11 @@ func listHostTree(ctx context.Context, d *hostDir, todo, ordered chan<- *hostBat
 	if !emit("") {
 		return
 	}
-	_, b.err = list("")
+	ok, err := list("")
+	if !ok && err == nil {
+		return // ctx is done, and b may have gone to ordered already
+	}
+	b.err = err
 	if len(b.rels) > 0 || b.err != nil {
 		flush()
 	}
