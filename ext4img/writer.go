@@ -142,8 +142,9 @@ type Options struct {
 
 	// Files holds the content of the regular files added with a Size but
 	// no Content: WriteTo opens each by its first name in depth-first name
-	// order (a valid fs.FS name, as Add cleaned it), checks that it is a
-	// regular file of that Size (fs.File.Stat) and reads it like Content.
+	// order (clean as Add made it, but any bytes: not always the valid
+	// UTF-8 fs.ValidPath asks for), checks that it is a regular file of
+	// that Size (fs.File.Stat) and reads it like Content.
 	// A tree walked from a directory needs no opener, and so no path, per
 	// file kept until the write (a million files are a million closures
 	// otherwise). Files must be safe for concurrent Opens.
