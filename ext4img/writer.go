@@ -266,7 +266,9 @@ func (w *Writer) parentOf(p string) (*node, string, error) {
 			return nil, "", fmt.Errorf("parent directory %q of %q does not exist", dir, p)
 		}
 		if n.dir() == nil {
-			return nil, "", fmt.Errorf("%q is below %q, which is not a directory", p, n.path(w.root))
+			// Named as p names it: n.path may find another name (a hard link).
+			below := strings.TrimSuffix(dir[:len(dir)-len(rest)], "/")
+			return nil, "", fmt.Errorf("%q is below %q, which is not a directory", p, below)
 		}
 		d = n
 	}
