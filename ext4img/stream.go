@@ -185,18 +185,40 @@ func (l *Layout) write(s *streamer) error {
 		}
 	}
 	// 3. Empty files have no blocks; their Content must be empty too.
-	for _, n := range l.byIno {
-		if n != nil && n.mode.IsRegular() && n.size == 0 && n.content() != nil {
-			r, err := openContent(fileRef{n, n.path(l.byIno[rootIno])}, nil)
-			if err != nil {
-				return err
+	return checkEmptyFiles(l.byIno[rootIno])
+}
+
+// checkEmptyFiles checks that the empty files below root with a Content
+// have none, in inode order, as listFiles lists files: a walk names them
+// as it goes, where n.path would search the tree for each.
+func checkEmptyFiles(root *node) error {
+	var last uint32
+	var walk func(d *node, dir string) error
+	walk = func(d *node, dir string) error {
+		for _, c := range d.children() {
+			name := c.name
+			if dir != "" {
+				name = dir + "/" + c.name
 			}
-			if err := r.close(); err != nil {
-				return err
+			switch {
+			case c.n.dir() != nil:
+				if err := walk(c.n, name); err != nil {
+					return err
+				}
+			case c.n.mode.IsRegular() && c.n.size == 0 && c.n.ino > last && c.n.content() != nil:
+				last = c.n.ino
+				r, err := openContent(fileRef{c.n, name}, nil)
+				if err != nil {
+					return err
+				}
+				if err := r.close(); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
 	}
-	return nil
+	return walk(root, "")
 }
 
 // writeData writes one run of an inode's data blocks.

@@ -142,8 +142,9 @@ type Options struct {
 
 	// Files holds the content of the regular files added with a Size but
 	// no Content: WriteTo opens each by its first name in depth-first name
-	// order (a valid fs.FS name, as Add cleaned it), checks that it is a
-	// regular file of that Size (fs.File.Stat) and reads it like Content.
+	// order (clean as Add made it, but any bytes: not always the valid
+	// UTF-8 fs.ValidPath asks for), checks that it is a regular file of
+	// that Size (fs.File.Stat) and reads it like Content.
 	// A tree walked from a directory needs no opener, and so no path, per
 	// file kept until the write (a million files are a million closures
 	// otherwise). Files must be safe for concurrent Opens.
@@ -265,7 +266,9 @@ func (w *Writer) parentOf(p string) (*node, string, error) {
 			return nil, "", fmt.Errorf("parent directory %q of %q does not exist", dir, p)
 		}
 		if n.dir() == nil {
-			return nil, "", fmt.Errorf("%q is below %q, which is not a directory", p, n.path(w.root))
+			// Named as p names it: n.path may find another name (a hard link).
+			below := strings.TrimSuffix(dir[:len(dir)-len(rest)], "/")
+			return nil, "", fmt.Errorf("%q is below %q, which is not a directory", p, below)
 		}
 		d = n
 	}

@@ -347,7 +347,11 @@ func listHostTree(ctx context.Context, d *hostDir, todo, ordered chan<- *hostBat
 	if !emit("") {
 		return
 	}
-	_, b.err = list("")
+	ok, err := list("")
+	if !ok && err == nil {
+		return // ctx is done, and b may have gone to ordered already
+	}
+	b.err = err
 	if len(b.rels) > 0 || b.err != nil {
 		flush()
 	}
@@ -363,7 +367,7 @@ type hostFiles struct {
 }
 
 func (h hostFiles) Open(name string) (fs.File, error) {
-	if !fs.ValidPath(name) {
+	if !validHostName(name) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
 	rel := name
@@ -375,6 +379,21 @@ func (h hostFiles) Open(name string) (fs.File, error) {
 		return nil, err // not a nil *hostFile in a non-nil fs.File
 	}
 	return f, nil
+}
+
+// validHostName is fs.ValidPath without its rule that names be UTF-8: a
+// host file's name is any bytes but NUL and '/', and the walk added it as
+// it is.
+func validHostName(name string) bool {
+	if name == "." {
+		return true
+	}
+	for elem := range strings.SplitSeq(name, "/") {
+		if elem == "" || elem == "." || elem == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // notRegular is the error for a path that was a regular file in the walk
