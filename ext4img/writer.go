@@ -137,7 +137,7 @@ type Options struct {
 	// moment the image is first checked or mounted: a caller should pass
 	// SOURCE_DATE_EPOCH or its own clock, and not a file's mtime that may
 	// lie in the future. The Writer cannot check that, having no clock.
-	// SetTime changes it until Layout.
+	// SetTime changes it (discarding a computed layout).
 	Time time.Time
 
 	// Files holds the content of the regular files added with a Size but
@@ -185,24 +185,12 @@ type Writer struct {
 	maxExtent uint32 // longest extent; 0 = maxExtentLen (tests lower it to grow deep trees)
 }
 
-// NewWriter returns a Writer for opts. Invalid options are reported by the
-// first call of Add, Link, Layout or WriteTo.
+// NewWriter returns a Writer for opts. Invalid options (Options.Check)
+// are reported by the first call of Add, Link, Layout or WriteTo.
 func NewWriter(opts Options) *Writer {
-	w := &Writer{opts: opts, bs: opts.BlockSize}
+	w := &Writer{opts: opts, bs: opts.BlockSize, err: opts.Check()}
 	if w.bs == 0 {
 		w.bs = 4096
-	}
-	switch {
-	case w.bs != 4096 && w.bs != 1024:
-		w.err = fmt.Errorf("checking options: block size %d is not 1024 or 4096", opts.BlockSize)
-	case len(opts.Label) > 16:
-		w.err = fmt.Errorf("checking options: label %q is longer than 16 bytes", opts.Label)
-	case opts.Size < 0:
-		w.err = fmt.Errorf("checking options: negative size %d", opts.Size)
-	case opts.JournalBlocks < 0:
-		w.err = fmt.Errorf("checking options: negative journal size %d", opts.JournalBlocks)
-	case opts.JournalBlocks > 0 && opts.JournalBlocks < minJournalBlocks:
-		w.err = fmt.Errorf("checking options: journal of %d blocks is below the minimum of %d", opts.JournalBlocks, minJournalBlocks)
 	}
 	// No ModTime: Options.Time stands in, also when SetTime changes it.
 	w.root = newNode(&Entry{Mode: fs.ModeDir | 0o755}, nil)
@@ -213,6 +201,24 @@ func NewWriter(opts Options) *Writer {
 	w.root.nlink = 3
 	w.inodes = 2
 	return w
+}
+
+// Check reports what is wrong with the options, if anything: a caller
+// that walks a big tree into a Writer checks them before the walk.
+func (o Options) Check() error {
+	switch {
+	case o.BlockSize != 0 && o.BlockSize != 4096 && o.BlockSize != 1024:
+		return fmt.Errorf("checking options: block size %d is not 1024 or 4096", o.BlockSize)
+	case len(o.Label) > 16:
+		return fmt.Errorf("checking options: label %q is longer than 16 bytes", o.Label)
+	case o.Size < 0:
+		return fmt.Errorf("checking options: negative size %d", o.Size)
+	case o.JournalBlocks < 0:
+		return fmt.Errorf("checking options: negative journal size %d", o.JournalBlocks)
+	case o.JournalBlocks > 0 && o.JournalBlocks < minJournalBlocks:
+		return fmt.Errorf("checking options: journal of %d blocks is below the minimum of %d", o.JournalBlocks, minJournalBlocks)
+	}
+	return nil
 }
 
 // SetTime sets Options.Time, for a caller that learns the filesystem's

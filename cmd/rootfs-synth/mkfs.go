@@ -107,8 +107,12 @@ func runMkfs(c *cli.Context, now time.Time) error {
 		tree.Clamp = time.Unix(sec, 0)
 		opts.Time = tree.Clamp
 	}
-	// Before the walk, which takes a while: a mistyped -o costs nothing.
+	// Before the walk, which takes a while: a mistyped -o or option costs
+	// nothing.
 	if err := ext4img.CheckOutput(out); err != nil {
+		return err
+	}
+	if err := opts.Check(); err != nil {
 		return err
 	}
 	// Like mke2fs -d, follow SRC_DIR itself when it is a symlink.

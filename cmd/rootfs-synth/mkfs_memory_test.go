@@ -47,9 +47,9 @@ func liveHeap() uint64 {
 // point (measured 2-4 MiB: the batches in flight, and what the walk's
 // goroutines allocate while the sink collects). Before the walk streamed,
 // it held every path, lstat and node until the end: over 400 bytes per
-// entry, 25 MB here. With the
-// image writer as the sink, its ~110 bytes per entry are then all that
-// grows with the tree (ext4img's TestMemoryPerEntry).
+// entry, 25 MB here. With the image writer as the sink, its ~110 bytes
+// per entry are then all that grows with the tree (ext4img's
+// TestMemoryPerEntry).
 func TestWalkHoldsNoTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("makes 60,000 files")

@@ -158,7 +158,8 @@ func TestMkfsErrorsLeaveNoOutput(t *testing.T) {
 		{"size too small", nil, []string{"--size", "64K"}, ""},
 		{"bad owner", nil, []string{"--owner", "root"}, `"root" is not UID:GID`},
 		{"bad uuid", nil, []string{"--uuid", "xyz"}, `"xyz" is not a UUID`},
-		{"bad block size", nil, []string{"--block-size", "2048"}, "2048"},
+		{"bad block size", nil, []string{"--block-size", "2048"}, "rootfs-synth: checking options: block size 2048"}, // before the walk, not blamed on SRC
+		{"long label", nil, []string{"--label", "a-label-of-17-byt"}, "rootfs-synth: checking options: label"},
 		{"source is a file", nil, []string{"--src", file}, "is not a directory"},
 		{"missing source", nil, []string{"--src", filepath.Join(src, "nope")}, "nope"},
 	}
