@@ -10,9 +10,11 @@ import (
 )
 
 // TestStartHooks runs sbx-start-hooks on a directory of hooks that succeed,
-// fail, hang and ignore SIGTERM, with a 1 s limit: every executable hook
-// runs, in lexical order, the bad ones are reported and stopped, the rest are
-// skipped, and the runner exits 0 long before the hanging hooks would end.
+// fail, hang, ignore SIGTERM and are killed by a signal at once, with a 1 s
+// limit: every executable hook runs, in lexical order, the bad ones are
+// reported and stopped (a killed one as killed, not as timed out), the rest
+// are skipped, and the runner exits 0 long before the hanging hooks would
+// end.
 func TestStartHooks(t *testing.T) {
 	root := guestRoot(t)
 	hooks := filepath.Join(root, "hooks")
@@ -26,6 +28,7 @@ func TestStartHooks(t *testing.T) {
 	hook("20-fails", mark("20-fails")+"exit 3\n", 0o755)
 	hook("30-hangs", mark("30-hangs")+"exec sleep 60\n", 0o755)
 	hook("35-ignores-term", mark("35-ignores-term")+"trap '' TERM\nwhile :; do sleep 1; done\n", 0o755)
+	hook("37-killed", mark("37-killed")+"kill -TERM $$\n", 0o755)
 	hook("40-not-executable", mark("40-not-executable"), 0o644)
 	if err := os.MkdirAll(filepath.Join(hooks, "45-a-directory"), 0o755); err != nil {
 		t.Fatal(err)
@@ -51,7 +54,7 @@ func TestStartHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Lexical byte order: digits before upper case, "35" before "9".
-	want := "10-first\n20-fails\n30-hangs\n35-ignores-term\n9-sorts-after-35\nA-upper\n"
+	want := "10-first\n20-fails\n30-hangs\n35-ignores-term\n37-killed\n9-sorts-after-35\nA-upper\n"
 	if string(got) != want {
 		t.Errorf("hooks ran in order\n%s, want\n%s", got, want)
 	}
@@ -59,10 +62,14 @@ func TestStartHooks(t *testing.T) {
 		"/20-fails failed with status 3",
 		"/30-hangs did not finish within 1 s",
 		"/35-ignores-term did not finish within 1 s",
+		"/37-killed was killed by signal 15 (status 143)",
 	} {
 		if !strings.Contains(stderr.String(), msg) {
 			t.Errorf("stderr = %q, want it to report %q", &stderr, msg)
 		}
+	}
+	if strings.Contains(stderr.String(), "37-killed did not finish") {
+		t.Errorf("stderr = %q, want the killed hook not reported as timed out", &stderr)
 	}
 	for _, name := range []string{"10-first", "9-sorts-after-35", "A-upper", "40-not", "45-a-dir"} {
 		if strings.Contains(stderr.String(), name) {
@@ -83,6 +90,22 @@ func TestStartHooks(t *testing.T) {
 	}
 	if stdout.Len() != 0 {
 		t.Errorf("stdout = %q, want nothing (hook output goes to the log)", &stdout)
+	}
+}
+
+// TestStartHooksNoLimit: SBX_START_HOOK_TIMEOUT=0 is no time limit (as
+// for GNU timeout), not one second (what busybox timeout makes of 0).
+func TestStartHooksNoLimit(t *testing.T) {
+	root := guestRoot(t)
+	ran := filepath.Join(root, "ran")
+	write(t, filepath.Join(root, "hooks/50-slow"), rooted(root, "#!/bin/sh\n")+"sleep 2\necho done >"+ran+"\n", 0o755)
+	out, err := guestCmd(root, []string{"SBX_START_HOOK_TIMEOUT=0", "SBX_START_HOOK_LOG=" + filepath.Join(root, "hooks.log")},
+		root+"/usr/local/bin/sbx-start-hooks", filepath.Join(root, "hooks")).CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Errorf("sbx-start-hooks with no limit = %q, %v, want no output and status 0", out, err)
+	}
+	if got, err := os.ReadFile(ran); string(got) != "done\n" {
+		t.Errorf("a 2 s hook with SBX_START_HOOK_TIMEOUT=0 left %q, %v, want it to finish", got, err)
 	}
 }
 
