@@ -82,7 +82,14 @@ func bootRoot(t *testing.T, cmdline, hostname string) (string, func(prog string,
 	write(t, filepath.Join(root, "sbin/init"), fileStub, 0o755)
 	// ssh-keygen is no busybox applet (and no valid function name), so a
 	// stub in PATH is used.
-	write(t, filepath.Join(root, "usr/bin/ssh-keygen"), fileStub+"[ ! -e "+root+"/fail-keygen ]\n", 0o755)
+	// ssh-keygen -A [-f PREFIX] makes PREFIX/etc/ssh/ssh_host_ed25519_key,
+	// unless R/fail-keygen exists, or R/ro-etc and there is no PREFIX;
+	// like the real one, it exits 0 when it could not save a key.
+	write(t, filepath.Join(root, "usr/bin/ssh-keygen"), fileStub+
+		"prefix="+root+"; [ \"$2\" = -f ] && prefix=$3\n"+
+		"[ -e "+root+"/fail-keygen ] && exit 0\n"+
+		"[ -e "+root+"/ro-etc ] && [ \"$2\" != -f ] && exit 0\n"+
+		"mkdir -p $prefix/etc/ssh && : >$prefix/etc/ssh/ssh_host_ed25519_key\n", 0o755)
 	write(t, filepath.Join(root, "proc/cmdline"), cmdline+"\n", 0o644)
 	write(t, filepath.Join(root, "proc/filesystems"), "nodev\tsysfs\nnodev\tproc\n\text4\nnodev\tcgroup2\n", 0o644)
 	write(t, filepath.Join(root, "etc/hostname"), hostname, 0o644)
@@ -316,10 +323,30 @@ func TestSSHD(t *testing.T) {
 	if want := []string{"ssh-keygen -A", "sshd -D -e"}; err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("sbx-sshd = calls %q, %v, want %q\nstderr: %s", got, err, want, stderr)
 	}
+	// Keys made on an earlier boot are used as they are.
+	write(t, filepath.Join(root, "ro-etc"), "", 0o644)
+	got, stderr, err = cmd()
+	if want := []string{"ssh-keygen -A", "sshd -D -e"}; err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") || stderr != "" {
+		t.Errorf("sbx-sshd with keys on a read-only root = calls %q, stderr %q, %v, want %q", got, stderr, err, want)
+	}
+	// A read-only root without keys: keys for this boot in /run.
+	if err := os.RemoveAll(filepath.Join(root, "etc/ssh")); err != nil {
+		t.Fatal(err)
+	}
+	got, stderr, err = cmd()
+	want := []string{"ssh-keygen -A", "ssh-keygen -A -f R/run/sbx-sshd", "sshd -D -e -h R/run/sbx-sshd/etc/ssh/ssh_host_ed25519_key"}
+	if err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") || !strings.Contains(stderr, "using keys made for this boot") {
+		t.Errorf("sbx-sshd on a read-only root = calls %q, stderr %q, %v, want %q and a warning", got, stderr, err, want)
+	}
+	// No keys anywhere: no sshd (it would exit at once), a minute's wait.
+	if err := os.RemoveAll(filepath.Join(root, "run/sbx-sshd")); err != nil {
+		t.Fatal(err)
+	}
 	write(t, filepath.Join(root, "fail-keygen"), "", 0o644)
 	got, stderr, err = cmd()
-	if want := []string{"ssh-keygen -A", "sleep 10", "sshd -D -e"}; err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") || !strings.Contains(stderr, "ssh-keygen -A failed") {
-		t.Errorf("sbx-sshd with a failing ssh-keygen = calls %q, stderr %q, %v, want %q and a warning", got, stderr, err, want)
+	want = []string{"ssh-keygen -A", "ssh-keygen -A -f R/run/sbx-sshd", "sleep 60"}
+	if err == nil || strings.Join(got, "\n") != strings.Join(want, "\n") || !strings.Contains(stderr, "sshd not started") {
+		t.Errorf("sbx-sshd without host keys = calls %q, stderr %q, %v, want %q, a warning and status 1", got, stderr, err, want)
 	}
 }
 
