@@ -67,10 +67,7 @@ func startPrefetch(root *node, hasData func(*node) bool, files fs.FS) *prefetche
 }
 
 // listFiles hands root's regular files with data to the workers in turn,
-// in inode order: depth first in name order (as prepare numbered them),
-// each inode at its first name there. First names have increasing inode
-// numbers, so a name whose inode is not above the last one listed is a
-// later hard link.
+// in inode order (eachFile).
 func (p *prefetcher) listFiles(root *node, hasData func(*node) bool) {
 	defer close(p.listed)
 	defer func() {
@@ -78,10 +75,30 @@ func (p *prefetcher) listFiles(root *node, hasData func(*node) bool) {
 			close(w.files)
 		}
 	}()
-	var last uint32
 	turn := 0
-	var walk func(d *node, dir string) bool
-	walk = func(d *node, dir string) bool {
+	eachFile(root, func(f fileRef) error {
+		if !hasData(f.n) {
+			return nil
+		}
+		select {
+		case p.workers[turn].files <- f:
+		case <-p.done:
+			return errPrefetchStopped
+		}
+		turn = (turn + 1) % len(p.workers)
+		return nil
+	})
+}
+
+// eachFile calls fn for every regular file below root in inode order,
+// named as it goes: depth first in name order (as prepare numbered them),
+// each inode at its first name there. First names have increasing inode
+// numbers, so a name whose inode is not above the last one met is a later
+// hard link. It stops at fn's first error and returns it.
+func eachFile(root *node, fn func(fileRef) error) error {
+	var last uint32
+	var walk func(d *node, dir string) error
+	walk = func(d *node, dir string) error {
 		for _, c := range d.children() {
 			name := c.name
 			if dir != "" {
@@ -89,22 +106,19 @@ func (p *prefetcher) listFiles(root *node, hasData func(*node) bool) {
 			}
 			switch {
 			case c.n.dir() != nil:
-				if !walk(c.n, name) {
-					return false
+				if err := walk(c.n, name); err != nil {
+					return err
 				}
-			case c.n.mode.IsRegular() && c.n.ino > last && hasData(c.n):
+			case c.n.mode.IsRegular() && c.n.ino > last:
 				last = c.n.ino
-				select {
-				case p.workers[turn].files <- fileRef{c.n, name}:
-				case <-p.done:
-					return false
+				if err := fn(fileRef{c.n, name}); err != nil {
+					return err
 				}
-				turn = (turn + 1) % len(p.workers)
 			}
 		}
-		return true
+		return nil
 	}
-	walk(root, "")
+	return walk(root, "")
 }
 
 func (w *prefetchWorker) run(files fs.FS, done chan struct{}) {

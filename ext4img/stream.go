@@ -189,36 +189,19 @@ func (l *Layout) write(s *streamer) error {
 }
 
 // checkEmptyFiles checks that the empty files below root with a Content
-// have none, in inode order, as listFiles lists files: a walk names them
-// as it goes, where n.path would search the tree for each.
+// have none, in inode order (eachFile names them as it goes, where n.path
+// would search the tree for each).
 func checkEmptyFiles(root *node) error {
-	var last uint32
-	var walk func(d *node, dir string) error
-	walk = func(d *node, dir string) error {
-		for _, c := range d.children() {
-			name := c.name
-			if dir != "" {
-				name = dir + "/" + c.name
-			}
-			switch {
-			case c.n.dir() != nil:
-				if err := walk(c.n, name); err != nil {
-					return err
-				}
-			case c.n.mode.IsRegular() && c.n.size == 0 && c.n.ino > last && c.n.content() != nil:
-				last = c.n.ino
-				r, err := openContent(fileRef{c.n, name}, nil)
-				if err != nil {
-					return err
-				}
-				if err := r.close(); err != nil {
-					return err
-				}
-			}
+	return eachFile(root, func(f fileRef) error {
+		if f.n.size > 0 || f.n.content() == nil {
+			return nil
 		}
-		return nil
-	}
-	return walk(root, "")
+		r, err := openContent(f, nil)
+		if err != nil {
+			return err
+		}
+		return r.close()
+	})
 }
 
 // writeData writes one run of an inode's data blocks.
