@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -66,16 +65,8 @@ func TestMkfsSwappedAfterWalk(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			src := filepath.Join(t.TempDir(), "tree")
 			testenv.HostTree(t, src)
-			dir, err := openHostDir(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dir.Close()
 			ctx := context.Background()
-			w, _, err := walkImage(ctx, dir, hostTreeOptions{UID: -1}, ext4img.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			w := walkTestImage(t, src)
 			victim := filepath.Join(src, "etc/hostname")
 			if err := tt.swap(victim); err != nil {
 				t.Fatal(err)
@@ -86,6 +77,7 @@ func TestMkfsSwappedAfterWalk(t *testing.T) {
 				_, err := writeImage(ctx, src, w, out)
 				done <- err
 			}()
+			var err error
 			select {
 			case err = <-done:
 			case <-time.After(30 * time.Second):

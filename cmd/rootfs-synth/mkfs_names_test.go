@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -27,16 +26,8 @@ func TestMkfsNonUTF8Name(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dir, err := openHostDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
 	ctx := context.Background()
-	w, _, err := walkImage(ctx, dir, hostTreeOptions{UID: -1}, ext4img.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := walkTestImage(t, src)
 	img := filepath.Join(t.TempDir(), "img")
 	if _, err := writeImage(ctx, src, w, img); err != nil {
 		t.Fatalf("writing the image of a tree with the file %q: %v", name, err)
