@@ -2,6 +2,8 @@ package ext4fs
 
 import (
 	"fmt"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4xattr"
 )
 
 // Extended attributes (attributes.rst): in the inode after i_extra_isize,
@@ -16,17 +18,6 @@ const (
 	xattrBlockHeader = 32
 	xattrEntryHeader = 16
 )
-
-// xattrPrefix maps e_name_index to the name prefix.
-var xattrPrefix = map[uint8]string{
-	1: "user.",
-	2: "system.posix_acl_access",
-	3: "system.posix_acl_default",
-	4: "trusted.",
-	6: "security.",
-	7: "system.",
-	8: "system.richacl",
-}
 
 // readXattrs returns in's attributes from the inode body b and its xattr
 // block, or nil when it has none.
@@ -90,11 +81,10 @@ func parseXattrs(area, base []byte, m map[string][]byte) error {
 		if off+xattrEntryHeader+nameLen > len(area) {
 			return fmt.Errorf("name of entry at %d overruns the area", off)
 		}
-		prefix, ok := xattrPrefix[index]
+		name, ok := ext4xattr.JoinName(index, string(area[off+xattrEntryHeader:off+xattrEntryHeader+nameLen]))
 		if !ok {
 			return fmt.Errorf("entry at %d has unknown name index %d", off, index)
 		}
-		name := prefix + string(area[off+xattrEntryHeader:off+xattrEntryHeader+nameLen])
 		if inum != 0 {
 			return fmt.Errorf("%s: value in inode %d (ea_inode is not supported)", name, inum)
 		}
@@ -105,57 +95,13 @@ func parseXattrs(area, base []byte, m map[string][]byte) error {
 			return fmt.Errorf("%s appears twice", name)
 		}
 		v := append([]byte(nil), base[valOff:valOff+int(valSize)]...)
-		if index == 2 || index == 3 {
+		if ext4xattr.IsACL(index) {
 			var err error
-			if v, err = aclFromDisk(v); err != nil {
+			if v, err = ext4xattr.ACLFromDisk(v); err != nil {
 				return fmt.Errorf("%s: %v", name, err)
 			}
 		}
 		m[name] = v
 		off += (xattrEntryHeader + nameLen + 3) &^ 3
 	}
-}
-
-// POSIX ACL tags (include/uapi/linux/posix_acl.h) and the id the xattr
-// format gives entries without one.
-const (
-	aclUserObj     = 0x01
-	aclUser        = 0x02
-	aclGroupObj    = 0x04
-	aclGroup       = 0x08
-	aclMask        = 0x10
-	aclOther       = 0x20
-	aclUndefinedID = 0xFFFFFFFF
-)
-
-// aclFromDisk converts an ACL from ext4's on-disk format (version 1,
-// 4-byte entries except named users and groups) to the xattr API's
-// (version 2, 8-byte entries), as the kernel's ext4_acl_from_disk and
-// posix_acl_to_xattr do.
-func aclFromDisk(v []byte) ([]byte, error) {
-	if len(v) < 4 || le.Uint32(v) != 1 {
-		return nil, fmt.Errorf("ACL without a version 1 header")
-	}
-	out := le.AppendUint32(nil, 2)
-	for i := 4; i < len(v); {
-		if len(v)-i < 4 {
-			return nil, fmt.Errorf("ACL entry at %d is cut short", i)
-		}
-		tag, perm := le.Uint16(v[i:]), le.Uint16(v[i+2:])
-		id := uint32(aclUndefinedID)
-		switch tag {
-		case aclUserObj, aclGroupObj, aclMask, aclOther:
-			i += 4
-		case aclUser, aclGroup:
-			if len(v)-i < 8 {
-				return nil, fmt.Errorf("ACL entry at %d is cut short", i)
-			}
-			id = le.Uint32(v[i+4:])
-			i += 8
-		default:
-			return nil, fmt.Errorf("ACL entry at %d has unknown tag %#x", i, tag)
-		}
-		out = le.AppendUint32(le.AppendUint16(le.AppendUint16(out, tag), perm), id)
-	}
-	return out, nil
 }

@@ -169,20 +169,6 @@ func TestXattrHash(t *testing.T) {
 	}
 }
 
-func TestACLToDisk(t *testing.T) {
-	// user::rw- user:1000:r-- group::r-- mask::r-- other::---
-	in, _ := hex.DecodeString("02000000" + "01000600ffffffff" + "02000400e8030000" +
-		"04000400ffffffff" + "10000400ffffffff" + "20000000ffffffff")
-	want := "01000000" + "01000600" + "02000400e8030000" + "04000400" + "10000400" + "20000000"
-	got, err := aclToDisk(in)
-	if err != nil || hex.EncodeToString(got) != want {
-		t.Errorf("aclToDisk = %x, %v, want %s", got, err, want)
-	}
-	if _, err := aclToDisk([]byte{3, 0, 0, 0}); err == nil {
-		t.Errorf("aclToDisk(version 3) = nil error, want one")
-	}
-}
-
 func TestXattrBlockLayout(t *testing.T) {
 	b := encodeXattrBlock([]xattr{{index: 1, name: "a", value: []byte("xyz")}}, 1024)
 	want := xattrHash("a", []byte("xyz")) // one entry: h_hash = 0<<16 ^ 0>>16 ^ e_hash

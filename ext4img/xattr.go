@@ -4,46 +4,15 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sort"
-	"strings"
-)
 
-// xattrPrefixes maps the name prefixes ext4 stores as an index
-// (attributes.rst). Full-name entries (posix ACLs) come first so that they
-// win over "system.".
-var xattrPrefixes = []struct {
-	prefix string
-	index  uint8
-	full   bool // the whole name is the prefix; the stored name is empty
-}{
-	{"system.posix_acl_access", 2, true},
-	{"system.posix_acl_default", 3, true},
-	{"user.", 1, false},
-	{"trusted.", 4, false},
-	{"security.", 6, false},
-	{"system.", 7, false},
-}
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4xattr"
+)
 
 // xattr is one attribute as stored: name index, name suffix, value.
 type xattr struct {
 	index uint8
 	name  string
 	value []byte
-}
-
-// splitXattrName returns the index and stored suffix of a full name.
-func splitXattrName(full string) (uint8, string, bool) {
-	for _, p := range xattrPrefixes {
-		if p.full {
-			if full == p.prefix {
-				return p.index, "", true
-			}
-			continue
-		}
-		if strings.HasPrefix(full, p.prefix) && len(full) > len(p.prefix) {
-			return p.index, full[len(p.prefix):], true
-		}
-	}
-	return 0, "", false
 }
 
 // checkXattrs rejects names ext4 cannot store and attribute sets that fit
@@ -53,7 +22,7 @@ func checkXattrs(m map[string][]byte, bs int) error {
 		return nil
 	}
 	for name := range m {
-		_, suffix, ok := splitXattrName(name)
+		_, suffix, ok := ext4xattr.SplitName(name)
 		if !ok {
 			return fmt.Errorf("xattr %q: name has no user., trusted., security. or system. prefix", name)
 		}
@@ -76,10 +45,10 @@ func checkXattrs(m map[string][]byte, bs int) error {
 func sortedXattrs(m map[string][]byte) ([]xattr, error) {
 	xs := make([]xattr, 0, len(m))
 	for full, v := range m {
-		idx, suffix, _ := splitXattrName(full)
-		if idx == 2 || idx == 3 {
+		idx, suffix, _ := ext4xattr.SplitName(full)
+		if ext4xattr.IsACL(idx) {
 			var err error
-			if v, err = aclToDisk(v); err != nil {
+			if v, err = ext4xattr.ACLToDisk(v); err != nil {
 				return nil, fmt.Errorf("xattr %q: %w", full, err)
 			}
 		}
@@ -171,43 +140,4 @@ func xattrHash(name string, value []byte) uint32 {
 		h = h<<16 ^ h>>16 ^ binary.LittleEndian.Uint32(w[:])
 	}
 	return h
-}
-
-// POSIX ACL tags (include/uapi/linux/posix_acl.h).
-const (
-	aclUserObj  = 0x01
-	aclUser     = 0x02
-	aclGroupObj = 0x04
-	aclGroup    = 0x08
-	aclMask     = 0x10
-	aclOther    = 0x20
-)
-
-// aclToDisk converts a POSIX ACL from the xattr API's format (version 2,
-// 8-byte entries: what getxattr returns and tar archives carry) into ext4's
-// on-disk format (version 1, 4-byte entries except for named users and
-// groups), as the kernel's ext4_acl_to_disk does. A value already in the
-// disk format is returned unchanged.
-func aclToDisk(v []byte) ([]byte, error) {
-	le := binary.LittleEndian
-	if len(v) >= 4 && le.Uint32(v) == 1 {
-		return v, nil
-	}
-	if len(v) < 4 || le.Uint32(v) != 2 || (len(v)-4)%8 != 0 {
-		return nil, fmt.Errorf("not a POSIX ACL (version 2 header, 8-byte entries)")
-	}
-	out := make([]byte, 4, len(v))
-	le.PutUint32(out, 1)
-	for i := 4; i < len(v); i += 8 {
-		tag, perm, id := le.Uint16(v[i:]), le.Uint16(v[i+2:]), le.Uint32(v[i+4:])
-		switch tag {
-		case aclUserObj, aclGroupObj, aclMask, aclOther:
-			out = le.AppendUint16(le.AppendUint16(out, tag), perm)
-		case aclUser, aclGroup:
-			out = le.AppendUint32(le.AppendUint16(le.AppendUint16(out, tag), perm), id)
-		default:
-			return nil, fmt.Errorf("unknown ACL tag %#x", tag)
-		}
-	}
-	return out, nil
 }
