@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4tree"
 )
 
 // TestFSContract runs testing/fstest's checks of the io/fs interfaces
@@ -14,9 +15,9 @@ import (
 // each other) on an image of regular files, directories and symlinks,
 // with an htree directory and metadata_csum.
 func TestFSContract(t *testing.T) {
-	tr := kindsTree(200, 100<<10)
+	tr := ext4tree.EveryKind(ext4tree.Options{BigDir: 200, BigDirContent: true, HugeSize: 100 << 10, BlockSize: 1024})
 	var keep []ext4img.Entry
-	for _, e := range tr.entries {
+	for _, e := range tr.Entries {
 		// fstest reads every non-directory; devices, FIFOs and sockets
 		// have no content, and dangling symlinks cannot be opened.
 		switch {
@@ -27,10 +28,10 @@ func TestFSContract(t *testing.T) {
 		}
 		keep = append(keep, e)
 	}
-	tr.entries, tr.links = keep, tr.links[:2]
-	img := tr.build(t, ext4img.Options{BlockSize: 1024, MetadataCsum: true, NoJournal: true, Time: t0})
+	tr.Entries, tr.Links = keep, tr.Links[:2]
+	img := buildImage(t, tr, ext4img.Options{BlockSize: 1024, MetadataCsum: true, NoJournal: true, Time: ext4tree.ModTime})
 	var want []string
-	for _, e := range tr.entries {
+	for _, e := range tr.Entries {
 		if e.Path != "" && !strings.Contains(e.Path, "/") {
 			want = append(want, e.Path)
 		}

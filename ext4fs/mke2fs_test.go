@@ -3,6 +3,7 @@ package ext4fs_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4tree"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -65,8 +67,7 @@ func mke2fsFragmented(t testing.TB, dir string, csum bool) string {
 }
 
 func randomish(n int) []byte {
-	b := make([]byte, n)
-	(&pattern{seed: 99, size: int64(n)}).Read(b)
+	b, _ := io.ReadAll(ext4tree.Pattern(99, int64(n))) // a pattern never fails
 	return b
 }
 

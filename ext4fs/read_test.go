@@ -2,13 +2,13 @@ package ext4fs_test
 
 import (
 	"fmt"
-	"maps"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4tree"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -29,8 +29,8 @@ func TestReadAgreesWithDebugfs(t *testing.T) {
 		{4096, true, 5 << 20},
 	} {
 		t.Run(fmt.Sprintf("bs=%d,csum=%v", c.bs, c.csum), func(t *testing.T) {
-			tr := kindsTree(3000, c.huge)
-			img := tr.build(t, ext4img.Options{BlockSize: c.bs, MetadataCsum: c.csum, Time: t0})
+			tr := ext4tree.EveryKind(ext4tree.Options{BigDir: 3000, BigDirContent: true, HugeSize: c.huge, BlockSize: c.bs})
+			img := buildImage(t, tr, ext4img.Options{BlockSize: c.bs, MetadataCsum: c.csum, Time: ext4tree.ModTime})
 			if err := ext4check.Fsck(t, img); err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +47,7 @@ func TestReadAgreesWithDebugfs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reading the image with ext4fs: %v", err)
 			}
-			want, err := ext4check.FromEntries(tr.entries, tr.links)
+			want, err := ext4check.FromEntries(tr.Entries, tr.Links)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +56,7 @@ func TestReadAgreesWithDebugfs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			compare(t, "ext4fs read-back vs debugfs", fromDebugfs, debugfsACLs(got))
+			compare(t, "ext4fs read-back vs debugfs", fromDebugfs, ext4tree.DebugfsACLs(got))
 		})
 	}
 }
@@ -69,31 +69,4 @@ func debugfs(t testing.TB, img, req string) string {
 		t.Fatalf("debugfs -R %q: %v\n%s", req, err, out)
 	}
 	return string(out)
-}
-
-// debugfsACLs returns m with POSIX ACL values as debugfs shows them:
-// e2fsprogs gives entries without a qualifier (user::, group::, mask::,
-// other::) the id 0 where the kernel, and so ext4fs, gives
-// ACL_UNDEFINED_ID (0xFFFFFFFF).
-func debugfsACLs(m ext4check.Manifest) ext4check.Manifest {
-	out := ext4check.Manifest{}
-	for p, n := range m {
-		c := *n
-		for _, name := range []string{"system.posix_acl_access", "system.posix_acl_default"} {
-			v, ok := n.Xattrs[name]
-			if !ok {
-				continue
-			}
-			b := []byte(v)
-			for i := 4; i+8 <= len(b); i += 8 {
-				if tag := b[i]; tag != 2 && tag != 8 {
-					copy(b[i+4:i+8], []byte{0, 0, 0, 0})
-				}
-			}
-			c.Xattrs = maps.Clone(n.Xattrs)
-			c.Xattrs[name] = string(b)
-		}
-		out[p] = &c
-	}
-	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4tree"
 )
 
 // contentFS serves Options.Files from Entry.Content funcs by name and
@@ -71,21 +72,21 @@ func TestAcceptRandomTreesFromFiles(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			tr, opts := randomTree(seed)
 			mt := time.Unix(1600000000, 0)
-			tr.add(ext4img.Entry{Path: "lost+found/zz", Mode: 0o644, Size: 5000, Content: patternContent(seed, 5000), ModTime: mt})
-			tr.add(ext4img.Entry{Path: "lost+found/aa", Mode: 0o644, Size: 3, Content: patternContent(seed+1, 3), ModTime: mt})
-			tr.add(ext4img.Entry{Path: "lost+found/empty", Mode: 0o644, ModTime: mt})
-			tr.add(ext4img.Entry{Path: "lost+found", Mode: fs.ModeDir | 0o700, ModTime: mt})
-			tr.add(ext4img.Entry{Path: "", Mode: fs.ModeDir | 0o711, ModTime: mt})
-			tr.add(ext4img.Entry{Path: "0empty", Mode: 0o600, ModTime: mt})
-			tr.links = append(tr.links, ext4check.Link{Path: "00link", Target: "lost+found/zz"}, ext4check.Link{Path: "lost+found/link", Target: "lost+found/aa"})
+			tr.Add(ext4img.Entry{Path: "lost+found/zz", Mode: 0o644, Size: 5000, Content: ext4tree.PatternContent(seed, 5000), ModTime: mt})
+			tr.Add(ext4img.Entry{Path: "lost+found/aa", Mode: 0o644, Size: 3, Content: ext4tree.PatternContent(seed+1, 3), ModTime: mt})
+			tr.Add(ext4img.Entry{Path: "lost+found/empty", Mode: 0o644, ModTime: mt})
+			tr.Add(ext4img.Entry{Path: "lost+found", Mode: fs.ModeDir | 0o700, ModTime: mt})
+			tr.Add(ext4img.Entry{Path: "", Mode: fs.ModeDir | 0o711, ModTime: mt})
+			tr.Add(ext4img.Entry{Path: "0empty", Mode: 0o600, ModTime: mt})
+			tr.Links = append(tr.Links, ext4check.Link{Path: "00link", Target: "lost+found/zz"}, ext4check.Link{Path: "lost+found/link", Target: "lost+found/aa"})
 			cfs := &contentFS{byName: map[string]*ext4img.Entry{}, inode: map[string]string{}, opens: map[string]int{}}
 			opts.Files = cfs
 			w := ext4img.NewWriter(opts)
 			viaFiles := map[string]bool{}
-			for i := range tr.entries {
-				e := tr.entries[i]
+			for i := range tr.Entries {
+				e := tr.Entries[i]
 				if e.Mode.IsRegular() && e.Size > 0 && (i%2 == 0 || path.Dir(e.Path) == "lost+found") {
-					cfs.byName[e.Path], cfs.inode[e.Path] = &tr.entries[i], e.Path
+					cfs.byName[e.Path], cfs.inode[e.Path] = &tr.Entries[i], e.Path
 					viaFiles[e.Path] = true
 					e.Content = nil
 				}
@@ -93,7 +94,7 @@ func TestAcceptRandomTreesFromFiles(t *testing.T) {
 					t.Fatalf("Add(%q): %v", e.Path, err)
 				}
 			}
-			for _, l := range tr.links {
+			for _, l := range tr.Links {
 				if err := w.Link(l.Path, l.Target); err != nil {
 					t.Fatalf("Link(%q, %q): %v", l.Path, l.Target, err)
 				}

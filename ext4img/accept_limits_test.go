@@ -17,6 +17,7 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4tree"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -25,19 +26,19 @@ import (
 func alpineLikeTree() *tree {
 	tr := &tree{}
 	t0 := time.Unix(1700000000, 0)
-	tr.add(ext4img.Entry{Path: "", Mode: fs.ModeDir | 0o755, ModTime: t0})
+	tr.Add(ext4img.Entry{Path: "", Mode: fs.ModeDir | 0o755, ModTime: t0})
 	for _, d := range []string{"bin", "etc", "lib", "sbin", "usr", "usr/bin", "usr/lib", "usr/share", "var", "var/cache"} {
-		tr.add(ext4img.Entry{Path: d, Mode: fs.ModeDir | 0o755, ModTime: t0})
+		tr.Add(ext4img.Entry{Path: d, Mode: fs.ModeDir | 0o755, ModTime: t0})
 	}
-	tr.add(ext4img.Entry{Path: "bin/busybox", Mode: 0o755, ModTime: t0, Size: 800 << 10, Content: patternContent(1, 800<<10)})
+	tr.Add(ext4img.Entry{Path: "bin/busybox", Mode: 0o755, ModTime: t0, Size: 800 << 10, Content: ext4tree.PatternContent(1, 800<<10)})
 	for i := range 300 {
-		tr.add(ext4img.Entry{Path: fmt.Sprintf("usr/bin/applet%03d", i), Mode: fs.ModeSymlink | 0o777, ModTime: t0, Linkname: "/bin/busybox"})
+		tr.Add(ext4img.Entry{Path: fmt.Sprintf("usr/bin/applet%03d", i), Mode: fs.ModeSymlink | 0o777, ModTime: t0, Linkname: "/bin/busybox"})
 	}
 	for i := range 250 {
 		size := int64(i * i * 13 % 60000)
-		tr.add(ext4img.Entry{Path: fmt.Sprintf("usr/lib/lib%03d.so", i), Mode: 0o644, ModTime: t0, Size: size, Content: patternContent(uint64(i), size)})
+		tr.Add(ext4img.Entry{Path: fmt.Sprintf("usr/lib/lib%03d.so", i), Mode: 0o644, ModTime: t0, Size: size, Content: ext4tree.PatternContent(uint64(i), size)})
 	}
-	tr.add(ext4img.Entry{Path: "lib/ld-musl-x86_64.so.1", Mode: 0o755, ModTime: t0, Size: 600 << 10, Content: patternContent(2, 600<<10)})
+	tr.Add(ext4img.Entry{Path: "lib/ld-musl-x86_64.so.1", Mode: 0o755, ModTime: t0, Size: 600 << 10, Content: ext4tree.PatternContent(2, 600<<10)})
 	return tr
 }
 
@@ -229,7 +230,7 @@ func TestAcceptFailedWriteLeavesNothing(t *testing.T) {
 					}
 				}
 				tr := alpineLikeTree()
-				tr.add(ext4img.Entry{Path: "usr/share/bad", Mode: 0o644, Size: tt.size, Content: tt.content})
+				tr.Add(ext4img.Entry{Path: "usr/share/bad", Mode: 0o644, Size: tt.size, Content: tt.content})
 				err := tr.writer(t, ext4img.Options{}, "").WriteFile(out, 0o644)
 				if err == nil || !strings.Contains(err.Error(), "usr/share/bad") {
 					t.Errorf("WriteFile with %s = %v, want an error naming usr/share/bad", tt.name, err)

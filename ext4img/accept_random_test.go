@@ -13,6 +13,7 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4tree"
 )
 
 // randomTrees is how many seeded random trees TestAcceptRandomTrees
@@ -31,7 +32,7 @@ func TestAcceptRandomTrees(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			tr, opts := randomTree(seed)
 			ctx := fmt.Sprintf("seed %d (%d entries, %d links, block size %d, no journal %v, metadata_csum %v): ",
-				seed, len(tr.entries), len(tr.links), opts.BlockSize, opts.NoJournal, opts.MetadataCsum)
+				seed, len(tr.Entries), len(tr.Links), opts.BlockSize, opts.NoJournal, opts.MetadataCsum)
 			img, _ := tr.build(t, opts, ctx)
 			tr.check(t, img, ctx)
 		})
@@ -68,7 +69,7 @@ func randomTree(seed uint64) (*tree, ext4img.Options) {
 	}
 	root := ext4img.Entry{Path: "", Mode: fs.ModeDir}
 	attrs(&root)
-	tr.add(root)
+	tr.Add(root)
 	dirs := []string{""}
 	var linkable []string
 	used := map[string]bool{}
@@ -88,7 +89,7 @@ func randomTree(seed uint64) (*tree, ext4img.Options) {
 		switch k := r.IntN(100); {
 		case k < 40:
 			e.Size = randomSize(r)
-			e.Content = patternContent(r.Uint64(), e.Size)
+			e.Content = ext4tree.PatternContent(r.Uint64(), e.Size)
 			linkable = append(linkable, p)
 		case k < 60:
 			e.Mode = fs.ModeDir
@@ -97,7 +98,7 @@ func randomTree(seed uint64) (*tree, ext4img.Options) {
 			e.Mode = fs.ModeSymlink
 			e.Linkname = randomTarget(r, opts.BlockSize-1)
 		case k < 85 && len(linkable) > 0:
-			tr.links = append(tr.links, ext4check.Link{Path: p, Target: linkable[r.IntN(len(linkable))]})
+			tr.Links = append(tr.Links, ext4check.Link{Path: p, Target: linkable[r.IntN(len(linkable))]})
 			continue
 		case k < 91:
 			e.Mode = fs.ModeDevice
@@ -116,7 +117,7 @@ func randomTree(seed uint64) (*tree, ext4img.Options) {
 			e.Mode = fs.ModeSocket
 		}
 		attrs(&e)
-		tr.add(e)
+		tr.Add(e)
 	}
 	return tr, opts
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/memfile"
 )
 
 // TestEmptyFilesCheckedInLinearTime: checking that 20,000 empty files
@@ -27,7 +29,7 @@ func TestEmptyFilesCheckedInLinearTime(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	if _, err := w.WriteTo(&memFile{}); err != nil {
+	if _, err := w.WriteTo(&memfile.File{}); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -39,7 +41,7 @@ func TestEmptyFilesCheckedInLinearTime(t *testing.T) {
 	if err := w.Link("a", "d199/z"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := w.WriteTo(&memFile{})
+	_, err := w.WriteTo(&memfile.File{})
 	if want := `reading "a": content is longer than 0 bytes`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("WriteTo with an empty file whose Content is not: %v, want an error saying %s", err, want)
 	}

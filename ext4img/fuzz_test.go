@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/memfile"
 )
 
 // treeFromBytes builds a tree from fuzz input: each byte picks an entry
@@ -77,15 +79,15 @@ func FuzzWriter(f *testing.F) {
 			if err != nil {
 				t.Fatalf("Layout: %v", err)
 			}
-			var m memFile
+			var m memfile.File
 			n, err := w.WriteTo(&m)
 			if err != nil {
 				t.Fatalf("WriteTo: %v", err)
 			}
-			if n != l.Size() || int64(len(m.b)) != n {
-				t.Fatalf("WriteTo = %d, image %d bytes, Layout.Size() = %d", n, len(m.b), l.Size())
+			if n != l.Size() || int64(len(m.Bytes())) != n {
+				t.Fatalf("WriteTo = %d, image %d bytes, Layout.Size() = %d", n, len(m.Bytes()), l.Size())
 			}
-			return m.b, l
+			return m.Bytes(), l
 		}
 		img, l := build()
 		if l.FreeBlocks < 40 || l.FreeBlocks > l.Blocks || l.FreeInodes < 20 || l.FreeInodes > l.Inodes {

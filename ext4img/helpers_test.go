@@ -2,7 +2,6 @@ package ext4img
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"os/exec"
@@ -13,36 +12,6 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
-
-// memFile is an in-memory io.WriteSeeker; unwritten ranges read as zero.
-type memFile struct {
-	b   []byte
-	off int64
-}
-
-func (m *memFile) Write(p []byte) (int, error) {
-	if end := m.off + int64(len(p)); end > int64(len(m.b)) {
-		m.b = append(m.b, make([]byte, end-int64(len(m.b)))...)
-	}
-	copy(m.b[m.off:], p)
-	m.off += int64(len(p))
-	return len(p), nil
-}
-
-func (m *memFile) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		off += m.off
-	case io.SeekEnd:
-		off += int64(len(m.b))
-	}
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	m.off = off
-	return off, nil
-}
 
 // bytesContent returns an Entry.Content serving b.
 func bytesContent(b []byte) func() (io.ReadCloser, error) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/memfile"
 )
 
 // countingOpens hands out readers over generated content and counts how
@@ -66,7 +68,7 @@ func TestPrefetch(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var out memFile
+			var out memfile.File
 			_, err := w.WriteTo(&out)
 			if failAt >= 0 {
 				wantErr := fmt.Sprintf(`opening "f%03d": no such blob`, failAt)

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"testing"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/memfile"
 )
 
 // TestSetTimeSameImage: SetTime after the entries (and after a Layout)
@@ -36,11 +38,11 @@ func TestSetTimeSameImage(t *testing.T) {
 				}
 				w.SetTime(*set)
 			}
-			var m memFile
+			var m memfile.File
 			if _, err := w.WriteTo(&m); err != nil {
 				t.Fatal(err)
 			}
-			return m.b
+			return m.Bytes()
 		}
 		want := build(Options{Time: t1}, nil)
 		got := build(Options{Time: time.Unix(1, 0)}, &t1)

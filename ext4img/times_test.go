@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/memfile"
 )
 
 // readImage returns the raw bytes of img.
@@ -125,11 +127,11 @@ func TestFilesystemTimeRule(t *testing.T) {
 		{time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC), 1<<31 - 1 + 3<<32}, // 2446-05-10
 	} {
 		w := NewWriter(Options{Time: tt.in, NoJournal: true})
-		var m memFile
+		var m memfile.File
 		if _, err := w.WriteTo(&m); err != nil {
 			t.Fatal(err)
 		}
-		sb := m.b[superBlockOffset:]
+		sb := m.Bytes()[superBlockOffset:]
 		for _, f := range []struct {
 			name   string
 			lo, hi int

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
+	"github.com/rootfs-synth/rootfs-synth/internal/memfile"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -124,16 +125,16 @@ func TestReproducible(t *testing.T) {
 		if mod != nil {
 			mod(w)
 		}
-		var m memFile
+		var m memfile.File
 		n, err := w.WriteTo(&m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		l, _ := w.Layout()
-		if n != int64(len(m.b)) || n != l.Size() {
-			t.Fatalf("WriteTo = %d bytes, image has %d, Layout.Size() = %d", n, len(m.b), l.Size())
+		if n != int64(len(m.Bytes())) || n != l.Size() {
+			t.Fatalf("WriteTo = %d bytes, image has %d, Layout.Size() = %d", n, len(m.Bytes()), l.Size())
 		}
-		return m.b, l
+		return m.Bytes(), l
 	}
 	a, la := build(nil)
 	b, lb := build(nil)
