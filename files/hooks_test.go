@@ -10,8 +10,8 @@ import (
 )
 
 // TestStartHooks runs sbx-start-hooks on a directory of hooks that succeed,
-// fail, hang, ignore SIGTERM and are killed by a signal at once, with a 1 s
-// limit: every executable hook runs, in lexical order, the bad ones are
+// fail, hang, ignore SIGTERM, exit 0 on SIGTERM and are killed by a signal
+// at once, with a 1 s limit: every executable hook runs, in lexical order, the bad ones are
 // reported and stopped (a killed one as killed, not as timed out), the rest
 // are skipped, and the runner exits 0 long before the hanging hooks would
 // end.
@@ -28,6 +28,7 @@ func TestStartHooks(t *testing.T) {
 	hook("20-fails", mark("20-fails")+"exit 3\n", 0o755)
 	hook("30-hangs", mark("30-hangs")+"exec sleep 60\n", 0o755)
 	hook("35-ignores-term", mark("35-ignores-term")+"trap '' TERM\nwhile :; do sleep 1; done\n", 0o755)
+	hook("36-exits-on-term", mark("36-exits-on-term")+"trap 'exit 0' TERM\nwhile :; do sleep 1; done\n", 0o755)
 	hook("37-killed", mark("37-killed")+"kill -TERM $$\n", 0o755)
 	hook("40-not-executable", mark("40-not-executable"), 0o644)
 	if err := os.MkdirAll(filepath.Join(hooks, "45-a-directory"), 0o755); err != nil {
@@ -54,7 +55,7 @@ func TestStartHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Lexical byte order: digits before upper case, "35" before "9".
-	want := "10-first\n20-fails\n30-hangs\n35-ignores-term\n37-killed\n9-sorts-after-35\nA-upper\n"
+	want := "10-first\n20-fails\n30-hangs\n35-ignores-term\n36-exits-on-term\n37-killed\n9-sorts-after-35\nA-upper\n"
 	if string(got) != want {
 		t.Errorf("hooks ran in order\n%s, want\n%s", got, want)
 	}
@@ -62,6 +63,7 @@ func TestStartHooks(t *testing.T) {
 		"/20-fails failed with status 3",
 		"/30-hangs did not finish within 1 s",
 		"/35-ignores-term did not finish within 1 s",
+		"/36-exits-on-term did not finish within 1 s (status 0)",
 		"/37-killed was killed by signal 15 (status 143)",
 	} {
 		if !strings.Contains(stderr.String(), msg) {
@@ -106,6 +108,22 @@ func TestStartHooksNoLimit(t *testing.T) {
 	}
 	if got, err := os.ReadFile(ran); string(got) != "done\n" {
 		t.Errorf("a 2 s hook with SBX_START_HOOK_TIMEOUT=0 left %q, %v, want it to finish", got, err)
+	}
+}
+
+// TestStartHooksKilledBeforeLimit: a hook killed by a signal 1.8 s into a
+// 2 s limit is reported as killed, not as timed out, though the wall clock
+// turned two seconds (started at x.2, killed at x+2.0).
+func TestStartHooksKilledBeforeLimit(t *testing.T) {
+	root := guestRoot(t)
+	write(t, filepath.Join(root, "hooks/50-killed"), rooted(root, "#!/bin/sh\n")+
+		"s=$(date +%s)\nwhile [ \"$(date +%s)\" -lt $((s + 2)) ]; do sleep 0.05; done\nkill -TERM $$\n", 0o755)
+	now := time.Now()
+	time.Sleep(now.Truncate(time.Second).Add(1200 * time.Millisecond).Sub(now))
+	out, err := guestCmd(root, []string{"SBX_START_HOOK_TIMEOUT=2", "SBX_START_HOOK_LOG=" + filepath.Join(root, "hooks.log")},
+		root+"/usr/local/bin/sbx-start-hooks", filepath.Join(root, "hooks")).CombinedOutput()
+	if want := "50-killed was killed by signal 15 (status 143)\n"; err != nil || !strings.HasSuffix(string(out), want) {
+		t.Errorf("sbx-start-hooks = %q, %v, want it to end with %q", out, err, want)
 	}
 }
 
