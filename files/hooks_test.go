@@ -96,18 +96,22 @@ func TestStartHooks(t *testing.T) {
 }
 
 // TestStartHooksNoLimit: SBX_START_HOOK_TIMEOUT=0 is no time limit (as
-// for GNU timeout), not one second (what busybox timeout makes of 0).
+// for GNU timeout), not one second (what busybox timeout makes of 0); so
+// are 00 and a number too large for test and timeout, which would not run
+// the hook at all; leading zeros do not make a number too large (3 s here).
 func TestStartHooksNoLimit(t *testing.T) {
-	root := guestRoot(t)
-	ran := filepath.Join(root, "ran")
-	write(t, filepath.Join(root, "hooks/50-slow"), rooted(root, "#!/bin/sh\n")+"sleep 2\necho done >"+ran+"\n", 0o755)
-	out, err := guestCmd(root, []string{"SBX_START_HOOK_TIMEOUT=0", "SBX_START_HOOK_LOG=" + filepath.Join(root, "hooks.log")},
-		root+"/usr/local/bin/sbx-start-hooks", filepath.Join(root, "hooks")).CombinedOutput()
-	if err != nil || len(out) != 0 {
-		t.Errorf("sbx-start-hooks with no limit = %q, %v, want no output and status 0", out, err)
-	}
-	if got, err := os.ReadFile(ran); string(got) != "done\n" {
-		t.Errorf("a 2 s hook with SBX_START_HOOK_TIMEOUT=0 left %q, %v, want it to finish", got, err)
+	for _, limit := range []string{"0", "00", "99999999999999999999", "0000000000000000000000000000003"} {
+		root := guestRoot(t)
+		ran := filepath.Join(root, "ran")
+		write(t, filepath.Join(root, "hooks/50-slow"), rooted(root, "#!/bin/sh\n")+"sleep 2\necho done >"+ran+"\n", 0o755)
+		out, err := guestCmd(root, []string{"SBX_START_HOOK_TIMEOUT=" + limit, "SBX_START_HOOK_LOG=" + filepath.Join(root, "hooks.log")},
+			root+"/usr/local/bin/sbx-start-hooks", filepath.Join(root, "hooks")).CombinedOutput()
+		if err != nil || len(out) != 0 {
+			t.Errorf("SBX_START_HOOK_TIMEOUT=%s sbx-start-hooks = %q, %v, want no output and status 0", limit, out, err)
+		}
+		if got, err := os.ReadFile(ran); string(got) != "done\n" {
+			t.Errorf("a 2 s hook with SBX_START_HOOK_TIMEOUT=%s left %q, %v, want it to finish", limit, got, err)
+		}
 	}
 }
 
