@@ -122,9 +122,19 @@ func write(t *testing.T, p, content string, mode os.FileMode) {
 
 // guestCmd runs a program of the guest root with a clean environment, as
 // sshd would: HOME, SHELL and a PATH without the guest's own directories
-// (the guest files must set those up themselves), plus env.
-func guestCmd(root string, env []string, name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
+// (the guest files must set those up themselves), plus env. When the
+// tests run as root (CI), the root is given to nobody and the program runs
+// as nobody: a guest script whose path the rewriting missed must not
+// write the host as root.
+func guestCmd(t *testing.T, root string, env []string, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		if err := os.Chmod(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		chownTree(t, root, testenv.NobodyUID, testenv.NobodyGID)
+	}
+	cmd := testenv.Unprivileged(t, name, args...)
 	cmd.Env = append([]string{
 		"HOME=" + root + "/root",
 		"SHELL=" + root + RootShell,

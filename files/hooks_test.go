@@ -38,7 +38,7 @@ func TestStartHooks(t *testing.T) {
 	hook("A-upper", mark("A-upper"), 0o755)
 
 	start := time.Now()
-	cmd := guestCmd(root, []string{"SBX_START_HOOK_TIMEOUT=1", "SBX_START_HOOK_LOG=" + log},
+	cmd := guestCmd(t, root, []string{"SBX_START_HOOK_TIMEOUT=1", "SBX_START_HOOK_LOG=" + log},
 		root+"/usr/local/bin/sbx-start-hooks", hooks)
 	cmd.Stdin = strings.NewReader("a line on stdin\n")
 	var stdout, stderr bytes.Buffer
@@ -104,7 +104,7 @@ func TestStartHooksNoLimit(t *testing.T) {
 		root := guestRoot(t)
 		ran := filepath.Join(root, "ran")
 		write(t, filepath.Join(root, "hooks/50-slow"), rooted(root, "#!/bin/sh\n")+"sleep 2\necho done >"+ran+"\n", 0o755)
-		out, err := guestCmd(root, []string{"SBX_START_HOOK_TIMEOUT=" + limit, "SBX_START_HOOK_LOG=" + filepath.Join(root, "hooks.log")},
+		out, err := guestCmd(t, root, []string{"SBX_START_HOOK_TIMEOUT=" + limit, "SBX_START_HOOK_LOG=" + filepath.Join(root, "hooks.log")},
 			root+"/usr/local/bin/sbx-start-hooks", filepath.Join(root, "hooks")).CombinedOutput()
 		if err != nil || len(out) != 0 {
 			t.Errorf("SBX_START_HOOK_TIMEOUT=%s sbx-start-hooks = %q, %v, want no output and status 0", limit, out, err)
@@ -124,7 +124,7 @@ func TestStartHooksKilledBeforeLimit(t *testing.T) {
 		"s=$(date +%s)\nwhile [ \"$(date +%s)\" -lt $((s + 2)) ]; do sleep 0.05; done\nkill -TERM $$\n", 0o755)
 	now := time.Now()
 	time.Sleep(now.Truncate(time.Second).Add(1200 * time.Millisecond).Sub(now))
-	out, err := guestCmd(root, []string{"SBX_START_HOOK_TIMEOUT=2", "SBX_START_HOOK_LOG=" + filepath.Join(root, "hooks.log")},
+	out, err := guestCmd(t, root, []string{"SBX_START_HOOK_TIMEOUT=2", "SBX_START_HOOK_LOG=" + filepath.Join(root, "hooks.log")},
 		root+"/usr/local/bin/sbx-start-hooks", filepath.Join(root, "hooks")).CombinedOutput()
 	if want := "50-killed was killed by signal 15 (status 143)\n"; err != nil || !strings.HasSuffix(string(out), want) {
 		t.Errorf("sbx-start-hooks = %q, %v, want it to end with %q", out, err, want)
@@ -136,14 +136,14 @@ func TestStartHooksKilledBeforeLimit(t *testing.T) {
 func TestStartHooksEdges(t *testing.T) {
 	root := guestRoot(t)
 	prog := root + "/usr/local/bin/sbx-start-hooks"
-	out, err := guestCmd(root, nil, prog, root+"/nonexistent").CombinedOutput()
+	out, err := guestCmd(t, root, nil, prog, root+"/nonexistent").CombinedOutput()
 	if err != nil || len(out) != 0 {
 		t.Errorf("sbx-start-hooks on a missing directory = %q, %v, want no output and status 0", out, err)
 	}
 
 	ran := filepath.Join(root, "ran")
 	write(t, filepath.Join(root, "etc/sbx/start.d/50-mark"), rooted(root, "#!/bin/sh\n")+"echo yes >"+ran+"\n", 0o755)
-	out, err = guestCmd(root, []string{"SBX_START_HOOK_LOG=/proc/no-such-dir/hooks.log"}, prog).CombinedOutput()
+	out, err = guestCmd(t, root, []string{"SBX_START_HOOK_LOG=/proc/no-such-dir/hooks.log"}, prog).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sbx-start-hooks: %v\n%s", err, out)
 	}

@@ -96,7 +96,7 @@ func TestSessionEnv(t *testing.T) {
 			if tc.prog != "" {
 				prog = tc.prog
 			}
-			cmd := guestCmd(root, env, root+prog, rootedArgs(root, tc.args)...)
+			cmd := guestCmd(t, root, env, root+prog, rootedArgs(root, tc.args)...)
 			cmd.Stdin = strings.NewReader(tc.stdin)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -133,14 +133,14 @@ func TestSessionEnvSeedMechanismFails(t *testing.T) {
 	sh := root + "/bin/sh"
 	// What sshd runs for the rc file (as a check that it does load the
 	// variable), then for the command.
-	rc, err := guestCmd(root, env, sh, "-c", sh+" -c '. "+seedRC+"; "+probeEcho+"'").Output()
+	rc, err := guestCmd(t, root, env, sh, "-c", sh+" -c '. "+seedRC+"; "+probeEcho+"'").Output()
 	if err != nil || string(rc) != probeValue {
 		t.Fatalf("the seed's rc file itself sees SBX_PROBE = %q, %v, want %q", rc, err, probeValue)
 	}
-	if err := guestCmd(root, env, sh, "-c", sh+" "+seedRC).Run(); err != nil {
+	if err := guestCmd(t, root, env, sh, "-c", sh+" "+seedRC).Run(); err != nil {
 		t.Fatalf("running the seed's rc file: %v", err)
 	}
-	got, err := guestCmd(root, env, sh, "-c", probeEcho).Output()
+	got, err := guestCmd(t, root, env, sh, "-c", probeEcho).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
