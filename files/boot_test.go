@@ -317,16 +317,28 @@ func TestSSHD(t *testing.T) {
 	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ProcessState.Exited() {
 		t.Errorf("sbx-sshd without sshd = %v; want it still running when killed", err)
 	}
-	sshd := "#!" + root + "/bin/sh\necho \"${0##*/} $*\" >>" + root + "/calls\n"
+	// The sshd stub fails its -t check when R/fail-sshd-t exists.
+	sshd := "#!" + root + "/bin/sh\necho \"${0##*/} $*\" >>" + root + "/calls\n" +
+		"[ \"$1\" != -t ] || [ ! -e " + root + "/fail-sshd-t ]\n"
 	write(t, filepath.Join(root, "usr/sbin/sshd"), sshd, 0o755)
 	got, stderr, err := cmd()
-	if want := []string{"ssh-keygen -A", "sshd -D -e"}; err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if want := []string{"ssh-keygen -A", "sshd -t", "sshd -D -e"}; err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("sbx-sshd = calls %q, %v, want %q\nstderr: %s", got, err, want, stderr)
+	}
+	// A configuration sshd -t refuses: no sshd (it would exit at once),
+	// a minute's wait.
+	write(t, filepath.Join(root, "fail-sshd-t"), "", 0o644)
+	got, stderr, err = cmd()
+	if want := []string{"ssh-keygen -A", "sshd -t", "sleep 60"}; err == nil || strings.Join(got, "\n") != strings.Join(want, "\n") || !strings.Contains(stderr, "sshd -t failed") {
+		t.Errorf("sbx-sshd with a broken configuration = calls %q, stderr %q, %v, want %q, a warning and status 1", got, stderr, err, want)
+	}
+	if err := os.Remove(filepath.Join(root, "fail-sshd-t")); err != nil {
+		t.Fatal(err)
 	}
 	// Keys made on an earlier boot are used as they are.
 	write(t, filepath.Join(root, "ro-etc"), "", 0o644)
 	got, stderr, err = cmd()
-	if want := []string{"ssh-keygen -A", "sshd -D -e"}; err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") || stderr != "" {
+	if want := []string{"ssh-keygen -A", "sshd -t", "sshd -D -e"}; err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") || stderr != "" {
 		t.Errorf("sbx-sshd with keys on a read-only root = calls %q, stderr %q, %v, want %q", got, stderr, err, want)
 	}
 	// A read-only root without keys: keys for this boot in /run.
@@ -334,7 +346,8 @@ func TestSSHD(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, stderr, err = cmd()
-	want := []string{"ssh-keygen -A", "ssh-keygen -A -f R/run/sbx-sshd", "sshd -D -e -h R/run/sbx-sshd/etc/ssh/ssh_host_ed25519_key"}
+	want := []string{"ssh-keygen -A", "ssh-keygen -A -f R/run/sbx-sshd",
+		"sshd -t -h R/run/sbx-sshd/etc/ssh/ssh_host_ed25519_key", "sshd -D -e -h R/run/sbx-sshd/etc/ssh/ssh_host_ed25519_key"}
 	if err != nil || strings.Join(got, "\n") != strings.Join(want, "\n") || !strings.Contains(stderr, "using keys made for this boot") {
 		t.Errorf("sbx-sshd on a read-only root = calls %q, stderr %q, %v, want %q and a warning", got, stderr, err, want)
 	}
