@@ -3,6 +3,8 @@
 # by side in one run, on three generated trees:
 #   alpine: ~600 entries, 8 MB (the size of an Alpine minirootfs)
 #   big:    25,000 files and 1,200 directories, 250 MB
+#   100k:   100,000 files in 2,000 directories, 50 MB (issue 6: peak RSS at
+#           100,000 entries)
 #   huge:   1,000,000 files in 20,000 directories, 500 MB (issue 6: peak RSS
 #           must stay under 256 MiB); one run of each tool, not three.
 #           BENCH_HUGE=0 leaves it out (it needs ~2 GB of tmpfs and minutes)
@@ -33,7 +35,8 @@ go build -o "$W/rootfs-synth" ./cmd/rootfs-synth
 go build -o "$W/gentree" ./bench/gentree
 "$W/gentree" -files 200 -dirs 90 -symlinks 300 -bytes 8000000 "$W/alpine"
 "$W/gentree" -files 25000 -dirs 1200 -symlinks 0 -bytes 250000000 -seed 2 "$W/big"
-trees="alpine big"
+"$W/gentree" -files 100000 -dirs 2000 -symlinks 0 -bytes 50000000 -seed 4 "$W/100k"
+trees="alpine big 100k"
 if [ "${BENCH_HUGE:-1}" != 0 ]; then
 	"$W/gentree" -files 1000000 -dirs 20000 -symlinks 0 -bytes 500000000 -seed 3 "$W/huge"
 	trees="$trees huge"
