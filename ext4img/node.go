@@ -1,9 +1,9 @@
 package ext4img
 
 import (
+	"errors"
 	"io"
 	"io/fs"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -115,29 +115,24 @@ func (n *node) children() []dirent {
 	return n.dir().children
 }
 
+// errFound stops eachName once path found its node.
+var errFound = errors.New("found")
+
 // path is a name of n as a clean path, "" for the root, for errors: a
 // directory's is found through its parents, anything else's by
 // searching the tree from root (nodes keep no name, and only
 // directories their parent), so it may take its time.
 func (n *node) path(root *node) string {
 	if n.dir() == nil {
-		var find func(d *node, dir string) (string, bool)
-		find = func(d *node, dir string) (string, bool) {
-			for _, c := range d.children() {
-				p := path.Join(dir, c.name)
-				if c.n == n {
-					return p, true
-				}
-				if c.n.dir() != nil {
-					if p, ok := find(c.n, p); ok {
-						return p, true
-					}
-				}
+		var found string
+		eachName(root, func(c dirent, name string) error {
+			if c.n == n {
+				found = name
+				return errFound
 			}
-			return "", false
-		}
-		p, _ := find(root, "")
-		return p
+			return nil
+		})
+		return found
 	}
 	var names []string
 	for d := n; d.dir().parent != nil && d.dir().parent != d; d = d.dir().parent {

@@ -49,8 +49,9 @@ type fileRef struct {
 }
 
 // startPrefetch reads ahead the contents of root's regular files with
-// data, in inode order, opening those without Content in files.
-func startPrefetch(root *node, hasData func(*node) bool, files fs.FS) *prefetcher {
+// data (not empty), in inode order, opening those without Content in
+// files.
+func startPrefetch(root *node, files fs.FS) *prefetcher {
 	p := &prefetcher{done: make(chan struct{}), listed: make(chan struct{})}
 	for range prefetchWorkers {
 		w := &prefetchWorker{
@@ -62,13 +63,13 @@ func startPrefetch(root *node, hasData func(*node) bool, files fs.FS) *prefetche
 		p.workers = append(p.workers, w)
 		go w.run(files, p.done)
 	}
-	go p.listFiles(root, hasData)
+	go p.listFiles(root)
 	return p
 }
 
 // listFiles hands root's regular files with data to the workers in turn,
 // in inode order (eachFile).
-func (p *prefetcher) listFiles(root *node, hasData func(*node) bool) {
+func (p *prefetcher) listFiles(root *node) {
 	defer close(p.listed)
 	defer func() {
 		for _, w := range p.workers {
@@ -77,8 +78,8 @@ func (p *prefetcher) listFiles(root *node, hasData func(*node) bool) {
 	}()
 	turn := 0
 	eachFile(root, func(f fileRef) error {
-		if !hasData(f.n) {
-			return nil
+		if f.n.size == 0 {
+			return nil // no blocks: checkEmptyFiles
 		}
 		select {
 		case p.workers[turn].files <- f:
@@ -97,6 +98,18 @@ func (p *prefetcher) listFiles(root *node, hasData func(*node) bool) {
 // hard link. It stops at fn's first error and returns it.
 func eachFile(root *node, fn func(fileRef) error) error {
 	var last uint32
+	return eachName(root, func(c dirent, name string) error {
+		if !c.n.mode.IsRegular() || c.n.ino <= last {
+			return nil
+		}
+		last = c.n.ino
+		return fn(fileRef{c.n, name})
+	})
+}
+
+// eachName calls fn for every entry below root, depth first in name
+// order, with its path; it stops at fn's first error and returns it.
+func eachName(root *node, fn func(c dirent, name string) error) error {
 	var walk func(d *node, dir string) error
 	walk = func(d *node, dir string) error {
 		for _, c := range d.children() {
@@ -104,14 +117,11 @@ func eachFile(root *node, fn func(fileRef) error) error {
 			if dir != "" {
 				name = dir + "/" + c.name
 			}
-			switch {
-			case c.n.dir() != nil:
+			if err := fn(c, name); err != nil {
+				return err
+			}
+			if c.n.dir() != nil {
 				if err := walk(c.n, name); err != nil {
-					return err
-				}
-			case c.n.mode.IsRegular() && c.n.ino > last:
-				last = c.n.ino
-				if err := fn(fileRef{c.n, name}); err != nil {
 					return err
 				}
 			}

@@ -121,8 +121,7 @@ func (l *Layout) write(s *streamer) error {
 	// directories, files, extent trees, xattr blocks, sorted by block.
 	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].start < l.segs[j].start })
 	buf := make([]byte, 1<<20)
-	hasData := func(n *node) bool { return l.plans[n.ino].dataBlocks > 0 }
-	s.prefetch = startPrefetch(l.byIno[rootIno], hasData, l.opts.Files)
+	s.prefetch = startPrefetch(l.byIno[rootIno], l.opts.Files)
 	defer func() {
 		if s.file != nil {
 			s.file.discard()
