@@ -269,10 +269,11 @@ func (t *hostTree) add(sink treeSink, d *hostDir, rel string, info *hostInfo, op
 	case fi.Mode()&fs.ModeDevice != 0:
 		e.Devmajor, e.Devminor = st.Major, st.Minor
 	}
-	if sec := e.ModTime.Truncate(time.Second); sec.After(t.Newest) {
+	sec := e.ModTime.Truncate(time.Second)
+	if sec.After(t.Newest) {
 		t.Newest = sec
 	}
-	if !opts.Now.IsZero() && e.ModTime.Truncate(time.Second).After(opts.Now) {
+	if !opts.Now.IsZero() && sec.After(opts.Now) {
 		if t.Future == 0 {
 			t.FirstFuture, t.FirstFutureTime = "/"+rel, e.ModTime
 		}
