@@ -78,13 +78,9 @@ func MemDir(t testing.TB, need int64) string {
 	if free, ok := freeBytes("/dev/shm"); !ok || free < need {
 		return WorldDir(t)
 	}
-	dir, err := os.MkdirTemp("/dev/shm", "rootfs-synth-test-")
+	dir, err := worldDirIn(t, "/dev/shm")
 	if err != nil {
 		return WorldDir(t)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o1777); err != nil {
-		t.Fatal(err)
 	}
 	return dir
 }

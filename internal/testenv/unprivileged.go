@@ -32,15 +32,26 @@ func Unprivileged(t testing.TB, name string, args ...string) *exec.Cmd {
 // removed when the test ends.
 func WorldDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "rootfs-synth-test-")
+	dir, err := worldDirIn(t, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	return dir
+}
+
+// worldDirIn makes a WorldDir below parent ("": the default temporary
+// directory).
+func worldDirIn(t testing.TB, parent string) (string, error) {
+	t.Helper()
+	dir, err := os.MkdirTemp(parent, "rootfs-synth-test-")
+	if err != nil {
+		return "", err
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	if err := os.Chmod(dir, 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return dir, nil
 }
 
 var (
