@@ -3,7 +3,6 @@ package files
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
 // The boot scripts mount and unmount filesystems, set the hostname and stop
@@ -101,13 +98,9 @@ func bootRoot(t *testing.T, cmdline, hostname string) (string, func(prog string,
 	}
 	run := func(prog string, args ...string) ([]string, string, error) {
 		os.Remove(calls)
-		if os.Geteuid() == 0 {
-			chownTree(t, root, testenv.NobodyUID, testenv.NobodyGID)
-		}
 		script := ". " + root + "/stubs.sh && . " + root + prog
-		cmd := testenv.Unprivileged(t, root+"/bin/sh", append([]string{"-c", script, "sh"}, args...)...)
+		cmd := guestProgram(t, root, root+"/bin/sh", append([]string{"-c", script, "sh"}, args...)...)
 		cmd.Env = []string{"HOME=" + root + "/root", "PATH=/nonexistent"}
-		cmd.Dir = root
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := runWithin(cmd, 20*time.Second)
@@ -119,19 +112,6 @@ func bootRoot(t *testing.T, cmdline, hostname string) (string, func(prog string,
 		return got, strings.ReplaceAll(stderr.String(), root, "R"), err
 	}
 	return root, run
-}
-
-func chownTree(t *testing.T, root string, uid, gid int) {
-	t.Helper()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // runWithin runs cmd, killing it after d.
@@ -307,10 +287,7 @@ func TestSSHD(t *testing.T) {
 	// Without sshd it must not exit (init would respawn it in a loop):
 	// it execs sleep, which the test stops.
 	cmd := func() ([]string, string, error) { return run("/usr/local/sbin/sbx-sshd") }
-	if os.Geteuid() == 0 {
-		chownTree(t, root, testenv.NobodyUID, testenv.NobodyGID)
-	}
-	probe := testenv.Unprivileged(t, root+"/bin/sh", "-c", ". "+root+"/stubs.sh && . "+root+"/usr/local/sbin/sbx-sshd")
+	probe := guestProgram(t, root, root+"/bin/sh", "-c", ". "+root+"/stubs.sh && . "+root+"/usr/local/sbin/sbx-sshd")
 	probe.Env = []string{"PATH=/nonexistent"}
 	if err := runWithin(probe, 1500*time.Millisecond); err == nil {
 		t.Errorf("sbx-sshd without sshd exited (status 0); want it to sleep forever")

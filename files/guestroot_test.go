@@ -122,25 +122,45 @@ func write(t *testing.T, p, content string, mode os.FileMode) {
 
 // guestCmd runs a program of the guest root with a clean environment, as
 // sshd would: HOME, SHELL and a PATH without the guest's own directories
-// (the guest files must set those up themselves), plus env. When the
-// tests run as root (CI), the root is given to nobody and the program runs
-// as nobody: a guest script whose path the rewriting missed must not
-// write the host as root.
+// (the guest files must set those up themselves), plus env (guestProgram
+// says as whom).
 func guestCmd(t *testing.T, root string, env []string, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		if err := os.Chmod(root, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		chownTree(t, root, testenv.NobodyUID, testenv.NobodyGID)
-	}
-	cmd := testenv.Unprivileged(t, name, args...)
+	cmd := guestProgram(t, root, name, args...)
 	cmd.Env = append([]string{
 		"HOME=" + root + "/root",
 		"SHELL=" + root + RootShell,
 		"PATH=/nonexistent",
 		"USER=root",
 	}, env...)
+	return cmd
+}
+
+// guestProgram is the command that runs a program of the guest root, in
+// the root, without an environment. When the tests run as root (CI), the
+// root is given to nobody and the program runs as nobody: a guest script
+// whose path the rewriting missed must not write the host as root.
+func guestProgram(t *testing.T, root, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		chownTree(t, root, testenv.NobodyUID, testenv.NobodyGID)
+	}
+	cmd := testenv.Unprivileged(t, name, args...)
+	cmd.Env = []string{}
 	cmd.Dir = root
 	return cmd
+}
+
+// chownTree gives everything below root, root included, to uid:gid.
+func chownTree(t *testing.T, root string, uid, gid int) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
