@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/privdir"
 )
 
 // The cache directory layout:
@@ -57,40 +59,46 @@ func indexCacheDir(cacheDir, base, arch string) string {
 	return filepath.Join(cacheDir, "indexes", key+"-"+hex.EncodeToString(sum[:6]), arch)
 }
 
-// loadCachedIndex returns the cached index archive of a mirror and its
-// validators; ok is false when there is none or it does not match its
-// sidecar (then it must be fetched unconditionally).
-func loadCachedIndex(dir string) (data []byte, meta indexMeta, ok bool) {
-	mb, err := os.ReadFile(filepath.Join(dir, indexMetaFile))
-	if err != nil || json.Unmarshal(mb, &meta) != nil {
-		return nil, indexMeta{}, false
-	}
-	data, err = os.ReadFile(filepath.Join(dir, indexFile))
+// loadCachedIndex returns the cached index archive of a mirror in dir,
+// below the cache directory cacheDir, and its validators; the error says
+// why there is none to use (wrapping fs.ErrNotExist when there is none at
+// all): it is missing, does not match its sidecar, or is not private to
+// the user (then it must be fetched unconditionally).
+func loadCachedIndex(cacheDir, dir string) (data []byte, meta indexMeta, err error) {
+	mb, err := privdir.ReadFile(cacheDir, filepath.Join(dir, indexMetaFile))
 	if err != nil {
-		return nil, indexMeta{}, false
+		return nil, indexMeta{}, err
+	}
+	if err := json.Unmarshal(mb, &meta); err != nil {
+		return nil, indexMeta{}, fmt.Errorf("reading %s: %w", filepath.Join(dir, indexMetaFile), err)
+	}
+	data, err = privdir.ReadFile(cacheDir, filepath.Join(dir, indexFile))
+	if err != nil {
+		return nil, indexMeta{}, err
 	}
 	sum := sha256.Sum256(data)
 	if hex.EncodeToString(sum[:]) != meta.SHA256 {
-		return nil, indexMeta{}, false
+		return nil, indexMeta{}, fmt.Errorf("%s does not match its sidecar %s", filepath.Join(dir, indexFile), indexMetaFile)
 	}
-	return data, meta, true
+	return data, meta, nil
 }
 
-// storeCachedIndex writes a verified index archive and then its sidecar.
-func storeCachedIndex(dir string, data []byte, meta indexMeta) error {
+// storeCachedIndex writes a verified index archive and then its sidecar
+// into dir, below the cache directory cacheDir.
+func storeCachedIndex(cacheDir, dir string, data []byte, meta indexMeta) error {
 	sum := sha256.Sum256(data)
 	meta.SHA256 = hex.EncodeToString(sum[:])
 	mb, err := json.MarshalIndent(meta, "", "\t")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, indexFile), func(w *os.File) error {
+	if err := writeFileAtomic(cacheDir, filepath.Join(dir, indexFile), func(w *os.File) error {
 		_, err := w.Write(data)
 		return err
 	}); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, indexMetaFile), func(w *os.File) error {
+	return writeFileAtomic(cacheDir, filepath.Join(dir, indexMetaFile), func(w *os.File) error {
 		_, err := io.Copy(w, bytes.NewReader(mb))
 		return err
 	})
@@ -111,13 +119,14 @@ func safeFileNamePart(s string) bool {
 	return s != "" && s[0] != '.' && !strings.ContainsAny(s, "/\\\x00")
 }
 
-// writeFileAtomic makes path hold what fill writes, or leaves it as it was:
-// fill writes to a temporary file in the same directory, which is renamed
-// over path only when fill and the close succeed, and removed otherwise.
-func writeFileAtomic(path string, fill func(f *os.File) error) (err error) {
+// writeFileAtomic makes path, below the cache directory cacheDir, hold
+// what fill writes, or leaves it as it was: fill writes to a temporary file
+// in the same directory, which is renamed over path only when fill and the
+// close succeed, and removed otherwise.
+func writeFileAtomic(cacheDir, path string, fill func(f *os.File) error) (err error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating cache directory: %w", err)
+	if err := privdir.MkdirAll(cacheDir, dir, 0o755); err != nil {
+		return err
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -179,9 +188,9 @@ func (c *Client) CachedIndexArchive(idx *Index) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("index %s: not a <base>/%s/%s address", idx.Source, arch, indexFile)
 	}
-	data, _, ok := loadCachedIndex(indexCacheDir(cacheDir, base, arch))
-	if !ok {
-		return nil, fmt.Errorf("index %s: not in the cache %s", idx.Source, cacheDir)
+	data, _, err := loadCachedIndex(cacheDir, indexCacheDir(cacheDir, base, arch))
+	if err != nil {
+		return nil, fmt.Errorf("index %s: not usable from the cache %s: %w", idx.Source, cacheDir, err)
 	}
 	keys, err := c.keys(arch)
 	if err != nil {
