@@ -158,20 +158,26 @@ func writeFileAtomic(cacheDir, path string, fill func(f *os.File) error) (err er
 const staleTempAge = time.Hour
 
 // sweepStaleTemps removes the temporary files that processes killed in the
-// middle of a write left in dir.
+// middle of a write left in dir (see privdir.SweepTemps: never through a
+// symlink, only ours).
 func sweepStaleTemps(dir string, now time.Time) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), ".tmp") {
-			continue
+	privdir.SweepTemps(filepath.Dir(dir), filepath.Base(dir), isTempName, now.Add(-staleTempAge))
+}
+
+// isTempName reports whether name is one writeFileAtomic's CreateTemp
+// makes: "." + the entry's name + ".tmp" + decimal digits.
+func isTempName(name string) bool {
+	i := strings.LastIndex(name, ".tmp")
+	return strings.HasPrefix(name, ".") && i > 1 && allDigits(name[i+len(".tmp"):])
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
 		}
-		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > staleTempAge {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
 	}
+	return s != ""
 }
 
 // CachedIndexArchive returns the APKINDEX.tar.gz that idx was read from,

@@ -398,17 +398,22 @@ func (v *verifyingReader) Close() error {
 }
 
 // sweepTemps removes temporary files older than an hour (those of runs
-// that died); younger ones may belong to a concurrent run.
+// that died); younger ones may belong to a concurrent run. Only ours are
+// removed, never through a symlink (see privdir.SweepTemps).
 func (s *store) sweepTemps(now time.Time) {
-	des, err := os.ReadDir(s.tempDir())
-	if err != nil {
-		return
-	}
-	for _, de := range des {
-		if fi, err := de.Info(); err == nil && now.Sub(fi.ModTime()) > time.Hour {
-			os.Remove(filepath.Join(s.tempDir(), de.Name()))
+	privdir.SweepTemps(s.dir, filepath.Base(s.tempDir()), isStoreTemp, now.Add(-time.Hour))
+}
+
+// isStoreTemp reports whether name is one of the store's CreateTemp
+// patterns, "data-*" and "put-*", with the decimal digits CreateTemp puts
+// for the star.
+func isStoreTemp(name string) bool {
+	for _, prefix := range []string{"data-", "put-"} {
+		if digits, ok := strings.CutPrefix(name, prefix); ok && digits != "" && strings.Trim(digits, "0123456789") == "" {
+			return true
 		}
 	}
+	return false
 }
 
 var errNoStore = errors.New("no StoreDir given")

@@ -10,13 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
-// Issue 12, defect 1: a second local user (testenv.OtherUID) attacks
+// Issue 12, defects 1 and 2: a second local user (testenv.OtherUID) attacks
 // the build of the first (testenv.NobodyUID) through the cache directory.
 
 const victimUID, attackerUID = testenv.NobodyUID, testenv.OtherUID
@@ -232,6 +233,55 @@ func TestCacheOfSameUserTrusted(t *testing.T) {
 	}
 	if !poisoned(t, img) {
 		t.Errorf("poisoned(%s) = false after the cache's own user poisoned it, want true", img)
+	}
+}
+
+// TestTempSweepKeepsSymlinkTarget (defect 2): the store's temporary
+// directory replaced by a symlink to a directory of the user's (even one
+// holding old files named like the store's temporaries) loses nothing to
+// the sweep of stale temporaries.
+func TestTempSweepKeepsSymlinkTarget(t *testing.T) {
+	m := busyboxMirror(t)
+	world := testenv.WorldDir(t)
+	cache, out := filepath.Join(world, "cache"), filepath.Join(world, "out")
+	warm(t, m, cache, out)
+
+	victim := filepath.Join(world, "victim")
+	if err := os.Mkdir(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-3 * time.Hour)
+	names := []string{"thesis.tex", "data-12345", "put-678", ".busybox.apk.tmp42"}
+	for _, n := range append([]string{""}, names...) {
+		p := filepath.Join(victim, n)
+		if n != "" {
+			if err := os.WriteFile(p, []byte("precious\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chown(p, victimUID, victimUID); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(cache, "unpacked", "tmp")
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(tmp, victimUID, victimUID); err != nil {
+		t.Fatal(err)
+	}
+	args, stderr, code := buildAs(t, m, victimUID, cache, filepath.Join(out, "img.ext4"))
+	t.Logf("rootfs-synth %s = exit %d\nstderr: %s", strings.Join(args, " "), code, stderr)
+	for _, n := range names {
+		if _, err := os.Lstat(filepath.Join(victim, n)); err != nil {
+			t.Errorf("%s after a build with %s a symlink to its directory: %v", filepath.Join(victim, n), tmp, err)
+		}
 	}
 }
 
