@@ -28,7 +28,8 @@ import (
 // sees either nothing or a whole file. Nothing is fsynced: every entry is
 // verified again each time it is used (the index signature; the package's
 // size, control SHA-1 and datahash), so a file torn by a crash is detected
-// and fetched again instead of trusted.
+// and fetched again instead of trusted. The cache must be private to the
+// user (internal/privdir): the unpacked store beside it is trusted.
 
 const (
 	indexFile           = "APKINDEX.tar.gz"
