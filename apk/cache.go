@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/privdir"
 )
 
 // The cache directory layout:
@@ -26,7 +28,8 @@ import (
 // sees either nothing or a whole file. Nothing is fsynced: every entry is
 // verified again each time it is used (the index signature; the package's
 // size, control SHA-1 and datahash), so a file torn by a crash is detected
-// and fetched again instead of trusted.
+// and fetched again instead of trusted. The cache must be private to the
+// user (internal/privdir): the unpacked store beside it is trusted.
 
 const (
 	indexFile           = "APKINDEX.tar.gz"
@@ -57,40 +60,46 @@ func indexCacheDir(cacheDir, base, arch string) string {
 	return filepath.Join(cacheDir, "indexes", key+"-"+hex.EncodeToString(sum[:6]), arch)
 }
 
-// loadCachedIndex returns the cached index archive of a mirror and its
-// validators; ok is false when there is none or it does not match its
-// sidecar (then it must be fetched unconditionally).
-func loadCachedIndex(dir string) (data []byte, meta indexMeta, ok bool) {
-	mb, err := os.ReadFile(filepath.Join(dir, indexMetaFile))
-	if err != nil || json.Unmarshal(mb, &meta) != nil {
-		return nil, indexMeta{}, false
-	}
-	data, err = os.ReadFile(filepath.Join(dir, indexFile))
+// loadCachedIndex returns the cached index archive of a mirror in dir,
+// below the cache directory cacheDir, and its validators; the error says
+// why there is none to use (wrapping fs.ErrNotExist when there is none at
+// all): it is missing, does not match its sidecar, or is not private to
+// the user (then it must be fetched unconditionally).
+func loadCachedIndex(cacheDir, dir string) (data []byte, meta indexMeta, err error) {
+	mb, err := privdir.ReadFile(cacheDir, filepath.Join(dir, indexMetaFile))
 	if err != nil {
-		return nil, indexMeta{}, false
+		return nil, indexMeta{}, err
+	}
+	if err := json.Unmarshal(mb, &meta); err != nil {
+		return nil, indexMeta{}, fmt.Errorf("reading %s: %w", filepath.Join(dir, indexMetaFile), err)
+	}
+	data, err = privdir.ReadFile(cacheDir, filepath.Join(dir, indexFile))
+	if err != nil {
+		return nil, indexMeta{}, err
 	}
 	sum := sha256.Sum256(data)
 	if hex.EncodeToString(sum[:]) != meta.SHA256 {
-		return nil, indexMeta{}, false
+		return nil, indexMeta{}, fmt.Errorf("%s does not match its sidecar %s", filepath.Join(dir, indexFile), indexMetaFile)
 	}
-	return data, meta, true
+	return data, meta, nil
 }
 
-// storeCachedIndex writes a verified index archive and then its sidecar.
-func storeCachedIndex(dir string, data []byte, meta indexMeta) error {
+// storeCachedIndex writes a verified index archive and then its sidecar
+// into dir, below the cache directory cacheDir.
+func storeCachedIndex(cacheDir, dir string, data []byte, meta indexMeta) error {
 	sum := sha256.Sum256(data)
 	meta.SHA256 = hex.EncodeToString(sum[:])
 	mb, err := json.MarshalIndent(meta, "", "\t")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, indexFile), func(w *os.File) error {
+	if err := writeFileAtomic(cacheDir, filepath.Join(dir, indexFile), func(w *os.File) error {
 		_, err := w.Write(data)
 		return err
 	}); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, indexMetaFile), func(w *os.File) error {
+	return writeFileAtomic(cacheDir, filepath.Join(dir, indexMetaFile), func(w *os.File) error {
 		_, err := io.Copy(w, bytes.NewReader(mb))
 		return err
 	})
@@ -111,13 +120,14 @@ func safeFileNamePart(s string) bool {
 	return s != "" && s[0] != '.' && !strings.ContainsAny(s, "/\\\x00")
 }
 
-// writeFileAtomic makes path hold what fill writes, or leaves it as it was:
-// fill writes to a temporary file in the same directory, which is renamed
-// over path only when fill and the close succeed, and removed otherwise.
-func writeFileAtomic(path string, fill func(f *os.File) error) (err error) {
+// writeFileAtomic makes path, below the cache directory cacheDir, hold
+// what fill writes, or leaves it as it was: fill writes to a temporary file
+// in the same directory, which is renamed over path only when fill and the
+// close succeed, and removed otherwise.
+func writeFileAtomic(cacheDir, path string, fill func(f *os.File) error) (err error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating cache directory: %w", err)
+	if err := privdir.MkdirAll(cacheDir, dir, 0o755); err != nil {
+		return err
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -149,20 +159,26 @@ func writeFileAtomic(path string, fill func(f *os.File) error) (err error) {
 const staleTempAge = time.Hour
 
 // sweepStaleTemps removes the temporary files that processes killed in the
-// middle of a write left in dir.
+// middle of a write left in dir (see privdir.SweepTemps: never through a
+// symlink, only ours).
 func sweepStaleTemps(dir string, now time.Time) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), ".tmp") {
-			continue
+	privdir.SweepTemps(filepath.Dir(dir), filepath.Base(dir), isTempName, now.Add(-staleTempAge))
+}
+
+// isTempName reports whether name is one writeFileAtomic's CreateTemp
+// makes: "." + the entry's name + ".tmp" + decimal digits.
+func isTempName(name string) bool {
+	i := strings.LastIndex(name, ".tmp")
+	return strings.HasPrefix(name, ".") && i > 1 && allDigits(name[i+len(".tmp"):])
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
 		}
-		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > staleTempAge {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
 	}
+	return s != ""
 }
 
 // CachedIndexArchive returns the APKINDEX.tar.gz that idx was read from,
@@ -179,9 +195,9 @@ func (c *Client) CachedIndexArchive(idx *Index) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("index %s: not a <base>/%s/%s address", idx.Source, arch, indexFile)
 	}
-	data, _, ok := loadCachedIndex(indexCacheDir(cacheDir, base, arch))
-	if !ok {
-		return nil, fmt.Errorf("index %s: not in the cache %s", idx.Source, cacheDir)
+	data, _, err := loadCachedIndex(cacheDir, indexCacheDir(cacheDir, base, arch))
+	if err != nil {
+		return nil, fmt.Errorf("index %s: not usable from the cache %s: %w", idx.Source, cacheDir, err)
 	}
 	keys, err := c.keys(arch)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/privdir"
 )
 
 // Defaults for the zero values of Client's fields.
@@ -149,15 +151,30 @@ func (c *Client) httpClient() *http.Client {
 	return defaultHTTP
 }
 
+// CheckCache makes the cache directory if it is missing and checks that
+// no other user can change it (see cacheDir), so that a caller can refuse
+// a shared cache once, before any work, instead of once per repository.
+func (c *Client) CheckCache() error {
+	_, err := c.cacheDir()
+	return err
+}
+
+// cacheDir returns the cache directory, made if missing, once it is
+// checked to be private to the user (see internal/privdir): the cache
+// is trusted to hold what this user put there.
 func (c *Client) cacheDir() (string, error) {
-	if c.CacheDir != "" {
-		return c.CacheDir, nil
+	dir := c.CacheDir
+	if dir == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("finding the cache directory (set one explicitly): %w", err)
+		}
+		dir = filepath.Join(d, "rootfs-synth")
 	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the cache directory (set one explicitly): %w", err)
+	if err := privdir.CheckRoot(dir); err != nil {
+		return "", err
 	}
-	return filepath.Join(dir, "rootfs-synth"), nil
+	return dir, nil
 }
 
 func (c *Client) parallel() int {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 )
 
@@ -70,9 +71,12 @@ func indexURL(base, arch string) string { return base + "/" + arch + "/" + index
 // cachedIndex reads the cached index of one mirror without any network.
 func (c *Client) cachedIndex(base, arch, tag string, keys *KeyRing, cacheDir string, out **Index) error {
 	u := indexURL(base, arch)
-	data, _, ok := loadCachedIndex(indexCacheDir(cacheDir, base, arch))
-	if !ok {
+	data, _, err := loadCachedIndex(cacheDir, indexCacheDir(cacheDir, base, arch))
+	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s is not cached", u)
+	}
+	if err != nil {
+		return fmt.Errorf("cached index %s: %w", u, err)
 	}
 	idx, err := c.readIndex(data, u, tag, keys)
 	if err != nil {
@@ -86,9 +90,10 @@ func (c *Client) cachedIndex(base, arch, tag string, keys *KeyRing, cacheDir str
 func (c *Client) fetchIndexFrom(ctx context.Context, base, arch, tag string, keys *KeyRing, cacheDir string) (*Index, error) {
 	u := indexURL(base, arch)
 	dir := indexCacheDir(cacheDir, base, arch)
-	cached, meta, haveCache := loadCachedIndex(dir)
+	// A cached index that cannot be used is fetched whole and replaced.
+	cached, meta, err := loadCachedIndex(cacheDir, dir)
 	var v validators
-	if haveCache && meta.URL == u {
+	if err == nil && meta.URL == u {
 		v = meta.Validators
 	}
 	d, err := c.open(ctx, u, v)
@@ -126,7 +131,7 @@ func (c *Client) fetchIndexFrom(ctx context.Context, base, arch, tag string, key
 	if err != nil {
 		return nil, err
 	}
-	if err := storeCachedIndex(dir, data, indexMeta{URL: u, Validators: d.validators}); err != nil {
+	if err := storeCachedIndex(cacheDir, dir, data, indexMeta{URL: u, Validators: d.validators}); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", u, err)
 	}
 	return idx, nil

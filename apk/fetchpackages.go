@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/privdir"
 )
 
 // FetchPackages makes every package of pkgs present and verified in the
@@ -73,7 +75,7 @@ func (c *Client) FetchPackages(ctx context.Context, pkgs []*Package) ([]string, 
 	for range min(c.parallel(), len(jobs)) {
 		wg.Go(func() {
 			for j := range next {
-				err := c.fetchPackage(ctx, j.pkg, j.path, j.origin)
+				err := c.fetchPackage(ctx, cacheDir, j.pkg, j.path, j.origin)
 				switch {
 				case err == nil:
 					for _, i := range j.dups {
@@ -112,10 +114,11 @@ feed:
 
 var errOfflineMissing = errors.New("not cached")
 
-// fetchPackage makes one package present and verified at path.
-func (c *Client) fetchPackage(ctx context.Context, p *Package, path string, o indexOrigin) error {
+// fetchPackage makes one package present and verified at path, in the
+// cache directory cacheDir.
+func (c *Client) fetchPackage(ctx context.Context, cacheDir string, p *Package, path string, o indexOrigin) error {
 	id := p.String()
-	if err := verifyCached(p, path); err == nil {
+	if err := verifyCached(cacheDir, p, path); err == nil {
 		c.progress(Progress{Package: id, Done: p.Size, Total: p.Size})
 		return nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -145,7 +148,7 @@ func (c *Client) fetchPackage(ctx context.Context, p *Package, path string, o in
 		if total <= 0 {
 			total = d.size
 		}
-		return writeFileAtomic(path, func(f *os.File) error {
+		return writeFileAtomic(cacheDir, path, func(f *os.File) error {
 			pr := &progressReader{r: d.body, c: c, p: Progress{Package: id, Total: total}}
 			if p.Size > 0 && d.size > p.Size {
 				return fmt.Errorf("verifying %s: %d bytes, index says %d", u, d.size, p.Size)
@@ -205,8 +208,8 @@ const maxPackageSize = 4 << 30
 
 // verifyCached checks the cached copy of p; the error wraps os.ErrNotExist
 // when there is none.
-func verifyCached(p *Package, path string) error {
-	f, err := os.Open(path)
+func verifyCached(cacheDir string, p *Package, path string) error {
+	f, err := privdir.Open(cacheDir, path)
 	if err != nil {
 		return err
 	}

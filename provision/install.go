@@ -13,6 +13,8 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/privdir"
 )
 
 // provision is Provision: the steps in order, each its own function.
@@ -108,6 +110,11 @@ func newInstaller(opts Options) (*installer, error) {
 	case len(opts.Packages) == 0:
 		return nil, errors.New("no packages to install")
 	}
+	// The store is trusted as the user's own: refuse one another user
+	// could change (a manifest says what the image holds).
+	if err := privdir.CheckRoot(opts.StoreDir); err != nil {
+		return nil, err
+	}
 	if opts.Arch == "" {
 		opts.Arch = apk.HostArch()
 	}
@@ -144,6 +151,11 @@ func (in *installer) progress(phase string, done, total int, pkg string) {
 // unpacking the missing ones on every CPU.
 func (in *installer) unpackAll(ctx context.Context) error {
 	in.store.sweepTemps(time.Now())
+	for _, dir := range []string{in.store.tempDir(), in.store.pkgDir()} {
+		if err := privdir.MkdirAll(in.store.dir, dir, 0o700); err != nil {
+			return err
+		}
+	}
 	n := len(in.opts.Packages)
 	in.pkgs = make([]*pkgState, n)
 	errs := make([]error, n)

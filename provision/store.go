@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/internal/privdir"
 )
 
 // The store keeps unpacked package contents, so that a warm build needs no
@@ -48,6 +49,7 @@ func newStore(dir string) *store { return &store{dir: dir, blobs: map[string]*bl
 // blob is a package data file, opened once and read with ReadAt by
 // every entry's Content.
 type blob struct {
+	root string // the store directory, which path is below
 	path string
 	once sync.Once
 	f    *os.File
@@ -55,7 +57,7 @@ type blob struct {
 }
 
 func (b *blob) file() (*os.File, error) {
-	b.once.Do(func() { b.f, b.err = os.Open(b.path) })
+	b.once.Do(func() { b.f, b.err = privdir.Open(b.root, b.path) })
 	return b.f, b.err
 }
 
@@ -127,9 +129,10 @@ func (s *store) pkgDir() string {
 func (s *store) tempDir() string { return filepath.Join(s.dir, "tmp") }
 
 // loadManifest returns the package's manifest if the store has it and its
-// data; ok is false when the package must be unpacked.
+// data; ok is false when the package must be unpacked (also when one of
+// them is not private to the user: the unpacking renames its own over it).
 func (s *store) loadManifest(p *apk.Package) (*manifest, bool) {
-	data, err := os.ReadFile(s.pkgPath(p, ".json"))
+	data, err := privdir.ReadFile(s.dir, s.pkgPath(p, ".json"))
 	if err != nil {
 		return nil, false
 	}
@@ -137,7 +140,12 @@ func (s *store) loadManifest(p *apk.Package) (*manifest, bool) {
 	if json.Unmarshal(data, &m) != nil || m.Version != manifestVersion || m.Package != p.String() || m.Checksum != apk.FormatChecksum(p.Checksum) {
 		return nil, false
 	}
-	if fi, err := os.Stat(s.pkgPath(p, ".data")); err != nil || fi.Size() != m.DataSize {
+	f, err := privdir.Open(s.dir, s.pkgPath(p, ".data"))
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() != m.DataSize {
 		return nil, false
 	}
 	return &m, true
@@ -153,6 +161,9 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 		return nil, err
 	}
 	defer f.Close()
+	if err := privdir.CheckFile(f); err != nil {
+		return nil, err
+	}
 	pr, err := apk.NewPackageReader(f, p)
 	if err != nil {
 		return nil, err
@@ -171,7 +182,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 			m.Scripts[name] = string(body)
 		}
 	}
-	if err := os.MkdirAll(s.tempDir(), 0o700); err != nil {
+	if err := privdir.MkdirAll(s.dir, s.tempDir(), 0o700); err != nil {
 		return nil, err
 	}
 	data, err := os.CreateTemp(s.tempDir(), "data-*")
@@ -230,7 +241,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(s.pkgDir(), 0o700); err != nil {
+	if err := privdir.MkdirAll(s.dir, s.pkgDir(), 0o700); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(data.Name(), s.pkgPath(p, ".data")); err != nil {
@@ -255,7 +266,7 @@ func (s *store) pkgOpener(p *apk.Package, e *entry) func() (io.ReadCloser, error
 	s.mu.Lock()
 	b, ok := s.blobs[path]
 	if !ok {
-		b = &blob{path: path}
+		b = &blob{root: s.dir, path: path}
 		s.blobs[path] = b
 	}
 	s.mu.Unlock()
@@ -306,7 +317,7 @@ func tarEntry(hdr *tar.Header) (entry, error) {
 func (s *store) putBytes(b []byte) (string, error) {
 	sum := sha1.Sum(b)
 	hexSum := hex.EncodeToString(sum[:])
-	if err := os.MkdirAll(s.tempDir(), 0o700); err != nil {
+	if err := privdir.MkdirAll(s.dir, s.tempDir(), 0o700); err != nil {
 		return "", err
 	}
 	return hexSum, s.publish(s.filePath(hexSum), bytes.NewReader(b))
@@ -330,7 +341,7 @@ func (s *store) publish(name string, r io.Reader) (err error) {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+	if err := privdir.MkdirAll(s.dir, filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
@@ -339,7 +350,7 @@ func (s *store) publish(name string, r io.Reader) (err error) {
 // fileOpener returns the Content function of a file putBytes stored.
 func (s *store) fileOpener(sum string, size int64, guestPath string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
-		f, err := os.Open(s.filePath(sum))
+		f, err := privdir.Open(s.dir, s.filePath(sum))
 		if err != nil {
 			return nil, fmt.Errorf("opening the stored content of /%s: %w", guestPath, err)
 		}
@@ -387,17 +398,22 @@ func (v *verifyingReader) Close() error {
 }
 
 // sweepTemps removes temporary files older than an hour (those of runs
-// that died); younger ones may belong to a concurrent run.
+// that died); younger ones may belong to a concurrent run. Only ours are
+// removed, never through a symlink (see privdir.SweepTemps).
 func (s *store) sweepTemps(now time.Time) {
-	des, err := os.ReadDir(s.tempDir())
-	if err != nil {
-		return
-	}
-	for _, de := range des {
-		if fi, err := de.Info(); err == nil && now.Sub(fi.ModTime()) > time.Hour {
-			os.Remove(filepath.Join(s.tempDir(), de.Name()))
+	privdir.SweepTemps(s.dir, filepath.Base(s.tempDir()), isStoreTemp, now.Add(-time.Hour))
+}
+
+// isStoreTemp reports whether name is one of the store's CreateTemp
+// patterns, "data-*" and "put-*", with the decimal digits CreateTemp puts
+// for the star.
+func isStoreTemp(name string) bool {
+	for _, prefix := range []string{"data-", "put-"} {
+		if digits, ok := strings.CutPrefix(name, prefix); ok && digits != "" && strings.Trim(digits, "0123456789") == "" {
+			return true
 		}
 	}
+	return false
 }
 
 var errNoStore = errors.New("no StoreDir given")

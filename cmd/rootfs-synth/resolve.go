@@ -150,14 +150,18 @@ func apkClient(cCtx *cli.Context, arch string) (*apk.Client, error) {
 		fmt.Fprintln(stderr, "WARNING: --allow-untrusted: indexes that are unsigned or signed by an unknown key are ACCEPTED;")
 		fmt.Fprintln(stderr, "WARNING: whoever can change them chooses what gets installed.")
 	}
-	return &apk.Client{
+	c := &apk.Client{
 		CacheDir:       cCtx.String("cache-dir"),
 		Keys:           keys,
 		Arch:           arch,
 		AllowUntrusted: cCtx.Bool("allow-untrusted"),
 		Offline:        cCtx.Bool("offline"),
 		Logger:         newLogger(stderr),
-	}, nil
+	}
+	if err := c.CheckCache(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // newLogger logs warnings to w as "level=WARN msg=... key=value" lines,

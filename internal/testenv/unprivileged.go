@@ -48,7 +48,10 @@ func worldDirIn(t testing.TB, parent string) (string, error) {
 		return "", err
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o1777); err != nil {
+	// Sticky like /tmp (os.Chmod takes fs.ModeSticky, not 0o1000): other
+	// users cannot rename what they do not own in it, so a cache below it
+	// is one only its user can change.
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
 	return dir, nil
