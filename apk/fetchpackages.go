@@ -157,7 +157,10 @@ func (c *Client) fetchPackage(ctx context.Context, p *Package, path string, o in
 				limit = p.Size + 1
 			}
 			if err := copyVerified(f, io.LimitReader(pr, limit), p); err != nil {
-				return fmt.Errorf("verifying %s: %w", u, d.body.failed(err))
+				if d.body.readErr != nil {
+					return transient(d.body.readErr) // names the URL already
+				}
+				return fmt.Errorf("verifying %s: %w", u, err)
 			}
 			if d.size >= 0 && pr.p.Done != d.size {
 				return transient(fmt.Errorf("%s: got %d of %d bytes", u, pr.p.Done, d.size))
