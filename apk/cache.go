@@ -31,8 +31,14 @@ import (
 const (
 	indexFile           = "APKINDEX.tar.gz"
 	indexMetaFile       = "APKINDEX.json"
-	maxIndexArchiveSize = 256 << 20 // a v3.23 community index is ~2 MB
+	maxIndexArchiveSize = 64 << 20 // on disk while it streams in; see below
 )
+
+// maxIndexArchiveSize bounds an index archive as served. A v3.23 community
+// APKINDEX.tar.gz is about 2 MB, so 64 MiB leaves thirty-fold room while an
+// endless body from a hostile mirror ends soon; it streams into a temporary
+// file in the cache (as apk-tools' own cache download does), so the bound
+// costs disk, not memory.
 
 // indexMeta is the sidecar of a cached index.
 type indexMeta struct {
@@ -65,8 +71,14 @@ func loadCachedIndex(dir string) (data []byte, meta indexMeta, ok bool) {
 	if err != nil || json.Unmarshal(mb, &meta) != nil {
 		return nil, indexMeta{}, false
 	}
-	data, err = os.ReadFile(filepath.Join(dir, indexFile))
+	f, err := os.Open(filepath.Join(dir, indexFile))
 	if err != nil {
+		return nil, indexMeta{}, false
+	}
+	defer f.Close()
+	// No larger than what fetchIndexFrom lets in.
+	data, err = io.ReadAll(io.LimitReader(f, maxIndexArchiveSize+1))
+	if err != nil || len(data) > maxIndexArchiveSize {
 		return nil, indexMeta{}, false
 	}
 	sum := sha256.Sum256(data)
@@ -76,22 +88,15 @@ func loadCachedIndex(dir string) (data []byte, meta indexMeta, ok bool) {
 	return data, meta, true
 }
 
-// storeCachedIndex writes a verified index archive and then its sidecar.
-func storeCachedIndex(dir string, data []byte, meta indexMeta) error {
-	sum := sha256.Sum256(data)
-	meta.SHA256 = hex.EncodeToString(sum[:])
+// storeIndexMeta writes the sidecar of an index archive fetchIndexFrom has
+// just put in place; meta.SHA256 ties the two together.
+func storeIndexMeta(dir string, meta indexMeta) error {
 	mb, err := json.MarshalIndent(meta, "", "\t")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, indexFile), func(w *os.File) error {
-		_, err := w.Write(data)
-		return err
-	}); err != nil {
-		return err
-	}
 	return writeFileAtomic(filepath.Join(dir, indexMetaFile), func(w *os.File) error {
-		_, err := io.Copy(w, bytes.NewReader(mb))
+		_, err := w.Write(mb)
 		return err
 	})
 }

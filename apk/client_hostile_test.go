@@ -1,8 +1,12 @@
 package apk_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,4 +88,61 @@ func TestFetchSlowLoris(t *testing.T) {
 			t.Logf("a single slow mirror: %v", err)
 		})
 	}
+}
+
+// allocated returns how many bytes f allocated on the heap (in all
+// goroutines, so the test server's allocations count too).
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+var sink []byte
+
+// TestFetchIndexEndless (defect 11): an index body without end, shaped
+// like an index (a gzip stream of a tar whose entries never stop, stored
+// uncompressed so that it costs the server nothing), is cut at the
+// client's bound without being held in memory, with one line naming the
+// URL and the bound, and leaves nothing in the cache.
+func TestFetchIndexEndless(t *testing.T) {
+	repo := newTestRepo(t)
+	srv := serve(t, repo, func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if !strings.HasSuffix(r.URL.Path, "APKINDEX.tar.gz") {
+			return false
+		}
+		zw, _ := gzip.NewWriterLevel(w, gzip.NoCompression)
+		tw := tar.NewWriter(zw)
+		junk := make([]byte, 1<<20)
+		for r.Context().Err() == nil {
+			if tw.WriteHeader(&tar.Header{Name: "junk", Mode: 0o644, Size: int64(len(junk))}) != nil {
+				break
+			}
+			if _, err := tw.Write(junk); err != nil {
+				break
+			}
+		}
+		return true
+	})
+	// The gauge can say no: 64 MiB held is seen as at least that.
+	if got := allocated(func() { sink = bytes.Repeat([]byte{1}, 64<<20) }); got < 64<<20 {
+		t.Fatalf("allocating 64 MiB counted as %d bytes: the gauge is broken", got)
+	}
+	sink = nil
+
+	c := testClient(t, repo)
+	c.Retries = -1
+	u := repo.URL(srv.URL) + "/x86_64/APKINDEX.tar.gz"
+	var err error
+	got := allocated(func() { _, err = c.FetchIndex(context.Background(), repoOf(repo.URL(srv.URL))) })
+	if err == nil || !strings.Contains(err.Error(), u) || !strings.Contains(err.Error(), "64 MiB") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("FetchIndex(endless body) = %v, want one line naming %s and the bound of 64 MiB", err, u)
+	}
+	if got > 32<<20 {
+		t.Errorf("FetchIndex(endless body) allocated %d MiB, want the body streamed (under 32 MiB)", got>>20)
+	}
+	t.Logf("endless index: %d KiB allocated; %v", got>>10, err)
+	checkCache(t, c.CacheDir, nil)
 }
