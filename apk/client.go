@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,7 +36,13 @@ const (
 // cache entry appears atomically by rename and is verified again on use.
 type Client struct {
 	// HTTP is the client for http and https URLs; nil means one with
-	// dial, TLS-handshake and idle timeouts (http.DefaultClient has none).
+	// dial, TLS-handshake and idle timeouts (http.DefaultClient has none)
+	// whose dialer refuses link-local, unspecified, multicast and (unless
+	// the mirror is on this machine) loopback addresses after a redirect
+	// (see redirect.go). Whichever client, redirects are followed only to
+	// http and https, at most 10, and a refused one fails that mirror
+	// without a retry; a client given here keeps its own dialer, so only
+	// redirects to such addresses written as IPs are refused.
 	HTTP *http.Client
 	// CacheDir holds verified indexes and packages; "" means
 	// os.UserCacheDir()/rootfs-synth ($XDG_CACHE_HOME/rootfs-synth).
@@ -139,9 +144,10 @@ func (c *Client) keys(arch string) (*KeyRing, error) {
 }
 
 var defaultHTTP = &http.Client{
+	CheckRedirect: checkRedirect,
 	Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialChecked, // redirect.go
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          32,
 		MaxIdleConnsPerHost:   DefaultParallel * 2,
@@ -152,10 +158,12 @@ var defaultHTTP = &http.Client{
 }
 
 func (c *Client) httpClient() *http.Client {
-	if c.HTTP != nil {
-		return c.HTTP
+	if c.HTTP == nil {
+		return defaultHTTP
 	}
-	return defaultHTTP
+	hc := *c.HTTP
+	hc.CheckRedirect = checkRedirect
+	return &hc
 }
 
 func (c *Client) cacheDir() (string, error) {

@@ -146,3 +146,56 @@ func TestFetchIndexEndless(t *testing.T) {
 	t.Logf("endless index: %d KiB allocated; %v", got>>10, err)
 	checkCache(t, c.CacheDir, nil)
 }
+
+// redirectTo answers every request for a path ending in suffix with a 302
+// to target (with the request's path appended when target ends in "/").
+func redirectTo(suffix, target string) fault {
+	return func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if !strings.HasSuffix(r.URL.Path, suffix) {
+			return false
+		}
+		to := target
+		if strings.HasSuffix(to, "/") {
+			to += strings.TrimPrefix(r.URL.Path, "/")
+		}
+		http.Redirect(w, r, to, http.StatusFound)
+		return true
+	}
+}
+
+// TestFetchRedirectToFile (defect 18): a redirect to file:///etc/passwd is
+// refused once, naming where it pointed, and the next mirror serves.
+func TestFetchRedirectToFile(t *testing.T) {
+	repo := newTestRepo(t)
+	evil := serve(t, repo, redirectTo("APKINDEX.tar.gz", "file:///etc/passwd"))
+	c := testClient(t, repo) // Retries: 2
+	_, err := c.FetchIndex(context.Background(), repoOf(repo.URL(evil.URL)))
+	if err == nil || !strings.Contains(err.Error(), `redirect to "file:///etc/passwd" refused`) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("FetchIndex(redirect to file:///etc/passwd) = %v, want one line saying the redirect to %q was refused", err, "file:///etc/passwd")
+	}
+	if got := evil.count("APKINDEX.tar.gz"); got != 1 {
+		t.Errorf("index requests to the redirecting mirror = %d, want 1 (a refused redirect is not retried)", got)
+	}
+	good := serve(t, repo, nil)
+	if _, err := c.FetchIndex(context.Background(), repoOf(repo.URL(evil.URL), repo.URL(good.URL))); err != nil {
+		t.Errorf("FetchIndex(redirecting mirror, good mirror) = %v, want the good mirror's index", err)
+	}
+	checkCache(t, c.CacheDir, nil)
+}
+
+// TestFetchRedirectLoopback (defect 18): a mirror on this machine may
+// redirect to another port on this machine.
+func TestFetchRedirectLoopback(t *testing.T) {
+	repo := newTestRepo(t)
+	good := serve(t, repo, nil)
+	moved := serve(t, repo, redirectTo("", good.URL+"/"))
+	c := testClient(t, repo)
+	pkgs, _, err := fetchAll(t, c, repoOf(repo.URL(moved.URL)))
+	if err != nil {
+		t.Fatalf("fetching through a redirect from %s to %s: %v", moved.URL, good.URL, err)
+	}
+	if good.count(".apk") != len(pkgs) {
+		t.Errorf("packages served by the redirect's target = %d, want %d", good.count(".apk"), len(pkgs))
+	}
+	checkCache(t, c.CacheDir, pkgs, names(pkgs)...)
+}

@@ -117,10 +117,16 @@ func (c *Client) open(ctx context.Context, rawURL string, v validators) (*downlo
 	if v.LastModified != "" {
 		req.Header.Set("If-Modified-Since", v.LastModified)
 	}
+	proxy, _ := http.ProxyFromEnvironment(req) // the one defaultHTTP will use
+	req = req.WithContext(withDialPolicy(ctx, u, proxy))
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		if context.Cause(ctx) == stall {
 			return fail(transient(stall))
+		}
+		var refused *redirectError
+		if errors.As(err, &refused) {
+			return fail(refused) // asking again gets the same redirect
 		}
 		if ctx.Err() != nil {
 			// The caller's context ended: not a mirror's fault.
