@@ -195,7 +195,11 @@ func copyVerified(f *os.File, r io.Reader, p *Package) error {
 		return err
 	}
 	if size := written + n; p.Size > 0 && size != p.Size {
-		return fmt.Errorf("package %s has %d bytes or more, the index says %d", p, size, p.Size)
+		more := "" // the reader stops one byte past the index's size
+		if size > p.Size {
+			more = " or more"
+		}
+		return fmt.Errorf("package %s has %d bytes%s, the index says %d", p, size, more, p.Size)
 	}
 	if err := pr.checkDataHash(h.Sum(nil)); err != nil {
 		return fmt.Errorf("package %s: %w", p, err)
