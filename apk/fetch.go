@@ -41,7 +41,7 @@ type statusError struct {
 }
 
 func (e *statusError) Error() string {
-	return fmt.Sprintf("%s: %s", e.url, e.text)
+	return fmt.Sprintf("%s: %q", e.url, e.text) // the server's words
 }
 
 // notFound reports whether the mirror says it does not have the file.
