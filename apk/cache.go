@@ -34,8 +34,14 @@ import (
 const (
 	indexFile           = "APKINDEX.tar.gz"
 	indexMetaFile       = "APKINDEX.json"
-	maxIndexArchiveSize = 256 << 20 // a v3.23 community index is ~2 MB
+	maxIndexArchiveSize = 64 << 20 // on disk while it streams in; see below
 )
+
+// maxIndexArchiveSize bounds an index archive as served. A v3.23 community
+// APKINDEX.tar.gz is about 2 MB, so 64 MiB leaves thirty-fold room while an
+// endless body from a hostile mirror ends soon; it streams into a temporary
+// file in the cache (as apk-tools' own cache download does), so the bound
+// costs disk, not memory.
 
 // indexMeta is the sidecar of a cached index.
 type indexMeta struct {
@@ -73,9 +79,18 @@ func loadCachedIndex(cacheDir, dir string) (data []byte, meta indexMeta, err err
 	if err := json.Unmarshal(mb, &meta); err != nil {
 		return nil, indexMeta{}, fmt.Errorf("reading %s: %w", filepath.Join(dir, indexMetaFile), err)
 	}
-	data, err = privdir.ReadFile(cacheDir, filepath.Join(dir, indexFile))
+	f, err := privdir.Open(cacheDir, filepath.Join(dir, indexFile))
 	if err != nil {
 		return nil, indexMeta{}, err
+	}
+	defer f.Close()
+	// No larger than what fetchIndexFrom lets in.
+	data, err = io.ReadAll(io.LimitReader(f, maxIndexArchiveSize+1))
+	if err != nil {
+		return nil, indexMeta{}, fmt.Errorf("reading %s: %w", f.Name(), err)
+	}
+	if len(data) > maxIndexArchiveSize {
+		return nil, indexMeta{}, fmt.Errorf("%s is larger than %d MiB", f.Name(), maxIndexArchiveSize>>20)
 	}
 	sum := sha256.Sum256(data)
 	if hex.EncodeToString(sum[:]) != meta.SHA256 {
@@ -84,23 +99,16 @@ func loadCachedIndex(cacheDir, dir string) (data []byte, meta indexMeta, err err
 	return data, meta, nil
 }
 
-// storeCachedIndex writes a verified index archive and then its sidecar
-// into dir, below the cache directory cacheDir.
-func storeCachedIndex(cacheDir, dir string, data []byte, meta indexMeta) error {
-	sum := sha256.Sum256(data)
-	meta.SHA256 = hex.EncodeToString(sum[:])
+// storeIndexMeta writes, into dir below the cache directory cacheDir, the
+// sidecar of an index archive fetchIndexFrom has just put in place;
+// meta.SHA256 ties the two together.
+func storeIndexMeta(cacheDir, dir string, meta indexMeta) error {
 	mb, err := json.MarshalIndent(meta, "", "\t")
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(cacheDir, filepath.Join(dir, indexFile), func(w *os.File) error {
-		_, err := w.Write(data)
-		return err
-	}); err != nil {
-		return err
-	}
 	return writeFileAtomic(cacheDir, filepath.Join(dir, indexMetaFile), func(w *os.File) error {
-		_, err := io.Copy(w, bytes.NewReader(mb))
+		_, err := w.Write(mb)
 		return err
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,7 +21,8 @@ const (
 	DefaultParallel   = 4                      // concurrent package downloads
 	DefaultRetries    = 3                      // extra rounds over all mirrors after a transient failure
 	DefaultRetryDelay = 500 * time.Millisecond // wait before the first retry round; doubles each round
-	DefaultTimeout    = 30 * time.Second       // longest wait for the next byte of a response
+	DefaultTimeout    = 30 * time.Second       // longest wait for headers; the window a body's rate is judged over
+	DefaultMinRate    = 1 << 10                // bytes/s a body must average over each Timeout window
 
 	maxRetryDelay = 10 * time.Second
 	userAgent     = "rootfs-synth"
@@ -38,7 +38,13 @@ const (
 // cache entry appears atomically by rename and is verified again on use.
 type Client struct {
 	// HTTP is the client for http and https URLs; nil means one with
-	// dial, TLS-handshake and idle timeouts (http.DefaultClient has none).
+	// dial, TLS-handshake and idle timeouts (http.DefaultClient has none)
+	// whose dialer refuses link-local, unspecified, multicast and (unless
+	// the mirror is on this machine) loopback addresses after a redirect
+	// (see redirect.go). Whichever client, redirects are followed only to
+	// http and https, at most 10, and a refused one fails that mirror
+	// without a retry; a client given here keeps its own dialer, so only
+	// redirects to such addresses written as IPs are refused.
 	HTTP *http.Client
 	// CacheDir holds verified indexes and packages; "" means
 	// os.UserCacheDir()/rootfs-synth ($XDG_CACHE_HOME/rootfs-synth).
@@ -64,11 +70,19 @@ type Client struct {
 	// RetryDelay is the wait before the first retry round, doubled for each
 	// further round up to 10s, without jitter; 0 means DefaultRetryDelay.
 	RetryDelay time.Duration
-	// Timeout is the longest a request may wait for response headers or for
-	// the next bytes of the body before it counts as a stalled (transient)
-	// failure; a slow transfer that keeps moving is never cut. 0 means
-	// DefaultTimeout.
+	// Timeout is the longest a request may wait for response headers, and
+	// the window over which the body's rate is judged: a body that brings
+	// fewer than MinRate×Timeout bytes in any such window (counted from the
+	// headers) is given up as stalled or too slow, a transient failure, and
+	// the next mirror is tried. 0 means DefaultTimeout (30s).
 	Timeout time.Duration
+	// MinRate is the slowest average, in bytes per second over each Timeout
+	// window, that a body may keep up; 0 means DefaultMinRate (1 KiB/s, so
+	// 30 KiB per 30s window by default), negative means any rate as long as
+	// some byte arrives in each window. A mirror that trickles (a byte a
+	// second keeps every per-read timeout happy) would otherwise hold a
+	// build forever and never let the next mirror serve it.
+	MinRate int64
 	// Progress, when set, is called as package bytes arrive (and once with
 	// Done == Total for a cache hit). Calls are serialized.
 	Progress func(Progress)
@@ -132,9 +146,10 @@ func (c *Client) keys(arch string) (*KeyRing, error) {
 }
 
 var defaultHTTP = &http.Client{
+	CheckRedirect: checkRedirect,
 	Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialChecked, // redirect.go
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          32,
 		MaxIdleConnsPerHost:   DefaultParallel * 2,
@@ -145,10 +160,12 @@ var defaultHTTP = &http.Client{
 }
 
 func (c *Client) httpClient() *http.Client {
-	if c.HTTP != nil {
-		return c.HTTP
+	if c.HTTP == nil {
+		return defaultHTTP
 	}
-	return defaultHTTP
+	hc := *c.HTTP
+	hc.CheckRedirect = checkRedirect
+	return &hc
 }
 
 // CheckCache makes the cache directory if it is missing and checks that
@@ -206,6 +223,16 @@ func (c *Client) timeout() time.Duration {
 		return c.Timeout
 	}
 	return DefaultTimeout
+}
+
+func (c *Client) minRate() int64 {
+	switch {
+	case c.MinRate < 0:
+		return 0
+	case c.MinRate == 0:
+		return DefaultMinRate
+	}
+	return c.MinRate
 }
 
 func (c *Client) logger() *slog.Logger {

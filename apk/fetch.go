@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,7 +41,7 @@ type statusError struct {
 }
 
 func (e *statusError) Error() string {
-	return fmt.Sprintf("%s: %s", e.url, e.text)
+	return fmt.Sprintf("%s: %q", e.url, e.text) // the server's words
 }
 
 // notFound reports whether the mirror says it does not have the file.
@@ -48,15 +49,24 @@ func (e *statusError) notFound() bool {
 	return e.status == http.StatusNotFound || e.status == http.StatusGone
 }
 
-// stallError is a response whose headers or body stopped arriving for longer
-// than the client's Timeout.
+// stallError is a response whose headers did not arrive within the
+// client's Timeout, or whose body brought fewer bytes in one Timeout
+// window than MinRate asks for.
 type stallError struct {
-	url     string
-	timeout time.Duration
+	url    string
+	window time.Duration
+	got    int64 // bytes in the window; -1 while waiting for the headers
+	rate   int64 // the minimum, bytes/s
 }
 
 func (e *stallError) Error() string {
-	return fmt.Sprintf("%s: no data for %v", e.url, e.timeout)
+	switch {
+	case e.got < 0:
+		return fmt.Sprintf("%s: stalled: no response within %v", e.url, e.window)
+	case e.got == 0:
+		return fmt.Sprintf("%s: stalled: no data for %v", e.url, e.window)
+	}
+	return fmt.Sprintf("%s: too slow: %d bytes in %v, under the minimum of %d bytes/s", e.url, e.got, e.window, e.rate)
 }
 
 // transientError marks a failure worth retrying: a connection error, a
@@ -88,7 +98,7 @@ func (c *Client) open(ctx context.Context, rawURL string, v validators) (*downlo
 
 	timeout := c.timeout()
 	ctx, cancel := context.WithCancelCause(ctx)
-	stall := &stallError{url: rawURL, timeout: timeout}
+	stall := &stallError{url: rawURL, window: timeout, got: -1}
 	timer := time.AfterFunc(timeout, func() { cancel(stall) })
 	fail := func(err error) (*download, error) {
 		timer.Stop()
@@ -107,10 +117,16 @@ func (c *Client) open(ctx context.Context, rawURL string, v validators) (*downlo
 	if v.LastModified != "" {
 		req.Header.Set("If-Modified-Since", v.LastModified)
 	}
+	proxy, _ := http.ProxyFromEnvironment(req) // the one defaultHTTP will use
+	req = req.WithContext(withDialPolicy(ctx, u, proxy))
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		if context.Cause(ctx) == stall {
 			return fail(transient(stall))
+		}
+		var refused *redirectError
+		if errors.As(err, &refused) {
+			return fail(refused) // asking again gets the same redirect
 		}
 		if ctx.Err() != nil {
 			// The caller's context ended: not a mirror's fault.
@@ -134,11 +150,11 @@ func (c *Client) open(ctx context.Context, rawURL string, v validators) (*downlo
 		}
 		return fail(err)
 	}
+	timer.Stop()
+	body := &watchedBody{r: resp.Body, url: rawURL, ctx: ctx, cancel: cancel}
+	go body.watch(timeout, c.minRate())
 	return &download{
-		body: &watchedBody{
-			r: resp.Body, url: rawURL, ctx: ctx, cancel: cancel,
-			timer: timer, timeout: timeout, stall: stall,
-		},
+		body: body,
 		size: resp.ContentLength,
 		validators: validators{
 			ETag:         resp.Header.Get("ETag"),
@@ -176,30 +192,51 @@ func openFile(path, rawURL string, v validators) (*download, error) {
 	}, nil
 }
 
-// watchedBody is a response body that fails once no byte has arrived for
-// the timeout, and remembers whether reading it failed, so that a caller
-// can tell a broken transfer (worth a retry) from bad content.
+// watchedBody is a response body that fails once it brings too few bytes
+// in a window (see Client.MinRate), and remembers whether reading it
+// failed, so that a caller can tell a broken transfer (worth a retry) from
+// bad content.
 type watchedBody struct {
 	r       io.ReadCloser
 	url     string
 	ctx     context.Context         // nil for files
 	cancel  context.CancelCauseFunc // nil for files
-	timer   *time.Timer
-	timeout time.Duration
-	stall   *stallError
-	n       int64
-	readErr error // the first read error other than io.EOF
+	n       atomic.Int64            // bytes read, for the watchdog
+	readErr error                   // the first read error other than io.EOF
+}
+
+// watch cancels the body's request, with a *stallError as the cause, at
+// the end of the first window of the given length in which fewer than
+// minRate bytes per second (and at least one byte) arrived. It returns when
+// the body is closed. A rate, not a wait per read, is what a trickling
+// mirror cannot satisfy.
+func (b *watchedBody) watch(window time.Duration, minRate int64) {
+	want := max(1, minRate*int64(window)/int64(time.Second))
+	tick := time.NewTicker(window)
+	defer tick.Stop()
+	var last int64
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n := b.n.Load()
+		if n-last < want {
+			b.cancel(&stallError{url: b.url, window: window, got: n - last, rate: minRate})
+			return
+		}
+		last = n
+	}
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	b.n += int64(n)
-	if n > 0 && b.timer != nil {
-		b.timer.Reset(b.timeout)
-	}
+	b.n.Add(int64(n))
 	if err != nil && err != io.EOF {
-		if b.ctx != nil && context.Cause(b.ctx) == b.stall {
-			err = b.stall
+		var stall *stallError
+		if b.ctx != nil && errors.As(context.Cause(b.ctx), &stall) {
+			err = stall
 		} else {
 			err = fmt.Errorf("reading %s: %w", b.url, err)
 		}
@@ -211,9 +248,6 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 }
 
 func (b *watchedBody) Close() error {
-	if b.timer != nil {
-		b.timer.Stop()
-	}
 	if b.cancel != nil {
 		b.cancel(nil)
 	}

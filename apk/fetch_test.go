@@ -211,3 +211,20 @@ func TestWithMirrorsStopsOnCancel(t *testing.T) {
 		t.Fatalf("withMirrors(cancelled) = %v after %d tries, want context.Canceled after 1", err, n)
 	}
 }
+
+// TestOpenQuotesStatus: the reason phrase is the server's text and reaches
+// the terminal only quoted.
+func TestOpenQuotesStatus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, _ := w.(http.Hijacker).Hijack()
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 503 \x1b]0;owned\x07\x1b[2J\r\nContent-Length: 0\r\n\r\n")
+		buf.Flush()
+	}))
+	defer srv.Close()
+	c := &Client{}
+	_, err := c.open(context.Background(), srv.URL+"/x", validators{})
+	if err == nil || strings.ContainsAny(err.Error(), "\x1b\x07") || !strings.Contains(err.Error(), `"503 \x1b]0;owned\a\x1b[2J"`) {
+		t.Errorf("open(status with escape sequences) = %q, want the status quoted", err)
+	}
+}

@@ -3,10 +3,14 @@ package apk
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -117,28 +121,47 @@ func (c *Client) fetchIndexFrom(ctx context.Context, base, arch, tag string, key
 		}
 	}
 	defer d.body.Close()
-	data, err := io.ReadAll(io.LimitReader(d.body, maxIndexArchiveSize+1))
-	if err != nil {
-		return nil, d.body.failed(err)
-	}
-	if len(data) > maxIndexArchiveSize {
-		return nil, fmt.Errorf("%s: index larger than %d bytes", u, maxIndexArchiveSize)
-	}
-	if d.size >= 0 && int64(len(data)) != d.size {
-		return nil, transient(fmt.Errorf("%s: got %d of %d bytes", u, len(data), d.size))
-	}
-	idx, err := c.readIndex(data, u, tag, keys)
+	// The body streams through the verifier into a temporary file beside
+	// the cached copy, never into memory: an index that does not verify
+	// fails at its first bad byte, and an endless one at the bound.
+	var idx *Index
+	sum := sha256.New()
+	err = writeFileAtomic(cacheDir, filepath.Join(dir, indexFile), func(f *os.File) error {
+		body := io.TeeReader(io.LimitReader(d.body, maxIndexArchiveSize+1), io.MultiWriter(f, sum))
+		i, err := c.readIndexFrom(body, u, tag, keys)
+		if err == nil {
+			_, err = io.Copy(io.Discard, body) // cache what was served, to its end
+		}
+		got := d.body.n.Load()
+		switch {
+		case got > maxIndexArchiveSize:
+			return fmt.Errorf("%s: index is larger than %d MiB", u, maxIndexArchiveSize>>20)
+		case d.body.readErr != nil:
+			return transient(d.body.readErr)
+		case err != nil:
+			return err
+		case d.size >= 0 && got != d.size:
+			return transient(fmt.Errorf("%s: got %d of %d bytes", u, got, d.size))
+		}
+		idx = i
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := storeCachedIndex(cacheDir, dir, data, indexMeta{URL: u, Validators: d.validators}); err != nil {
+	stored := indexMeta{URL: u, Validators: d.validators, SHA256: hex.EncodeToString(sum.Sum(nil))}
+	if err := storeIndexMeta(cacheDir, dir, stored); err != nil {
 		return nil, fmt.Errorf("caching %s: %w", u, err)
 	}
 	return idx, nil
 }
 
 func (c *Client) readIndex(data []byte, u, tag string, keys *KeyRing) (*Index, error) {
-	return ReadIndexArchive(bytes.NewReader(data), keys, IndexOptions{
+	return c.readIndexFrom(bytes.NewReader(data), u, tag, keys)
+}
+
+func (c *Client) readIndexFrom(r io.Reader, u, tag string, keys *KeyRing) (*Index, error) {
+	return ReadIndexArchive(r, keys, IndexOptions{
 		Source:         u,
 		Tag:            tag,
 		AllowUntrusted: c.AllowUntrusted,

@@ -160,7 +160,10 @@ func (c *Client) fetchPackage(ctx context.Context, cacheDir string, p *Package, 
 				limit = p.Size + 1
 			}
 			if err := copyVerified(f, io.LimitReader(pr, limit), p); err != nil {
-				return fmt.Errorf("verifying %s: %w", u, d.body.failed(err))
+				if d.body.readErr != nil {
+					return transient(d.body.readErr) // names the URL already
+				}
+				return fmt.Errorf("verifying %s: %w", u, err)
 			}
 			if d.size >= 0 && pr.p.Done != d.size {
 				return transient(fmt.Errorf("%s: got %d of %d bytes", u, pr.p.Done, d.size))
@@ -195,7 +198,11 @@ func copyVerified(f *os.File, r io.Reader, p *Package) error {
 		return err
 	}
 	if size := written + n; p.Size > 0 && size != p.Size {
-		return fmt.Errorf("package %s has %d bytes or more, the index says %d", p, size, p.Size)
+		more := "" // the reader stops one byte past the index's size
+		if size > p.Size {
+			more = " or more"
+		}
+		return fmt.Errorf("package %s has %d bytes%s, the index says %d", p, size, more, p.Size)
 	}
 	if err := pr.checkDataHash(h.Sum(nil)); err != nil {
 		return fmt.Errorf("package %s: %w", p, err)

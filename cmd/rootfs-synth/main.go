@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"time"
 
@@ -23,6 +24,14 @@ import (
 )
 
 func main() {
+	// net/http reports some faults of a server on its own, through the
+	// standard logger ("Unsolicited response received on idle HTTP
+	// channel" when a response runs past its Content-Length, HTTP/2
+	// header complaints): lines of the server's making on stderr, beside
+	// the one error line. The fault itself, when it matters, fails the
+	// request and reaches that line; nothing here logs through the
+	// standard logger, so it goes nowhere.
+	log.SetOutput(io.Discard)
 	// The wall clock is read here, once; commands get it as a value.
 	now := time.Now()
 	keepHeapNearLive() // memory.go
