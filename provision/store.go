@@ -2,7 +2,6 @@ package provision
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha1"
@@ -13,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,8 +184,9 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 			os.Remove(data.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(data, 1<<20)
+	sw := newSparseWriter(data)
 	buf := make([]byte, 256<<10) // io.Copy would allocate one per entry
+	limit := installedSizeLimit(p.InstalledSize)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -202,7 +203,13 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 			return nil, fmt.Errorf("reading package %s: data entry %s: %w", p, hdr.Name, err)
 		}
 		if e.Type == tar.TypeReg {
-			n, err := io.CopyBuffer(writerOnly{bw}, pr, buf)
+			// Checked before the content is read: a header's size is
+			// all that entry can write.
+			if e.Size > limit-m.DataSize {
+				return nil, fmt.Errorf("reading package %s: it inflates beyond its declared installed size (%d bytes): data entry %q would make it %d bytes, more than the %d allowed",
+					p, p.InstalledSize, e.Name, m.DataSize+e.Size, limit)
+			}
+			n, err := io.CopyBuffer(writerOnly{sw}, pr, buf)
 			if err != nil {
 				return nil, err
 			}
@@ -220,10 +227,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 		}
 		m.Entries = append(m.Entries, e)
 	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	if err := data.Close(); err != nil {
+	if err := sw.Close(); err != nil {
 		return nil, err
 	}
 	js, err := json.Marshal(m)
@@ -243,8 +247,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 }
 
 // writerOnly hides a writer's ReadFrom, so that io.CopyBuffer uses the
-// buffer it is given (bufio.Writer.ReadFrom would hand the copy to the
-// file's, which allocates a buffer per call).
+// buffer it is given.
 type writerOnly struct{ io.Writer }
 
 // pkgOpener returns the Content function of a package's regular file: a
@@ -415,4 +418,88 @@ func fileMode(m int64) fs.FileMode {
 		mode |= fs.ModeSticky
 	}
 	return mode
+}
+
+// installedSizeMargin is how far a package's regular files may exceed the
+// installed size (I:) its index declares. abuild's I: is the sum of the
+// file sizes (v3.23) or `du -sk` of the tree, block-rounded and counting
+// directories (older indexes), so a real package's files fit their own
+// I:; the margin is for a hand-made index that got it a little wrong.
+const installedSizeMargin = 16 << 20
+
+// installedSizeLimit is the most a package declaring I: declared may
+// inflate to: twice its I:, and at least 16 MiB more.
+func installedSizeLimit(declared int64) int64 {
+	declared = max(declared, 0)
+	margin := max(declared, installedSizeMargin)
+	if declared > math.MaxInt64-margin {
+		return math.MaxInt64
+	}
+	return declared + margin
+}
+
+// sparseWriter writes a package's data file, leaving every aligned block
+// of zeros a hole: a package's runs of zeros (and a bomb's) cost no disk.
+type sparseWriter struct {
+	f   *os.File
+	buf []byte // a multiple of sparseBlock; starts at off, which is too
+	off int64
+}
+
+const sparseBlock = 4096
+
+var zeroBlock [sparseBlock]byte
+
+func newSparseWriter(f *os.File) *sparseWriter {
+	return &sparseWriter{f: f, buf: make([]byte, 0, 1<<20)}
+}
+
+func (w *sparseWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		c := copy(w.buf[len(w.buf):cap(w.buf)], b)
+		w.buf, b = w.buf[:len(w.buf)+c], b[c:]
+		if len(w.buf) == cap(w.buf) {
+			if err := w.flush(); err != nil {
+				return n - len(b), err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush writes the buffer's non-zero blocks where they belong.
+func (w *sparseWriter) flush() error {
+	b := w.buf
+	for len(b) > 0 {
+		run := 0 // non-zero blocks, written with one call
+		for run < len(b) && !bytes.Equal(b[run:min(run+sparseBlock, len(b))], zeroBlock[:min(sparseBlock, len(b)-run)]) {
+			run += min(sparseBlock, len(b)-run)
+		}
+		if run > 0 {
+			if _, err := w.f.WriteAt(b[:run], w.off); err != nil {
+				return err
+			}
+		}
+		zeros := run
+		for zeros < len(b) && bytes.Equal(b[zeros:min(zeros+sparseBlock, len(b))], zeroBlock[:min(sparseBlock, len(b)-zeros)]) {
+			zeros += min(sparseBlock, len(b)-zeros)
+		}
+		w.off += int64(zeros)
+		b = b[zeros:]
+	}
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Close writes what is buffered and gives the file its size, which a
+// trailing hole does not.
+func (w *sparseWriter) Close() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if err := w.f.Truncate(w.off); err != nil {
+		return err
+	}
+	return w.f.Close()
 }
