@@ -263,12 +263,14 @@ func (s *store) pkgOpener(p *apk.Package, e *entry) func() (io.ReadCloser, error
 	}
 	s.mu.Unlock()
 	sum, off, size, guest := e.SHA1, e.Offset, e.Size, e.Name
+	pkg, manifest := p.String(), s.pkgPath(p, ".json")
 	return func() (io.ReadCloser, error) {
 		f, err := b.file()
 		if err != nil {
 			return nil, fmt.Errorf("opening the stored content of /%s: %w", guest, err)
 		}
-		return &verifyingReader{r: io.NewSectionReader(f, off, size), name: f.Name(), h: sha1.New(), want: sum, left: size, path: guest}, nil
+		return &verifyingReader{r: io.NewSectionReader(f, off, size), name: f.Name(), h: sha1.New(), want: sum, left: size, path: guest,
+			pkg: pkg, forget: manifest}, nil
 	}
 }
 
@@ -346,7 +348,7 @@ func (s *store) fileOpener(sum string, size int64, guestPath string) func() (io.
 		if err != nil {
 			return nil, fmt.Errorf("opening the stored content of /%s: %w", guestPath, err)
 		}
-		return &verifyingReader{r: f, c: f, name: f.Name(), h: sha1.New(), want: sum, left: size, path: guestPath}, nil
+		return &verifyingReader{r: f, c: f, name: f.Name(), h: sha1.New(), want: sum, left: size, path: guestPath, forget: f.Name()}, nil
 	}
 }
 
@@ -360,7 +362,13 @@ type verifyingReader struct {
 	want string
 	left int64
 	path string
-	err  error // sticky: the content did not match
+	pkg  string // name-version of the package the content came from, if any
+	err  error  // sticky: the content did not match
+
+	// forget is removed from the store when the content does not match:
+	// the package's manifest (so the next run unpacks it again from its
+	// verified .apk) or the stored file itself.
+	forget string
 }
 
 // Read returns the mismatch with the last bytes and again on every later
@@ -375,7 +383,10 @@ func (v *verifyingReader) Read(b []byte) (int, error) {
 	v.left -= int64(n)
 	if v.left <= 0 && n > 0 {
 		if got := hex.EncodeToString(v.h.Sum(nil)); v.left < 0 || got != v.want {
-			v.err = fmt.Errorf("stored content of /%s (in %s) was changed: it hashes to %s, not %s", v.path, v.name, got, v.want)
+			v.err = &StoreCorruptError{Package: v.pkg, Path: v.path, File: v.name, Got: got, Want: v.want}
+			if v.forget != "" {
+				os.Remove(v.forget) // at worst, a package a concurrent run just unpacked is unpacked once more
+			}
 			return n, v.err
 		}
 	}
@@ -502,4 +513,23 @@ func (w *sparseWriter) Close() error {
 		return err
 	}
 	return w.f.Close()
+}
+
+// StoreCorruptError is stored content that no longer hashes to what it
+// was stored with (a disk error, or someone changed the cache). The
+// store forgets the package when it is found, so the next Provision
+// unpacks it again from its verified .apk: a caller may retry once.
+type StoreCorruptError struct {
+	Package   string // name-version; "" for a file the build made itself
+	Path      string // in the guest, without the leading slash
+	File      string // the store's file
+	Got, Want string // hex SHA-1s
+}
+
+func (e *StoreCorruptError) Error() string {
+	what := ""
+	if e.Package != "" {
+		what = " of package " + e.Package
+	}
+	return fmt.Sprintf("stored content of %q%s (in %s) was changed: it hashes to %s, not %s", "/"+e.Path, what, e.File, e.Got, e.Want)
 }
