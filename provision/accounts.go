@@ -74,7 +74,7 @@ type UnknownError struct {
 	What, Name string
 }
 
-func (e *UnknownError) Error() string { return "unknown " + e.What + " " + e.Name }
+func (e *UnknownError) Error() string { return "unknown " + e.What + " " + strconv.Quote(e.Name) }
 
 // Account is a user that AddUser created, with what busybox would then do
 // to its home directory, which is left to the caller.
@@ -654,11 +654,11 @@ func checkField(what, v, seps string) error {
 // sign or leading space.
 func parseID(s string) (uint32, error) {
 	if s == "" || s[0] == '-' || s[0] == '+' || strings.TrimLeft(s, " \t\n\v\f\r") != s {
-		return 0, fmt.Errorf("invalid number '%s'", s)
+		return 0, fmt.Errorf("invalid number %q", s)
 	}
 	n, err := strconv.ParseUint(s, 10, 64) // strtoul's ERANGE is "invalid" too
 	if err != nil {
-		return 0, fmt.Errorf("invalid number '%s'", s)
+		return 0, fmt.Errorf("invalid number %q", s)
 	}
 	if n > LastID {
 		return 0, fmt.Errorf("number %s is not in 0..%d range", s, LastID)

@@ -359,11 +359,11 @@ func (in *installer) runTriggers(context.Context) error {
 		fired := in.triggerFires(ps.m.Triggers)
 		switch {
 		case len(fired) == 0:
-			rep.Status, rep.Why = statusNoOp, "no installed directory matches "+strings.Join(ps.m.Triggers, " ")
+			rep.Status, rep.Why = statusNoOp, "no installed directory matches "+strconv.Quote(strings.Join(ps.m.Triggers, " "))
 		case ps.rec.Name == "busybox":
 			rep.Status, rep.Effects = statusReproduced, effects
 		default:
-			rep.Status, rep.Why = statusNotReproduced, "fires for /"+strings.Join(fired, ", /")+"; its script is not emulated"
+			rep.Status, rep.Why = statusNotReproduced, "fires for "+strconv.Quote("/"+strings.Join(fired, ", /"))+"; its script is not emulated"
 		}
 		if err := in.addScriptReport(rep); err != nil {
 			return err
@@ -393,7 +393,7 @@ func (in *installer) linkApplets(listPath, target string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	where := "/" + listPath
+	where := strconv.Quote("/" + listPath)
 	if o := in.fileOwn[listPath]; o != nil {
 		where = fmt.Sprintf("package %s: %s", o.rec, where)
 	}
@@ -473,7 +473,7 @@ func (in *installer) triggerFires(globs []string) []string {
 func (in *installer) readFile(p string) ([]byte, error) {
 	n, ok := in.tree.Get(p)
 	if !ok || !n.Mode.IsRegular() {
-		return nil, fmt.Errorf("/%s is not a regular file", p)
+		return nil, fmt.Errorf("%q is not a regular file", "/"+p)
 	}
 	if n.Content == nil {
 		return nil, nil

@@ -200,7 +200,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 		}
 		e, err := tarEntry(hdr)
 		if err != nil {
-			return nil, fmt.Errorf("reading package %s: data entry %s: %w", p, hdr.Name, err)
+			return nil, fmt.Errorf("reading package %s: data entry %q: %w", p, hdr.Name, err)
 		}
 		if e.Type == tar.TypeReg {
 			// Checked before the content is read: a header's size is
@@ -214,7 +214,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 				return nil, err
 			}
 			if n != e.Size {
-				return nil, fmt.Errorf("reading package %s: data entry %s has %d bytes, its header says %d", p, e.Name, n, e.Size)
+				return nil, fmt.Errorf("reading package %s: data entry %q has %d bytes, its header says %d", p, e.Name, n, e.Size)
 			}
 			// The SHA-1 the reader computed (and checked against the
 			// entry's record, when it has one) as the bytes went by.
@@ -267,7 +267,7 @@ func (s *store) pkgOpener(p *apk.Package, e *entry) func() (io.ReadCloser, error
 	return func() (io.ReadCloser, error) {
 		f, err := b.file()
 		if err != nil {
-			return nil, fmt.Errorf("opening the stored content of /%s: %w", guest, err)
+			return nil, fmt.Errorf("opening the stored content of %q: %w", "/"+guest, err)
 		}
 		return &verifyingReader{r: io.NewSectionReader(f, off, size), name: f.Name(), h: sha1.New(), want: sum, left: size, path: guest,
 			pkg: pkg, forget: manifest}, nil
@@ -346,7 +346,7 @@ func (s *store) fileOpener(sum string, size int64, guestPath string) func() (io.
 	return func() (io.ReadCloser, error) {
 		f, err := os.Open(s.filePath(sum))
 		if err != nil {
-			return nil, fmt.Errorf("opening the stored content of /%s: %w", guestPath, err)
+			return nil, fmt.Errorf("opening the stored content of %q: %w", "/"+guestPath, err)
 		}
 		return &verifyingReader{r: f, c: f, name: f.Name(), h: sha1.New(), want: sum, left: size, path: guestPath, forget: f.Name()}, nil
 	}
