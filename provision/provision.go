@@ -22,8 +22,10 @@
 // The store is a build cache in the user's own directory (made 0700): a
 // manifest is written only from a package that verified, and the bytes of
 // a stored file are checked against the SHA-1 its manifest records
-// whenever they are read, so corruption fails the build; like any build
-// cache it is trusted not to be rewritten by someone else.
+// whenever they are read, so corruption fails the build (a
+// *StoreCorruptError), and the store forgets the package so that the next
+// run unpacks it again from its verified .apk; like any build cache it is
+// trusted not to be rewritten by someone else.
 //
 // Left out on purpose: running scripts (nothing is executed, so any
 // arch can be built on any host), scripts and triggers beyond what is
