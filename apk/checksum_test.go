@@ -173,7 +173,7 @@ func TestPackageReaderChecksumMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum, err := r.Checksum()
-	if err == nil || !strings.Contains(err.Error(), "data entry f: checksum mismatch") {
+	if err == nil || !strings.Contains(err.Error(), `data entry "f": checksum mismatch`) {
 		t.Errorf("Checksum() = %x, %v; want a checksum mismatch of data entry f", sum, err)
 	}
 	if _, err2 := r.Next(); !errors.Is(err2, err) && (err2 == nil || err2.Error() != err.Error()) {

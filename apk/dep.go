@@ -139,6 +139,9 @@ func parseAtom(s string) (d Dependency, badVersion bool, err error) {
 			if _, err := ParseChecksum(d.Version); err != nil {
 				return Dependency{}, false, fmt.Errorf("parsing dependency %q: %w", s, err)
 			}
+		} else if strings.ContainsFunc(d.Version, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+			// Not even a version apk keeps: it could not be shown as text.
+			return Dependency{}, false, fmt.Errorf("parsing dependency %q: invalid version %q", s, d.Version)
 		} else {
 			badVersion = !ValidVersion(d.Version)
 		}

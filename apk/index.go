@@ -117,7 +117,9 @@ func (p *Package) setIndexField(field byte, v string) error {
 	case 'V':
 		// Not checked against the grammar: real indexes have versions
 		// such as "0.99f7-r0" that apk orders all the same.
-		if v == "" || strings.ContainsAny(v, " \t") {
+		// Printable ASCII without spaces, so that name-version can be
+		// shown as it is.
+		if v == "" || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 			return fmt.Errorf("invalid version %q", v)
 		}
 		p.Version = v

@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"strconv"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -192,14 +193,14 @@ func (p *PackageReader) readControl(tr *tar.Reader, hdr *tar.Header, info *Packa
 			continue
 		}
 		if !isRegular(hdr) {
-			return fmt.Errorf("script %s is not a regular file", hdr.Name)
+			return fmt.Errorf("script %q is not a regular file", hdr.Name)
 		}
 		if isSparse(hdr) {
-			return fmt.Errorf("%s is a sparse file", hdr.Name)
+			return fmt.Errorf("%q is a sparse file", hdr.Name)
 		}
 		body, err := io.ReadAll(tr)
 		if err != nil {
-			return fmt.Errorf("reading %s: %w", hdr.Name, err)
+			return fmt.Errorf("reading %q: %w", hdr.Name, err)
 		}
 		if info.Scripts == nil {
 			info.Scripts = map[string][]byte{}
@@ -267,13 +268,13 @@ func (p *PackageReader) Next() (*tar.Header, error) {
 	if err != nil {
 		after := "data member start"
 		if p.cur != nil {
-			after = "data entry " + p.cur.Name
+			after = "data entry " + strconv.Quote(p.cur.Name)
 		}
 		return nil, p.fail(fmt.Errorf("reading the entry after %s: %w", after, err))
 	}
 	p.cur, p.curSum, p.curWant, p.curDigest = hdr, nil, nil, nil
 	if err := p.checkEntry(hdr); err != nil {
-		return nil, p.fail(fmt.Errorf("data entry %s: %w", hdr.Name, err))
+		return nil, p.fail(fmt.Errorf("data entry %q: %w", hdr.Name, err))
 	}
 	return hdr, nil
 }
@@ -298,7 +299,7 @@ func (p *PackageReader) Read(b []byte) (int, error) {
 		return n, io.EOF
 	}
 	if err != nil {
-		return n, p.fail(fmt.Errorf("data entry %s: %w", p.cur.Name, noEOF(err)))
+		return n, p.fail(fmt.Errorf("data entry %q: %w", p.cur.Name, noEOF(err)))
 	}
 	return n, nil
 }
@@ -428,7 +429,7 @@ func (p *PackageReader) finishEntry() error {
 		return nil
 	}
 	if _, err := io.Copy(p.curSum, p.tr); err != nil {
-		return fmt.Errorf("data entry %s: %w", p.cur.Name, noEOF(err))
+		return fmt.Errorf("data entry %q: %w", p.cur.Name, noEOF(err))
 	}
 	return p.verifyEntry()
 }
@@ -440,7 +441,7 @@ func (p *PackageReader) verifyEntry() error {
 	got := p.curSum.Sum(nil)
 	p.curSum = nil
 	if p.curWant != nil && !bytes.Equal(got, p.curWant) {
-		return fmt.Errorf("data entry %s: checksum mismatch: header says %x, content has %x", p.cur.Name, p.curWant, got)
+		return fmt.Errorf("data entry %q: checksum mismatch: header says %x, content has %x", p.cur.Name, p.curWant, got)
 	}
 	p.curDigest = got
 	p.regulars[strings.TrimSuffix(p.cur.Name, "/")] = got

@@ -290,25 +290,25 @@ func TestPackageReaderRefuses(t *testing.T) {
 		wantErr string
 	}{
 		{"absolute path", []apktest.File{file, {Name: "/etc/passwd", Data: []byte("x")}}, apktest.Faults{}, nil,
-			`data entry /etc/passwd: absolute path "/etc/passwd"`},
+			`data entry "/etc/passwd": absolute path "/etc/passwd"`},
 		{"dot-dot path", []apktest.File{{Name: "../escape", Data: []byte("x")}}, apktest.Faults{}, nil,
-			`data entry ../escape: path "../escape" leaves the root through ".."`},
+			`data entry "../escape": path "../escape" leaves the root through ".."`},
 		{"inner dot-dot", []apktest.File{{Name: "a/../../escape", Data: []byte("x")}}, apktest.Faults{}, nil,
 			`leaves the root through ".."`},
 		{"unclean path", []apktest.File{{Name: "a//b", Data: []byte("x")}}, apktest.Faults{}, nil,
-			`data entry a//b: path "a//b" is not clean`},
+			`data entry "a//b": path "a//b" is not clean`},
 		{"hard link out", []apktest.File{{Name: "a", Hardlink: "../etc/shadow"}}, apktest.Faults{}, nil,
-			`data entry a: hard link target: path "../etc/shadow" leaves the root`},
+			`data entry "a": hard link target: path "../etc/shadow" leaves the root`},
 		{"hard link to nothing", []apktest.File{{Name: "a", Hardlink: "b"}}, apktest.Faults{}, nil,
-			`data entry a: hard link to "b", which is not an earlier regular file`},
+			`data entry "a": hard link to "b", which is not an earlier regular file`},
 		{"hard link to a replaced file", []apktest.File{{Name: "a", Data: []byte("x")}, {Name: "a", Linkname: "/etc/shadow"}, {Name: "b", Hardlink: "a"}},
-			apktest.Faults{}, nil, `data entry b: hard link to "a", which is not an earlier regular file`},
+			apktest.Faults{}, nil, `data entry "b": hard link to "a", which is not an earlier regular file`},
 		{"file checksum", []apktest.File{file, {Name: "etc/bad", Data: []byte("bad"), Checksum: zeros}}, apktest.Faults{}, nil,
-			"data entry etc/bad: checksum mismatch: header says " + zeros + ", content has "},
+			"data entry \"etc/bad\": checksum mismatch: header says " + zeros + ", content has "},
 		{"symlink checksum", []apktest.File{{Name: "bin/sh", Linkname: "/bin/busybox", Checksum: zeros}}, apktest.Faults{}, nil,
-			`data entry bin/sh: checksum mismatch: header says ` + zeros + `, link target "/bin/busybox" has `},
+			`data entry "bin/sh": checksum mismatch: header says ` + zeros + `, link target "/bin/busybox" has `},
 		{"malformed checksum", []apktest.File{{Name: "x", Data: []byte("x"), Checksum: "xyz"}}, apktest.Faults{}, nil,
-			`data entry x: malformed APK-TOOLS.checksum.SHA1 record "xyz"`},
+			`data entry "x": malformed APK-TOOLS.checksum.SHA1 record "xyz"`},
 		{"datahash", []apktest.File{file}, apktest.Faults{WrongDataHash: true}, nil,
 			"data member has SHA-256 "},
 		{"no datahash", []apktest.File{file}, apktest.Faults{NoDataHash: true}, nil,
@@ -362,7 +362,7 @@ func TestPackageReaderPartialRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = r.Next()
-	if err == nil || !strings.Contains(err.Error(), "data entry a: checksum mismatch") {
+	if err == nil || !strings.Contains(err.Error(), "data entry \"a\": checksum mismatch") {
 		t.Errorf("Next after a partial read = %v, want a checksum mismatch for a", err)
 	}
 	if _, err2 := r.Next(); err2 != err {
@@ -493,11 +493,11 @@ func TestPackageReaderRefusesSparse(t *testing.T) {
 		wantErr string
 	}{
 		{"data", append(gzipBytes(t, control.Bytes()), dataMember...),
-			"reading package sparse-1-r0: data entry usr/share/big: sparse file"},
+			"reading package sparse-1-r0: data entry \"usr/share/big\": sparse file"},
 		{".PKGINFO", append(gzipBytes(t, sparseEntry(".PKGINFO", 64<<20)), dataMember...),
 			"reading package: gzip member 1 at byte 0: .PKGINFO is a sparse file"},
 		{"script", append(gzipBytes(t, append(bytes.Clone(control.Bytes()), sparseEntry(".post-install", 64<<20)...)), dataMember...),
-			"reading package: gzip member 1 at byte 0: .post-install is a sparse file"},
+			`reading package: gzip member 1 at byte 0: ".post-install" is a sparse file`},
 	}
 	for _, tt := range tests {
 		_, err := apk.VerifyPackage(bytes.NewReader(tt.pkg), nil)

@@ -86,19 +86,19 @@ func parseXattrs(area, base []byte, m map[string][]byte) error {
 			return fmt.Errorf("entry at %d has unknown name index %d", off, index)
 		}
 		if inum != 0 {
-			return fmt.Errorf("%s: value in inode %d (ea_inode is not supported)", name, inum)
+			return fmt.Errorf("%q: value in inode %d (ea_inode is not supported)", name, inum)
 		}
 		if int64(valOff)+valSize > int64(len(base)) {
-			return fmt.Errorf("%s: value of %d bytes at %d overruns the area", name, valSize, valOff)
+			return fmt.Errorf("%q: value of %d bytes at %d overruns the area", name, valSize, valOff)
 		}
 		if _, dup := m[name]; dup {
-			return fmt.Errorf("%s appears twice", name)
+			return fmt.Errorf("%q appears twice", name)
 		}
 		v := append([]byte(nil), base[valOff:valOff+int(valSize)]...)
 		if ext4xattr.IsACL(index) {
 			var err error
 			if v, err = ext4xattr.ACLFromDisk(v); err != nil {
-				return fmt.Errorf("%s: %v", name, err)
+				return fmt.Errorf("%q: %v", name, err)
 			}
 		}
 		m[name] = v

@@ -74,7 +74,7 @@ type UnknownError struct {
 	What, Name string
 }
 
-func (e *UnknownError) Error() string { return "unknown " + e.What + " " + e.Name }
+func (e *UnknownError) Error() string { return "unknown " + e.What + " " + strconv.Quote(e.Name) }
 
 // Account is a user that AddUser created, with what busybox would then do
 // to its home directory, which is left to the caller.
@@ -443,6 +443,11 @@ func (a *Accounts) newGroup(name string, gid uint32, explicit, system bool) erro
 
 // addToGroup is addgroup's USER GROUP form.
 func (a *Accounts) addToGroup(user, group string) error {
+	// The user may come from a package's own /etc/passwd, which names
+	// are not checked in.
+	if err := checkField("member", user, ":,"); err != nil {
+		return err
+	}
 	if _, ok := a.user(user); !ok {
 		return &UnknownError{"user", user}
 	}
@@ -526,6 +531,11 @@ func (a *Accounts) addUser(args []string, now time.Time) error {
 	shellGiven := option('s', &acct.Shell)
 	groupGiven := option('G', &acct.Group)
 	acct.SkelGiven = option('k', &acct.Skel)
+	for _, f := range []struct{ what, v string }{{"gecos", acct.Gecos}, {"home", acct.Home}, {"shell", acct.Shell}} {
+		if err := checkField(f.what, f.v, ":"); err != nil {
+			return err
+		}
+	}
 	_, acct.System = opts['S']
 	_, noHome := opts['H']
 	_, noPass := opts['D']
@@ -627,15 +637,28 @@ func checkName(name string) error {
 	return nil
 }
 
+// checkField refuses a value that would break the line it is written
+// into: a control character (a newline adds a line: another account) or
+// one of seps (':' adds a field, ',' a group member). busybox writes such
+// values as they are; a script that relies on that is not one to trust.
+func checkField(what, v, seps string) error {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f || strings.IndexByte(seps, c) >= 0 {
+			return fmt.Errorf("%s %q holds %q, which would break the lines of /etc/passwd and /etc/group", what, v, c)
+		}
+	}
+	return nil
+}
+
 // parseID is xatou_range(s, 0, CONFIG_LAST_ID): decimal digits only, no
 // sign or leading space.
 func parseID(s string) (uint32, error) {
 	if s == "" || s[0] == '-' || s[0] == '+' || strings.TrimLeft(s, " \t\n\v\f\r") != s {
-		return 0, fmt.Errorf("invalid number '%s'", s)
+		return 0, fmt.Errorf("invalid number %q", s)
 	}
 	n, err := strconv.ParseUint(s, 10, 64) // strtoul's ERANGE is "invalid" too
 	if err != nil {
-		return 0, fmt.Errorf("invalid number '%s'", s)
+		return 0, fmt.Errorf("invalid number %q", s)
 	}
 	if n > LastID {
 		return 0, fmt.Errorf("number %s is not in 0..%d range", s, LastID)

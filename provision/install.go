@@ -269,7 +269,7 @@ func (in *installer) installFiles(ps *pkgState) error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("package %s: /%s: %w", ps.rec, e.Name, err)
+			return fmt.Errorf("package %s: %q: %w", ps.rec, "/"+e.Name, err)
 		}
 	}
 	// Owners by name, as apk resolves them against the root's own files.
@@ -334,7 +334,7 @@ func (in *installer) dirOf(ps *pkgState, p string) (*dirInst, error) {
 			return nil, err
 		}
 		if n, ok := in.tree.Get(at); ok && !n.IsDir() {
-			return nil, fmt.Errorf("/%s is not a directory", at)
+			return nil, fmt.Errorf("%q is not a directory", "/"+at)
 		}
 		if err := in.tree.MkdirAll(at, rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
 			return nil, err
@@ -434,11 +434,11 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 		target, ok := in.tree.Get(linkAt)
 		switch owner := in.fileOwn[linkAt]; {
 		case !ok || !target.Mode.IsRegular():
-			return fmt.Errorf("hard link to /%s, which is not a regular file of this package", e.Link)
+			return fmt.Errorf("hard link to %q, which is not a regular file of this package", "/"+e.Link)
 		case owner != ps:
 			// apk marks the package's files broken and goes on; an image
 			// with a missing file is no image to ship.
-			return fmt.Errorf("hard link to /%s, which %s kept (it replaces this package's copy)", e.Link, owner.rec)
+			return fmt.Errorf("hard link to %q, which %s kept (it replaces this package's copy)", "/"+e.Link, owner.rec)
 		}
 		if _, exists := in.tree.Get(at); exists {
 			in.tree.Remove(at)

@@ -12,7 +12,10 @@ import (
 
 // applyOverlays writes the hostname and authorized keys, then lays each
 // overlay over the tree in order: a directory keeps what it holds and takes
-// the overlay's mode, everything else replaces the tree's entry.
+// the overlay's mode, everything else replaces the tree's entry. As for a
+// package's entries, a directory goes through a symlink to a directory,
+// and a directory never replaces a non-directory nor the other way round.
+// An overlay that is a fmt.Stringer is named by its String in errors.
 func (in *installer) applyOverlays(context.Context) error {
 	if in.opts.Hostname != "" {
 		if err := in.putFile("etc/hostname", &rootfs.Node{Mode: 0o644, ModTime: in.time}, []byte(in.opts.Hostname+"\n")); err != nil {
@@ -38,6 +41,9 @@ func (in *installer) applyOverlays(context.Context) error {
 	}
 	for i, o := range in.opts.Overlays {
 		if err := in.overlay(o); err != nil {
+			if name, ok := o.(fmt.Stringer); ok {
+				return fmt.Errorf("%s: %w", name, err)
+			}
 			return fmt.Errorf("overlay %d: %w", i+1, err)
 		}
 		in.progress("overlay", i+1, len(in.opts.Overlays), "")
@@ -71,34 +77,77 @@ func (in *installer) overlay(fsys fs.FS) error {
 		if sys, ok := fi.Sys().(*rootfs.Node); ok {
 			n.UID, n.GID, n.Xattrs = sys.UID, sys.GID, sys.Xattrs
 		}
-		switch {
-		case fi.IsDir():
-			cur, ok := in.tree.Get(p)
-			if ok && cur.IsDir() {
-				cur.Mode, cur.UID, cur.GID, cur.ModTime = n.Mode, n.UID, n.GID, n.ModTime
-				return nil
+		// Where the path lands, through the symlinks of the image's
+		// parent directories, as a package's entry would.
+		at, err := in.physical(p)
+		if err != nil {
+			return err
+		}
+		cur, exists := in.tree.Get(at)
+		if fi.IsDir() {
+			// apk's rules for a package's directory: through a symlink to
+			// a directory (the link stays), never over a non-directory.
+			if exists && cur.Mode&fs.ModeSymlink != 0 {
+				if to, err := in.tree.Resolve(at, true); err == nil {
+					if dir, ok := in.tree.Get(to); ok && dir.IsDir() {
+						at, cur = to, dir
+					}
+				}
 			}
-			return in.tree.Replace(p, n)
+			switch {
+			case !exists:
+				return in.tree.Add(at, n)
+			case !cur.IsDir():
+				return fmt.Errorf("%q is a directory where the image has a %s /%s", p, kindOf(cur.Mode), at)
+			}
+			cur.Mode, cur.UID, cur.GID, cur.ModTime = n.Mode, n.UID, n.GID, n.ModTime
+			return nil
+		}
+		switch {
+		case exists && cur.IsDir():
+			// Replacing it would drop everything the packages put below.
+			return fmt.Errorf("%q is a %s where the image has a directory /%s", p, kindOf(fi.Mode()), at)
 		case fi.Mode()&fs.ModeSymlink != 0:
 			target, err := fs.ReadLink(fsys, p)
 			if err != nil {
 				return err
 			}
 			n.Linkname = target
-			return in.tree.Replace(p, n)
+			return in.tree.Replace(at, n)
 		case fi.Mode().IsRegular():
 			n.Size = fi.Size()
 			if n.Size > 0 {
 				n.Content = overlayContent(fsys, p)
 			}
 			delete(in.sums, n)
-			return in.tree.Replace(p, n)
+			return in.tree.Replace(at, n)
 		default:
-			return fmt.Errorf("/%s: %v files cannot be overlaid", p, fi.Mode().Type())
+			return fmt.Errorf("%q: %v files cannot be overlaid", p, fi.Mode().Type())
 		}
 	})
 }
 
 func overlayContent(fsys fs.FS, p string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return fsys.Open(p) }
+}
+
+// kindOf names a file type for messages.
+func kindOf(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return m.Type().String()
 }

@@ -22,10 +22,12 @@
 // The store is a build cache in the user's own directory (made 0700): a
 // manifest is written only from a package that verified, and the bytes of
 // a stored file are checked against the SHA-1 its manifest records
-// whenever they are read, so corruption fails the build. The manifests
-// themselves are trusted, so a store that another user could change (its
-// directory, one above or in it, or a file in it of another user's or
-// writable by others) is refused (internal/privdir).
+// whenever they are read, so corruption fails the build (a
+// *StoreCorruptError), and the store forgets the package so that the next
+// run unpacks it again from its verified .apk. The manifests themselves are
+// trusted, so a store that another user could change (its directory, one
+// above or in it, or a file in it of another user's or writable by others)
+// is refused (internal/privdir).
 //
 // Left out on purpose: running scripts (nothing is executed, so any
 // arch can be built on any host), scripts and triggers beyond what is

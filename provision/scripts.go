@@ -359,11 +359,11 @@ func (in *installer) runTriggers(context.Context) error {
 		fired := in.triggerFires(ps.m.Triggers)
 		switch {
 		case len(fired) == 0:
-			rep.Status, rep.Why = statusNoOp, "no installed directory matches "+strings.Join(ps.m.Triggers, " ")
+			rep.Status, rep.Why = statusNoOp, "no installed directory matches "+strconv.Quote(strings.Join(ps.m.Triggers, " "))
 		case ps.rec.Name == "busybox":
 			rep.Status, rep.Effects = statusReproduced, effects
 		default:
-			rep.Status, rep.Why = statusNotReproduced, "fires for /"+strings.Join(fired, ", /")+"; its script is not emulated"
+			rep.Status, rep.Why = statusNotReproduced, "fires for "+strconv.Quote("/"+strings.Join(fired, ", /"))+"; its script is not emulated"
 		}
 		if err := in.addScriptReport(rep); err != nil {
 			return err
@@ -393,29 +393,59 @@ func (in *installer) linkApplets(listPath, target string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	where := strconv.Quote("/" + listPath)
+	if o := in.fileOwn[listPath]; o != nil {
+		where = fmt.Sprintf("package %s: %s", o.rec, where)
+	}
 	made := 0
 	sc := bufio.NewScanner(bytes.NewReader(body))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Text()
+		if strings.TrimSpace(text) == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
-		p, err := rootfs.Clean(line)
-		if err != nil || p == "" {
-			return made, fmt.Errorf("/%s: bad applet path %q", listPath, line)
+		p, ok := appletPath(text)
+		if !ok {
+			return made, fmt.Errorf("%s: line %d: %q is not an applet path (bin, sbin, usr/bin or usr/sbin, then a name)", where, line, text)
 		}
 		if _, exists := in.tree.Get(p); exists {
 			continue
 		}
 		if err := in.tree.MkdirAll(path.Dir("/" + p)[1:], rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
-			return made, fmt.Errorf("/%s: linking %s: %w", listPath, p, err)
+			return made, fmt.Errorf("%s: line %d: linking %q: %w", where, line, p, err)
 		}
 		if err := in.tree.Add(p, in.symlink(target)); err != nil {
-			return made, fmt.Errorf("/%s: linking %s: %w", listPath, p, err)
+			return made, fmt.Errorf("%s: line %d: linking %q: %w", where, line, p, err)
 		}
 		made++
 	}
 	return made, sc.Err()
+}
+
+// appletPath returns the tree path of a line of a busybox-paths.d list if
+// it is one that `busybox --install -s` could make, which is what the
+// trigger runs: the list is only a record of the binary's own applet
+// table, never read by a shell. So an applet lives in one of busybox's
+// install directories (BB_DIR_BIN, _SBIN, _USR_BIN, _USR_SBIN) under a
+// name of printable ASCII without a space, and the line is that path
+// exactly (a leading "/" allowed), clean.
+func appletPath(line string) (string, bool) {
+	p := strings.TrimPrefix(line, "/")
+	dir, name := path.Split(p)
+	switch dir {
+	case "bin/", "sbin/", "usr/bin/", "usr/sbin/":
+	default:
+		return "", false
+	}
+	if name == "" || name == "." || name == ".." {
+		return "", false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c >= 0x7f {
+			return "", false
+		}
+	}
+	return p, true
 }
 
 // triggerFires returns the installed directories that match one of the
@@ -443,7 +473,7 @@ func (in *installer) triggerFires(globs []string) []string {
 func (in *installer) readFile(p string) ([]byte, error) {
 	n, ok := in.tree.Get(p)
 	if !ok || !n.Mode.IsRegular() {
-		return nil, fmt.Errorf("/%s is not a regular file", p)
+		return nil, fmt.Errorf("%q is not a regular file", "/"+p)
 	}
 	if n.Content == nil {
 		return nil, nil

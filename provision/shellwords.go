@@ -723,7 +723,7 @@ func getopt(args []string, spec optionSpec) (map[byte]string, []string, error) {
 				c := arg[j]
 				known, takes := spec.takesArg(c)
 				if !known {
-					return nil, nil, fmt.Errorf("%w: unrecognized option: -%c", ErrUsage, c)
+					return nil, nil, fmt.Errorf("%w: unrecognized option: %q", ErrUsage, []byte{'-', c})
 				}
 				if !takes {
 					opts[c] = ""
@@ -761,9 +761,9 @@ func (s optionSpec) longOption(name string) (byte, string, error) {
 	}
 	switch n {
 	case 0:
-		return 0, "", fmt.Errorf("%w: unrecognized option: --%s", ErrUsage, name)
+		return 0, "", fmt.Errorf("%w: unrecognized option: %q", ErrUsage, "--"+name)
 	case 1:
 		return s.long[match], match, nil
 	}
-	return 0, "", fmt.Errorf("%w: option is ambiguous: --%s", ErrUsage, name)
+	return 0, "", fmt.Errorf("%w: option is ambiguous: %q", ErrUsage, "--"+name)
 }

@@ -2,7 +2,6 @@ package provision
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha1"
@@ -13,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,8 +195,9 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 			os.Remove(data.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(data, 1<<20)
+	sw := newSparseWriter(data)
 	buf := make([]byte, 256<<10) // io.Copy would allocate one per entry
+	limit := installedSizeLimit(p.InstalledSize)
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -210,15 +211,21 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 		}
 		e, err := tarEntry(hdr)
 		if err != nil {
-			return nil, fmt.Errorf("reading package %s: data entry %s: %w", p, hdr.Name, err)
+			return nil, fmt.Errorf("reading package %s: data entry %q: %w", p, hdr.Name, err)
 		}
 		if e.Type == tar.TypeReg {
-			n, err := io.CopyBuffer(writerOnly{bw}, pr, buf)
+			// Checked before the content is read: a header's size is
+			// all that entry can write.
+			if e.Size > limit-m.DataSize {
+				return nil, fmt.Errorf("reading package %s: it inflates beyond its declared installed size (%d bytes): data entry %q would make it %d bytes, more than the %d allowed",
+					p, p.InstalledSize, e.Name, m.DataSize+e.Size, limit)
+			}
+			n, err := io.CopyBuffer(writerOnly{sw}, pr, buf)
 			if err != nil {
 				return nil, err
 			}
 			if n != e.Size {
-				return nil, fmt.Errorf("reading package %s: data entry %s has %d bytes, its header says %d", p, e.Name, n, e.Size)
+				return nil, fmt.Errorf("reading package %s: data entry %q has %d bytes, its header says %d", p, e.Name, n, e.Size)
 			}
 			// The SHA-1 the reader computed (and checked against the
 			// entry's record, when it has one) as the bytes went by.
@@ -231,10 +238,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 		}
 		m.Entries = append(m.Entries, e)
 	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	if err := data.Close(); err != nil {
+	if err := sw.Close(); err != nil {
 		return nil, err
 	}
 	js, err := json.Marshal(m)
@@ -254,8 +258,7 @@ func (s *store) unpack(ctx context.Context, p *apk.Package, path string) (_ *man
 }
 
 // writerOnly hides a writer's ReadFrom, so that io.CopyBuffer uses the
-// buffer it is given (bufio.Writer.ReadFrom would hand the copy to the
-// file's, which allocates a buffer per call).
+// buffer it is given.
 type writerOnly struct{ io.Writer }
 
 // pkgOpener returns the Content function of a package's regular file: a
@@ -271,12 +274,14 @@ func (s *store) pkgOpener(p *apk.Package, e *entry) func() (io.ReadCloser, error
 	}
 	s.mu.Unlock()
 	sum, off, size, guest := e.SHA1, e.Offset, e.Size, e.Name
+	pkg, manifest := p.String(), s.pkgPath(p, ".json")
 	return func() (io.ReadCloser, error) {
 		f, err := b.file()
 		if err != nil {
-			return nil, fmt.Errorf("opening the stored content of /%s: %w", guest, err)
+			return nil, fmt.Errorf("opening the stored content of %q: %w", "/"+guest, err)
 		}
-		return &verifyingReader{r: io.NewSectionReader(f, off, size), name: f.Name(), h: sha1.New(), want: sum, left: size, path: guest}, nil
+		return &verifyingReader{r: io.NewSectionReader(f, off, size), name: f.Name(), h: sha1.New(), want: sum, left: size, path: guest,
+			pkg: pkg, forget: manifest}, nil
 	}
 }
 
@@ -352,9 +357,9 @@ func (s *store) fileOpener(sum string, size int64, guestPath string) func() (io.
 	return func() (io.ReadCloser, error) {
 		f, err := privdir.Open(s.dir, s.filePath(sum))
 		if err != nil {
-			return nil, fmt.Errorf("opening the stored content of /%s: %w", guestPath, err)
+			return nil, fmt.Errorf("opening the stored content of %q: %w", "/"+guestPath, err)
 		}
-		return &verifyingReader{r: f, c: f, name: f.Name(), h: sha1.New(), want: sum, left: size, path: guestPath}, nil
+		return &verifyingReader{r: f, c: f, name: f.Name(), h: sha1.New(), want: sum, left: size, path: guestPath, forget: f.Name()}, nil
 	}
 }
 
@@ -368,7 +373,13 @@ type verifyingReader struct {
 	want string
 	left int64
 	path string
-	err  error // sticky: the content did not match
+	pkg  string // name-version of the package the content came from, if any
+	err  error  // sticky: the content did not match
+
+	// forget is removed from the store when the content does not match:
+	// the package's manifest (so the next run unpacks it again from its
+	// verified .apk) or the stored file itself.
+	forget string
 }
 
 // Read returns the mismatch with the last bytes and again on every later
@@ -383,7 +394,10 @@ func (v *verifyingReader) Read(b []byte) (int, error) {
 	v.left -= int64(n)
 	if v.left <= 0 && n > 0 {
 		if got := hex.EncodeToString(v.h.Sum(nil)); v.left < 0 || got != v.want {
-			v.err = fmt.Errorf("stored content of /%s (in %s) was changed: it hashes to %s, not %s", v.path, v.name, got, v.want)
+			v.err = &StoreCorruptError{Package: v.pkg, Path: v.path, File: v.name, Got: got, Want: v.want}
+			if v.forget != "" {
+				os.Remove(v.forget) // at worst, a package a concurrent run just unpacked is unpacked once more
+			}
 			return n, v.err
 		}
 	}
@@ -431,4 +445,107 @@ func fileMode(m int64) fs.FileMode {
 		mode |= fs.ModeSticky
 	}
 	return mode
+}
+
+// installedSizeMargin is how far a package's regular files may exceed the
+// installed size (I:) its index declares. abuild's I: is the sum of the
+// file sizes (v3.23) or `du -sk` of the tree, block-rounded and counting
+// directories (older indexes), so a real package's files fit their own
+// I:; the margin is for a hand-made index that got it a little wrong.
+const installedSizeMargin = 16 << 20
+
+// installedSizeLimit is the most a package declaring I: declared may
+// inflate to: twice its I:, and at least 16 MiB more.
+func installedSizeLimit(declared int64) int64 {
+	declared = max(declared, 0)
+	margin := max(declared, installedSizeMargin)
+	if declared > math.MaxInt64-margin {
+		return math.MaxInt64
+	}
+	return declared + margin
+}
+
+// sparseWriter writes a package's data file, leaving every aligned block
+// of zeros a hole: a package's runs of zeros (and a bomb's) cost no disk.
+type sparseWriter struct {
+	f   *os.File
+	buf []byte // a multiple of sparseBlock; starts at off, which is too
+	off int64
+}
+
+const sparseBlock = 4096
+
+var zeroBlock [sparseBlock]byte
+
+func newSparseWriter(f *os.File) *sparseWriter {
+	return &sparseWriter{f: f, buf: make([]byte, 0, 1<<20)}
+}
+
+func (w *sparseWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		c := copy(w.buf[len(w.buf):cap(w.buf)], b)
+		w.buf, b = w.buf[:len(w.buf)+c], b[c:]
+		if len(w.buf) == cap(w.buf) {
+			if err := w.flush(); err != nil {
+				return n - len(b), err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush writes the buffer's non-zero blocks where they belong.
+func (w *sparseWriter) flush() error {
+	b := w.buf
+	for len(b) > 0 {
+		run := 0 // non-zero blocks, written with one call
+		for run < len(b) && !bytes.Equal(b[run:min(run+sparseBlock, len(b))], zeroBlock[:min(sparseBlock, len(b)-run)]) {
+			run += min(sparseBlock, len(b)-run)
+		}
+		if run > 0 {
+			if _, err := w.f.WriteAt(b[:run], w.off); err != nil {
+				return err
+			}
+		}
+		zeros := run
+		for zeros < len(b) && bytes.Equal(b[zeros:min(zeros+sparseBlock, len(b))], zeroBlock[:min(sparseBlock, len(b)-zeros)]) {
+			zeros += min(sparseBlock, len(b)-zeros)
+		}
+		w.off += int64(zeros)
+		b = b[zeros:]
+	}
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// Close writes what is buffered and gives the file its size, which a
+// trailing hole does not.
+func (w *sparseWriter) Close() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if err := w.f.Truncate(w.off); err != nil {
+		return err
+	}
+	return w.f.Close()
+}
+
+// StoreCorruptError is stored content that no longer hashes to what it
+// was stored with (a disk error, or someone changed the cache). The
+// store forgets the package when it is found, so the next Provision
+// unpacks it again from its verified .apk: a caller may retry once.
+type StoreCorruptError struct {
+	Package   string // name-version; "" for a file the build made itself
+	Path      string // in the guest, without the leading slash
+	File      string // the store's file
+	Got, Want string // hex SHA-1s
+}
+
+func (e *StoreCorruptError) Error() string {
+	what := ""
+	if e.Package != "" {
+		what = " of package " + e.Package
+	}
+	return fmt.Sprintf("stored content of %q%s (in %s) was changed: it hashes to %s, not %s", "/"+e.Path, what, e.File, e.Got, e.Want)
 }

@@ -255,7 +255,7 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 		if !st.IsDir() {
 			return nil, fmt.Errorf("reading --files directory: %s is not a directory", dir)
 		}
-		b.overlays = append(b.overlays, os.DirFS(dir))
+		b.overlays = append(b.overlays, filesDir{os.DirFS(dir).(fs.ReadLinkFS), dir})
 	}
 	if f := cCtx.String("authorized-keys"); f != "" {
 		if b.authorizedKeys, err = os.ReadFile(f); err != nil {
@@ -409,3 +409,11 @@ func (o *owner) chown(path string) error {
 	}
 	return os.Lchown(path, o.uid, o.gid)
 }
+
+// filesDir is a --files directory, named so in provision's errors.
+type filesDir struct {
+	fs.ReadLinkFS
+	dir string
+}
+
+func (d filesDir) String() string { return "--files " + d.dir }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,20 +27,39 @@ func build(ctx context.Context, b *builder) error {
 	if err != nil {
 		return fmt.Errorf("fetching packages: %w", err)
 	}
-	res, err := b.provision(ctx, pkgs, paths)
+	res, img, err := b.provisionAndWrite(ctx, pkgs, paths)
 	if err != nil {
-		return fmt.Errorf("provisioning the root tree: %w", err)
+		return err
 	}
 	defer res.Close()
-	img, err := b.writeImage(ctx, res)
-	if err != nil {
-		return fmt.Errorf("writing image %s: %w", b.output, err)
-	}
 	if err := b.writeReport(res.Report, img); err != nil {
 		return fmt.Errorf("writing report %s: %w", b.reportPath, err)
 	}
 	b.summary(res.Report, img)
 	return nil
+}
+
+// provisionAndWrite provisions the root tree and writes the image. Stored
+// content found changed as the image is written has made the store forget
+// its package, so both steps run once more, unpacking it again from its
+// verified .apk; the first image's temporary file is gone by then.
+func (b *builder) provisionAndWrite(ctx context.Context, pkgs []*apk.Package, paths []string) (*provision.Result, *provision.ImageReport, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := b.provision(ctx, pkgs, paths)
+		if err != nil {
+			return nil, nil, fmt.Errorf("provisioning the root tree: %w", err)
+		}
+		img, err := b.writeImage(ctx, res)
+		if err == nil {
+			return res, img, nil
+		}
+		res.Close()
+		var corrupt *provision.StoreCorruptError
+		if attempt > 1 || !errors.As(err, &corrupt) {
+			return nil, nil, fmt.Errorf("writing image %s: %w", b.output, err)
+		}
+		b.ui.logf("write: %v; provisioning again from the verified packages", corrupt)
+	}
 }
 
 // phase times one step into b.phases; call the result when it ends.

@@ -69,7 +69,7 @@ func list(w io.Writer, fsys *ext4fs.FS, name string, follow, recursive bool) err
 	var walk func(dir string, in *ext4fs.Inode) error
 	walk = func(dir string, in *ext4fs.Inode) error {
 		if prev, ok := seen[in.Ino]; ok {
-			return fmt.Errorf("%w: directory inode %d appears at %s and %s", ext4fs.ErrCorrupt, in.Ino, prev, dir)
+			return fmt.Errorf("%w: directory inode %d appears at %q and %q", ext4fs.ErrCorrupt, in.Ino, prev, dir)
 		}
 		seen[in.Ino] = dir
 		ents, err := fsys.ReadDirInode(in)

@@ -1,0 +1,65 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
+)
+
+// TestStoreCorruptHeals: a byte changed in a package's stored data is a
+// *StoreCorruptError naming the package when the content is read, the
+// package's manifest is dropped from the store, and the next run unpacks
+// it again from the verified .apk, so the content reads right again.
+func TestStoreCorruptHeals(t *testing.T) {
+	f := newFixture(t, basePackages(t), "svc")
+	readSvc := func() error {
+		t.Helper()
+		res, err := Provision(context.Background(), f.options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Close()
+		rc, err := node(t, res.Tree, "usr/bin/svc").Content()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		_, err = io.ReadAll(rc)
+		return err
+	}
+	if err := readSvc(); err != nil {
+		t.Fatalf("reading /usr/bin/svc of a fresh store: %v", err)
+	}
+	var svc *apk.Package
+	for _, p := range f.pkgs {
+		if p.Name == "svc" {
+			svc = p
+		}
+	}
+	s := newStore(f.store)
+	data, manifest := s.pkgPath(svc, ".data"), s.pkgPath(svc, ".json")
+	b, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x01
+	if err := os.WriteFile(data, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	err = readSvc()
+	var corrupt *StoreCorruptError
+	if !errors.As(err, &corrupt) || corrupt.Package != svc.String() {
+		t.Fatalf("reading /usr/bin/svc after a byte of %s changed = %v, want a *StoreCorruptError naming %s", data, err, svc)
+	}
+	if _, err := os.Stat(manifest); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the manifest %s is still in the store after its data was found changed (%v)", manifest, err)
+	}
+	if err := readSvc(); err != nil {
+		t.Errorf("reading /usr/bin/svc in the run after the corruption was found: %v, want it unpacked again", err)
+	}
+}
