@@ -16,8 +16,8 @@ import (
 // Size limits of an index archive. The v3.23 main x86_64 APKINDEX is about
 // 2.5 MiB, community about 10 MiB.
 const (
-	MaxIndexSize       = 256 << 20 // decompressed APKINDEX text
-	MaxDescriptionSize = 4 << 10   // DESCRIPTION
+	MaxIndexSize       = 64 << 20 // decompressed APKINDEX text, held in memory until its signature is checked
+	MaxDescriptionSize = 4 << 10  // DESCRIPTION
 )
 
 // IndexOptions tell ReadIndexArchive where an index came from and how far

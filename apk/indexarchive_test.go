@@ -1,12 +1,16 @@
 package apk_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -243,3 +247,41 @@ func FuzzReadIndexArchive(f *testing.F) {
 		}
 	})
 }
+
+// TestReadIndexArchiveTooLarge: the APKINDEX text is held in memory until
+// the signature over it is checked, so whoever serves an index (an http
+// mirror, anyone on the path to it) decides how much is allocated up to
+// MaxIndexSize. A 65 MiB text, 65 KiB gzipped, is refused from its tar
+// header, before anything is read; the real community index is ~10 MiB.
+func TestReadIndexArchiveTooLarge(t *testing.T) {
+	const size = 65 << 20
+	var archive bytes.Buffer
+	zw := gzip.NewWriter(&archive)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: "APKINDEX", Mode: 0o644, Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(tw, zeros{}, size); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := apk.ReadIndexArchive(bytes.NewReader(archive.Bytes()), alpineKeys(t, "x86_64"), apk.IndexOptions{Source: "big", AllowUntrusted: true})
+	runtime.ReadMemStats(&after)
+	if want := "APKINDEX has 68157440 bytes, more than 67108864"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("ReadIndexArchive(%d-byte APKINDEX) error = %v, want one containing %q", size, err, want)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("ReadIndexArchive(%d-byte APKINDEX) allocated %d MiB, want it refused before reading", size, alloc>>20)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
