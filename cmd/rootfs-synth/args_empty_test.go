@@ -67,3 +67,16 @@ func TestEmptyFlagValue(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveMalformedAtom: `resolve` refuses an atom whose operator apk
+// would fold (">>=") as a usage error naming it, before any index is
+// fetched.
+func TestResolveMalformedAtom(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	var stderr bytes.Buffer
+	args := []string{"resolve", "--offline", "--repository", t.TempDir(), "musl>>=1"}
+	code := run(context.Background(), newApp(time.Unix(1700000000, 0)), args, &stderr)
+	if code != 2 || strings.Count(stderr.String(), "\n") != 1 || !strings.Contains(stderr.String(), `"musl>>=1"`) {
+		t.Errorf("rootfs-synth %q = exit %d, stderr %q; want exit 2 and one line naming the atom", args, code, stderr.String())
+	}
+}

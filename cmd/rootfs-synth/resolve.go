@@ -42,9 +42,9 @@ func resolve(cCtx *cli.Context) error {
 	}
 	var world []apk.Dependency
 	for _, a := range cCtx.Args().Slice() {
-		d, err := apk.ParseDependency(a)
+		d, err := apk.ParseWorldAtom(a)
 		if err != nil {
-			return fmt.Errorf("resolve: parsing atom %q: %w", a, err)
+			return usageError("resolve: %v", err)
 		}
 		world = append(world, d)
 	}

@@ -77,9 +77,9 @@ func newSelection(cCtx *cli.Context) (*selection, error) {
 			return nil, cli.Exit("nothing to install: --profile none and no --packages", 2)
 		}
 		for _, a := range atoms {
-			d, err := apk.ParseDependency(a)
+			d, err := apk.ParseWorldAtom(a)
 			if err != nil {
-				return nil, fmt.Errorf("parsing package atom %q: %w", a, err)
+				return nil, usageError("--profile/--packages: %v", err)
 			}
 			s.world = append(s.world, d)
 		}
