@@ -108,6 +108,9 @@ func apkClientFlags() []cli.Flag {
 // apkClientFlags describe. Warnings go to the app's stderr.
 func newAPKClient(cCtx *cli.Context) (*apk.Client, []apk.Repository, error) {
 	arch := cCtx.String("arch")
+	if err := checkArchFlag(cCtx); err != nil {
+		return nil, nil, err
+	}
 	lines := cCtx.Generic("repository").(*lineList).values
 	if len(lines) == 0 {
 		lines = defaultRepositories

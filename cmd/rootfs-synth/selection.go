@@ -56,8 +56,12 @@ type selection struct {
 // newSelection reads the selection flags.
 func newSelection(cCtx *cli.Context) (*selection, error) {
 	s := &selection{branch: cCtx.String("branch"), arch: cCtx.String("arch")}
-	if s.branch == "" || strings.ContainsAny(s.branch, `/\ `) {
+	// The branch is a directory of the mirror (and of fetch --dest).
+	if !plainName(s.branch) {
 		return nil, cli.Exit(fmt.Sprintf("--branch %q: want a branch name like %s or edge", s.branch, defaultBranch), 2)
+	}
+	if err := checkArchFlag(cCtx); err != nil {
+		return nil, err
 	}
 	packages := packageAtoms(cCtx.StringSlice("packages"))
 	if lock := cCtx.String("lock"); lock != "" {
@@ -104,6 +108,9 @@ func (s *selection) readLock(cCtx *cli.Context, path string) error {
 		return fmt.Errorf("reading --lock %s: %w", path, err)
 	}
 	if rep.Arch != "" {
+		if err := apk.CheckArch(rep.Arch); err != nil {
+			return fmt.Errorf("reading --lock %s: %w", path, err)
+		}
 		if cCtx.IsSet("arch") && s.arch != rep.Arch {
 			return fmt.Errorf("reading --lock %s: it is for %s, --arch says %s", path, rep.Arch, s.arch)
 		}
@@ -116,6 +123,23 @@ func (s *selection) readLock(cCtx *cli.Context, path string) error {
 		return fmt.Errorf("reading --lock %s: %w", path, err)
 	}
 	s.lock = rep
+	return nil
+}
+
+// plainName reports whether s can be one path component on every OS: not
+// empty, "." or "..", without a separator, space or control character.
+func plainName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsFunc(s, func(r rune) bool {
+		return r == '/' || r == '\\' || r <= ' ' || r == 0x7f
+	})
+}
+
+// checkArchFlag refuses an --arch that is not a plain arch name: it is a
+// directory of the cache and of the repositories' URLs.
+func checkArchFlag(cCtx *cli.Context) error {
+	if err := apk.CheckArch(cCtx.String("arch")); err != nil {
+		return usageError("--%v", err)
+	}
 	return nil
 }
 
