@@ -258,8 +258,8 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 		b.overlays = append(b.overlays, os.DirFS(dir))
 	}
 	if f := cCtx.String("authorized-keys"); f != "" {
-		if b.authorizedKeys, err = os.ReadFile(f); err != nil {
-			return nil, fmt.Errorf("reading --authorized-keys: %w", err)
+		if b.authorizedKeys, err = readFlagFile("--authorized-keys", f, maxAuthorizedKeysSize); err != nil {
+			return nil, err
 		}
 	}
 	if b.sudo, err = sudoOwner(); err != nil {

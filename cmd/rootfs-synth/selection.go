@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,12 +99,11 @@ func newSelection(cCtx *cli.Context) (*selection, error) {
 
 // readLock pins the selection to the packages of a build report.
 func (s *selection) readLock(cCtx *cli.Context, path string) error {
-	f, err := os.Open(path)
+	data, err := readFlagFile("--lock", path, maxLockSize)
 	if err != nil {
-		return fmt.Errorf("reading --lock: %w", err)
+		return err
 	}
-	defer f.Close()
-	rep, err := provision.ReadReport(f)
+	rep, err := provision.ReadReport(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("reading --lock %s: %w", path, err)
 	}
@@ -166,16 +166,15 @@ func profileAtoms(profile string) ([]string, error) {
 		}
 		return atoms, nil
 	}
-	f, err := os.Open(profile)
+	data, err := readFlagFile("--profile", profile, maxProfileSize)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("--profile %q: no such profile (%s, none) and no such file",
 				profile, strings.Join(profiles.Names(), ", "))
 		}
-		return nil, fmt.Errorf("reading profile: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	atoms, err := profiles.Parse(f, profile)
+	atoms, err := profiles.Parse(bytes.NewReader(data), profile)
 	if err != nil {
 		return nil, fmt.Errorf("reading profile: %w", err)
 	}
