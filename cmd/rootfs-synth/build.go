@@ -221,6 +221,9 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 	if b.output, err = outputPath(cCtx); err != nil {
 		return nil, err
 	}
+	if b.reportPath != "" && sameFile(b.reportPath, b.output) {
+		return nil, usageError("--report %q is the image (%q): give the report a file of its own", b.reportPath, b.output)
+	}
 	if s := cCtx.String("size"); s != "" {
 		if b.imageOpts.Size, err = parseSize(s); err != nil {
 			return nil, usageError("parsing --size: %v", err)
@@ -315,6 +318,35 @@ func outputPath(cCtx *cli.Context) (string, error) {
 		return "", fmt.Errorf("finding the home directory for ~/.sbx/images (give -o): %w", err)
 	}
 	return imagePath(home, cCtx.String("image-name"))
+}
+
+// sameFile reports whether paths a and b name one file: the same path
+// once made absolute and clean with the symlinks of its directories (or,
+// when it exists, of itself) resolved, or two names of one existing file
+// (a hard link).
+func sameFile(a, b string) bool {
+	if canonicalPath(a) == canonicalPath(b) {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
+}
+
+// canonicalPath is p absolute and clean, with every symlink resolved:
+// of the whole path when it exists, else of its directory.
+func canonicalPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r
+	}
+	if d, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(d, filepath.Base(abs))
+	}
+	return abs
 }
 
 // imagePath is where --image-name puts the image: the shell builder's
