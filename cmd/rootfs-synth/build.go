@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -272,9 +271,15 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 		return nil, err
 	}
 	if b.reportPath != "" {
-		// Created now like the output's, so that a report that cannot be
-		// written fails before the work, not after the image.
+		// Checked now like the output, so that a report that cannot be
+		// written fails before the work, not after it.
 		if err := b.mkdirAll(filepath.Dir(b.reportPath)); err != nil {
+			return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
+		}
+		if err := checkOutputFile("--report", b.reportPath); err != nil {
+			return nil, err
+		}
+		if err := probeWritable(filepath.Dir(b.reportPath), b.reportPath); err != nil {
 			return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
 		}
 	}
@@ -384,12 +389,10 @@ func (b *builder) prepareOutputDir() error {
 	if err := ext4img.CheckOutput(b.output); err != nil {
 		return err
 	}
-	probe, err := os.CreateTemp(dir, "."+filepath.Base(b.output)+".probe-*")
-	if err != nil {
-		return fmt.Errorf("writing image %s: %w", b.output, errors.Unwrap(err))
+	if err := probeWritable(dir, b.output); err != nil {
+		return fmt.Errorf("writing image %s: %w", b.output, err)
 	}
-	probe.Close()
-	return os.Remove(probe.Name())
+	return nil
 }
 
 // mkdirAll creates dir and its missing parents, owned by the invoking
