@@ -87,6 +87,9 @@ func resolveSelection(ctx context.Context, c *apk.Client, sel *selection) ([]*ap
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := sel.checkLock(pkgs, c.Arch); err != nil {
+		return nil, nil, err
+	}
 	return pkgs, indexes, nil
 }
 
