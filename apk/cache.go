@@ -198,7 +198,10 @@ func (c *Client) CachedIndexArchive(idx *Index) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	arch := c.arch()
+	arch, err := c.arch()
+	if err != nil {
+		return nil, err
+	}
 	base, ok := strings.CutSuffix(idx.Source, "/"+arch+"/"+indexFile)
 	if !ok {
 		return nil, fmt.Errorf("index %s: not a <base>/%s/%s address", idx.Source, arch, indexFile)

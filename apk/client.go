@@ -127,11 +127,29 @@ func HostArch() string {
 	return runtime.GOARCH
 }
 
-func (c *Client) arch() string {
-	if c.Arch != "" {
-		return c.Arch
+// arch is the client's arch, checked: it names a directory of the cache
+// and of every repository URL.
+func (c *Client) arch() (string, error) {
+	if c.Arch == "" {
+		return HostArch(), nil
 	}
-	return HostArch()
+	return c.Arch, CheckArch(c.Arch)
+}
+
+// CheckArch refuses an arch that is not one plain name of letters,
+// digits, "_" and "-" (as every Alpine arch is: x86_64, aarch64,
+// loongarch64, ...). The arch becomes a directory of the cache and of
+// repository URLs, so "../../x" would write an index outside the cache.
+func CheckArch(arch string) error {
+	ok := arch != ""
+	for i := 0; i < len(arch); i++ {
+		c := arch[i]
+		ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-')
+	}
+	if !ok {
+		return fmt.Errorf("arch %q: want letters, digits, _ and - only (e.g. x86_64, aarch64)", arch)
+	}
+	return nil
 }
 
 func (c *Client) keys(arch string) (*KeyRing, error) {
@@ -274,7 +292,7 @@ func (c *Client) origin(idx *Index) (indexOrigin, error) {
 	}
 	dir, file := pathSplit(idx.Source)
 	base, arch := pathSplit(dir)
-	if file != indexFile || base == "" || arch == "" {
+	if file != indexFile || base == "" || CheckArch(arch) != nil {
 		return indexOrigin{}, fmt.Errorf("unknown repository %q (fetch its index with this client)", idx.Source)
 	}
 	return indexOrigin{repo: Repository{URLs: []string{base}, Tag: idx.Tag}, arch: arch}, nil

@@ -112,6 +112,27 @@ func ParseDependency(s string) (Dependency, error) {
 	return d, nil
 }
 
+// ParseWorldAtom parses an atom a person wrote (a world atom: a command
+// line, a profile): like ParseDependency, but the operator must be spelled
+// as apk prints it ("<", "<=", "<~", "~", "=", ">=", ">~", ">", "><").
+// apk-tools folds any run of "<>=~" into one operator, so "musl>>=1" would
+// quietly mean "musl>=1"; from a person such a run is a typo, and a typo
+// in a version constraint must not choose the packages.
+func ParseWorldAtom(s string) (Dependency, error) {
+	d, err := ParseDependency(s)
+	if err != nil {
+		return Dependency{}, err
+	}
+	if d.Op != OpAny {
+		rest := strings.TrimPrefix(s, "!")
+		i := strings.IndexFunc(rest, func(r rune) bool { return r < 0x80 && isOpChar(byte(r)) })
+		if spelled := rest[i : len(rest)-len(d.Version)]; spelled != d.Op.String() {
+			return Dependency{}, fmt.Errorf("parsing dependency %q: operator %q (want one of <, <=, <~, ~, =, >=, >~, >, ><)", s, spelled)
+		}
+	}
+	return d, nil
+}
+
 // parseAtom parses an atom like ParseDependency but reports a version that
 // does not follow the grammar separately, because apk-tools keeps such
 // atoms in an index (and orders their versions all the same).

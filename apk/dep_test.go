@@ -116,3 +116,27 @@ func FuzzParseDependency(f *testing.F) {
 		}
 	})
 }
+
+// TestParseWorldAtom: an atom a person writes (a world atom) must spell
+// its operator as apk prints it; the runs apk-tools folds into one
+// operator (">>=", "=>", "<<") are refused rather than rewritten, while
+// ParseDependency, which reads index lines, still folds them.
+func TestParseWorldAtom(t *testing.T) {
+	for _, in := range []string{
+		"busybox", "musl>=1.2", "a<2", "a<=2", "a>2", "a=1", "a~2.2", "a<~2.5", "a>~2.5", "!b>1",
+		"a@testing>=3", "so:libc.musl-x86_64.so.1", "a><Q1C4uoV7SdMdDhYg4OCVmI71D8HIA=",
+	} {
+		d, err := ParseWorldAtom(in)
+		if err != nil || d.String() != in {
+			t.Errorf("ParseWorldAtom(%q) = %q, %v, want %q", in, d, err, in)
+		}
+	}
+	for _, in := range []string{"musl>>=1", "musl=>1", "a=~2.2", "a~=2.2", "a<<2", "a>=<2", "a==1", "", "foo=", "foo bar"} {
+		if d, err := ParseWorldAtom(in); err == nil {
+			t.Errorf("ParseWorldAtom(%q) = %q, want an error", in, d)
+		}
+	}
+	if d, err := ParseDependency("musl>>=1"); err != nil || d.String() != "musl>=1" {
+		t.Errorf(`ParseDependency("musl>>=1") = %q, %v, want "musl>=1" as apk-tools reads it`, d, err)
+	}
+}

@@ -26,7 +26,10 @@ func (c *Client) FetchIndex(ctx context.Context, repo Repository) (*Index, error
 	if len(repo.URLs) == 0 {
 		return nil, errors.New("fetching index: repository has no URL")
 	}
-	arch := c.arch()
+	arch, err := c.arch()
+	if err != nil {
+		return nil, fmt.Errorf("fetching index of %s: %w", repo, err)
+	}
 	keys, err := c.keys(arch)
 	if err != nil {
 		return nil, fmt.Errorf("fetching index of %s: %w", repo, err)

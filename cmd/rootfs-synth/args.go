@@ -13,7 +13,8 @@ import (
 // flags may stand anywhere before "--", before or after the arguments
 // (`mkfs SRC -o IMG` and `mkfs -o IMG SRC` are the same); everything after
 // "--" is an argument. A flag that takes a value takes the next word (or
-// the part after "="); a flag missing its value, an unknown flag and a
+// the part after "="); a flag missing its value, a flag given an empty
+// value (`-o ""`, `--lock=`: never a silent default), an unknown flag and a
 // missing required flag are usage errors, exit status 2.
 //
 // urfave/cli/v2 stops parsing flags at the first argument, so main
@@ -68,16 +69,22 @@ func arrangeLevel(prefix string, flags []cli.Flag, commands []*cli.Command, args
 			continue
 		}
 		front = append(front, a)
-		flag, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		flag, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		seen[flag] = true
-		if hasValue || !takesValue[flag] {
-			continue // a bool flag, a flag=value, or unknown (the App says so)
+		if !takesValue[flag] {
+			continue // a bool flag, or unknown (the App says so)
 		}
-		if i+1 == len(args) || args[i+1] == "--" {
-			return nil, usageError("%sflag %s needs a value", prefix, a)
+		if !hasValue {
+			if i+1 == len(args) || args[i+1] == "--" {
+				return nil, usageError("%sflag %s needs a value", prefix, a)
+			}
+			i++
+			value = args[i]
+			front = append(front, value)
 		}
-		i++
-		front = append(front, args[i])
+		if value == "" {
+			return nil, usageError("%sflag %s: empty value (leave the flag out for its default)", prefix, strings.TrimSuffix(a, "="))
+		}
 	}
 	if !seen["help"] && !seen["h"] {
 		if err := checkRequired(prefix, flags, seen); err != nil {

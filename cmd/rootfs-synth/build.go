@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -221,6 +220,9 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 	if b.output, err = outputPath(cCtx); err != nil {
 		return nil, err
 	}
+	if b.reportPath != "" && sameFile(b.reportPath, b.output) {
+		return nil, usageError("--report %q is the image (%q): give the report a file of its own", b.reportPath, b.output)
+	}
 	if s := cCtx.String("size"); s != "" {
 		if b.imageOpts.Size, err = parseSize(s); err != nil {
 			return nil, usageError("parsing --size: %v", err)
@@ -258,8 +260,8 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 		b.overlays = append(b.overlays, filesDir{os.DirFS(dir).(fs.ReadLinkFS), dir})
 	}
 	if f := cCtx.String("authorized-keys"); f != "" {
-		if b.authorizedKeys, err = os.ReadFile(f); err != nil {
-			return nil, fmt.Errorf("reading --authorized-keys: %w", err)
+		if b.authorizedKeys, err = readFlagFile("--authorized-keys", f, maxAuthorizedKeysSize); err != nil {
+			return nil, err
 		}
 	}
 	if b.sudo, err = sudoOwner(); err != nil {
@@ -269,9 +271,15 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 		return nil, err
 	}
 	if b.reportPath != "" {
-		// Created now like the output's, so that a report that cannot be
-		// written fails before the work, not after the image.
+		// Checked now like the output, so that a report that cannot be
+		// written fails before the work, not after it.
 		if err := b.mkdirAll(filepath.Dir(b.reportPath)); err != nil {
+			return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
+		}
+		if err := checkOutputFile("--report", b.reportPath); err != nil {
+			return nil, err
+		}
+		if err := probeWritable(filepath.Dir(b.reportPath), b.reportPath); err != nil {
 			return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
 		}
 	}
@@ -317,6 +325,35 @@ func outputPath(cCtx *cli.Context) (string, error) {
 	return imagePath(home, cCtx.String("image-name"))
 }
 
+// sameFile reports whether paths a and b name one file: the same path
+// once made absolute and clean with the symlinks of its directories (or,
+// when it exists, of itself) resolved, or two names of one existing file
+// (a hard link).
+func sameFile(a, b string) bool {
+	if canonicalPath(a) == canonicalPath(b) {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
+}
+
+// canonicalPath is p absolute and clean, with every symlink resolved:
+// of the whole path when it exists, else of its directory.
+func canonicalPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		return r
+	}
+	if d, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(d, filepath.Base(abs))
+	}
+	return abs
+}
+
 // imagePath is where --image-name puts the image: the shell builder's
 // ~/.sbx/images/NAME, with the home directory and separators of the host.
 func imagePath(home, name string) (string, error) {
@@ -352,12 +389,10 @@ func (b *builder) prepareOutputDir() error {
 	if err := ext4img.CheckOutput(b.output); err != nil {
 		return err
 	}
-	probe, err := os.CreateTemp(dir, "."+filepath.Base(b.output)+".probe-*")
-	if err != nil {
-		return fmt.Errorf("writing image %s: %w", b.output, errors.Unwrap(err))
+	if err := probeWritable(dir, b.output); err != nil {
+		return fmt.Errorf("writing image %s: %w", b.output, err)
 	}
-	probe.Close()
-	return os.Remove(probe.Name())
+	return nil
 }
 
 // mkdirAll creates dir and its missing parents, owned by the invoking

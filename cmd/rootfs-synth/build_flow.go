@@ -17,7 +17,9 @@ import (
 // build is the whole of `rootfs-synth [flags]`, in the order of its
 // steps: resolve the world to packages, fetch them verified into the
 // cache, provision the root tree (unpack, script effects, apk database,
-// overlays), write the image. Each step is timed into the report.
+// overlays), write the image. Each step is timed into the report. The
+// report goes into place before the image does: a report that cannot be
+// written leaves the old image as it was.
 func build(ctx context.Context, b *builder) error {
 	pkgs, err := b.resolve(ctx)
 	if err != nil {
@@ -32,10 +34,17 @@ func build(ctx context.Context, b *builder) error {
 		return err
 	}
 	defer res.Close()
-	if err := b.writeReport(res.Report, img); err != nil {
+	defer img.discard()
+	settleReport, err := b.writeReport(res.Report, img.image)
+	if err != nil {
 		return fmt.Errorf("writing report %s: %w", b.reportPath, err)
 	}
-	b.summary(res.Report, img)
+	err = img.commit(ctx)
+	settleReport(err == nil)
+	if err != nil {
+		return fmt.Errorf("writing image %s: %w", b.output, err)
+	}
+	b.summary(res.Report, img.image)
 	return nil
 }
 
@@ -43,8 +52,10 @@ func build(ctx context.Context, b *builder) error {
 // content found changed as the image is written has made the store forget
 // its package, so both steps run once more, unpacking it again from its
 // verified .apk; the first image's temporary file is gone by then.
-func (b *builder) provisionAndWrite(ctx context.Context, pkgs []*apk.Package, paths []string) (*provision.Result, *provision.ImageReport, error) {
+func (b *builder) provisionAndWrite(ctx context.Context, pkgs []*apk.Package, paths []string) (*provision.Result, *stagedImage, error) {
+	phases := len(b.phases)
 	for attempt := 1; ; attempt++ {
+		b.phases = b.phases[:phases] // the report times the attempt that made the image
 		res, err := b.provision(ctx, pkgs, paths)
 		if err != nil {
 			return nil, nil, fmt.Errorf("provisioning the root tree: %w", err)
@@ -96,6 +107,9 @@ func resolveSelection(ctx context.Context, c *apk.Client, sel *selection) ([]*ap
 	}
 	pkgs, err := apk.Solve(sel.world, indexes, apk.SolveOptions{Arch: c.Arch})
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := sel.checkLock(pkgs, c.Arch); err != nil {
 		return nil, nil, err
 	}
 	return pkgs, indexes, nil
@@ -169,9 +183,9 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 	return res, nil
 }
 
-// writeImage lays the tree out as ext4 and writes it to the output,
-// through a temporary file beside it.
-func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*provision.ImageReport, error) {
+// writeImage lays the tree out as ext4 and writes it to a temporary file
+// beside the output, for build to commit.
+func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stagedImage, error) {
 	done := b.phase("write")
 	opts := b.imageOpts
 	opts.UUID, opts.HashSeed, opts.Time = res.UUID, res.HashSeed, res.Time
@@ -184,50 +198,80 @@ func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*provi
 		return nil, err
 	}
 	b.ui.startBars()
-	img, err := writeImageFile(ctx, w, b.output, b.ui)
+	staged, err := stageImageFile(ctx, w, b.output, b.ui)
 	b.ui.endBars(err == nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.sudo.chown(b.output); err != nil {
+	if err := b.sudo.chown(staged.tmp); err != nil {
+		staged.discard()
 		return nil, err
 	}
+	img := staged.image
 	img.BlockSize, img.Blocks = layout.BlockSize, layout.Blocks
 	img.FreeBlocks, img.FreeInodes = layout.FreeBlocks, int64(layout.FreeInodes)
 	img.UUID = formatUUID(layout.UUID)
 	b.ui.logf("write: %s in %s", b.output, roundDuration(done()))
-	return img, nil
+	return staged, nil
 }
 
 // writeReport writes the build report, with the image and the phases,
-// when --report asks for it.
-func (b *builder) writeReport(rep *provision.Report, img *provision.ImageReport) error {
+// when --report asks for it: through a temporary file renamed into place.
+// The old report is kept aside until settle is told whether the image
+// went into place too: then it is removed; if not, it is put back (or the
+// new report removed when there was none).
+func (b *builder) writeReport(rep *provision.Report, img *provision.ImageReport) (settle func(imageInPlace bool), err error) {
 	rep.Image = img
 	rep.Phases = b.phases
 	if b.reportPath == "" {
-		return nil
+		return func(bool) {}, nil
 	}
 	dir := filepath.Dir(b.reportPath)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(b.reportPath)+".tmp-*")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.Remove(f.Name()) // fails harmlessly after the rename
 	if err := rep.WriteJSON(f); err != nil {
 		f.Close()
-		return err
+		return nil, err
 	}
 	if err := f.Chmod(0o644); err != nil {
 		f.Close()
-		return err
+		return nil, err
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return nil, err
+	}
+	if err := b.sudo.chown(f.Name()); err != nil {
+		return nil, err
+	}
+	// Again just before the rename, as for the image.
+	if err := checkOutputFile("--report", b.reportPath); err != nil {
+		return nil, err
+	}
+	// The old report, if any, is kept under a temporary name until the
+	// image is in place.
+	old := f.Name() + ".old"
+	if err := os.Rename(b.reportPath, old); err != nil {
+		old = ""
 	}
 	if err := os.Rename(f.Name(), b.reportPath); err != nil {
-		return err
+		if old != "" {
+			os.Rename(old, b.reportPath)
+		}
+		return nil, err
 	}
-	return b.sudo.chown(b.reportPath)
+	return func(imageInPlace bool) {
+		switch {
+		case imageInPlace && old != "":
+			os.Remove(old)
+		case !imageInPlace && old != "":
+			os.Rename(old, b.reportPath)
+		case !imageInPlace:
+			os.Remove(b.reportPath)
+		}
+	}, nil
 }
 
 // summary prints the closing lines: what was built and what it took.

@@ -165,3 +165,39 @@ func TestBuildFlowInterrupted(t *testing.T) {
 		t.Errorf("a canceled build left %q", got)
 	}
 }
+
+// TestBuildFlowReportRolledBack: the report goes into place before the
+// image; when the image then cannot (here a directory took its name
+// during the build), the old report is put back and no temporary file
+// is left. The control: the same build without the intruder writes both.
+func TestBuildFlowReportRolledBack(t *testing.T) {
+	for _, intrude := range []bool{true, false} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "img.ext4")
+		if err := os.WriteFile(out+".json", []byte("old report"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := flowBuilder(t, out, func() {
+			if intrude {
+				os.Mkdir(out, 0o755)
+			}
+		})
+		err := build(context.Background(), b)
+		got, _ := os.ReadFile(out + ".json")
+		if !intrude {
+			if err != nil || string(got) == "old report" {
+				t.Errorf("build = %v, report %q; want no error and a new report", err, got)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "a directory") {
+			t.Errorf("build with a directory at the image's name = %v, want it refused", err)
+		}
+		if string(got) != "old report" {
+			t.Errorf("after the refused image the report holds %q, want the old report", got)
+		}
+		if got := strings.Join(dirNames(t, dir), " "); got != "img.ext4 img.ext4.json" {
+			t.Errorf("after the refused image the directory holds %q, want only the intruder and the old report", got)
+		}
+	}
+}

@@ -31,6 +31,8 @@ func TestBuildUsageErrors(t *testing.T) {
 		{"nothing to install", []string{"--profile", "none"}, "nothing to install"},
 		{"no repository", []string{"--profile", "none", "-p", "app", "--mirror", "none"}, "no repository"},
 		{"size", []string{"--profile", "none", "-p", "app", "--size", "12Q"}, "parsing --size"},
+		{"malformed atom", []string{"--profile", "none", "-p", "musl>>=1"}, `"musl>>=1"`},
+		{"folded operator in a list", []string{"--profile", "none", "-p", "app,base=>1"}, `"base=>1"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -141,7 +141,8 @@ func mirrorPath(idx *apk.Index, arch string) (string, error) {
 		return "", fmt.Errorf("repository %s: not an <base>/<arch>/APKINDEX.tar.gz address", idx.Source)
 	}
 	elems := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if len(elems) < 2 || elems[len(elems)-1] == "" || elems[len(elems)-2] == "" {
+	// Each becomes a directory of --dest: ".." would climb out of it.
+	if len(elems) < 2 || !plainName(elems[len(elems)-1]) || !plainName(elems[len(elems)-2]) {
 		return "", fmt.Errorf("repository %s: its address does not end in <branch>/<repo>", base)
 	}
 	return path.Join(elems[len(elems)-2], elems[len(elems)-1], arch), nil

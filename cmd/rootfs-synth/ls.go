@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -202,9 +201,11 @@ func usageExit(command string) cli.OnUsageErrorFunc {
 	}
 }
 
-// openImage opens an ext4 image file for reading.
+// openImage opens an ext4 image for reading: a regular file or a block
+// device. It is opened without blocking (a FIFO would otherwise wait for
+// a writer) and anything else is refused before a byte is read.
 func openImage(image string) (*ext4fs.FS, func(), error) {
-	f, err := os.Open(image)
+	f, err := openNonblocking(image)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -213,11 +214,20 @@ func openImage(image string) (*ext4fs.FS, func(), error) {
 		f.Close()
 		return nil, nil, err
 	}
-	if st.IsDir() {
+	size := st.Size()
+	switch m := st.Mode(); {
+	case m.IsRegular():
+	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
+		// A block device's size is where its end is.
+		if size, err = f.Seek(0, io.SeekEnd); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("reading %q: %w", image, err)
+		}
+	default:
 		f.Close()
-		return nil, nil, fmt.Errorf("%s is a directory, not an image", image)
+		return nil, nil, fmt.Errorf("%q: is %s, not an image", image, fileKind(m))
 	}
-	fsys, err := ext4fs.Open(f, st.Size())
+	fsys, err := ext4fs.Open(f, size)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("reading %s: %w", image, err)

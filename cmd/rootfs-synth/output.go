@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +43,29 @@ func compressionOf(name string) compression {
 // which is then compressed into the first: the image never sits in memory.
 // On any error or cancellation both temporary files are removed and target
 // is left as it was.
-func writeImageFile(ctx context.Context, w *ext4img.Writer, target string, u *ui) (img *provision.ImageReport, err error) {
+func writeImageFile(ctx context.Context, w *ext4img.Writer, target string, u *ui) (*provision.ImageReport, error) {
+	staged, err := stageImageFile(ctx, w, target, u)
+	if err != nil {
+		return nil, err
+	}
+	defer staged.discard()
+	if err := staged.commit(ctx); err != nil {
+		return nil, err
+	}
+	return staged.image, nil
+}
+
+// stagedImage is a complete, synced image in a temporary file beside its
+// target, not yet renamed over it: the build puts its report in place
+// first, so that a report that cannot be written leaves the old image.
+type stagedImage struct {
+	tmp, target string
+	image       *provision.ImageReport
+}
+
+// stageImageFile is writeImageFile up to the rename. The caller commits
+// or discards the result.
+func stageImageFile(ctx context.Context, w *ext4img.Writer, target string, u *ui) (staged *stagedImage, err error) {
 	layout, err := w.Layout()
 	if err != nil {
 		return nil, err
@@ -91,19 +115,57 @@ func writeImageFile(ctx context.Context, w *ext4img.Writer, target string, u *ui
 	if err != nil {
 		return nil, err
 	}
+	return &stagedImage{tmp: out.Name(), target: target,
+		image: &provision.ImageReport{Path: target, Size: size, AllocatedBytes: allocatedBytes(st)}}, nil
+}
+
+// commit renames the staged image over its target, unless ctx is done.
+func (s *stagedImage) commit(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return nil, context.Cause(ctx)
+		return context.Cause(ctx)
 	}
 	// Again just before the rename: a symlink, device or directory put
 	// there during the build is refused, never replaced.
-	if err := ext4img.CheckOutput(target); err != nil {
-		return nil, err
+	if err := ext4img.CheckOutput(s.target); err != nil {
+		return err
 	}
-	if err := os.Rename(out.Name(), target); err != nil {
-		return nil, err
+	if err := os.Rename(s.tmp, s.target); err != nil {
+		return err
 	}
-	syncDir(dir)
-	return &provision.ImageReport{Path: target, Size: size, AllocatedBytes: allocatedBytes(st)}, nil
+	syncDir(filepath.Dir(s.target))
+	return nil
+}
+
+// discard removes the temporary file of an image not committed (and
+// does nothing after a commit).
+func (s *stagedImage) discard() { os.Remove(s.tmp) }
+
+// checkOutputFile refuses to replace name (what the --report flag or the
+// like names) unless it is a regular file or absent: a directory, device,
+// FIFO, socket or symlink is never replaced, as for the image.
+func checkOutputFile(flag, name string) error {
+	fi, err := os.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	if m := fi.Mode(); !m.IsRegular() {
+		return fmt.Errorf("%s %q: refusing to replace %s", flag, name, fileKind(m))
+	}
+	return nil
+}
+
+// probeWritable proves that a file can be created in dir, for target:
+// an unwritable output fails before the build, not after it.
+func probeWritable(dir, target string) error {
+	probe, err := os.CreateTemp(dir, "."+filepath.Base(target)+".probe-*")
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 // compressInto compresses the raw image into out.

@@ -180,6 +180,9 @@ func TestMirrorPath(t *testing.T) {
 		{"https://example.com/v3.23/main/aarch64/APKINDEX.tar.gz", ""},                   // another arch
 		{"https://example.com/v3.23/main/x86_64/Packages.adb", ""},                       // not a v2 index
 		{"https://example.com/x/v3.23/main/x86_64/APKINDEX.tar.gz", "v3.23/main/x86_64"}, // deeper base
+		{"https://example.com/../../x86_64/APKINDEX.tar.gz", ""},                         // would climb out of --dest
+		{"file:///srv/v3.23/../x86_64/APKINDEX.tar.gz", ""},
+		{"https://example.com/v3.23/./x86_64/APKINDEX.tar.gz", ""},
 	}
 	for _, tt := range tests {
 		got, err := mirrorPath(&apk.Index{Source: tt.source}, "x86_64")

@@ -42,9 +42,9 @@ func resolve(cCtx *cli.Context) error {
 	}
 	var world []apk.Dependency
 	for _, a := range cCtx.Args().Slice() {
-		d, err := apk.ParseDependency(a)
+		d, err := apk.ParseWorldAtom(a)
 		if err != nil {
-			return fmt.Errorf("resolve: parsing atom %q: %w", a, err)
+			return usageError("resolve: %v", err)
 		}
 		world = append(world, d)
 	}
@@ -108,6 +108,9 @@ func apkClientFlags() []cli.Flag {
 // apkClientFlags describe. Warnings go to the app's stderr.
 func newAPKClient(cCtx *cli.Context) (*apk.Client, []apk.Repository, error) {
 	arch := cCtx.String("arch")
+	if err := checkArchFlag(cCtx); err != nil {
+		return nil, nil, err
+	}
 	lines := cCtx.Generic("repository").(*lineList).values
 	if len(lines) == 0 {
 		lines = defaultRepositories

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -51,13 +53,18 @@ type selection struct {
 	requested []apk.Dependency // what /etc/apk/world says
 	repos     []apk.Repository
 	lock      *provision.Report
+	lockPath  string
 }
 
 // newSelection reads the selection flags.
 func newSelection(cCtx *cli.Context) (*selection, error) {
 	s := &selection{branch: cCtx.String("branch"), arch: cCtx.String("arch")}
-	if s.branch == "" || strings.ContainsAny(s.branch, `/\ `) {
+	// The branch is a directory of the mirror (and of fetch --dest).
+	if !plainName(s.branch) {
 		return nil, cli.Exit(fmt.Sprintf("--branch %q: want a branch name like %s or edge", s.branch, defaultBranch), 2)
+	}
+	if err := checkArchFlag(cCtx); err != nil {
+		return nil, err
 	}
 	packages := packageAtoms(cCtx.StringSlice("packages"))
 	if lock := cCtx.String("lock"); lock != "" {
@@ -77,9 +84,9 @@ func newSelection(cCtx *cli.Context) (*selection, error) {
 			return nil, cli.Exit("nothing to install: --profile none and no --packages", 2)
 		}
 		for _, a := range atoms {
-			d, err := apk.ParseDependency(a)
+			d, err := apk.ParseWorldAtom(a)
 			if err != nil {
-				return nil, fmt.Errorf("parsing package atom %q: %w", a, err)
+				return nil, usageError("--profile/--packages: %v", err)
 			}
 			s.world = append(s.world, d)
 		}
@@ -94,16 +101,18 @@ func newSelection(cCtx *cli.Context) (*selection, error) {
 
 // readLock pins the selection to the packages of a build report.
 func (s *selection) readLock(cCtx *cli.Context, path string) error {
-	f, err := os.Open(path)
+	data, err := readFlagFile("--lock", path, maxLockSize)
 	if err != nil {
-		return fmt.Errorf("reading --lock: %w", err)
+		return err
 	}
-	defer f.Close()
-	rep, err := provision.ReadReport(f)
+	rep, err := provision.ReadReport(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("reading --lock %s: %w", path, err)
 	}
 	if rep.Arch != "" {
+		if err := apk.CheckArch(rep.Arch); err != nil {
+			return fmt.Errorf("reading --lock %s: %w", path, err)
+		}
 		if cCtx.IsSet("arch") && s.arch != rep.Arch {
 			return fmt.Errorf("reading --lock %s: it is for %s, --arch says %s", path, rep.Arch, s.arch)
 		}
@@ -115,7 +124,119 @@ func (s *selection) readLock(cCtx *cli.Context, path string) error {
 	if s.requested, err = rep.RequestedWorld(); err != nil {
 		return fmt.Errorf("reading --lock %s: %w", path, err)
 	}
-	s.lock = rep
+	s.lock, s.lockPath = rep, path
+	return nil
+}
+
+// maxNamed is how many packages a lock mismatch names of each kind.
+const maxNamed = 3
+
+// checkLock makes --lock mean exactly the lock's packages. pkgs are what
+// its checksum atoms resolved to, which must be its package list — a
+// package left out of the list is resolved fresh from its dependents, a
+// version edited in the list still resolves by checksum — and its world
+// solved over those packages alone must need every one of them (an
+// edited world asks for more, or for less). Nil without a lock.
+func (s *selection) checkLock(pkgs []*apk.Package, arch string) error {
+	if s.lock == nil {
+		return nil
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("--lock %q: %s", s.lockPath, fmt.Sprintf(format, args...))
+	}
+	locked := make(map[string]provision.PackageReport, len(s.lock.Packages))
+	for _, p := range s.lock.Packages {
+		locked[p.Name] = p
+	}
+	var extra, changed []string
+	resolved := make(map[string]bool, len(pkgs))
+	for _, p := range pkgs {
+		resolved[p.Name] = true
+		l, ok := locked[p.Name]
+		switch {
+		case !ok:
+			extra = append(extra, p.String())
+		case l.Version != p.Version || l.Checksum != apk.FormatChecksum(p.Checksum):
+			changed = append(changed, fmt.Sprintf("%s (the lock says %q)", p, l.Version))
+		}
+	}
+	var missing []string
+	for _, p := range s.lock.Packages {
+		if !resolved[p.Name] {
+			missing = append(missing, strconv.Quote(p.Name+"-"+p.Version))
+		}
+	}
+	var what []string
+	if len(extra) > 0 {
+		what = append(what, "needed but not in it: "+someOf(extra))
+	}
+	if len(missing) > 0 {
+		what = append(what, "in it but not resolved: "+someOf(missing))
+	}
+	if len(changed) > 0 {
+		what = append(what, "another version: "+someOf(changed))
+	}
+	if len(what) > 0 {
+		return fail("its packages do not resolve to its package list: %s", strings.Join(what, "; "))
+	}
+
+	// The world, solved over the locked packages only, must select them all.
+	only := make(map[*apk.Package]bool, len(pkgs))
+	var indexes []*apk.Index
+	for _, p := range pkgs {
+		only[p] = true
+	}
+	seen := map[*apk.Index]bool{}
+	for _, p := range pkgs {
+		if idx := p.Repository; idx != nil && !seen[idx] {
+			seen[idx] = true
+			c := *idx
+			c.Packages = slices.DeleteFunc(slices.Clone(idx.Packages), func(q *apk.Package) bool { return !only[q] })
+			indexes = append(indexes, &c)
+		}
+	}
+	needed, err := apk.Solve(s.requested, indexes, apk.SolveOptions{Arch: arch})
+	if err != nil {
+		return fail("its world %q needs more than its packages: %v", s.lock.World, oneLine(err))
+	}
+	if len(needed) != len(pkgs) {
+		selected := make(map[string]bool, len(needed))
+		for _, p := range needed {
+			selected[p.Name] = true
+		}
+		var unneeded []string
+		for _, p := range pkgs {
+			if !selected[p.Name] {
+				unneeded = append(unneeded, p.String())
+			}
+		}
+		return fail("its world %q does not need %s", s.lock.World, someOf(unneeded))
+	}
+	return nil
+}
+
+// someOf names the first few of names and how many there are.
+func someOf(names []string) string {
+	if len(names) <= maxNamed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNamed], ", "), len(names)-maxNamed)
+}
+
+// plainName reports whether s can be one path component on every OS: not
+// empty, "." or "..", without a separator, space or control character.
+func plainName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsFunc(s, func(r rune) bool {
+		return r == '/' || r == '\\' || r <= ' ' || r == 0x7f
+	})
+}
+
+// checkArchFlag refuses an --arch that is not a plain arch name: it is a
+// directory of the cache and of the repositories' URLs.
+func checkArchFlag(cCtx *cli.Context) error {
+	if err := apk.CheckArch(cCtx.String("arch")); err != nil {
+		return usageError("--%v", err)
+	}
 	return nil
 }
 
@@ -142,16 +263,15 @@ func profileAtoms(profile string) ([]string, error) {
 		}
 		return atoms, nil
 	}
-	f, err := os.Open(profile)
+	data, err := readFlagFile("--profile", profile, maxProfileSize)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("--profile %q: no such profile (%s, none) and no such file",
 				profile, strings.Join(profiles.Names(), ", "))
 		}
-		return nil, fmt.Errorf("reading profile: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	atoms, err := profiles.Parse(f, profile)
+	atoms, err := profiles.Parse(bytes.NewReader(data), profile)
 	if err != nil {
 		return nil, fmt.Errorf("reading profile: %w", err)
 	}
