@@ -45,8 +45,7 @@ func TestReportNamesImage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := testenv.WorldDir(t)
 			img := filepath.Join(dir, "img.ext4")
-			must(t, os.WriteFile(img, []byte("old image"), 0o666))
-			must(t, os.Chmod(img, 0o666))
+			writeOldImage(t, img, []byte("old image"))
 			report := tt.report(dir, img)
 			args := append(m.trusted(), "--profile", "none", "-p", "app", "-o", img, "--report", report)
 			_, stderr, code := runCmd(t, m.command(t, nil, args...))
@@ -70,6 +69,17 @@ func TestReportNamesImage(t *testing.T) {
 				t.Errorf("rootfs-synth -o %s --report %s: the image now holds %d bytes, want the old image", img, report, len(b))
 			}
 		})
+	}
+}
+
+// writeOldImage writes the image a build is to replace, owned by the
+// user the build runs as: in WorldDir, sticky like /tmp, nobody may not
+// rename over a file of root's.
+func writeOldImage(t *testing.T, path string, data []byte) {
+	t.Helper()
+	must(t, os.WriteFile(path, data, 0o644))
+	if os.Geteuid() == 0 {
+		must(t, os.Chown(path, testenv.NobodyUID, testenv.NobodyGID))
 	}
 }
 
@@ -121,8 +131,7 @@ func TestReportUnwritableKeepsImage(t *testing.T) {
 			dir := testenv.WorldDir(t)
 			img := filepath.Join(dir, "img.ext4")
 			old := []byte("old image\x00\x01")
-			must(t, os.WriteFile(img, old, 0o666))
-			must(t, os.Chmod(img, 0o666))
+			writeOldImage(t, img, old)
 			report := tt.report(t, dir)
 			args := append(m.trusted(), "--profile", "none", "-p", "app", "-o", img, "--report", report)
 			_, stderr, code := runCmd(t, m.command(t, nil, args...))
