@@ -196,7 +196,8 @@ func (c *Client) CheckCache() error {
 
 // cacheDir returns the cache directory, made if missing, once it is
 // checked to be private to the user (see internal/privdir): the cache
-// is trusted to hold what this user put there.
+// is trusted to hold what this user put there. The path returned is the
+// one checked, with symlinks resolved.
 func (c *Client) cacheDir() (string, error) {
 	dir := c.CacheDir
 	if dir == "" {
@@ -206,10 +207,7 @@ func (c *Client) cacheDir() (string, error) {
 		}
 		dir = filepath.Join(d, "rootfs-synth")
 	}
-	if err := privdir.CheckRoot(dir); err != nil {
-		return "", err
-	}
-	return dir, nil
+	return privdir.CheckRoot(dir)
 }
 
 func (c *Client) parallel() int {

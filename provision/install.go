@@ -111,10 +111,13 @@ func newInstaller(opts Options) (*installer, error) {
 		return nil, errors.New("no packages to install")
 	}
 	// The store is trusted as the user's own: refuse one another user
-	// could change (a manifest says what the image holds).
-	if err := privdir.CheckRoot(opts.StoreDir); err != nil {
+	// could change (a manifest says what the image holds), and use the
+	// directory checked, with its symlinks resolved.
+	storeDir, err := privdir.CheckRoot(opts.StoreDir)
+	if err != nil {
 		return nil, err
 	}
+	opts.StoreDir = storeDir
 	if opts.Arch == "" {
 		opts.Arch = apk.HostArch()
 	}

@@ -161,11 +161,11 @@ func TestCacheOfAnotherUserRefused(t *testing.T) {
 		want    string
 	}{
 		{"cache 0777", func(t *testing.T, cache string) { chmod(t, cache, 0o777) },
-			"", true, "is writable by other users (mode 0777, owner uid 65534)"},
+			"", true, "is writable by every user (mode 0777, owner uid 65534)"},
 		{"pkgs-v2 0777", func(t *testing.T, cache string) {
 			chmod(t, filepath.Join(cache, "unpacked"), 0o755) // a directory others may enter is fine
 			chmod(t, filepath.Join(cache, "unpacked", "pkgs-v2"), 0o777)
-		}, "unpacked/pkgs-v2", false, "is writable by other users (mode 0777, owner uid 65534)"},
+		}, "unpacked/pkgs-v2", false, "is writable by every user (mode 0777, owner uid 65534)"},
 		{"pkgs-v2 of another user", func(t *testing.T, cache string) {
 			chmod(t, filepath.Join(cache, "unpacked"), 0o755)
 			dir := filepath.Join(cache, "unpacked", "pkgs-v2")
@@ -206,7 +206,7 @@ func TestCacheOfAnotherUserRefused(t *testing.T) {
 		chmod(t, cache, 0o777)
 		img := filepath.Join(world, "out", "img.ext4")
 		args, stderr, code := buildAs(t, m, victimUID, cache, img)
-		checkFailure(t, args, stderr, code, cache+" is writable by other users (mode 0777, owner uid 0)")
+		checkFailure(t, args, stderr, code, cache+" is writable by every user (mode 0777, owner uid 0)")
 		if !strings.Contains(stderr, "chmod go-w "+cache) {
 			t.Errorf("the error does not name the fix: %s", stderr)
 		}

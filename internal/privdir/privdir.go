@@ -27,32 +27,38 @@ const (
 )
 
 // CheckRoot makes the cache directory root (0755, with its missing
-// parents) and checks it and every ancestor. A symlink on the way is
-// followed: the directories holding the links and those of the target are
-// all checked, and a link must belong to the user or root too.
-func CheckRoot(root string) error {
-	abs, err := filepath.Abs(root)
+// parents), resolves it as the kernel does (symlinks, and ".." after
+// them) and checks the directory it names and every ancestor of that. It
+// returns the resolved path: the caller uses it from then on, so no
+// symlink on the way is ever followed again, and what was checked is what
+// is used.
+func CheckRoot(root string) (string, error) {
+	if err := os.MkdirAll(root, dirPerm); err != nil {
+		return "", fmt.Errorf("making the cache directory: %w", err)
+	}
+	raw := root
+	if !filepath.IsAbs(raw) {
+		// Not filepath.Abs: it cleans "link/.." away as text, where the
+		// kernel goes up from the link's target.
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("checking the cache directory %s: %w", quote(root), err)
+		}
+		raw = wd + string(filepath.Separator) + raw
+	}
+	real, err := filepath.EvalSymlinks(raw)
 	if err != nil {
-		return fmt.Errorf("checking the cache directory %s: %w", quote(root), err)
+		return "", fmt.Errorf("checking the cache directory %s: %w", quote(root), err)
 	}
-	if err := os.MkdirAll(abs, dirPerm); err != nil {
-		return fmt.Errorf("making the cache directory: %w", err)
+	if err := checkChain(root, real); err != nil {
+		return "", err
 	}
-	if err := checkChain(abs, abs); err != nil {
-		return err
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return fmt.Errorf("checking the cache directory %s: %w", quote(abs), err)
-	}
-	if real != abs {
-		return checkChain(abs, real)
-	}
-	return nil
+	return real, nil
 }
 
-// checkChain checks dir as the cache directory and each of its ancestors
-// as one; root is the cache directory as the user named it.
+// checkChain checks dir, a path without symlinks, as the cache directory
+// and each of its ancestors as one; root names the cache directory in
+// messages, as the user gave it.
 func checkChain(root, dir string) error {
 	for p := dir; ; p = filepath.Dir(p) {
 		fi, err := os.Lstat(p)

@@ -40,8 +40,8 @@ func TestCheckRoot(t *testing.T) {
 		{"missing, made 0755", false, func(t *testing.T, b string) string { return filepath.Join(b, "a", "cache") }, ""},
 		{"0700", false, func(t *testing.T, b string) string { return mkdir(t, b, "cache", 0o700) }, ""},
 		{"0777", false, func(t *testing.T, b string) string { return mkdir(t, b, "cache", 0o777) },
-			"cache is writable by other users (mode 0777, owner uid"},
-		{"0775", false, func(t *testing.T, b string) string { return mkdir(t, b, "cache", 0o775) }, "(mode 0775,"},
+			"cache is writable by every user (mode 0777, owner uid"},
+		{"0775", false, func(t *testing.T, b string) string { return mkdir(t, b, "cache", 0o775) }, "is writable by its group (gid"},
 		{"sticky 1777 itself", false, func(t *testing.T, b string) string { return mkdir(t, b, "cache", 0o777|os.ModeSticky) }, "(mode 1777,"},
 		{"below a 0777 parent", false, func(t *testing.T, b string) string {
 			return mkdir(t, mkdir(t, b, "shared", 0o777), "cache", 0o700)
@@ -64,17 +64,41 @@ func TestCheckRoot(t *testing.T) {
 		}, ""},
 		{"a symlink to an open directory", false, func(t *testing.T, b string) string {
 			return symlink(t, mkdir(t, b, "real", 0o777), filepath.Join(b, "cache"))
-		}, "real is writable by other users"},
+		}, "real is writable by every user"},
 		{"a symlink to a private directory below an open one", false, func(t *testing.T, b string) string {
 			return symlink(t, mkdir(t, mkdir(t, b, "open", 0o777), "real", 0o700), filepath.Join(b, "cache"))
 		}, "open, above the cache directory"},
-		{"another user's symlink", true, func(t *testing.T, b string) string {
+		// Only who may write the directory holding a link can change
+		// it, whoever owns the link: the path is resolved once and used
+		// resolved from then on.
+		{"another user's symlink in a private directory", true, func(t *testing.T, b string) string {
 			p := symlink(t, mkdir(t, b, "real", 0o700), filepath.Join(b, "cache"))
 			if err := os.Lchown(p, 65533, 65533); err != nil {
 				t.Fatal(err)
 			}
 			return p
-		}, "cache is owned by uid 65533"},
+		}, ""},
+		// The kernel takes ".." after a symlink from the link's target:
+		// b/link/../x is open/x, not b/x.
+		{"dot dot after a symlink", false, func(t *testing.T, b string) string {
+			open := mkdir(t, b, "open", 0o777)
+			mkdir(t, open, "x", 0o700)
+			mkdir(t, b, "x", 0o700)
+			symlink(t, mkdir(t, open, "sub", 0o700), filepath.Join(b, "link"))
+			return filepath.Join(b, "link") + "/../x"
+		}, "open, above the cache directory"},
+		{"two links, the second in an open directory", false, func(t *testing.T, b string) string {
+			open := mkdir(t, b, "open", 0o777)
+			real := mkdir(t, b, "real", 0o700)
+			symlink(t, real, filepath.Join(open, "mid"))
+			return symlink(t, filepath.Join(open, "mid"), filepath.Join(b, "cache"))
+		}, ""},
+		{"a link in the middle of the path to an open directory", false, func(t *testing.T, b string) string {
+			open := mkdir(t, b, "open", 0o777)
+			mkdir(t, mkdir(t, open, "mid", 0o700), "cache", 0o700)
+			symlink(t, filepath.Join(open, "mid"), filepath.Join(b, "dir"))
+			return filepath.Join(b, "dir", "cache")
+		}, "open, above the cache directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.root {
@@ -82,8 +106,14 @@ func TestCheckRoot(t *testing.T) {
 			}
 			b := base(t)
 			cache := tc.setup(t, b)
-			err := CheckRoot(cache)
+			got, err := CheckRoot(cache)
 			want := tc.want
+			if err == nil {
+				// What was checked is what is used: the real directory.
+				if real, rerr := filepath.EvalSymlinks(cache); rerr != nil || got != real {
+					t.Errorf("CheckRoot(%s) = %s, want the resolved %s", cache, got, real)
+				}
+			}
 			switch {
 			case want == "" && err != nil:
 				t.Errorf("CheckRoot(%s) = %v, want nil", cache, err)
@@ -118,10 +148,15 @@ func TestOpen(t *testing.T) {
 	}
 	cases := map[string]string{
 		write("good", 0o644): "",
-		write("open", 0o666): "open is writable by other users (mode 0666",
+		write("open", 0o666): "open is writable by every user (mode 0666",
 		fifo:                 "is a FIFO, not a regular file",
 		symlink(t, "good", filepath.Join(sub, "link")): "is a symlink, not a regular file",
 	}
+	linked := write("linked", 0o644)
+	if err := os.Link(linked, filepath.Join(b, "elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	cases[linked] = "linked has 2 names (hard links)"
 	if os.Geteuid() == 0 {
 		p := write("theirs", 0o644)
 		chown(t, p, 65533)
@@ -147,8 +182,25 @@ func TestOpen(t *testing.T) {
 		}
 	}
 	chmodDir(t, sub, 0o777)
-	if _, err := Open(root, filepath.Join(sub, "good")); err == nil || !strings.Contains(err.Error(), "sub is writable by other users") {
+	if _, err := Open(root, filepath.Join(sub, "good")); err == nil || !strings.Contains(err.Error(), "sub is writable by every user") {
 		t.Errorf("Open in a 0777 directory = %v, want it refused", err)
+	}
+}
+
+// TestCheckRootUnderSudo: root trusts what belongs to the user who ran
+// sudo (SUDO_UID), whose cache `sudo -E` finds, and no one else's.
+func TestCheckRootUnderSudo(t *testing.T) {
+	mustRoot(t)
+	b := base(t)
+	cache := mkdir(t, b, "cache", 0o755)
+	chown(t, cache, 65533)
+	t.Setenv("SUDO_UID", "65533")
+	if _, err := CheckRoot(cache); err != nil {
+		t.Errorf("CheckRoot(cache of SUDO_UID's) = %v, want nil", err)
+	}
+	t.Setenv("SUDO_UID", "65532")
+	if _, err := CheckRoot(cache); err == nil || !strings.Contains(err.Error(), "owned by uid 65533") {
+		t.Errorf("CheckRoot(cache of another user's than SUDO_UID) = %v, want it refused", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 )
 
@@ -18,7 +19,21 @@ func owner(fi fs.FileInfo) int {
 	return -1
 }
 
-func trusted(uid int) bool { return uid == 0 || uid == os.Geteuid() }
+// trusted reports whether uid may own what the cache holds: root, the
+// user, and under sudo (root with SUDO_UID, which only root's own
+// environment can set) the user who ran sudo, whose cache `sudo -E` finds.
+func trusted(uid int) bool {
+	euid := os.Geteuid()
+	if uid == 0 || uid == euid {
+		return true
+	}
+	if euid == 0 {
+		if s, err := strconv.Atoi(os.Getenv("SUDO_UID")); err == nil && s == uid {
+			return true
+		}
+	}
+	return false
+}
 
 // OwnedByMe reports whether fi (from Lstat or Stat) belongs to the
 // invoking user.
@@ -30,10 +45,25 @@ func notMine(what, path string, fi fs.FileInfo) error {
 		what, quote(path), owner(fi), os.Geteuid(), fixGroup)
 }
 
-// writable is the error about an entry others can write.
+// writable is the error about an entry in the cache others can write.
+// What they could write may be there already, so the advice is to start
+// again, not chmod.
 func writable(what, path string, fi fs.FileInfo) error {
-	return fmt.Errorf("%s %s is writable by other users (mode %04o, owner uid %d): %s; run chmod go-w %s or use a cache directory of your own",
-		what, quote(path), unixPerm(fi), owner(fi), fixGroup, quote(path))
+	return fmt.Errorf("%s %s is writable by %s (mode %04o, owner uid %d): %s; remove the cache (rootfs-synth makes a new one) or use a cache directory of your own",
+		what, quote(path), writers(fi), unixPerm(fi), owner(fi), fixGroup)
+}
+
+// writers says who besides the owner may write fi: its group (by gid:
+// on systems with a group per user, that group may be the user alone) or
+// every user.
+func writers(fi fs.FileInfo) string {
+	if fi.Mode().Perm()&0o002 != 0 {
+		return "every user"
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fmt.Sprintf("its group (gid %d)", st.Gid)
+	}
+	return "its group"
 }
 
 // unixPerm returns fi's permission bits with setuid, setgid and sticky
@@ -56,11 +86,9 @@ func unixPerm(fi fs.FileInfo) uint32 {
 // it, seen with Lstat; root names the cache directory in messages.
 func checkAncestor(root, p string, fi fs.FileInfo, isRoot bool) error {
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		// A link's own mode means nothing; whoever owns it can replace it.
-		if !trusted(owner(fi)) {
-			return notMine("symlink", p, fi)
-		}
-		return nil
+		// The path was resolved before it was checked: a link here was
+		// put in place since, by whoever may write the directory above.
+		return fmt.Errorf("checking the cache directory %s: %s became a symlink while it was checked", quote(root), quote(p))
 	}
 	if isRoot {
 		return checkDir(p, fi)
@@ -73,8 +101,8 @@ func checkAncestor(root, p string, fi fs.FileInfo, isRoot bool) error {
 			quote(p), quote(root), owner(fi), os.Geteuid(), fixGroup)
 	}
 	if fi.Mode().Perm()&0o022 != 0 && (owner(fi) != 0 || fi.Mode()&fs.ModeSticky == 0) {
-		return fmt.Errorf("%s, above the cache directory %s, is writable by other users (mode %04o, owner uid %d): %s; run chmod go-w %s or use a cache directory elsewhere",
-			quote(p), quote(root), unixPerm(fi), owner(fi), fixGroup, quote(p))
+		return fmt.Errorf("%s, above the cache directory %s, is writable by %s (mode %04o, owner uid %d): %s; run chmod go-w %s or use a cache directory elsewhere",
+			quote(p), quote(root), writers(fi), unixPerm(fi), owner(fi), fixGroup, quote(p))
 	}
 	return nil
 }
@@ -101,8 +129,20 @@ func checkFile(p string, fi fs.FileInfo) error {
 		return notMine("cache file", p, fi)
 	case fi.Mode().Perm()&0o022 != 0:
 		return writable("cache file", p, fi)
+	case links(fi) > 1:
+		// rootfs-synth never links files in the cache: one linked from
+		// elsewhere (planted while the cache was shared) can be changed
+		// through the other name.
+		return fmt.Errorf("cache file %s has %d names (hard links); rootfs-synth makes none: %s; remove the cache (rootfs-synth makes a new one)", quote(p), links(fi), fixGroup)
 	}
 	return nil
+}
+
+func links(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
 }
 
 func typeName(fi fs.FileInfo) string {
