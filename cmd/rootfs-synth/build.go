@@ -282,6 +282,11 @@ func newBuilder(cCtx *cli.Context) (*builder, error) {
 		if err := probeWritable(filepath.Dir(b.reportPath), b.reportPath); err != nil {
 			return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
 		}
+		// Again now that both directories exist: through a link that
+		// dangled before they were made, both may name one file.
+		if sameFile(b.reportPath, b.output) {
+			return nil, usageError("--report %q is the image (%q): give the report a file of its own", b.reportPath, b.output)
+		}
 	}
 	return b, nil
 }
@@ -325,12 +330,11 @@ func outputPath(cCtx *cli.Context) (string, error) {
 	return imagePath(home, cCtx.String("image-name"))
 }
 
-// sameFile reports whether paths a and b name one file: the same path
-// once made absolute and clean with the symlinks of its directories (or,
-// when it exists, of itself) resolved, or two names of one existing file
-// (a hard link).
+// sameFile reports whether paths a and b name one file: the same name in
+// the same directory as the kernel resolves it (symlinks, and ".." after
+// them), or two names of one existing file (a symlink to it, a hard link).
 func sameFile(a, b string) bool {
-	if canonicalPath(a) == canonicalPath(b) {
+	if resolveDir(a) == resolveDir(b) {
 		return true
 	}
 	sa, errA := os.Stat(a)
@@ -338,20 +342,29 @@ func sameFile(a, b string) bool {
 	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
-// canonicalPath is p absolute and clean, with every symlink resolved:
-// of the whole path when it exists, else of its directory.
-func canonicalPath(p string) string {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return p
+// pathSeparators are what ends a directory in a path: '/' everywhere, and
+// the OS's own.
+const pathSeparators = "/" + string(filepath.Separator)
+
+// resolveDir is p with its directory resolved as the kernel would, when
+// the directory exists: not filepath.Dir or Abs, which clean "link/.." away
+// as text where the kernel goes up from the link's target.
+func resolveDir(p string) string {
+	dir, base := ".", p
+	if i := strings.LastIndexAny(p, pathSeparators); i >= 0 {
+		dir, base = p[:i+1], p[i+1:]
 	}
-	if r, err := filepath.EvalSymlinks(abs); err == nil {
-		return r
+	if !filepath.IsAbs(dir) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return p
+		}
+		dir = wd + string(filepath.Separator) + dir
 	}
-	if d, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
-		return filepath.Join(d, filepath.Base(abs))
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		return filepath.Join(r, base)
 	}
-	return abs
+	return filepath.Clean(dir + string(filepath.Separator) + base)
 }
 
 // imagePath is where --image-name puts the image: the shell builder's

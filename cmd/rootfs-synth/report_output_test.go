@@ -72,6 +72,58 @@ func TestReportNamesImage(t *testing.T) {
 	}
 }
 
+// TestReportNamesFreshImage: the same for an image not yet there, where
+// only the kernel's way of resolving tells that two paths meet: ".." after
+// a symlink goes up from the link's target, and a link that dangles until
+// the build makes the image's directory. Neither may be written.
+func TestReportNamesFreshImage(t *testing.T) {
+	m := newMirror(t)
+	mkdir := func(p string) {
+		must(t, os.MkdirAll(p, 0o777))
+		must(t, os.Chmod(p, 0o777))
+	}
+	for _, tt := range []struct {
+		name          string
+		paths         func(dir string) (img, report string)
+		sameFileTwice bool
+	}{
+		{"dot dot after a symlink", func(dir string) (string, string) {
+			mkdir(filepath.Join(dir, "real"))
+			mkdir(filepath.Join(dir, "real", "sub"))
+			must(t, os.Symlink(filepath.Join(dir, "real", "sub"), filepath.Join(dir, "link")))
+			return filepath.Join(dir, "real", "img.ext4"), filepath.Join(dir, "link") + "/../img.ext4"
+		}, true},
+		{"a link dangling until the image's directory is made", func(dir string) (string, string) {
+			mkdir(filepath.Join(dir, "d"))
+			must(t, os.Symlink(filepath.Join(dir, "d", "new"), filepath.Join(dir, "d", "link")))
+			return filepath.Join(dir, "d", "new", "img.ext4"), filepath.Join(dir, "d", "link", "img.ext4")
+		}, true},
+		{"control", func(dir string) (string, string) {
+			return filepath.Join(dir, "img.ext4"), filepath.Join(dir, "img.json")
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := testenv.WorldDir(t)
+			img, report := tt.paths(dir)
+			args := append(m.trusted(), "--profile", "none", "-p", "app", "-o", img, "--report", report)
+			_, stderr, code := runCmd(t, m.command(t, nil, args...))
+			if !tt.sameFileTwice {
+				if code != 0 {
+					t.Fatalf("rootfs-synth %s = exit %d\nstderr: %s", strings.Join(args, " "), code, stderr)
+				}
+				return
+			}
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "--report") {
+				t.Errorf("rootfs-synth -o %s --report %s = exit %d, stderr %q; want exit 2 and one line naming --report", img, report, code, stderr)
+			}
+			if _, err := os.Stat(img); err == nil {
+				t.Errorf("rootfs-synth -o %s --report %s wrote %s", img, report, img)
+			}
+		})
+	}
+}
+
 // writeOldImage writes the image a build is to replace, owned by the
 // user the build runs as: in WorldDir, sticky like /tmp, nobody may not
 // rename over a file of root's.
