@@ -49,28 +49,34 @@ func build(ctx context.Context, b *builder) error {
 }
 
 // provisionAndWrite provisions the root tree and writes the image. Stored
-// content found changed as the image is written has made the store forget
-// its package, so both steps run once more, unpacking it again from its
+// content found changed, while the tree is provisioned (account files,
+// applet lists) or as the image is written, has made the store forget its
+// package, so both steps run once more, unpacking it again from its
 // verified .apk; the first image's temporary file is gone by then.
 func (b *builder) provisionAndWrite(ctx context.Context, pkgs []*apk.Package, paths []string) (*provision.Result, *stagedImage, error) {
 	phases := len(b.phases)
 	for attempt := 1; ; attempt++ {
 		b.phases = b.phases[:phases] // the report times the attempt that made the image
-		res, err := b.provision(ctx, pkgs, paths)
-		if err != nil {
-			return nil, nil, fmt.Errorf("provisioning the root tree: %w", err)
-		}
-		img, err := b.writeImage(ctx, res)
-		if err == nil {
-			return res, img, nil
-		}
-		res.Close()
+		res, img, err := b.provisionAndWriteOnce(ctx, pkgs, paths)
 		var corrupt *provision.StoreCorruptError
-		if attempt > 1 || !errors.As(err, &corrupt) {
-			return nil, nil, fmt.Errorf("writing image %s: %w", b.output, err)
+		if err == nil || attempt > 1 || !errors.As(err, &corrupt) {
+			return res, img, err
 		}
-		b.ui.logf("write: %v; provisioning again from the verified packages", corrupt)
+		b.ui.logf("%v; provisioning again from the verified packages", corrupt)
 	}
+}
+
+func (b *builder) provisionAndWriteOnce(ctx context.Context, pkgs []*apk.Package, paths []string) (*provision.Result, *stagedImage, error) {
+	res, err := b.provision(ctx, pkgs, paths)
+	if err != nil {
+		return nil, nil, fmt.Errorf("provisioning the root tree: %w", err)
+	}
+	img, err := b.writeImage(ctx, res)
+	if err != nil {
+		res.Close()
+		return nil, nil, fmt.Errorf("writing image %s: %w", b.output, err)
+	}
+	return res, img, nil
 }
 
 // phase times one step into b.phases; call the result when it ends.
