@@ -79,11 +79,31 @@ func onThisMachine(host string) bool {
 	return host == "localhost" || strings.HasSuffix(host, ".localhost")
 }
 
+// metadataAddrs are the clouds' instance-metadata services that are not
+// on a link-local address: AWS's IPv6 one (a unique-local address) and
+// Alibaba's (in the shared address space).
+var metadataAddrs = []netip.Addr{
+	netip.MustParseAddr("fd00:ec2::254"),
+	netip.MustParseAddr("100.100.100.200"),
+}
+
+// nat64 is the well-known NAT64 prefix (RFC 6052): 64:ff9b::a9fe:a9fe
+// reaches 169.254.169.254 through a NAT64 gateway.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
 // refusedTarget says why a redirected request must not connect to ip, or
 // returns "" when it may; loopbackOK when the mirror is on this machine.
 func refusedTarget(ip netip.Addr, loopbackOK bool) string {
 	ip = ip.Unmap()
+	if nat64.Contains(ip) {
+		b := ip.As16()
+		if why := refusedTarget(netip.AddrFrom4([4]byte(b[12:])), loopbackOK); why != "" {
+			return ip.String() + " is NAT64 for " + why
+		}
+	}
 	switch {
+	case slices.Contains(metadataAddrs, ip):
+		return ip.String() + " is a cloud's instance-metadata address"
 	case ip.IsUnspecified():
 		return ip.String() + " is an unspecified address"
 	case ip.IsLinkLocalUnicast():

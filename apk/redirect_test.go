@@ -32,6 +32,12 @@ func TestRefusedTarget(t *testing.T) {
 		{"fe80::1", true, true},
 		{"fe80::a9fe:a9fe", false, true},
 		{"::ffff:169.254.169.254", false, true}, // IPv4-mapped
+		{"fd00:ec2::254", true, true},           // AWS's IPv6 metadata
+		{"100.100.100.200", true, true},         // Alibaba's metadata
+		{"64:ff9b::a9fe:a9fe", true, true},      // NAT64 of 169.254.169.254
+		{"64:ff9b::7f00:1", false, true},        // NAT64 of 127.0.0.1
+		{"64:ff9b::9765:284", false, false},     // NAT64 of a public address
+		{"fd00:ec2::253", false, false},         // another unique-local address
 		{"0.0.0.0", true, true},
 		{"::", true, true},
 		{"224.0.0.1", false, true},
