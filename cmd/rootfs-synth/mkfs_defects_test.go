@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -268,7 +269,7 @@ func TestMkfsDeepTree(t *testing.T) {
 	if out, err := mkfs(t, nil, src, "-o", img); err != nil {
 		t.Fatalf("rootfs-synth mkfs of a deep tree: %v\n%s", err, out)
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ext4check.ReadImage(t, img)
@@ -325,7 +326,7 @@ func TestMkfsWarnings(t *testing.T) {
 			t.Errorf("rootfs-synth mkfs: stderr = %q, want a warning containing %q", stderr.String(), w)
 		}
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ext4check.ReadImage(t, img)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -42,7 +42,7 @@ func TestMkfsMillionEntries(t *testing.T) {
 	if rss >= 256<<20 {
 		t.Errorf("rootfs-synth mkfs of 1,000,000 entries peaked at %.1f MiB of RSS, want under 256 MiB", float64(rss)/(1<<20))
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 }

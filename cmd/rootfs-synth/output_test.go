@@ -17,7 +17,7 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
-	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 )
 
 // smallImage returns a writer holding a small tree with a 3 MiB file, so
@@ -73,7 +73,7 @@ func TestWriteImageFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ext4check.Fsck(t, plain); err != nil {
+	if err := e2fsck.Check(t, plain); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(plain)
