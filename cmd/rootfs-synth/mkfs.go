@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 )
 
 // mkfsCommand is `rootfs-synth mkfs SRC_DIR -o IMG`: an ext4 image of a host
@@ -109,7 +110,7 @@ func runMkfs(c *cli.Context, now time.Time) error {
 	}
 	// Before the walk, which takes a while: a mistyped -o or option costs
 	// nothing.
-	if err := ext4img.CheckOutput(out); err != nil {
+	if err := imagefile.Check(out); err != nil {
 		return err
 	}
 	if err := opts.Check(); err != nil {
@@ -171,14 +172,14 @@ func walkImage(ctx context.Context, dir *hostDir, tree hostTreeOptions, opts ext
 	return w, t, nil
 }
 
-// writeImage lays out and writes w's image of src to out (see
-// ext4img.WriteFileContext).
+// writeImage lays out and writes w's image of src to out, as the build
+// does (see imagefile.Write).
 func writeImage(ctx context.Context, src string, w *ext4img.Writer, out string) (*ext4img.Layout, error) {
 	layout, err := w.Layout()
 	if err != nil {
 		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
-	if err := w.WriteFileContext(ctx, out, 0o644); err != nil {
+	if err := imagefile.Write(ctx, out, imagefile.Options{}, w.Write); err != nil {
 		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
 	return layout, nil
