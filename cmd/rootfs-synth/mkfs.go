@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/hosttree"
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 )
 
@@ -92,7 +93,7 @@ func runMkfs(c *cli.Context, now time.Time) error {
 			return fmt.Errorf("parsing --hash-seed: %w", err)
 		}
 	}
-	tree := hostTreeOptions{UID: os.Geteuid()}
+	tree := hosttree.Options{UID: os.Geteuid()}
 	if s := c.String("owner"); s != "" {
 		owner, err := parseOwner(s)
 		if err != nil {
@@ -127,13 +128,13 @@ func runMkfs(c *cli.Context, now time.Time) error {
 	}
 
 	ctx := c.Context
-	dir, err := openHostDir(src)
+	dir, err := hosttree.Open(src)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
 	tree.Now = now.Truncate(time.Second)
-	w, t, err := walkImage(ctx, dir, tree, opts)
+	w, t, err := hosttree.NewWriter(ctx, dir, tree, opts)
 	if err != nil {
 		return stopped(ctx, out, err)
 	}
@@ -158,18 +159,6 @@ func stopped(ctx context.Context, out string, err error) error {
 		return fmt.Errorf("mkfs: stopped (%v); %s not written", context.Cause(ctx), out)
 	}
 	return err
-}
-
-// walkImage walks dir into a new image Writer for opts, which reads the
-// files' contents from dir when it writes them.
-func walkImage(ctx context.Context, dir *hostDir, tree hostTreeOptions, opts ext4img.Options) (*ext4img.Writer, *hostTree, error) {
-	opts.Files = hostFiles{ctx: ctx, d: dir}
-	w := ext4img.NewWriter(opts)
-	t, err := walkHostTree(ctx, dir, tree, w)
-	if err != nil {
-		return nil, nil, err
-	}
-	return w, t, nil
 }
 
 // writeImage lays out and writes w's image of src to out, as the build

@@ -16,11 +16,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
+	"github.com/rootfs-synth/rootfs-synth/internal/hosttree"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
+
+// walkTestImage walks src into a new image Writer with default options.
+func walkTestImage(t *testing.T, src string) *ext4img.Writer {
+	t.Helper()
+	dir, err := hosttree.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close() })
+	w, _, err := hosttree.NewWriter(context.Background(), dir, hosttree.Options{UID: -1}, ext4img.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
 
 // emptyDir returns a new directory every user may write, for outputs.
 func emptyDir(t *testing.T) string {

@@ -30,7 +30,7 @@ func TestMkfsMillionEntries(t *testing.T) {
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	flatTree(t, src, dirs, perDir)
+	testenv.FlatTree(t, src, dirs, perDir)
 	img := filepath.Join(testenv.WorldDir(t), "million.img")
 	c := testenv.Unprivileged(t, testenv.Binary(t), "mkfs", src, "-o", img)
 	c.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
