@@ -93,6 +93,9 @@ type Client struct {
 	mu         sync.Mutex
 	progressMu sync.Mutex
 	origins    map[*Index]indexOrigin
+
+	defaultHTTPOnce sync.Once
+	defaultHTTP     *http.Client // when HTTP is nil; see newDefaultHTTP
 }
 
 // Progress reports a package download.
@@ -163,23 +166,29 @@ func (c *Client) keys(arch string) (*KeyRing, error) {
 	return keys, err
 }
 
-var defaultHTTP = &http.Client{
-	CheckRedirect: checkRedirect,
-	Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialChecked, // redirect.go
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          32,
-		MaxIdleConnsPerHost:   DefaultParallel * 2,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	},
+// newDefaultHTTP returns the client a Client uses when HTTP is nil (see
+// there). Each Client makes its own, once, so that its connections are
+// pooled across its requests and nothing is shared between Clients.
+func newDefaultHTTP() *http.Client {
+	return &http.Client{
+		CheckRedirect: checkRedirect,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialChecked, // redirect.go
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          32,
+			MaxIdleConnsPerHost:   DefaultParallel * 2,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
+	}
 }
 
 func (c *Client) httpClient() *http.Client {
 	if c.HTTP == nil {
-		return defaultHTTP
+		c.defaultHTTPOnce.Do(func() { c.defaultHTTP = newDefaultHTTP() })
+		return c.defaultHTTP
 	}
 	hc := *c.HTTP
 	hc.CheckRedirect = checkRedirect

@@ -117,7 +117,7 @@ func (c *Client) open(ctx context.Context, rawURL string, v validators) (*downlo
 	if v.LastModified != "" {
 		req.Header.Set("If-Modified-Since", v.LastModified)
 	}
-	proxy, _ := http.ProxyFromEnvironment(req) // the one defaultHTTP will use
+	proxy, _ := http.ProxyFromEnvironment(req) // the one newDefaultHTTP's client will use
 	req = req.WithContext(withDialPolicy(ctx, u, proxy))
 	resp, err := c.httpClient().Do(req)
 	if err != nil {

@@ -190,7 +190,7 @@ func copyVerified(f *os.File, r io.Reader, p *Package) error {
 		return err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, pr.DataOffset(), written-pr.DataOffset())); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(f, pr.dataOffset(), written-pr.dataOffset())); err != nil {
 		return err
 	}
 	n, err := io.Copy(io.MultiWriter(f, h), r)
@@ -247,7 +247,7 @@ func verifyPackageFile(f *os.File, p *Package) error {
 		return err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, pr.DataOffset(), st.Size()-pr.DataOffset())); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(f, pr.dataOffset(), st.Size()-pr.dataOffset())); err != nil {
 		return fmt.Errorf("reading package %s: %w", p, err)
 	}
 	if err := pr.checkDataHash(h.Sum(nil)); err != nil {

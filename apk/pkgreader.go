@@ -225,9 +225,9 @@ func isRegular(hdr *tar.Header) bool {
 	return hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA //nolint:staticcheck // old tar writers
 }
 
-// DataOffset returns the size of the signature and control members: the
+// dataOffset returns the size of the signature and control members: the
 // data member starts there.
-func (p *PackageReader) DataOffset() int64 { return p.headerSize }
+func (p *PackageReader) dataOffset() int64 { return p.headerSize }
 
 // Info returns what the package says about itself. Its Size is set once the
 // data has been read to the end.

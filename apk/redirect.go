@@ -140,7 +140,11 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-var dialer = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+// newDialer returns the dialer of the default client's connections; the
+// policy's Control is set on a fresh one per dial, never on a shared one.
+func newDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+}
 
 // dialChecked dials addr, checking the IP it connects to against the
 // request's dialPolicy before the connection is made (net.Dialer.Control
@@ -149,10 +153,10 @@ var dialer = &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 // proxy connects to redirect targets and only checkRedirect applies.
 func dialChecked(ctx context.Context, network, addr string) (net.Conn, error) {
 	p, ok := ctx.Value(dialPolicyKey{}).(*dialPolicy)
+	d := newDialer()
 	if !ok || slices.Contains(p.exempt, addr) {
-		return dialer.DialContext(ctx, network, addr)
+		return d.DialContext(ctx, network, addr)
 	}
-	d := *dialer
 	d.Control = func(_, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {

@@ -45,7 +45,7 @@ func fuzzBaseImages(t testing.TB) [][]byte {
 				t.Fatal(err)
 			}
 			var m memfile.File
-			if _, err := w.WriteTo(&m); err != nil {
+			if err := w.Write(&m); err != nil {
 				t.Fatal(err)
 			}
 			fuzzBase = append(fuzzBase, m.Bytes())

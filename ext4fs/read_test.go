@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4tree"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -31,7 +32,7 @@ func TestReadAgreesWithDebugfs(t *testing.T) {
 		t.Run(fmt.Sprintf("bs=%d,csum=%v", c.bs, c.csum), func(t *testing.T) {
 			tr := ext4tree.EveryKind(ext4tree.Options{BigDir: 3000, BigDirContent: true, HugeSize: c.huge, BlockSize: c.bs})
 			img := buildImage(t, tr, ext4img.Options{BlockSize: c.bs, MetadataCsum: c.csum, Time: ext4tree.ModTime})
-			if err := ext4check.Fsck(t, img); err != nil {
+			if err := e2fsck.Check(t, img); err != nil {
 				t.Fatal(err)
 			}
 			if c.bs == 1024 {

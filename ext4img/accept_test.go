@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4tree"
 )
@@ -59,9 +60,9 @@ func (tr *tree) build(t *testing.T, opts ext4img.Options, ctx string) (string, *
 // check runs e2fsck on img and compares what debugfs reads back with tr.
 func (tr *tree) check(t *testing.T, img, ctx string) ext4check.Manifest {
 	t.Helper()
-	fsck := ext4check.Fsck
+	fsck := e2fsck.Check
 	if tr.fsckInPlace {
-		fsck = ext4check.FsckInPlace
+		fsck = e2fsck.CheckInPlace
 	}
 	if err := fsck(t, img); err != nil {
 		t.Fatalf("%s%v", ctx, err)
@@ -137,7 +138,7 @@ func TestAcceptReproducible(t *testing.T) {
 		f.Close()
 		copy(sums[i][:], h.Sum(nil))
 		if i == 0 {
-			if err := ext4check.Fsck(t, img); err != nil {
+			if err := e2fsck.Check(t, img); err != nil {
 				t.Fatal(err)
 			}
 		}

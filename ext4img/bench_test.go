@@ -81,7 +81,7 @@ func BenchmarkWrite25000Files(b *testing.B) {
 	for b.Loop() {
 		w := NewWriter(Options{})
 		b.SetBytes(addBenchTree(b, w))
-		if _, err := w.WriteTo(&discard{}); err != nil {
+		if err := w.Write(&discard{}); err != nil {
 			b.Fatal(err)
 		}
 	}

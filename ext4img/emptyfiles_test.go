@@ -29,7 +29,7 @@ func TestEmptyFilesCheckedInLinearTime(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	if _, err := w.WriteTo(&memfile.File{}); err != nil {
+	if err := w.Write(&memfile.File{}); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -41,8 +41,8 @@ func TestEmptyFilesCheckedInLinearTime(t *testing.T) {
 	if err := w.Link("a", "d199/z"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := w.WriteTo(&memfile.File{})
+	err := w.Write(&memfile.File{})
 	if want := `reading "a": content is longer than 0 bytes`; err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("WriteTo with an empty file whose Content is not: %v, want an error saying %s", err, want)
+		t.Errorf("Write with an empty file whose Content is not: %v, want an error saying %s", err, want)
 	}
 }

@@ -37,7 +37,7 @@ type Entry struct {
 	Xattrs map[string][]byte
 
 	// Content opens a regular file's content. The Writer calls it once per
-	// WriteTo, in on-disk order, reads exactly Size bytes and closes the
+	// Write, in on-disk order, reads exactly Size bytes and closes the
 	// reader; a reader that ends early or has more is an error naming the
 	// path. nil means Size zero bytes. Calls come from the Writer's own
 	// goroutines, several at once and ahead of the write position (a bounded

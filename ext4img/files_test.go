@@ -97,7 +97,7 @@ func TestFilesMismatch(t *testing.T) {
 			if err := w.Add(Entry{Path: "d/f", Mode: 0o644, Size: 3}); err != nil {
 				t.Fatal(err)
 			}
-			_, err := w.WriteTo(&memfile.File{})
+			err := w.Write(&memfile.File{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("writing with d/f %s: %v, want an error saying %s", tt.name, err, tt.want)
 			}

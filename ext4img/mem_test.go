@@ -136,7 +136,7 @@ func TestMemoryPerEntry(t *testing.T) {
 
 // BenchmarkMemory reports what the Writer holds per entry: tree-B/entry
 // after Add, layout-B/entry after Layout (both live heap), and the peak
-// RSS of the whole run (Add, Layout, WriteTo into a discarding writer).
+// RSS of the whole run (Add, Layout, Write into a discarding writer).
 // Run one size at a time, once: go test ./ext4img -run '^$' -bench
 // 'Memory/entries=1000000' -benchtime 1x.
 func BenchmarkMemory(b *testing.B) {
@@ -153,7 +153,7 @@ func BenchmarkMemory(b *testing.B) {
 					b.Fatal(err)
 				}
 				layout := heapInUse()
-				if _, err := w.WriteTo(&discard{}); err != nil {
+				if err := w.Write(&discard{}); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(tree-base)/float64(n), "tree-B/entry")

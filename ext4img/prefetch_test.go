@@ -69,17 +69,17 @@ func TestPrefetch(t *testing.T) {
 				}
 			}
 			var out memfile.File
-			_, err := w.WriteTo(&out)
+			err := w.Write(&out)
 			if failAt >= 0 {
 				wantErr := fmt.Sprintf(`opening "f%03d": no such blob`, failAt)
 				if err == nil || !strings.Contains(err.Error(), wantErr) {
-					t.Fatalf("WriteTo = %v, want error containing %q", err, wantErr)
+					t.Fatalf("Write = %v, want error containing %q", err, wantErr)
 				}
 			} else if err != nil {
-				t.Fatalf("WriteTo: %v", err)
+				t.Fatalf("Write: %v", err)
 			}
 			if c.open != 0 {
-				t.Errorf("%d readers left open after WriteTo", c.open)
+				t.Errorf("%d readers left open after Write", c.open)
 			}
 			if failAt >= 0 {
 				return

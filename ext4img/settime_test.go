@@ -39,7 +39,7 @@ func TestSetTimeSameImage(t *testing.T) {
 				w.SetTime(*set)
 			}
 			var m memfile.File
-			if _, err := w.WriteTo(&m); err != nil {
+			if err := w.Write(&m); err != nil {
 				t.Fatal(err)
 			}
 			return m.Bytes()

@@ -70,39 +70,27 @@ func (s *streamer) finish(size int64) error {
 	return s.bw.Flush()
 }
 
-// WriteTo writes the image to out, which must be empty or all zero where
+// Write writes the image to out, which must be empty or all zero where
 // the image has holes (a new file is). It computes the layout if needed,
-// then writes every block in on-disk order, seeking over zero blocks, and
-// calls each regular file's Content once. It returns the image size.
-func (w *Writer) WriteTo(out io.WriteSeeker) (int64, error) {
-	if _, err := w.Layout(); err != nil {
-		return 0, err
-	}
-	n, err := w.writeTo(out)
-	if err != nil {
-		return 0, fmt.Errorf("writing image: %w", err)
-	}
-	return n, nil
-}
-
-// writeTo is WriteTo once the layout is known, with errors for the caller
-// to wrap.
-func (w *Writer) writeTo(out io.WriteSeeker) (int64, error) {
+// then writes every block in on-disk order from offset 0, seeking over
+// zero blocks, and calls each regular file's Content once. The image is
+// Layout().Size() bytes long; out need not be an io.Writer at all past
+// that, which is why this is not io.WriterTo (whose contract is to count
+// the bytes written to a plain io.Writer, and which cannot leave holes).
+// Errors do not name out: the caller that knows its name does.
+func (w *Writer) Write(out io.WriteSeeker) error {
 	l, err := w.Layout()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return 0, err
+		return err
 	}
 	s := &streamer{out: out, bw: bufio.NewWriterSize(out, 1<<20), bs: l.BlockSize, zero: make([]byte, l.BlockSize)}
 	if err := l.write(s); err != nil {
-		return 0, err
+		return err
 	}
-	if err := s.finish(l.Size()); err != nil {
-		return 0, err
-	}
-	return l.Size(), nil
+	return s.finish(l.Size())
 }
 
 // write emits the image in on-disk order.

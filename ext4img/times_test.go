@@ -128,7 +128,7 @@ func TestFilesystemTimeRule(t *testing.T) {
 	} {
 		w := NewWriter(Options{Time: tt.in, NoJournal: true})
 		var m memfile.File
-		if _, err := w.WriteTo(&m); err != nil {
+		if err := w.Write(&m); err != nil {
 			t.Fatal(err)
 		}
 		sb := m.Bytes()[superBlockOffset:]

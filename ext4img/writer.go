@@ -3,7 +3,7 @@
 //
 // Like archive/tar, a Writer is fed plain Entry values (Add, Link); unlike
 // tar it writes nothing until the whole tree is known: Layout computes every
-// inode number and block address first, and WriteTo then streams the image
+// inode number and block address first, and Write then streams the image
 // in on-disk order, skipping zero blocks with Seek so the output is sparse.
 // Given the same entries and Options, the image is byte for byte the same:
 // nothing reads the clock or a random source, and the UUID and the directory
@@ -141,7 +141,7 @@ type Options struct {
 	Time time.Time
 
 	// Files holds the content of the regular files added with a Size but
-	// no Content: WriteTo opens each by its first name in depth-first name
+	// no Content: Write opens each by its first name in depth-first name
 	// order (clean as Add made it, but any bytes: not always the valid
 	// UTF-8 fs.ValidPath asks for), checks that it is a regular file of
 	// that Size (fs.File.Stat) and reads it like Content.
@@ -162,7 +162,7 @@ func (o Options) fsTime() time.Time {
 }
 
 // Writer builds an ext4 image. Add and Link record entries; Layout and
-// WriteTo (or WriteFile) may be called once the tree is complete. Adding
+// Write (or WriteFile) may be called once the tree is complete. Adding
 // entries after Layout discards the computed layout. A Writer is not safe
 // for concurrent use.
 type Writer struct {
@@ -186,7 +186,7 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer for opts. Invalid options (Options.Check)
-// are reported by the first call of Add, Link, Layout or WriteTo.
+// are reported by the first call of Add, Link, Layout or Write.
 func NewWriter(opts Options) *Writer {
 	w := &Writer{opts: opts, bs: opts.BlockSize, err: opts.Check()}
 	if w.bs == 0 {
@@ -297,7 +297,7 @@ func (w *Writer) lookup(p string) *node {
 // Add records one entry. Its parent directory must have been added before
 // (the root always exists; adding "" or "." sets the root's attributes, and
 // adding a directory "lost+found" sets that of the one the image always has).
-// Add copies what it needs; Content is called later, by WriteTo.
+// Add copies what it needs; Content is called later, by Write.
 func (w *Writer) Add(e Entry) error {
 	if w.err != nil {
 		return w.err

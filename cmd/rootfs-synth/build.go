@@ -18,6 +18,7 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/files"
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 	"github.com/rootfs-synth/rootfs-synth/provision"
 )
 
@@ -399,7 +400,7 @@ func (b *builder) prepareOutputDir() error {
 	}
 	// A regular file or nothing: a symlink, device node, directory or
 	// FIFO is refused, never replaced (as mkfs does).
-	if err := ext4img.CheckOutput(b.output); err != nil {
+	if err := imagefile.Check(b.output); err != nil {
 		return err
 	}
 	if err := probeWritable(dir, b.output); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 	"github.com/rootfs-synth/rootfs-synth/provision"
 )
 
@@ -34,15 +35,15 @@ func build(ctx context.Context, b *builder) error {
 		return err
 	}
 	defer res.Close()
-	defer img.discard()
+	defer img.file.Discard()
 	settleReport, err := b.writeReport(res.Report, img.image)
 	if err != nil {
 		return fmt.Errorf("writing report %s: %w", b.reportPath, err)
 	}
-	err = img.commit(ctx)
+	err = img.file.Commit(ctx)
 	settleReport(err == nil)
 	if err != nil {
-		return fmt.Errorf("writing image %s: %w", b.output, err)
+		return err
 	}
 	b.summary(res.Report, img.image)
 	return nil
@@ -74,7 +75,7 @@ func (b *builder) provisionAndWriteOnce(ctx context.Context, pkgs []*apk.Package
 	img, err := b.writeImage(ctx, res)
 	if err != nil {
 		res.Close()
-		return nil, nil, fmt.Errorf("writing image %s: %w", b.output, err)
+		return nil, nil, err // naming the image
 	}
 	return res, img, nil
 }
@@ -190,35 +191,36 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 }
 
 // writeImage lays the tree out as ext4 and writes it to a temporary file
-// beside the output, for build to commit.
+// beside the output (see imagefile.Stage), for build to commit.
 func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stagedImage, error) {
 	done := b.phase("write")
 	opts := b.imageOpts
 	opts.UUID, opts.HashSeed, opts.Time = res.UUID, res.HashSeed, res.Time
 	w := ext4img.NewWriter(opts)
 	if err := res.Tree.AddTo(w); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("writing image %s: %w", b.output, err)
 	}
 	layout, err := w.Layout()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("writing image %s: %w", b.output, err)
 	}
 	b.ui.startBars()
-	staged, err := stageImageFile(ctx, w, b.output, b.ui)
+	staged, err := imagefile.Stage(ctx, b.output, imagefile.Options{Progress: b.ui.imageProgress(layout.Size())}, w.Write)
 	b.ui.endBars(err == nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.sudo.chown(staged.tmp); err != nil {
-		staged.discard()
-		return nil, err
+	if err := b.sudo.chown(staged.Name()); err != nil {
+		staged.Discard()
+		return nil, fmt.Errorf("writing image %s: %w", b.output, err)
 	}
-	img := staged.image
-	img.BlockSize, img.Blocks = layout.BlockSize, layout.Blocks
-	img.FreeBlocks, img.FreeInodes = layout.FreeBlocks, int64(layout.FreeInodes)
-	img.UUID = formatUUID(layout.UUID)
 	b.ui.logf("write: %s in %s", b.output, roundDuration(done()))
-	return staged, nil
+	return &stagedImage{file: staged, image: &provision.ImageReport{
+		Path: b.output, Size: staged.Size(), AllocatedBytes: staged.Allocated(),
+		BlockSize: layout.BlockSize, Blocks: layout.Blocks,
+		FreeBlocks: layout.FreeBlocks, FreeInodes: int64(layout.FreeInodes),
+		UUID: formatUUID(layout.UUID),
+	}}, nil
 }
 
 // writeReport writes the build report, with the image and the phases,

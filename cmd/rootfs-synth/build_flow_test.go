@@ -16,6 +16,7 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/provision"
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
@@ -135,7 +136,7 @@ func TestBuildFlow(t *testing.T) {
 		if name != "img.ext4" {
 			continue
 		}
-		if err := ext4check.Fsck(t, out); err != nil {
+		if err := e2fsck.Check(t, out); err != nil {
 			t.Fatal(err)
 		}
 		got, err := ext4check.ReadImage(t, out)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 	"github.com/rootfs-synth/rootfs-synth/provision"
@@ -57,7 +58,7 @@ func TestBuildImage(t *testing.T) {
 			t.Errorf("the summary does not mention %q:\n%s", want, stdout)
 		}
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ext4check.ReadImage(t, img)

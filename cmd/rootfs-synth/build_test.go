@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
-	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -439,7 +439,7 @@ func TestFetchDestThenOfflineBuild(t *testing.T) {
 	if !strings.Contains(stdout, "built "+img) || !strings.Contains(stdout, "3 packages") {
 		t.Errorf("the build's summary = %q, want it to name %s and 3 packages", stdout, img)
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Error(err)
 	}
 	if _, err := os.Stat(report); err != nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/hosttree"
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 )
 
 // mkfsCommand is `rootfs-synth mkfs SRC_DIR -o IMG`: an ext4 image of a host
@@ -91,7 +93,7 @@ func runMkfs(c *cli.Context, now time.Time) error {
 			return fmt.Errorf("parsing --hash-seed: %w", err)
 		}
 	}
-	tree := hostTreeOptions{UID: os.Geteuid()}
+	tree := hosttree.Options{UID: os.Geteuid()}
 	if s := c.String("owner"); s != "" {
 		owner, err := parseOwner(s)
 		if err != nil {
@@ -109,7 +111,7 @@ func runMkfs(c *cli.Context, now time.Time) error {
 	}
 	// Before the walk, which takes a while: a mistyped -o or option costs
 	// nothing.
-	if err := ext4img.CheckOutput(out); err != nil {
+	if err := imagefile.Check(out); err != nil {
 		return err
 	}
 	if err := opts.Check(); err != nil {
@@ -126,13 +128,13 @@ func runMkfs(c *cli.Context, now time.Time) error {
 	}
 
 	ctx := c.Context
-	dir, err := openHostDir(src)
+	dir, err := hosttree.Open(src)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
 	tree.Now = now.Truncate(time.Second)
-	w, t, err := walkImage(ctx, dir, tree, opts)
+	w, t, err := hosttree.NewWriter(ctx, dir, tree, opts)
 	if err != nil {
 		return stopped(ctx, out, err)
 	}
@@ -159,26 +161,14 @@ func stopped(ctx context.Context, out string, err error) error {
 	return err
 }
 
-// walkImage walks dir into a new image Writer for opts, which reads the
-// files' contents from dir when it writes them.
-func walkImage(ctx context.Context, dir *hostDir, tree hostTreeOptions, opts ext4img.Options) (*ext4img.Writer, *hostTree, error) {
-	opts.Files = hostFiles{ctx: ctx, d: dir}
-	w := ext4img.NewWriter(opts)
-	t, err := walkHostTree(ctx, dir, tree, w)
-	if err != nil {
-		return nil, nil, err
-	}
-	return w, t, nil
-}
-
-// writeImage lays out and writes w's image of src to out (see
-// ext4img.WriteFileContext).
+// writeImage lays out and writes w's image of src to out, as the build
+// does (see imagefile.Write).
 func writeImage(ctx context.Context, src string, w *ext4img.Writer, out string) (*ext4img.Layout, error) {
 	layout, err := w.Layout()
 	if err != nil {
 		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
-	if err := w.WriteFileContext(ctx, out, 0o644); err != nil {
+	if err := imagefile.Write(ctx, out, imagefile.Options{}, w.Write); err != nil {
 		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
 	return layout, nil

@@ -16,10 +16,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
+	"github.com/rootfs-synth/rootfs-synth/internal/hosttree"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
+
+// walkTestImage walks src into a new image Writer with default options.
+func walkTestImage(t *testing.T, src string) *ext4img.Writer {
+	t.Helper()
+	dir, err := hosttree.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close() })
+	w, _, err := hosttree.NewWriter(context.Background(), dir, hosttree.Options{UID: -1}, ext4img.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
 
 // emptyDir returns a new directory every user may write, for outputs.
 func emptyDir(t *testing.T) string {
@@ -268,7 +286,7 @@ func TestMkfsDeepTree(t *testing.T) {
 	if out, err := mkfs(t, nil, src, "-o", img); err != nil {
 		t.Fatalf("rootfs-synth mkfs of a deep tree: %v\n%s", err, out)
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ext4check.ReadImage(t, img)
@@ -325,7 +343,7 @@ func TestMkfsWarnings(t *testing.T) {
 			t.Errorf("rootfs-synth mkfs: stderr = %q, want a warning containing %q", stderr.String(), w)
 		}
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ext4check.ReadImage(t, img)

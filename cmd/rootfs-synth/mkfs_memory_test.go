@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -30,7 +30,7 @@ func TestMkfsMillionEntries(t *testing.T) {
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	flatTree(t, src, dirs, perDir)
+	testenv.FlatTree(t, src, dirs, perDir)
 	img := filepath.Join(testenv.WorldDir(t), "million.img")
 	c := testenv.Unprivileged(t, testenv.Binary(t), "mkfs", src, "-o", img)
 	c.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1700000000")
@@ -42,7 +42,7 @@ func TestMkfsMillionEntries(t *testing.T) {
 	if rss >= 256<<20 {
 		t.Errorf("rootfs-synth mkfs of 1,000,000 entries peaked at %.1f MiB of RSS, want under 256 MiB", float64(rss)/(1<<20))
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 }

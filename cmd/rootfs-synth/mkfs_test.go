@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
@@ -40,7 +41,7 @@ func mkfs(t *testing.T, env []string, args ...string) (string, error) {
 // checkImage runs e2fsck and compares the image with want.
 func checkImage(t *testing.T, img string, want ext4check.Manifest, opts ext4check.Options) ext4check.Manifest {
 	t.Helper()
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ext4check.ReadImage(t, img)
@@ -225,7 +226,7 @@ func TestMkfsStreamsContent(t *testing.T) {
 	if rss > limit {
 		t.Errorf("rootfs-synth mkfs of 600 MB: peak RSS %d MiB, want below %d MiB", rss>>20, limit>>20)
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 }

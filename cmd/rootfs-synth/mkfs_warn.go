@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/hosttree"
 )
 
 // mkfs says on stderr when the image differs from the tree in a way the
@@ -28,7 +29,7 @@ func (w *warnings) printf(format string, args ...any) {
 // so one file from the future must not make the image look broken; the
 // file keeps its mtime. The rule depends on now only for a tree holding
 // such files, so a sane tree still gives the same image on every run.
-func filesystemTime(t *hostTree, sde, now time.Time, warn *warnings) time.Time {
+func filesystemTime(t *hosttree.Summary, sde, now time.Time, warn *warnings) time.Time {
 	now = now.Truncate(time.Second)
 	if !sde.IsZero() {
 		if sde.After(now) {
@@ -52,7 +53,7 @@ func filesystemTime(t *hostTree, sde, now time.Time, warn *warnings) time.Time {
 // other users (an unpacked rootfs owned by root, say) may. "Root" is uid
 // 0 here: a user namespace's root cannot list them either, which this
 // does not detect.
-func warnTrusted(t *hostTree, uid int, warn *warnings) {
+func warnTrusted(t *hosttree.Summary, uid int, warn *warnings) {
 	if runtime.GOOS != "linux" || uid <= 0 || t.Foreign == 0 {
 		return
 	}

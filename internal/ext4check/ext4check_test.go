@@ -47,7 +47,7 @@ var mke2fsOpts = Options{NoRootAttrs: true, NoMtimeNsec: true}
 func TestMke2fsImageMatchesTree(t *testing.T) {
 	dir := makeTree(t)
 	img := mke2fsImage(t, dir)
-	if err := Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatal(err)
 	}
 	want, err := FromDir(dir)
@@ -184,7 +184,7 @@ func TestCompareCatchesChanges(t *testing.T) {
 
 func TestFsckCatchesCorruption(t *testing.T) {
 	good := mke2fsImage(t, makeTree(t))
-	for name, fsck := range map[string]func(testing.TB, string) error{"Fsck": Fsck, "FsckInPlace": FsckInPlace} {
+	for name, fsck := range map[string]func(testing.TB, string) error{"Check": e2fsck.Check, "CheckInPlace": e2fsck.CheckInPlace} {
 		if err := fsck(t, good); err != nil {
 			t.Fatalf("%s(mke2fs image) = %v", name, err)
 		}
@@ -202,7 +202,7 @@ func TestFsckCatchesCorruption(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for name, fsck := range map[string]func(testing.TB, string) error{"Fsck": Fsck, "FsckInPlace": FsckInPlace} {
+			for name, fsck := range map[string]func(testing.TB, string) error{"Check": e2fsck.Check, "CheckInPlace": e2fsck.CheckInPlace} {
 				img := filepath.Join(t.TempDir(), "bad.img")
 				if err := e2fsck.CopySparse(img, good); err != nil {
 					t.Fatal(err)

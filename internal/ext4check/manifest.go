@@ -1,7 +1,6 @@
 // Package ext4check judges ext4 images with independent tools, for tests.
 //
-// Fsck runs e2fsck twice (read-only, then fixing a sparse copy, which must
-// change nothing). ReadImage builds a Manifest of an image with debugfs
+// ReadImage builds a Manifest of an image with debugfs
 // alone — never with our own ext4 reader — batching every request into a
 // few debugfs processes so that trees of 50,000 entries read back in
 // seconds. FromEntries and FromDir build the Manifest the image should
@@ -11,7 +10,8 @@
 // Left out on purpose: names or symlink targets containing a newline (debugfs
 // prints them on one line each), access/change/creation times (the writer
 // derives them), directory sizes and link counts (e2fsck checks those
-// against the tree it walks), and the journal and reserved inodes.
+// against the tree it walks), and the journal and reserved inodes. Whether an
+// image is consistent at all is e2fsck's to say (internal/e2fsck.Check).
 package ext4check
 
 import (

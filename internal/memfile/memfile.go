@@ -1,5 +1,5 @@
 // Package memfile is an in-memory io.WriteSeeker, so that tests can write
-// an image with ext4img.Writer.WriteTo and look at its bytes without a
+// an image with ext4img.Writer.Write and look at its bytes without a
 // temporary file. It imports nothing of this module, so ext4img's own
 // (internal) tests can use it too.
 package memfile

@@ -2,9 +2,11 @@ package testenv
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,5 +75,40 @@ func HostTree(t testing.TB, dir string) {
 	must(os.Chtimes(p("etc/hostname"), HostTreeTime, HostTreeTime))
 	for _, rel := range []string{"", "etc", "usr/bin"} { // after their contents
 		must(os.Chtimes(p(rel), HostTreeTime, HostTreeTime.Add(time.Duration(len(rel))*time.Hour)))
+	}
+}
+
+// FlatTree makes dirs directories of perDir files below src
+// (dirNNNN/file-NNNN.so), two directories at a time; every hundredth file
+// holds its directory's name, the others are empty.
+func FlatTree(t testing.TB, src string, dirs, perDir int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, dirs)
+	for d := range dirs {
+		dir := filepath.Join(src, fmt.Sprintf("dir%04d", d))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for f := range perDir {
+				var data []byte
+				if f%100 == 0 {
+					data = []byte(dir)
+				}
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-%04d.so", f)), data, 0o644); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+		if d%2 == 1 {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
-	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 	"github.com/rootfs-synth/rootfs-synth/internal/vmtest"
 )
@@ -140,7 +140,7 @@ func bootImage(t *testing.T, m *vmtest.Machine, opts ext4img.Options) (img, blob
 	if err := w.WriteFile(img, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatalf("fresh image: %v", err)
 	}
 	return img, hex.EncodeToString(sum[:])
@@ -208,7 +208,7 @@ func TestKernelMountsWritesAndStaysClean(t *testing.T) {
 			}
 			t.Logf("booted, checked and wrote in %v", res.Duration.Round(time.Millisecond))
 			wantGuest(t, res, checkedLines(blobSum))
-			if err := ext4check.Fsck(t, img); err != nil {
+			if err := e2fsck.Check(t, img); err != nil {
 				t.Fatalf("after the guest wrote to it: %v", err)
 			}
 			if got := debugfsCat(t, img, "/data/new/n200"); got != "200\n" {
@@ -238,7 +238,7 @@ func TestKernelReplaysJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantGuest(t, res, map[string]string{"NEW": "202 3499", "RANDOM": "OK", "VMTEST-DONE": ""})
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatalf("after journal replay: %v", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
-	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/vmtest"
 )
 
@@ -137,7 +137,7 @@ func headroomImage(t *testing.T, m *vmtest.Machine, bigFile int64, emptyFiles in
 	if err := w.WriteFile(img, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := ext4check.Fsck(t, img); err != nil {
+	if err := e2fsck.Check(t, img); err != nil {
 		t.Fatalf("fresh image: %v", err)
 	}
 	return img, l

@@ -1,61 +1,22 @@
 //go:build linux
 
-package main
+package hosttree
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
-// flatTree makes dirs directories of perDir files below src
-// (dirNNNN/file-NNNN.so), two directories at a time; every hundredth file
-// holds its directory's name, the others are empty.
-func flatTree(t *testing.T, src string, dirs, perDir int) {
+// openTestDir opens src for Walk until the test ends.
+func openTestDir(t *testing.T, src string) *Dir {
 	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, dirs)
-	for d := range dirs {
-		dir := filepath.Join(src, fmt.Sprintf("dir%04d", d))
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		wg.Go(func() {
-			for f := range perDir {
-				var data []byte
-				if f%100 == 0 {
-					data = []byte(dir)
-				}
-				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("file-%04d.so", f)), data, 0o644); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-		if d%2 == 1 {
-			wg.Wait()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-}
-
-// openTestDir opens src for walkHostTree until the test ends.
-func openTestDir(t *testing.T, src string) *hostDir {
-	t.Helper()
-	dir, err := openHostDir(src)
+	dir, err := Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,17 +24,7 @@ func openTestDir(t *testing.T, src string) *hostDir {
 	return dir
 }
 
-// walkTestImage walks src into a new image Writer with default options.
-func walkTestImage(t *testing.T, src string) *ext4img.Writer {
-	t.Helper()
-	w, _, err := walkImage(context.Background(), openTestDir(t, src), hostTreeOptions{UID: -1}, ext4img.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
-
-// countSink is a treeSink that keeps nothing: it counts the entries and
+// countSink is a Sink that keeps nothing: it counts the entries and
 // calls at(n) with the count of each.
 type countSink struct {
 	entries int
@@ -113,7 +64,7 @@ func TestWalkHoldsNoTree(t *testing.T) {
 	}
 	src := testenv.MemDir(t, 64<<20)
 	const dirs, perDir = 200, 299
-	flatTree(t, src, dirs, perDir)
+	testenv.FlatTree(t, src, dirs, perDir)
 	dir := openTestDir(t, src)
 	base := liveHeap()
 	var maxHeap uint64
@@ -123,7 +74,7 @@ func TestWalkHoldsNoTree(t *testing.T) {
 		}
 		return nil
 	}}
-	tree, err := walkHostTree(context.Background(), dir, hostTreeOptions{UID: -1}, sink)
+	tree, err := Walk(context.Background(), dir, Options{UID: -1}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +92,7 @@ func TestWalkHoldsNoTree(t *testing.T) {
 // a panic or a hang.
 func TestWalkCancelMidWalk(t *testing.T) {
 	src := testenv.MemDir(t, 16<<20)
-	flatTree(t, src, 20, 300)
+	testenv.FlatTree(t, src, 20, 300)
 	dir := openTestDir(t, src)
 	for i := range 300 {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -152,7 +103,7 @@ func TestWalkCancelMidWalk(t *testing.T) {
 			}
 			return nil
 		}}
-		_, err := walkHostTree(ctx, dir, hostTreeOptions{UID: -1}, sink)
+		_, err := Walk(ctx, dir, Options{UID: -1}, sink)
 		cancel()
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("walk cancelled at entry %d: %v, want context.Canceled", at, err)
@@ -164,7 +115,7 @@ func TestWalkCancelMidWalk(t *testing.T) {
 // and leaves no goroutine of it running.
 func TestWalkSinkErrorStopsAll(t *testing.T) {
 	src := testenv.MemDir(t, 16<<20)
-	flatTree(t, src, 10, 400)
+	testenv.FlatTree(t, src, 10, 400)
 	dir := openTestDir(t, src)
 	before := runtime.NumGoroutine()
 	for i := range 100 {
@@ -175,7 +126,7 @@ func TestWalkSinkErrorStopsAll(t *testing.T) {
 			}
 			return nil
 		}}
-		_, err := walkHostTree(context.Background(), dir, hostTreeOptions{UID: -1}, sink)
+		_, err := Walk(context.Background(), dir, Options{UID: -1}, sink)
 		if err == nil || !strings.Contains(err.Error(), "sink full") {
 			t.Fatalf("walk whose sink fails at entry %d: %v, want the sink's error", at, err)
 		}

@@ -1,4 +1,23 @@
-package main
+// Package hosttree reads a directory of the host into an ext4 image
+// writer, as `rootfs-synth mkfs` does (the `mke2fs -d` of people without
+// e2fsprogs): Walk lists the tree depth first in name order, lstats it
+// (symbolic links are recorded, never followed) with owners, modes,
+// nanosecond mtimes, xattrs, hard links and device numbers, and hands each
+// entry to a Sink as it goes, holding only the batches in flight; the
+// writer then reads the regular files' contents through Dir.Files when it
+// writes them. NewWriter does both for an ext4img.Writer. What the host
+// reports beyond fs.FileInfo comes from internal/hostfs.
+//
+// Paths longer than the system's PATH_MAX (maxPath) are read relative to
+// directory descriptors, so depth is unlimited. A file changed between
+// the walk and the write (another size, gone, now a FIFO, a directory or
+// a symlink) is an error naming it, never a hang; one replaced by another
+// of the same size is read as it is then, as mke2fs -d would.
+//
+// Left out on purpose: sockets and other irregular files (an error), and
+// any printing: Summary says what a command may warn about (entries of
+// other users, mtimes after the build started).
+package hosttree
 
 import (
 	"context"
@@ -18,29 +37,30 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
 )
 
-// hostTreeOptions change what walkHostTree records.
-type hostTreeOptions struct {
+// Options change what Walk records. The zero value keeps the host's
+// owners and mtimes and counts every entry not owned by root as foreign.
+type Options struct {
 	// Owner, when set, replaces every uid and gid.
 	Owner *[2]uint32
 	// Clamp, when not zero, caps every mtime (SOURCE_DATE_EPOCH).
 	Clamp time.Time
 	// UID is the user running the walk: entries owned by another one are
-	// counted in hostTree.Foreign. Negative: count none.
+	// counted in Summary.Foreign. Negative: count none.
 	UID int
 	// Now is when the build started: entries with a later mtime are
-	// counted in hostTree.Future.
+	// counted in Summary.Future.
 	Now time.Time
 }
 
-// treeSink takes the entries of a walk, in order; an *ext4img.Writer is
+// Sink takes the entries of a walk, in order; an *ext4img.Writer is
 // one, so a walk goes into the image without a tree of its own between.
-type treeSink interface {
+type Sink interface {
 	Add(e ext4img.Entry) error
 	Link(p, target string) error
 }
 
-// hostTree is what walkHostTree saw besides the entries.
-type hostTree struct {
+// Summary is what Walk saw besides the entries.
+type Summary struct {
 	Entries int // names added, hard links included
 	// Foreign counts the entries whose host owner is not Options.UID;
 	// FirstForeign is the first of them.
@@ -55,30 +75,31 @@ type hostTree struct {
 	FirstFutureTime time.Time
 }
 
-// hostDir reads the paths below one host directory. A path whose full
+// Dir reads the paths below one host directory. A path whose full
 // name fits the system's limit (maxPath) is read by that name, one system
 // call each, as fast as it gets; a longer one (a tree deeper than PATH_MAX,
 // which mke2fs -d copies too) is read relative to the directory's os.Root,
 // which opens it component by component, so depth is unlimited.
-type hostDir struct {
+type Dir struct {
 	path string
 	root *os.Root
 }
 
-func openHostDir(dir string) (*hostDir, error) {
+// Open opens the host directory dir for Walk.
+func Open(dir string) (*Dir, error) {
 	r, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", dir, err)
 	}
-	return &hostDir{path: filepath.Clean(dir), root: r}, nil
+	return &Dir{path: filepath.Clean(dir), root: r}, nil
 }
 
 // Close closes the directory; no entry's Content may be opened after it.
-func (d *hostDir) Close() error { return d.root.Close() }
+func (d *Dir) Close() error { return d.root.Close() }
 
 // full returns the host path of the slash-separated rel, and whether it
 // is short enough to be used as it is.
-func (d *hostDir) full(rel string) (string, bool) {
+func (d *Dir) full(rel string) (string, bool) {
 	// Joined by hand: rel is clean already, and filepath.Join's cleaning
 	// was a few percent of a walk of small files, three times per file.
 	p := d.path
@@ -105,7 +126,7 @@ type dirName struct {
 // readDir lists the directory rel, sorted by name. It keeps only the
 // names and which are directories, reading the listing in chunks, so a
 // directory of a million entries costs tens of MB, not a DirEntry each.
-func (d *hostDir) readDir(rel string) ([]dirName, error) {
+func (d *Dir) readDir(rel string) ([]dirName, error) {
 	var f *os.File
 	var err error
 	if p, short := d.full(rel); short {
@@ -134,36 +155,36 @@ func (d *hostDir) readDir(rel string) ([]dirName, error) {
 	return names, nil
 }
 
-// hostPath is a path below a hostDir, named both ways.
+// hostPath is a path below a Dir, named both ways.
 type hostPath struct {
-	rel   string // slash-separated, relative to the hostDir
+	rel   string // slash-separated, relative to the Dir
 	full  string // the host's name for it
 	short bool   // full fits maxPath
 }
 
-func (d *hostDir) at(rel string) hostPath {
+func (d *Dir) at(rel string) hostPath {
 	full, short := d.full(rel)
 	return hostPath{rel: rel, full: full, short: short}
 }
 
-func (d *hostDir) lstat(hp hostPath) (fs.FileInfo, error) {
+func (d *Dir) lstat(hp hostPath) (fs.FileInfo, error) {
 	if hp.short {
 		return os.Lstat(hp.full)
 	}
 	return d.root.Lstat(rootRel(hp.rel))
 }
 
-func (d *hostDir) readlink(hp hostPath) (string, error) {
+func (d *Dir) readlink(hp hostPath) (string, error) {
 	if hp.short {
 		return os.Readlink(hp.full)
 	}
 	return d.root.Readlink(rootRel(hp.rel))
 }
 
-// walkHostTree reads the host directory d into sink, depth first in name
+// Walk reads the host directory d into sink, depth first in name
 // order (lstat; symbolic links are recorded, never followed), with hard
 // links by (device, inode). Regular files get a Size but no Content: the
-// image writer opens them later through hostFiles, so neither their
+// image writer opens them later through Dir.Files, so neither their
 // contents nor an opener per file are held in memory. The root
 // directory's own attributes become the entry with Path "".
 //
@@ -173,7 +194,7 @@ func (d *hostDir) readlink(hp hostPath) (string, error) {
 // round trip per path is most of the cost), and this one hands the
 // entries to sink in order, so the result and the first error reported
 // do not depend on scheduling. It stops early when ctx is done.
-func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions, sink treeSink) (*hostTree, error) {
+func Walk(ctx context.Context, d *Dir, opts Options, sink Sink) (*Summary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	workers := runtime.GOMAXPROCS(0) * 2
 	todo := make(chan *hostBatch, 2*workers)    // to the stat workers
@@ -199,7 +220,7 @@ func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions, sink tr
 		})
 	}
 
-	t := &hostTree{}
+	t := &Summary{}
 	seen := map[[2]uint64]string{}
 	for b := range ordered {
 		<-b.done
@@ -223,7 +244,7 @@ func walkHostTree(ctx context.Context, d *hostDir, opts hostTreeOptions, sink tr
 
 // add gives sink the entry rel, of which info is the lstat; seen holds
 // the first name of each hard-linked inode.
-func (t *hostTree) add(sink treeSink, d *hostDir, rel string, info *hostInfo, opts hostTreeOptions, seen map[[2]uint64]string) error {
+func (t *Summary) add(sink Sink, d *Dir, rel string, info *hostInfo, opts Options, seen map[[2]uint64]string) error {
 	if info.err != nil {
 		return info.err
 	}
@@ -303,7 +324,7 @@ const hostBatchLen = 256
 // first in name order (the order of filepath.WalkDir), in batches to todo
 // and ordered, then closes both; a directory it cannot read ends the walk
 // with an error in the last batch.
-func listHostTree(ctx context.Context, d *hostDir, todo, ordered chan<- *hostBatch) {
+func listHostTree(ctx context.Context, d *Dir, todo, ordered chan<- *hostBatch) {
 	defer close(ordered)
 	defer close(todo)
 	b := &hostBatch{done: make(chan struct{})}
@@ -363,16 +384,32 @@ func listHostTree(ctx context.Context, d *hostDir, todo, ordered chan<- *hostBat
 	}
 }
 
-// hostFiles is the fs.FS through which the image writer reads the
-// regular files of a walk (ext4img.Options.Files): Open opens them with
-// hostDir.open, so a path swapped since the walk is an error, not a hang.
-// The writer checks that the size is still the one walked.
-type hostFiles struct {
-	ctx context.Context
-	d   *hostDir
+// Files is the fs.FS through which an image writer reads the regular
+// files of a walk of d (ext4img.Options.Files): its Open reopens them, so
+// a path swapped since the walk is an error, not a hang, and its reads
+// stop once ctx is done. The writer checks that the size is still the one
+// walked.
+func (d *Dir) Files(ctx context.Context) fs.FS { return files{ctx: ctx, d: d} }
+
+// NewWriter walks d into a new image Writer for opts, which reads the
+// files' contents from d when it writes them (see Files).
+func NewWriter(ctx context.Context, d *Dir, tree Options, opts ext4img.Options) (*ext4img.Writer, *Summary, error) {
+	opts.Files = d.Files(ctx)
+	w := ext4img.NewWriter(opts)
+	t, err := Walk(ctx, d, tree, w)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, t, nil
 }
 
-func (h hostFiles) Open(name string) (fs.File, error) {
+// files is what Files returns.
+type files struct {
+	ctx context.Context
+	d   *Dir
+}
+
+func (h files) Open(name string) (fs.File, error) {
 	if !validHostName(name) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
@@ -408,7 +445,7 @@ func notRegular(p string, mode fs.FileMode) error {
 	return fmt.Errorf("%s changed since it was read: no longer a regular file (%v)", p, mode.Type())
 }
 
-// hostInfo is what walkHostTree learns of one host path. It keeps what
+// hostInfo is what Walk learns of one host path. It keeps what
 // an entry needs of the lstat, not the fs.FileInfo (an os.fileStat with
 // its syscall.Stat_t is several times larger, and the batches in flight
 // hold thousands).
@@ -432,7 +469,7 @@ func (s statInfo) Mode() fs.FileMode  { return s.mode }
 func (s statInfo) Size() int64        { return s.size }
 func (s statInfo) ModTime() time.Time { return s.mtime }
 
-func readHostInfo(d *hostDir, rel string) hostInfo {
+func readHostInfo(d *Dir, rel string) hostInfo {
 	var info hostInfo
 	hp := d.at(rel)
 	fi, err := d.lstat(hp)

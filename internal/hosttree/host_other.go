@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package hosttree
 
 import (
 	"context"
@@ -13,14 +13,14 @@ import (
 const maxPath = 1024
 
 // xattrs reads none here (see internal/hostfs).
-func (d *hostDir) xattrs(hp hostPath) (map[string][]byte, error) {
+func (d *Dir) xattrs(hp hostPath) (map[string][]byte, error) {
 	return hostfs.Xattrs(hp.full)
 }
 
 // open opens the regular file rel for the image writer, checking that it
 // still is one. Unlike on Linux, a path swapped for a FIFO after the walk
 // can make open wait for a writer.
-func (d *hostDir) open(ctx context.Context, rel string) (*hostFile, error) {
+func (d *Dir) open(ctx context.Context, rel string) (*hostFile, error) {
 	p, short := d.full(rel)
 	var f *os.File
 	var err error

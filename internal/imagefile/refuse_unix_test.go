@@ -1,6 +1,6 @@
 //go:build unix
 
-package ext4img
+package imagefile_test
 
 import (
 	"bytes"
@@ -12,43 +12,47 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 )
 
-// TestWriteFileContextCancelled: a context cancelled in the middle of the
-// write (here by the second file's Content) ends WriteFileContext with the
-// cancellation's cause, and leaves no image and no temporary file.
-func TestWriteFileContextCancelled(t *testing.T) {
+// TestWriteCancelledMidway: a context cancelled in the middle of the
+// write (here by the second file's Content, past the writer's 1 MiB
+// buffer) ends Write with the cancellation's cause, naming the image, and
+// leaves no image and no temporary file.
+func TestWriteCancelledMidway(t *testing.T) {
 	stop := errors.New("test stop")
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	data := bytes.Repeat([]byte{7}, 3<<20) // past the 1 MiB write buffer
-	w := NewWriter(Options{})
+	w := ext4img.NewWriter(ext4img.Options{})
 	for _, name := range []string{"a", "b"} {
-		name := name
 		content := func() (io.ReadCloser, error) {
 			if name == "b" {
 				cancel(stop)
 			}
 			return io.NopCloser(bytes.NewReader(data)), nil
 		}
-		if err := w.Add(Entry{Path: name, Mode: 0o644, Size: int64(len(data)), Content: content}); err != nil {
+		if err := w.Add(ext4img.Entry{Path: name, Mode: 0o644, Size: int64(len(data)), Content: content}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	dir := t.TempDir()
 	img := filepath.Join(dir, "img")
-	err := w.WriteFileContext(ctx, img, 0o644)
+	err := imagefile.Write(ctx, img, imagefile.Options{}, w.Write)
 	if !errors.Is(err, stop) || !strings.Contains(err.Error(), img) {
-		t.Errorf("WriteFileContext(cancelled) = %v, want an error naming %s and wrapping %v", err, img, stop)
+		t.Errorf("Write(cancelled) = %v, want an error naming %s and wrapping %v", err, img, stop)
 	}
 	if left, _ := os.ReadDir(dir); len(left) > 0 {
-		t.Errorf("WriteFileContext(cancelled) left %v", left)
+		t.Errorf("Write(cancelled) left %v", left)
 	}
 }
 
-// TestWriteFileRefuses: an existing name that is not a regular file is
-// refused and left as it was; a regular file is replaced.
-func TestWriteFileRefuses(t *testing.T) {
+// TestWriteRefuses: an existing name that is not a regular file is
+// refused and left as it was; a regular file is replaced (through
+// ext4img's WriteFile, which is this pipeline too).
+func TestWriteRefuses(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "target")
 	if err := os.WriteFile(target, []byte("keep"), 0o644); err != nil {
@@ -82,8 +86,10 @@ func TestWriteFileRefuses(t *testing.T) {
 			name = filepath.Join(dir, name)
 		}
 		before, _ := os.Lstat(name)
-		w := NewWriter(Options{})
-		must(w.Add(Entry{Path: "f", Mode: 0o644, Size: 2, Content: bytesContent([]byte("hi"))}))
+		w := ext4img.NewWriter(ext4img.Options{})
+		must(w.Add(ext4img.Entry{Path: "f", Mode: 0o644, Size: 2, Content: func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader("hi")), nil
+		}}))
 		err := w.WriteFile(name, 0o644)
 		got := ""
 		if err != nil {
@@ -94,6 +100,9 @@ func TestWriteFileRefuses(t *testing.T) {
 		}
 		if after, _ := os.Lstat(name); tt.want != "" && (before == nil || after == nil || after.Mode() != before.Mode()) {
 			t.Errorf("WriteFile(%s) changed it: mode %v, was %v", tt.name, after.Mode(), before.Mode())
+		}
+		if err := imagefile.Check(name); (err == nil) != (tt.want == "") {
+			t.Errorf("Check(%s) = %v, want an error %v", tt.name, err, tt.want != "")
 		}
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "symlink")); len(b) < 1024 {

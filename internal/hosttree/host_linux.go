@@ -1,4 +1,4 @@
-package main
+package hosttree
 
 import (
 	"context"
@@ -19,7 +19,7 @@ const maxPath = 4096
 // xattrs reads rel's own extended attributes. A path too long to name
 // goes through /proc/self/fd/N/NAME, N the open parent directory: the
 // kernel follows that magic link and reads NAME's own attributes.
-func (d *hostDir) xattrs(hp hostPath) (map[string][]byte, error) {
+func (d *Dir) xattrs(hp hostPath) (map[string][]byte, error) {
 	if hp.short {
 		return hostfs.Xattrs(hp.full)
 	}
@@ -47,7 +47,7 @@ func (d *hostDir) xattrs(hp hostPath) (map[string][]byte, error) {
 // It is a bare file descriptor rather than an *os.File: os.Open fstats
 // the file too but keeps the answer to itself, so checking it would cost
 // a second fstat per file of a tree of many small files.
-func (d *hostDir) open(ctx context.Context, rel string) (*hostFile, error) {
+func (d *Dir) open(ctx context.Context, rel string) (*hostFile, error) {
 	const flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_NOCTTY
 	p, short := d.full(rel)
 	fd := -1

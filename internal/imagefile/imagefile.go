@@ -1,0 +1,322 @@
+// Package imagefile puts a disk image in place as a file, the one way every
+// writer of an image here does it (the build, mkfs, ext4img's WriteFile,
+// and a patcher that clones and patches a base image): Stage writes the
+// image into a temporary file beside its target — sparse, seeking over
+// holes, and compressed with zstd or xz when the target's name ends in .zst
+// or .xz — and syncs it; Commit renames it over the target and syncs the
+// directory; Discard removes what was not committed. A cancelled context
+// stops the write at its next read, write or seek, and stops a commit that
+// has not renamed yet. Whatever fails, the target is as it was and no
+// temporary file is left behind.
+//
+// The target must be a regular file or not exist: a device node,
+// directory, FIFO, socket or symbolic link is refused, never replaced —
+// checked before the write and again just before the rename (see Check).
+//
+// Left out on purpose: writing into a block device in place (the holes
+// would need zeroing, and a half-written device cannot be put back: write a
+// file and copy it with dd), following a symlinked target (its target is
+// for the caller to name), and keeping a compressed image in memory (the
+// raw image goes to a second, sparse temporary file first).
+package imagefile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// Options are the choices of Stage and Write. The zero value writes a
+// 0644 file and reports no progress.
+type Options struct {
+	// Perm is the image file's permission bits; 0 means 0644.
+	Perm fs.FileMode
+	// Progress, when set, is called with the bytes done so far of each
+	// step: "image" as the raw image is written, then "compress" as it is
+	// read back into the compressor when the target asks for that. Each
+	// step is first reported with 0 as it starts. Calls come from the
+	// goroutine that called Stage.
+	Progress func(step string, done int64)
+}
+
+// Write stages the image write writes (see Stage) and commits it: the
+// whole pipeline in one call.
+func Write(ctx context.Context, target string, opts Options, write func(io.WriteSeeker) error) error {
+	s, err := Stage(ctx, target, opts, write)
+	if err != nil {
+		return err
+	}
+	defer s.Discard()
+	return s.Commit(ctx)
+}
+
+// Staged is a complete, synced image in a temporary file beside its
+// target, not yet renamed over it: a build puts its report in place
+// between Stage and Commit, so that a report that cannot be written leaves
+// the old image.
+type Staged struct {
+	target, tmp     string
+	size, allocated int64
+	committed       bool
+}
+
+// Stage checks target (see Check), creates a temporary file beside it
+// and calls write with it: write puts the raw image there from offset 0,
+// seeking over holes (the file is new, so they read as zeros), and may
+// read back what it wrote (the io.WriteSeeker is also an io.Reader). Every
+// read, write and seek fails with context.Cause(ctx) once ctx is done.
+// Stage then compresses the image when the target's name ends in .zst or
+// .xz (case-insensitive), sets opts.Perm, syncs and closes the file. On
+// any error nothing is left behind; errors name the target, and wrap
+// context.Cause(ctx) when ctx ended the write.
+func Stage(ctx context.Context, target string, opts Options, write func(io.WriteSeeker) error) (s *Staged, err error) {
+	wrap := func(err error) error {
+		if ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		return fmt.Errorf("writing image %s: %w", target, err)
+	}
+	if err := Check(target); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, wrap(ctx.Err())
+	}
+	if opts.Perm == 0 {
+		opts.Perm = 0o644
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string, int64) {}
+	}
+	dir, base := filepath.Dir(target), filepath.Base(target)
+	out, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(out.Name())
+		}
+	}()
+	comp := compressionOf(target)
+	raw := out
+	if comp != noCompression {
+		if raw, err = os.CreateTemp(dir, "."+base+".raw-*"); err != nil {
+			return nil, wrap(err)
+		}
+		defer func() {
+			raw.Close()
+			os.Remove(raw.Name())
+		}()
+	}
+	progress("image", 0)
+	if err := write(&ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("image", n) }}); err != nil {
+		return nil, wrap(err)
+	}
+	size, err := raw.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if comp != noCompression {
+		progress("compress", 0)
+		src := &ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("compress", n) }}
+		if err := compress(out, src, comp); err != nil {
+			return nil, wrap(fmt.Errorf("compressing: %w", err))
+		}
+	}
+	if err := out.Chmod(opts.Perm); err != nil {
+		return nil, wrap(err)
+	}
+	if err := out.Sync(); err != nil {
+		return nil, wrap(err)
+	}
+	if err := out.Close(); err != nil {
+		return nil, wrap(err)
+	}
+	st, err := os.Stat(out.Name())
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return &Staged{target: target, tmp: out.Name(), size: size, allocated: allocatedBytes(st)}, nil
+}
+
+// Name is the temporary file's name, for a caller that must change its
+// owner before Commit.
+func (s *Staged) Name() string { return s.tmp }
+
+// Size is the raw image's size, before any compression.
+func (s *Staged) Size() int64 { return s.size }
+
+// Allocated is the disk space the staged file takes: less than Size for
+// a sparse raw image, the compressed size for a compressed one.
+func (s *Staged) Allocated() int64 { return s.allocated }
+
+// Commit renames the staged image over its target and syncs the
+// directory (best effort: not every system can), unless ctx is done or
+// the target has meanwhile become something Check refuses.
+func (s *Staged) Commit(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("writing image %s: %w", s.target, context.Cause(ctx))
+	}
+	// Again just before the rename: a symlink, device or directory put
+	// there during the write is refused, never replaced.
+	if err := Check(s.target); err != nil {
+		return err
+	}
+	if err := os.Rename(s.tmp, s.target); err != nil {
+		return fmt.Errorf("writing image %s: %w", s.target, err)
+	}
+	s.committed = true
+	syncDir(filepath.Dir(s.target))
+	return nil
+}
+
+// Discard removes the staged file unless it was committed; it is meant
+// to be deferred after Stage.
+func (s *Staged) Discard() {
+	if !s.committed {
+		os.Remove(s.tmp)
+	}
+}
+
+// Check returns an error when Stage or Commit would refuse target: it
+// exists and is not a regular file. Callers check early with it, before
+// spending the time to make an image.
+func Check(target string) error {
+	fi, err := os.Lstat(target)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("writing image %s: %w", target, err)
+	}
+	var what string
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return nil
+	case m&fs.ModeSymlink != 0:
+		what = "a symbolic link (name its target to replace that)"
+	case m&fs.ModeCharDevice != 0:
+		what = "a character device"
+	case m&fs.ModeDevice != 0:
+		what = "a block device (write an image file, then copy it with dd)"
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		what = "a FIFO"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	default:
+		what = "a special file"
+	}
+	return fmt.Errorf("writing image %s: refusing to replace %s", target, what)
+}
+
+// compression is how a target's name asks for its image to be compressed.
+type compression int
+
+const (
+	noCompression compression = iota
+	zstdCompression
+	xzCompression
+)
+
+func compressionOf(name string) compression {
+	name = strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(name, ".zst"):
+		return zstdCompression
+	case strings.HasSuffix(name, ".xz"):
+		return xzCompression
+	}
+	return noCompression
+}
+
+// compress compresses the raw image, read from its start, into out.
+func compress(out io.Writer, raw io.ReadSeeker, comp compression) error {
+	if _, err := raw.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	var enc io.WriteCloser
+	var err error
+	switch comp {
+	case zstdCompression:
+		enc, err = zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
+	case xzCompression:
+		enc, err = xz.NewWriter(out)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(enc, raw); err != nil {
+		enc.Close()
+		return err
+	}
+	return enc.Close()
+}
+
+// ctxFile is a file whose reads, writes and seeks fail once ctx is done,
+// so that an interrupt stops the image writer (and the compressor) at the
+// next buffer, and which reports the furthest offset it got to.
+type ctxFile struct {
+	ctx      context.Context
+	f        *os.File
+	progress func(done int64)
+	at, max  int64
+}
+
+func (c *ctxFile) advance(n int) {
+	c.at += int64(n)
+	if c.at > c.max {
+		c.max = c.at
+		c.progress(c.max)
+	}
+}
+
+func (c *ctxFile) Write(b []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	n, err := c.f.Write(b)
+	c.advance(n)
+	return n, err
+}
+
+func (c *ctxFile) Read(b []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	n, err := c.f.Read(b)
+	c.advance(n)
+	return n, err
+}
+
+func (c *ctxFile) Seek(off int64, whence int) (int64, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	at, err := c.f.Seek(off, whence)
+	if err == nil {
+		c.at = at
+	}
+	return at, err
+}
+
+// syncDir makes a rename in dir durable (best effort: not every system
+// can fsync a directory).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
