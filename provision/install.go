@@ -14,6 +14,7 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/bbaccounts"
 	"github.com/rootfs-synth/rootfs-synth/internal/privdir"
 )
 
@@ -64,7 +65,7 @@ type installer struct {
 	pkgs                  []*pkgState
 	fileOwn               map[string]*pkgState // owner of each non-directory a package installed
 	dirOwn                map[string]*dirInst  // the directory instance whose permissions a directory has
-	accounts              *Accounts            // the tree's /etc/passwd, group and shadow, parsed when first needed
+	accounts              *bbaccounts.Accounts // the tree's /etc/passwd, group and shadow, parsed when first needed
 	seenUsers, seenGroups int                  // of accounts.Created() and CreatedGroups(), reported already
 	accountCmds           [][]string           // the addgroup and adduser commands applied, in order
 	sums                  map[*rootfs.Node]string

@@ -66,7 +66,7 @@ func basePackages(t testing.TB) []apktest.Pkg {
 		},
 		{
 			Name: "alpine-baselayout", Version: "3.7.2-r0", Depends: []string{"alpine-baselayout-data=3.7.2-r0"},
-			Scripts: map[string]string{"pre-install": baselayoutPreInstall, "post-install": baselayoutPostInstall},
+			Scripts: map[string]string{"pre-install": alpinetest.BaselayoutPreInstall, "post-install": alpinetest.BaselayoutPostInstall},
 			Files: []apktest.File{
 				dir("dev", 0o755), dir("etc", 0o755), dir("proc", 0o555), dir("root", 0o700),
 				dir("tmp", 0o777|fs.ModeSticky), dir("var", 0o755), dir("var/tmp", 0o777|fs.ModeSticky),
@@ -78,7 +78,7 @@ func basePackages(t testing.TB) []apktest.Pkg {
 		{
 			Name: "busybox", Version: "1.37.0-r30", Depends: []string{"so:libc.musl-x86_64.so.1"},
 			Triggers: []string{"/bin", "/usr/bin", "/sbin", "/usr/sbin", "/lib/modules/*", "/usr/lib/modules/*"},
-			Scripts:  map[string]string{"post-install": busyboxPostInstall},
+			Scripts:  map[string]string{"post-install": alpinetest.BusyboxPostInstall},
 			Files: []apktest.File{
 				dir("bin", 0o755), dir("sbin", 0o755), dir("usr", 0o755), dir("usr/sbin", 0o755), dir("usr/bin", 0o755),
 				{Name: "bin/busybox", Mode: 0o755, Data: []byte("#!/bin/false busybox stand-in\n")},
