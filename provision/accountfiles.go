@@ -70,10 +70,10 @@ func (in *installer) loadAccounts() error {
 func (in *installer) noteAccounts(ps *pkgState) {
 	groups, users := in.accounts.CreatedGroups(), in.accounts.Created()
 	for _, g := range groups[in.seenGroups:] {
-		in.report.Groups = append(in.report.Groups, AccountReport{Name: g.Name, ID: g.GID, Package: ps.rec.String()})
+		in.res.Groups = append(in.res.Groups, AccountReport{Name: g.Name, ID: g.GID, Package: ps.rec.String()})
 	}
 	for _, u := range users[in.seenUsers:] {
-		in.report.Users = append(in.report.Users, AccountReport{Name: u.Name, ID: u.UID, GID: u.GID, Home: u.Home, Shell: u.Shell, Package: ps.rec.String()})
+		in.res.Users = append(in.res.Users, AccountReport{Name: u.Name, ID: u.UID, GID: u.GID, Home: u.Home, Shell: u.Shell, Package: ps.rec.String()})
 		if !u.MakeHome {
 			continue
 		}

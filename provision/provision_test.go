@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
@@ -278,7 +280,7 @@ func TestProvisionBase(t *testing.T) {
 		}
 	}
 	status := map[string]string{}
-	for _, r := range res.Report.Scripts {
+	for _, r := range res.Scripts {
 		status[r.Package+" "+r.Script] = r.Status + " " + r.Why
 	}
 	for k, want := range map[string]string{
@@ -385,5 +387,42 @@ func TestStoreDetectsTampering(t *testing.T) {
 	defer rc.Close()
 	if _, err := io.ReadAll(rc); err == nil || !strings.Contains(err.Error(), "usr/bin/svc") {
 		t.Errorf("reading a tampered stored file: %v, want an error naming /usr/bin/svc", err)
+	}
+}
+
+// TestProvisionSteps: the Events name only the steps there are, in order;
+// each step ends with one Event that carries its wall time and nothing
+// else, and Result.Steps holds exactly those.
+func TestProvisionSteps(t *testing.T) {
+	f := newFixture(t, basePackages(t), baseWorld...)
+	opts := f.options()
+	opts.Overlays = []fs.FS{fstest.MapFS{"etc/issue": {Data: []byte("hi\n"), Mode: 0o644}}}
+	var events, ends []Event
+	opts.Progress = func(e Event) { events = append(events, e) }
+	res, err := Provision(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	steps := []string{"unpack", "install", "triggers", "accounts", "database", "overlay"}
+	step := 0
+	for _, e := range events {
+		if step == len(steps) || e.Phase != steps[step] {
+			t.Fatalf("Event %+v after the steps %q ended, want one of step %q", e, steps[:step], steps[min(step, len(steps)-1)])
+		}
+		if e.Elapsed == 0 {
+			continue
+		}
+		if e.Done != 0 || e.Total != 0 || e.Package != "" {
+			t.Errorf("the end of %s = %+v, want only Phase and Elapsed", e.Phase, e)
+		}
+		ends = append(ends, e)
+		step++
+	}
+	if step != len(steps) {
+		t.Errorf("steps ended: %q, want %q", steps[:step], steps)
+	}
+	if !slices.Equal(res.Steps, ends) {
+		t.Errorf("Result.Steps = %+v, want the steps' last Events %+v", res.Steps, ends)
 	}
 }

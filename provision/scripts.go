@@ -55,7 +55,7 @@ func (in *installer) runScript(ps *pkgState, name string) error {
 }
 
 func (in *installer) addScriptReport(rep ScriptReport) error {
-	in.report.Scripts = append(in.report.Scripts, rep)
+	in.res.Scripts = append(in.res.Scripts, rep)
 	if in.opts.Strict && rep.Status == statusNotReproduced {
 		return fmt.Errorf("package %s: %s was not reproduced (%s), and the build is strict", rep.Package, rep.Script, rep.Why)
 	}

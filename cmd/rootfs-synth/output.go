@@ -14,7 +14,6 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
-	"github.com/rootfs-synth/rootfs-synth/provision"
 )
 
 // compression is how an output name asks for its image to be compressed.
@@ -43,7 +42,7 @@ func compressionOf(name string) compression {
 // which is then compressed into the first: the image never sits in memory.
 // On any error or cancellation both temporary files are removed and target
 // is left as it was.
-func writeImageFile(ctx context.Context, w *ext4img.Writer, target string, u *ui) (*provision.ImageReport, error) {
+func writeImageFile(ctx context.Context, w *ext4img.Writer, target string, u *ui) (*ImageReport, error) {
 	staged, err := stageImageFile(ctx, w, target, u)
 	if err != nil {
 		return nil, err
@@ -60,7 +59,7 @@ func writeImageFile(ctx context.Context, w *ext4img.Writer, target string, u *ui
 // first, so that a report that cannot be written leaves the old image.
 type stagedImage struct {
 	tmp, target string
-	image       *provision.ImageReport
+	image       *ImageReport
 }
 
 // stageImageFile is writeImageFile up to the rename. The caller commits
@@ -116,7 +115,7 @@ func stageImageFile(ctx context.Context, w *ext4img.Writer, target string, u *ui
 		return nil, err
 	}
 	return &stagedImage{tmp: out.Name(), target: target,
-		image: &provision.ImageReport{Path: target, Size: size, AllocatedBytes: allocatedBytes(st)}}, nil
+		image: &ImageReport{Path: target, Size: size, AllocatedBytes: allocatedBytes(st)}}, nil
 }
 
 // commit renames the staged image over its target, unless ctx is done.
