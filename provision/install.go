@@ -444,7 +444,7 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 		if _, exists := in.tree.Get(at); exists {
 			in.tree.Remove(at)
 		}
-		if err := in.tree.Link(at, linkAt); err != nil {
+		if err := in.tree.Link(linkAt, at); err != nil {
 			return err
 		}
 		n = target
