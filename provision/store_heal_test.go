@@ -1,13 +1,18 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/ext4img"
 )
 
 // TestStoreCorruptHeals: a byte changed in a package's stored data is a
@@ -61,5 +66,38 @@ func TestStoreCorruptHeals(t *testing.T) {
 	}
 	if err := readSvc(); err != nil {
 		t.Errorf("reading /usr/bin/svc in the run after the corruption was found: %v, want it unpacked again", err)
+	}
+}
+
+// TestTamperedStoreFailsImageWrite: stored bytes changed behind the tree's
+// back (same size) fail the image write, naming the path; the mismatch
+// must survive readers that drop an error coming with a full buffer.
+func TestTamperedStoreFailsImageWrite(t *testing.T) {
+	f, res := provisionBase(t)
+	var victim string
+	filepath.WalkDir(f.store, func(p string, d fs.DirEntry, err error) error {
+		if b, err := os.ReadFile(p); err == nil && strings.HasSuffix(p, ".data") && bytes.Contains(b, []byte("better svc binary")) {
+			victim = p
+		}
+		return nil
+	})
+	if victim == "" {
+		t.Fatal("stored data not found")
+	}
+	b, _ := os.ReadFile(victim)
+	if err := os.WriteFile(victim, bytes.Replace(b, []byte("better"), []byte("evil!!"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := ext4img.NewWriter(ext4img.Options{UUID: res.UUID, HashSeed: res.HashSeed, Time: res.Time})
+	if err := res.Tree.AddTo(w); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(t.TempDir(), "img")
+	err := w.WriteFile(img, 0o644)
+	if err == nil || !strings.Contains(err.Error(), "usr/bin/svc") {
+		t.Errorf("writing an image from a tampered store: %v, want an error naming /usr/bin/svc", err)
+	}
+	if _, statErr := os.Stat(img); statErr == nil {
+		t.Error("an image was left behind")
 	}
 }
