@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/bbaccounts"
 )
 
 // The account files: parsed from the tree when a script first needs them
@@ -36,7 +38,7 @@ func (in *installer) loadAccounts() error {
 		}
 		data[i] = b
 	}
-	a, err := ParseAccounts(data[0], data[1], data[2])
+	a, err := bbaccounts.Parse(data[0], data[1], data[2])
 	if err != nil {
 		return err
 	}
@@ -51,7 +53,7 @@ func (in *installer) loadAccounts() error {
 		} else {
 			err = a.AddUser(args[1:], in.time)
 		}
-		if err != nil && !errors.Is(err, ErrExists) {
+		if err != nil && !errors.Is(err, bbaccounts.ErrExists) {
 			return fmt.Errorf("making again, in the new account files, what %q made: %w", strings.Join(args, " "), err)
 		}
 	}
@@ -68,10 +70,10 @@ func (in *installer) loadAccounts() error {
 func (in *installer) noteAccounts(ps *pkgState) {
 	groups, users := in.accounts.CreatedGroups(), in.accounts.Created()
 	for _, g := range groups[in.seenGroups:] {
-		in.report.Groups = append(in.report.Groups, AccountReport{Name: g.Name, ID: g.GID, Package: ps.rec.String()})
+		in.res.Groups = append(in.res.Groups, AccountReport{Name: g.Name, ID: g.GID, Package: ps.rec.String()})
 	}
 	for _, u := range users[in.seenUsers:] {
-		in.report.Users = append(in.report.Users, AccountReport{Name: u.Name, ID: u.UID, GID: u.GID, Home: u.Home, Shell: u.Shell, Package: ps.rec.String()})
+		in.res.Users = append(in.res.Users, AccountReport{Name: u.Name, ID: u.UID, GID: u.GID, Home: u.Home, Shell: u.Shell, Package: ps.rec.String()})
 		if !u.MakeHome {
 			continue
 		}
@@ -139,7 +141,7 @@ func (in *installer) writeAccounts(context.Context) error {
 	return nil
 }
 
-func shadowGID(a *Accounts) uint32 {
+func shadowGID(a *bbaccounts.Accounts) uint32 {
 	if gid, ok := a.LookupGroup("shadow"); ok {
 		return gid
 	}

@@ -212,3 +212,34 @@ func TestInstalledMatchesReal3203(t *testing.T) {
 		}
 	}
 }
+
+// TestHardLinkOwnerInDatabase: a hard link's database record carries the
+// owner its header names, resolved like any other.
+func TestHardLinkOwnerInDatabase(t *testing.T) {
+	pkgs := []apktest.Pkg{
+		{Name: "acc", Version: "1-r0",
+			Files: []apktest.File{{Name: "etc/", Mode: fs.ModeDir | 0o755},
+				{Name: "etc/passwd", Data: []byte("root:x:0:0:root:/root:/bin/sh\nsvc:x:100:101::/:/sbin/nologin\n")},
+				{Name: "etc/group", Data: []byte("root:x:0:root\nsvc:x:101:\n")}}},
+		{Name: "svc", Version: "1-r0", Depends: []string{"acc"},
+			Files: []apktest.File{{Name: "srv/", Mode: fs.ModeDir | 0o755},
+				{Name: "srv/a", Mode: 0o640, Uname: "svc", Gname: "svc", Data: []byte("hello")},
+				{Name: "srv/b", Hardlink: "srv/a", Uname: "svc", Gname: "svc"}}},
+	}
+	f := newFixture(t, pkgs, "svc")
+	res, err := Provision(context.Background(), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ip := range readInstalled(t, res.Tree.FS()) {
+		for _, d := range ip.Dirs {
+			for _, file := range d.Files {
+				if p := path.Join(d.Name, file.Name); strings.HasPrefix(p, "srv/") {
+					if file.ACL == nil || file.ACL.UID != 100 || file.ACL.GID != 101 {
+						t.Errorf("db record of /%s: acl %+v, want owner 100:101", p, file.ACL)
+					}
+				}
+			}
+		}
+	}
+}

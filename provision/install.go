@@ -14,6 +14,7 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/bbaccounts"
 	"github.com/rootfs-synth/rootfs-synth/internal/privdir"
 )
 
@@ -44,7 +45,13 @@ func provision(ctx context.Context, opts Options) (*Result, error) {
 			in.store.close()
 			return nil, fmt.Errorf("%s: %w", s.what, err)
 		}
-		in.report.Phases = append(in.report.Phases, PhaseReport{Name: s.phase, Seconds: time.Since(start).Seconds()})
+		// Never zero, even on a coarse clock: an Elapsed is how a step's
+		// last Event is told from the others.
+		end := Event{Phase: s.phase, Elapsed: max(time.Since(start), time.Nanosecond)}
+		in.res.Steps = append(in.res.Steps, end)
+		if in.opts.Progress != nil {
+			in.opts.Progress(end)
+		}
 	}
 	res, err := in.result()
 	if err != nil {
@@ -64,11 +71,11 @@ type installer struct {
 	pkgs                  []*pkgState
 	fileOwn               map[string]*pkgState // owner of each non-directory a package installed
 	dirOwn                map[string]*dirInst  // the directory instance whose permissions a directory has
-	accounts              *Accounts            // the tree's /etc/passwd, group and shadow, parsed when first needed
+	accounts              *bbaccounts.Accounts // the tree's /etc/passwd, group and shadow, parsed when first needed
 	seenUsers, seenGroups int                  // of accounts.Created() and CreatedGroups(), reported already
 	accountCmds           [][]string           // the addgroup and adduser commands applied, in order
 	sums                  map[*rootfs.Node]string
-	report                *Report
+	res                   *Result // filled as the steps run: the report's records, the steps' times
 }
 
 // pkgState is one package being installed.
@@ -132,14 +139,8 @@ func newInstaller(opts Options) (*installer, error) {
 	in := &installer{
 		opts: opts, store: newStore(opts.StoreDir), time: t, tree: rootfs.New(t),
 		fileOwn: map[string]*pkgState{}, dirOwn: map[string]*dirInst{},
-		sums:   map[*rootfs.Node]string{},
-		report: &Report{Arch: opts.Arch, Repositories: opts.Repositories},
-	}
-	if !opts.Time.IsZero() {
-		in.report.SourceDateEpoch = opts.Time.Unix()
-	}
-	for _, d := range opts.World {
-		in.report.World = append(in.report.World, d.String())
+		sums: map[*rootfs.Node]string{},
+		res:  &Result{},
 	}
 	return in, nil
 }
@@ -229,7 +230,7 @@ func (in *installer) installAll(ctx context.Context) error {
 		if err := in.runScript(ps, ".post-install"); err != nil {
 			return err
 		}
-		in.report.Packages = append(in.report.Packages, PackageReport{
+		in.res.Packages = append(in.res.Packages, PackageReport{
 			Name: ps.rec.Name, Version: ps.rec.Version, Arch: ps.rec.Arch,
 			Checksum: apk.FormatChecksum(ps.rec.Checksum), Size: ps.rec.Size,
 			InstalledSize: ps.rec.InstalledSize, Repository: repositoryOf(ps.rec),
@@ -446,7 +447,7 @@ func (in *installer) installFile(ps *pkgState, e *entry, pending *[]pendingOwner
 		if _, exists := in.tree.Get(at); exists {
 			in.tree.Remove(at)
 		}
-		if err := in.tree.Link(at, linkAt); err != nil {
+		if err := in.tree.Link(linkAt, at); err != nil {
 			return err
 		}
 		n = target

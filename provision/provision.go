@@ -31,7 +31,7 @@
 //
 // Left out on purpose: running scripts (nothing is executed, so any
 // arch can be built on any host), scripts and triggers beyond what is
-// listed in Report.Scripts as reproduced (each one not reproduced is
+// listed in Result.Scripts as reproduced (each one not reproduced is
 // reported with its reason; Options.Strict makes that an error), upgrades
 // and removals (the root is always fresh), and the v3 ADB database.
 package provision
@@ -106,19 +106,40 @@ type Options struct {
 	Progress func(Event)
 }
 
-// Event reports progress: Phase is "unpack", "install", "scripts",
-// "database" or "overlay"; Done of Total units (packages for unpack and
-// install) are finished. Package names the package just finished, if any.
+// Event reports progress. Phase is the step that runs: "unpack",
+// "install", "triggers", "accounts", "database" and "overlay", in that
+// order. While unpack, install and overlay run, Done of Total units
+// (packages, overlays) are finished and Package names the package just
+// finished, if any. When a step ends, one last Event of it carries only
+// Phase and Elapsed, its wall time (never zero); Result.Steps keeps these.
 type Event struct {
 	Phase       string
 	Done, Total int
 	Package     string
+	Elapsed     time.Duration
 }
 
-// Result is what Provision built.
+// Result is what Provision built: the tree, and provision's part of the
+// build report. The records' JSON is the report's, which is also a lock
+// that later builds read, so their fields and names do not change.
 type Result struct {
-	Tree   *rootfs.Tree
-	Report *Report
+	Tree *rootfs.Tree
+
+	// Packages are the installed packages in install order, Scripts every
+	// package script and trigger and what became of it, Users and Groups
+	// the accounts scripts made.
+	Packages      []PackageReport
+	Scripts       []ScriptReport
+	Users, Groups []AccountReport
+
+	// Files and UnpackedBytes are the tree's size: its entries, and the
+	// bytes of its regular files.
+	Files         int
+	UnpackedBytes int64
+
+	// Steps are the Events that ended the steps, in order: the wall time
+	// of each (for the report; nothing in the tree depends on them).
+	Steps []Event
 
 	// UUID and HashSeed for the image, derived from the installed
 	// packages' checksums and everything else that went into the tree, so
@@ -140,27 +161,6 @@ func (r *Result) Close() error {
 		r.store.close()
 	}
 	return nil
-}
-
-// Report is the build report: what was installed and done, and what was
-// not. It doubles as a lock file (see Report.LockedWorld).
-type Report struct {
-	Arch            string          `json:"arch"`
-	World           []string        `json:"world"`
-	Repositories    []string        `json:"repositories,omitempty"`
-	SourceDateEpoch int64           `json:"source_date_epoch"`
-	Packages        []PackageReport `json:"packages"`
-	Scripts         []ScriptReport  `json:"scripts,omitempty"`
-	Users           []AccountReport `json:"users,omitempty"`
-	Groups          []AccountReport `json:"groups,omitempty"`
-
-	// Filled by Provision: the tree's size.
-	Files         int   `json:"files"`
-	UnpackedBytes int64 `json:"unpacked_bytes"`
-
-	// Filled by the caller that writes the image.
-	Image  *ImageReport  `json:"image,omitempty"`
-	Phases []PhaseReport `json:"phases,omitempty"`
 }
 
 // PackageReport is one installed package.
@@ -194,24 +194,6 @@ type AccountReport struct {
 	Home    string `json:"home,omitempty"`
 	Shell   string `json:"shell,omitempty"`
 	Package string `json:"package"`
-}
-
-// ImageReport describes the written image.
-type ImageReport struct {
-	Path           string `json:"path,omitempty"`
-	Size           int64  `json:"size"`
-	AllocatedBytes int64  `json:"allocated_bytes,omitempty"`
-	BlockSize      int    `json:"block_size"`
-	Blocks         int64  `json:"blocks"`
-	FreeBlocks     int64  `json:"free_blocks"`
-	FreeInodes     int64  `json:"free_inodes"`
-	UUID           string `json:"uuid"`
-}
-
-// PhaseReport is the wall time of one phase of the build.
-type PhaseReport struct {
-	Name    string  `json:"name"`
-	Seconds float64 `json:"seconds"`
 }
 
 // Provision builds the tree. On error nothing is left behind but complete,

@@ -3,6 +3,7 @@ package provision
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -221,21 +222,29 @@ func readSharedDir(t *testing.T) string {
 	return testenv.SharedTestdata(t)
 }
 
-// TestReportLocks: the report's locked world solves to the same packages,
-// and a JSON round trip keeps it.
-func TestReportLocks(t *testing.T) {
+// TestPackagesLock: the packages' records, through a JSON round trip (a
+// build report is read back as a lock), pin the same packages: each as
+// "name><checksum", the atom a lock becomes, solves to what was installed.
+func TestPackagesLock(t *testing.T) {
 	f, res := provisionBase(t)
-	var buf bytes.Buffer
-	if err := res.Report.WriteJSON(&buf); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := ReadReport(&buf)
+	data, err := json.Marshal(res.Packages)
 	if err != nil {
 		t.Fatal(err)
 	}
-	world, err := rep.LockedWorld()
-	if err != nil {
+	var pkgs []PackageReport
+	if err := json.Unmarshal(data, &pkgs); err != nil {
 		t.Fatal(err)
+	}
+	var world []apk.Dependency
+	for _, p := range pkgs {
+		if !strings.HasPrefix(p.Checksum, "Q1") {
+			t.Fatalf("package %s-%s has checksum %q, want Q1...", p.Name, p.Version, p.Checksum)
+		}
+		d, err := apk.ParseDependency(p.Name + "><" + p.Checksum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		world = append(world, d)
 	}
 	idx := []*apk.Index{f.pkgs[0].Repository}
 	got, err := apk.Solve(world, idx, apk.SolveOptions{Arch: "x86_64"})
@@ -292,9 +301,9 @@ func TestProvisionOptions(t *testing.T) {
 		}
 	}
 	var trig *ScriptReport
-	for i, r := range res.Report.Scripts {
+	for i, r := range res.Scripts {
 		if r.Package == "mkinitfs-ish-1-r0" && r.Script == ".trigger" {
-			trig = &res.Report.Scripts[i]
+			trig = &res.Scripts[i]
 		}
 	}
 	if trig == nil || trig.Status != statusNotReproduced || !strings.Contains(trig.Why, "usr/share/kernel/lts") {
@@ -351,4 +360,31 @@ func TestProvisionAarch64(t *testing.T) {
 		t.Errorf("/etc/apk/arch = %q, want aarch64", got)
 	}
 	node(t, res.Tree, "bin/ash")
+}
+
+// TestProvisionAccountFieldInjection: a package script whose adduser
+// GECOS holds a newline and a passwd line fails the build, naming the
+// package, the script and the field; a ':' in the home directory too.
+func TestProvisionAccountFieldInjection(t *testing.T) {
+	for _, tc := range []struct{ name, script, field string }{
+		{"newline in gecos", "#!/bin/sh\nadduser -D -H -g \"x\nevil::0:0::/:/bin/sh\" bob\n", "gecos"},
+		{"colon in home", "#!/bin/sh\nadduser -D -H -h /home/a:0:0 bob\n", "home"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pkgs := append(basePackages(t), apktest.Pkg{Name: "evil", Version: "1-r0", Scripts: map[string]string{"pre-install": tc.script}})
+			f := newFixture(t, pkgs, "alpine-baselayout", "evil")
+			res, err := Provision(context.Background(), f.options())
+			if err == nil {
+				passwd := content(t, res.Tree, "etc/passwd")
+				res.Close()
+				t.Fatalf("Provision succeeded; /etc/passwd:\n%s", passwd)
+			}
+			t.Log(err)
+			for _, w := range []string{"evil-1-r0", ".pre-install", tc.field} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+		})
+	}
 }

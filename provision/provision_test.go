@@ -1,15 +1,15 @@
 package provision
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
@@ -66,7 +66,7 @@ func basePackages(t testing.TB) []apktest.Pkg {
 		},
 		{
 			Name: "alpine-baselayout", Version: "3.7.2-r0", Depends: []string{"alpine-baselayout-data=3.7.2-r0"},
-			Scripts: map[string]string{"pre-install": baselayoutPreInstall, "post-install": baselayoutPostInstall},
+			Scripts: map[string]string{"pre-install": alpinetest.BaselayoutPreInstall, "post-install": alpinetest.BaselayoutPostInstall},
 			Files: []apktest.File{
 				dir("dev", 0o755), dir("etc", 0o755), dir("proc", 0o555), dir("root", 0o700),
 				dir("tmp", 0o777|fs.ModeSticky), dir("var", 0o755), dir("var/tmp", 0o777|fs.ModeSticky),
@@ -78,7 +78,7 @@ func basePackages(t testing.TB) []apktest.Pkg {
 		{
 			Name: "busybox", Version: "1.37.0-r30", Depends: []string{"so:libc.musl-x86_64.so.1"},
 			Triggers: []string{"/bin", "/usr/bin", "/sbin", "/usr/sbin", "/lib/modules/*", "/usr/lib/modules/*"},
-			Scripts:  map[string]string{"post-install": busyboxPostInstall},
+			Scripts:  map[string]string{"post-install": alpinetest.BusyboxPostInstall},
 			Files: []apktest.File{
 				dir("bin", 0o755), dir("sbin", 0o755), dir("usr", 0o755), dir("usr/sbin", 0o755), dir("usr/bin", 0o755),
 				{Name: "bin/busybox", Mode: 0o755, Data: []byte("#!/bin/false busybox stand-in\n")},
@@ -248,10 +248,11 @@ func TestProvisionBase(t *testing.T) {
 	if links != 304 {
 		t.Errorf("the busybox list has %d paths, want 304", links)
 	}
-	if got := content(t, tr, "etc/motd"); got != "data's motd\n" {
-		// alpine-baselayout-data replaces alpine-baselayout, and it has
-		// no replaces of its own over -data... see TestReplaces.
-		t.Logf("/etc/motd = %q", got)
+	// alpine-baselayout-data, installed first, replaces alpine-baselayout:
+	// apk keeps -data's copy (apk_pkg_replaces_file says "no" to the later
+	// package, replacesFile here), although both have one origin.
+	if got, want := content(t, tr, "etc/motd"), "data's motd\n"; got != want {
+		t.Errorf("/etc/motd = %q, want %q, alpine-baselayout-data's", got, want)
 	}
 	// The svc user the package's .pre-install made owns its files by name;
 	// klogd comes from busybox's .post-install, installed before svc.
@@ -278,7 +279,7 @@ func TestProvisionBase(t *testing.T) {
 		}
 	}
 	status := map[string]string{}
-	for _, r := range res.Report.Scripts {
+	for _, r := range res.Scripts {
 		status[r.Package+" "+r.Script] = r.Status + " " + r.Why
 	}
 	for k, want := range map[string]string{
@@ -360,30 +361,39 @@ func TestProvisionImage(t *testing.T) {
 	}
 }
 
-func TestStoreDetectsTampering(t *testing.T) {
-	f, res := provisionBase(t)
-	n := node(t, res.Tree, "usr/bin/svc")
-	// Change a stored file behind the tree's back.
-	var victim string
-	filepath.WalkDir(f.store, func(p string, d fs.DirEntry, err error) error {
-		if b, err := os.ReadFile(p); err == nil && strings.HasSuffix(p, ".data") && strings.Contains(string(b), "better svc binary") {
-			victim = p
-		}
-		return nil
-	})
-	if victim == "" {
-		t.Fatal("stored file not found")
-	}
-	b, _ := os.ReadFile(victim)
-	if err := os.WriteFile(victim, bytes.Replace(b, []byte("better"), []byte("evil!!"), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := n.Content()
+// TestProvisionSteps: the Events name only the steps there are, in order;
+// each step ends with one Event that carries its wall time and nothing
+// else, and Result.Steps holds exactly those.
+func TestProvisionSteps(t *testing.T) {
+	f := newFixture(t, basePackages(t), baseWorld...)
+	opts := f.options()
+	opts.Overlays = []fs.FS{fstest.MapFS{"etc/issue": {Data: []byte("hi\n"), Mode: 0o644}}}
+	var events, ends []Event
+	opts.Progress = func(e Event) { events = append(events, e) }
+	res, err := Provision(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	if _, err := io.ReadAll(rc); err == nil || !strings.Contains(err.Error(), "usr/bin/svc") {
-		t.Errorf("reading a tampered stored file: %v, want an error naming /usr/bin/svc", err)
+	defer res.Close()
+	steps := []string{"unpack", "install", "triggers", "accounts", "database", "overlay"}
+	step := 0
+	for _, e := range events {
+		if step == len(steps) || e.Phase != steps[step] {
+			t.Fatalf("Event %+v after the steps %q ended, want one of step %q", e, steps[:step], steps[min(step, len(steps)-1)])
+		}
+		if e.Elapsed == 0 {
+			continue
+		}
+		if e.Done != 0 || e.Total != 0 || e.Package != "" {
+			t.Errorf("the end of %s = %+v, want only Phase and Elapsed", e.Phase, e)
+		}
+		ends = append(ends, e)
+		step++
+	}
+	if step != len(steps) {
+		t.Errorf("steps ended: %q, want %q", steps[:step], steps)
+	}
+	if !slices.Equal(res.Steps, ends) {
+		t.Errorf("Result.Steps = %+v, want the steps' last Events %+v", res.Steps, ends)
 	}
 }

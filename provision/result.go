@@ -21,8 +21,8 @@ func (in *installer) result() (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var res Result
-	res.Tree, res.Report, res.Time, res.store = in.tree, in.report, in.time, in.store
+	res := in.res
+	res.Tree, res.Time, res.store = in.tree, in.time, in.store
 	copy(res.UUID[:], id[:16])
 	copy(res.HashSeed[:], id[16:])
 	// RFC 4122 version 4 and variant bits, as mke2fs's random UUIDs have.
@@ -31,11 +31,11 @@ func (in *installer) result() (*Result, error) {
 	for _, p := range in.tree.Paths() {
 		n, _ := in.tree.Get(p)
 		if n.Mode.IsRegular() {
-			in.report.UnpackedBytes += n.Size
+			res.UnpackedBytes += n.Size
 		}
 	}
-	in.report.Files = in.tree.Len()
-	return &res, nil
+	res.Files = in.tree.Len()
+	return res, nil
 }
 
 // treeDigest hashes every path with its metadata and its content's

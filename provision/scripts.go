@@ -14,6 +14,9 @@ import (
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/bbaccounts"
+	"github.com/rootfs-synth/rootfs-synth/internal/shscript"
 )
 
 // Script emulation: a package script is split into simple commands, and
@@ -52,7 +55,7 @@ func (in *installer) runScript(ps *pkgState, name string) error {
 }
 
 func (in *installer) addScriptReport(rep ScriptReport) error {
-	in.report.Scripts = append(in.report.Scripts, rep)
+	in.res.Scripts = append(in.res.Scripts, rep)
 	if in.opts.Strict && rep.Status == statusNotReproduced {
 		return fmt.Errorf("package %s: %s was not reproduced (%s), and the build is strict", rep.Package, rep.Script, rep.Why)
 	}
@@ -62,7 +65,7 @@ func (in *installer) addScriptReport(rep ScriptReport) error {
 // emulate applies the commands of a script and returns what it did and,
 // when something could not be done, why.
 func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects []string, why string, err error) {
-	cmds, err := SplitScript(body)
+	cmds, err := shscript.Split(body)
 	if err != nil {
 		return nil, "", err
 	}
@@ -95,7 +98,7 @@ func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects 
 		var failed commandFailed
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrExists):
+		case errors.Is(err, bbaccounts.ErrExists):
 			// The account is there already, so the effect holds (scripts
 			// say "2>/dev/null" for this); the command itself fails.
 			effects = append(effects, strings.Join(c.Args, " ")+": exists already")
@@ -125,7 +128,7 @@ func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects 
 
 // redirectsOutput reports whether c writes or reads a file other than
 // /dev/null (2>/dev/null and >/dev/null 2>&1 only hide messages).
-func redirectsOutput(c Command) bool {
+func redirectsOutput(c shscript.Command) bool {
 	for _, r := range c.Redirects {
 		if r.Target != "/dev/null" && !(r.Op == ">&" && (r.Target == "1" || r.Target == "2")) {
 			return true
@@ -142,7 +145,7 @@ func (c commandFailed) Error() string { return c.err.Error() }
 
 // command applies one simple command. ok is false for a command this
 // file does not emulate.
-func (in *installer) command(ps *pkgState, c Command) (effects []string, ok bool, err error) {
+func (in *installer) command(ps *pkgState, c shscript.Command) (effects []string, ok bool, err error) {
 	args := c.Args
 	prog := path.Base(args[0])
 	if prog == "busybox" && len(args) > 1 && !strings.HasPrefix(args[1], "-") {

@@ -5,12 +5,12 @@
 // opens it.
 //
 // A Tree is sorted and mutable: provisioning installs packages into it,
-// replaces and removes paths, adds links and overlays; mkfs fills it from a
-// host directory. Iteration (Walk, Paths) is always in byte order of the
-// path, which puts every directory before what it holds. Hard links are
-// paths that share one *Node. FS gives an io/fs view for reading back
-// (testing/fstest works on it), and AddTo feeds the tree to an ext4img
-// Writer.
+// replaces and removes paths, adds links and overlays. (mkfs makes none:
+// it streams a host directory into the image writer as it walks it.)
+// Iteration (Walk, Paths) is always in byte order of the path, which puts
+// every directory before what it holds. Hard links are paths that share
+// one *Node. FS gives an io/fs view for reading back (testing/fstest works
+// on it), and AddTo feeds the tree to an ext4img Writer.
 //
 // Left out on purpose: path resolution through symlinks (a Tree is what
 // will be on disk, not a running system: callers that need "what would the
@@ -186,20 +186,21 @@ func (t *Tree) Replace(p string, n *Node) error {
 	return t.Add(cp, n)
 }
 
-// Link makes p another name of the non-directory at target.
-func (t *Tree) Link(p, target string) error {
-	ct, err := Clean(target)
+// Link makes newname another name of the non-directory at oldname, in
+// os.Link's order. newname must not exist yet.
+func (t *Tree) Link(oldname, newname string) error {
+	ct, err := Clean(oldname)
 	if err != nil {
-		return fmt.Errorf("linking %s to %s: %w", p, target, err)
+		return fmt.Errorf("linking %s to %s: %w", newname, oldname, err)
 	}
 	n, ok := t.nodes[ct]
 	switch {
 	case !ok:
-		return fmt.Errorf("linking %s to %s: target: %w", p, ct, ErrNotExist)
+		return fmt.Errorf("linking %s to %s: target: %w", newname, ct, ErrNotExist)
 	case n.IsDir():
-		return fmt.Errorf("linking %s to %s: target is a directory", p, ct)
+		return fmt.Errorf("linking %s to %s: target is a directory", newname, ct)
 	}
-	cp, err := t.checkNew(p)
+	cp, err := t.checkNew(newname)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func sample(t *testing.T) *Tree {
 	must(tr.Add("bin", dir(0o755)))
 	must(tr.Add("bin/busybox", file(0o755, "\x7fELF...")))
 	must(tr.Add("bin/sh", &Node{Mode: fs.ModeSymlink | 0o777, ModTime: epoch, Linkname: "/bin/busybox"}))
-	must(tr.Link("usr/bin/busybox-hardlink", "bin/busybox"))
+	must(tr.Link("bin/busybox", "usr/bin/busybox-hardlink"))
 	must(tr.Add("tmp", dir(0o777|fs.ModeSticky)))
 	must(tr.Add("root", dir(0o700)))
 	must(tr.Add("dev", dir(0o755)))

@@ -98,7 +98,7 @@ type builder struct {
 
 	ui     *ui
 	stdout io.Writer // the closing summary
-	phases []provision.PhaseReport
+	phases []PhaseReport
 
 	// provisionTree is provision.Provision; tests of the other steps
 	// give a stand-in.

@@ -36,7 +36,8 @@ func build(ctx context.Context, b *builder) error {
 	}
 	defer res.Close()
 	defer img.file.Discard()
-	settleReport, err := b.writeReport(res.Report, img.image)
+	rep := b.newReport(res)
+	settleReport, err := b.writeReport(rep, img.image)
 	if err != nil {
 		return fmt.Errorf("writing report %s: %w", b.reportPath, err)
 	}
@@ -45,7 +46,7 @@ func build(ctx context.Context, b *builder) error {
 	if err != nil {
 		return err
 	}
-	b.summary(res.Report, img.image)
+	b.summary(rep, img.image)
 	return nil
 }
 
@@ -85,7 +86,7 @@ func (b *builder) phase(name string) func() time.Duration {
 	start := time.Now()
 	return func() time.Duration {
 		d := time.Since(start)
-		b.phases = append(b.phases, provision.PhaseReport{Name: name, Seconds: d.Seconds()})
+		b.phases = append(b.phases, PhaseReport{Name: name, Seconds: d.Seconds()})
 		return d
 	}
 }
@@ -179,14 +180,19 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 		return nil, err
 	}
 	notReproduced := 0
-	for _, s := range res.Report.Scripts {
+	for _, s := range res.Scripts {
 		if s.Status == "not-reproduced" {
 			notReproduced++
 			b.ui.debugf("provision: %s %s not reproduced: %s", s.Package, s.Script, s.Why)
 		}
 	}
+	took := done()
+	steps := &b.phases[len(b.phases)-1].Steps // provision's own, inside its phase
+	for _, e := range res.Steps {
+		*steps = append(*steps, PhaseReport{Name: e.Phase, Seconds: e.Elapsed.Seconds()})
+	}
 	b.ui.logf("provision: %d files (%s) in %s; %d package scripts not reproduced (see --report)",
-		res.Report.Files, sizeString(res.Report.UnpackedBytes), roundDuration(done()), notReproduced)
+		res.Files, sizeString(res.UnpackedBytes), roundDuration(took), notReproduced)
 	return res, nil
 }
 
@@ -215,7 +221,7 @@ func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stage
 		return nil, fmt.Errorf("writing image %s: %w", b.output, err)
 	}
 	b.ui.logf("write: %s in %s", b.output, roundDuration(done()))
-	return &stagedImage{file: staged, image: &provision.ImageReport{
+	return &stagedImage{file: staged, image: &ImageReport{
 		Path: b.output, Size: staged.Size(), AllocatedBytes: staged.Allocated(),
 		BlockSize: layout.BlockSize, Blocks: layout.Blocks,
 		FreeBlocks: layout.FreeBlocks, FreeInodes: int64(layout.FreeInodes),
@@ -228,7 +234,7 @@ func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stage
 // The old report is kept aside until settle is told whether the image
 // went into place too: then it is removed; if not, it is put back (or the
 // new report removed when there was none).
-func (b *builder) writeReport(rep *provision.Report, img *provision.ImageReport) (settle func(imageInPlace bool), err error) {
+func (b *builder) writeReport(rep *Report, img *ImageReport) (settle func(imageInPlace bool), err error) {
 	rep.Image = img
 	rep.Phases = b.phases
 	if b.reportPath == "" {
@@ -283,7 +289,7 @@ func (b *builder) writeReport(rep *provision.Report, img *provision.ImageReport)
 }
 
 // summary prints the closing lines: what was built and what it took.
-func (b *builder) summary(rep *provision.Report, img *provision.ImageReport) {
+func (b *builder) summary(rep *Report, img *ImageReport) {
 	if b.ui.level < levelNormal {
 		return
 	}

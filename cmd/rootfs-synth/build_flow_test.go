@@ -34,7 +34,7 @@ func fakeProvision(opened func()) func(context.Context, provision.Options) (*pro
 		if err := tree.Add("pkgs", &rootfs.Node{Mode: fs.ModeDir | 0o755, ModTime: mtime}); err != nil {
 			return nil, err
 		}
-		rep := &provision.Report{Arch: opts.Arch}
+		res := &provision.Result{Tree: tree, UUID: [16]byte{1, 2, 3}, HashSeed: [16]byte{4, 5, 6}, Time: mtime}
 		for i, p := range opts.Packages {
 			file := opts.PackageFiles[i]
 			st, err := os.Stat(file)
@@ -51,11 +51,11 @@ func fakeProvision(opened func()) func(context.Context, provision.Options) (*pro
 			if err != nil {
 				return nil, err
 			}
-			rep.Packages = append(rep.Packages, provision.PackageReport{Name: p.Name, Version: p.Version, Size: p.Size})
-			rep.UnpackedBytes += st.Size()
+			res.Packages = append(res.Packages, provision.PackageReport{Name: p.Name, Version: p.Version, Size: p.Size})
+			res.UnpackedBytes += st.Size()
 		}
-		rep.Files = tree.Len()
-		return &provision.Result{Tree: tree, Report: rep, UUID: [16]byte{1, 2, 3}, HashSeed: [16]byte{4, 5, 6}, Time: mtime}, nil
+		res.Files = tree.Len()
+		return res, nil
 	}
 }
 
@@ -120,7 +120,7 @@ func TestBuildFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := provision.ReadReport(f)
+		rep, err := ReadReport(f)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)

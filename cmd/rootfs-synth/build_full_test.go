@@ -15,7 +15,6 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
-	"github.com/rootfs-synth/rootfs-synth/provision"
 )
 
 func sha256Hex(b []byte) string {
@@ -25,8 +24,8 @@ func sha256Hex(b []byte) string {
 
 // TestBuildImage: a whole build as a user runs it — packages, an overlay,
 // authorized keys, a hostname, a report — gives an e2fsck-clean image
-// holding them, a summary and a report with the image and phases filled
-// in, and nothing else in the output directory.
+// holding them, a summary and a report with the image, the phases and
+// provision's steps filled in, and nothing else in the output directory.
 func TestBuildImage(t *testing.T) {
 	m := newMirror(t)
 	work := testenv.WorldDir(t)
@@ -86,7 +85,7 @@ func TestBuildImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rep, err := provision.ReadReport(f)
+	rep, err := ReadReport(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +96,16 @@ func TestBuildImage(t *testing.T) {
 	if rep.Image == nil || rep.Image.Path != img || rep.Image.Size != st.Size() || len(rep.Phases) != 4 || len(rep.Packages) != 3 {
 		t.Errorf("report: image %+v, %d phases, %d packages; want the image at %s (%d bytes), 4 phases, 3 packages",
 			rep.Image, len(rep.Phases), len(rep.Packages), img, st.Size())
+	}
+	// provision's own steps, timed inside its phase.
+	var steps []string
+	for _, p := range rep.Phases {
+		for _, s := range p.Steps {
+			steps = append(steps, p.Name+"/"+s.Name)
+		}
+	}
+	if got, want := strings.Join(steps, " "), "provision/unpack provision/install provision/triggers provision/accounts provision/database provision/overlay"; got != want {
+		t.Errorf("report: steps %q, want %q", got, want)
 	}
 	if names := dirNames(t, out); strings.Join(names, " ") != "img.ext4 report.json" {
 		t.Errorf("the output directory holds %q, want img.ext4 and report.json only", names)

@@ -20,7 +20,7 @@ func TestFetchLock(t *testing.T) {
 	q1 := func(c []byte) string { return "Q1" + base64.StdEncoding.EncodeToString(c) }
 	writeReport := func(name string, pkgs []provision.PackageReport) string {
 		t.Helper()
-		rep := &provision.Report{Arch: "x86_64", World: []string{"app"}, Packages: pkgs}
+		rep := &Report{Arch: "x86_64", World: []string{"app"}, Packages: pkgs}
 		p := filepath.Join(m.home, name)
 		f, err := os.Create(p)
 		if err != nil {

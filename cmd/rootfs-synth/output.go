@@ -8,14 +8,13 @@ import (
 	"path/filepath"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
-	"github.com/rootfs-synth/rootfs-synth/provision"
 )
 
 // stagedImage is the build's image, staged beside its target (see
 // imagefile.Stage), with what the report says of it.
 type stagedImage struct {
 	file  *imagefile.Staged
-	image *provision.ImageReport
+	image *ImageReport
 }
 
 // imageProgress shows the image pipeline's steps as byte bars of the raw

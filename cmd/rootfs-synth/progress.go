@@ -209,6 +209,10 @@ func (u *ui) download(p apk.Progress) {
 
 // provisionEvent is provision's progress callback.
 func (u *ui) provisionEvent(e provision.Event) {
+	if e.Elapsed > 0 { // the step's end
+		u.debugf("provision: %s in %s", e.Phase, roundDuration(e.Elapsed))
+		return
+	}
 	if u.provBar == nil {
 		u.provBar = make(map[string]*mpb.Bar)
 	}

@@ -52,7 +52,7 @@ type selection struct {
 	world     []apk.Dependency // what the solver gets
 	requested []apk.Dependency // what /etc/apk/world says
 	repos     []apk.Repository
-	lock      *provision.Report
+	lock      *Report
 	lockPath  string
 }
 
@@ -105,7 +105,7 @@ func (s *selection) readLock(cCtx *cli.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := provision.ReadReport(bytes.NewReader(data))
+	rep, err := ReadReport(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("reading --lock %s: %w", path, err)
 	}

@@ -1,6 +1,6 @@
-package provision
+package shscript
 
-// Tests of SplitScript on Alpine's real package scripts and on the sh
+// Tests of Split on Alpine's real package scripts and on the sh
 // constructs around them.
 
 import (
@@ -34,9 +34,9 @@ func render(c Command) string {
 
 func checkSplit(t *testing.T, name, script string, want []string) {
 	t.Helper()
-	cmds, err := SplitScript([]byte(script))
+	cmds, err := Split([]byte(script))
 	if err != nil {
-		t.Errorf("SplitScript(%s) = %v, want %d commands", name, err, len(want))
+		t.Errorf("Split(%s) = %v, want %d commands", name, err, len(want))
 		return
 	}
 	var got []string
@@ -44,7 +44,7 @@ func checkSplit(t *testing.T, name, script string, want []string) {
 		got = append(got, render(c))
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("SplitScript(%s) =\n\t%s\nwant\n\t%s", name, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+		t.Errorf("Split(%s) =\n\t%s\nwant\n\t%s", name, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 	}
 }
 
@@ -104,7 +104,7 @@ func TestSplitRealScripts(t *testing.T) {
 	})
 }
 
-func TestSplitScript(t *testing.T) {
+func TestSplit(t *testing.T) {
 	for _, c := range []struct {
 		in   string
 		want []string
@@ -158,7 +158,7 @@ func TestSplitScript(t *testing.T) {
 	}
 }
 
-func TestSplitScriptErrors(t *testing.T) {
+func TestSplitErrors(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"a 'b", "line 1: unterminated single quote"},
 		{"a\nb \"c\nd", "line 2: unterminated double quote"},
@@ -182,22 +182,22 @@ func TestSplitScriptErrors(t *testing.T) {
 		{"cat <<EOF\nno end", `line 1: here-document delimiter "EOF" not found`},
 		{"cat <<EOF", `line 1: here-document delimiter "EOF" not found`},
 	} {
-		cmds, err := SplitScript([]byte(c.in))
+		cmds, err := Split([]byte(c.in))
 		if fmt.Sprint(err) != c.want {
-			t.Errorf("SplitScript(%q) = %d commands, %v, want error %s", c.in, len(cmds), err, c.want)
+			t.Errorf("Split(%q) = %d commands, %v, want error %s", c.in, len(cmds), err, c.want)
 		}
 	}
 }
 
-// FuzzSplitScript checks that any text either splits or fails cleanly, and
+// FuzzSplit checks that any text either splits or fails cleanly, and
 // that every command's Text is a piece of the script.
-func FuzzSplitScript(f *testing.F) {
+func FuzzSplit(f *testing.F) {
 	for _, s := range []string{busyboxPostInstall, baselayoutPreInstall, baselayoutPostInstall, busyboxTrigger,
 		"a 'b' \"c\" d\\ e | f && g || h; i &", "cat <<EOF\nx\nEOF\n", "f() { a; }", "case a in b) c;; esac"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		cmds, err := SplitScript(body)
+		cmds, err := Split(body)
 		if err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package provision
+package bbaccounts
 
 // Tests of the busybox addgroup/adduser emulation. Expected lines are derived
 // from busybox 1.37's source (cited at each table) with Alpine's
@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/alpinetest"
+	"github.com/rootfs-synth/rootfs-synth/internal/shscript"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -41,7 +43,7 @@ func readReal(t *testing.T) realFiles {
 
 func parse(t *testing.T, passwd, group, shadow string) *Accounts {
 	t.Helper()
-	a, err := ParseAccounts([]byte(passwd), []byte(group), []byte(shadow))
+	a, err := Parse([]byte(passwd), []byte(group), []byte(shadow))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func (f realFiles) parse(t *testing.T) *Accounts {
 	return parse(t, string(f.passwd), string(f.group), string(f.shadow))
 }
 
-func TestParseAccountsRoundTrip(t *testing.T) {
+func TestParseRoundTrip(t *testing.T) {
 	f := readReal(t)
 	a := f.parse(t)
 	for _, c := range []struct {
@@ -60,7 +62,7 @@ func TestParseAccountsRoundTrip(t *testing.T) {
 		got, want []byte
 	}{{"passwd", a.Passwd(), f.passwd}, {"group", a.Group(), f.group}, {"shadow", a.Shadow(), f.shadow}} {
 		if string(c.got) != string(c.want) {
-			t.Errorf("%s after ParseAccounts = %q, want the file unchanged %q", c.name, c.got, c.want)
+			t.Errorf("%s after Parse = %q, want the file unchanged %q", c.name, c.got, c.want)
 		}
 	}
 	if p, g, s := a.Changed(); p || g || s {
@@ -542,10 +544,10 @@ func TestIDExhaustion(t *testing.T) {
 	}
 }
 
-func TestParseAccountsNUL(t *testing.T) {
-	_, err := ParseAccounts([]byte("root:x:0:0::/:/bin/sh\n"), []byte("a:x:1:\nb\x00:x:2:\n"), nil)
+func TestParseNUL(t *testing.T) {
+	_, err := Parse([]byte("root:x:0:0::/:/bin/sh\n"), []byte("a:x:1:\nb\x00:x:2:\n"), nil)
 	if got, want := fmt.Sprint(err), "parsing /etc/group: line 2: NUL byte"; got != want {
-		t.Errorf("ParseAccounts with a NUL = %v, want %s", err, want)
+		t.Errorf("Parse with a NUL = %v, want %s", err, want)
 	}
 }
 
@@ -554,8 +556,8 @@ func TestParseAccountsNUL(t *testing.T) {
 // "already exists" where the script sends stderr to /dev/null, and list the
 // rest.
 func Example() {
-	a, _ := ParseAccounts([]byte(basePasswd), []byte(baseGroup), []byte(baseShadow))
-	cmds, _ := SplitScript([]byte(busyboxPostInstall))
+	a, _ := Parse([]byte(basePasswd), []byte(baseGroup), []byte(baseShadow))
+	cmds, _ := shscript.Split([]byte(alpinetest.BusyboxPostInstall))
 	for _, c := range cmds {
 		var err error
 		switch {
