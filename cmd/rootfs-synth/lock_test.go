@@ -79,6 +79,7 @@ func TestLockIsExact(t *testing.T) {
 		{"version changed", edit(func(r map[string]any) { named(r, "app")["version"] = "0.8-r0" }), "app"},
 		{"world grown", edit(func(r map[string]any) { r["world"] = []any{"extra", "other"} }), "other"},
 		{"world shrunk", edit(func(r map[string]any) { r["world"] = []any{"app"} }), "extra-2-r1"},
+		{"world atom malformed", edit(func(r map[string]any) { r["world"] = []any{"extra>>=1"} }), `"extra>>=1"`},
 		{"control", base, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

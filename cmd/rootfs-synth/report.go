@@ -101,11 +101,11 @@ func (r *Report) LockedWorld() ([]apk.Dependency, error) {
 	var world []apk.Dependency
 	for _, p := range r.Packages {
 		if !strings.HasPrefix(p.Checksum, "Q1") {
-			return nil, fmt.Errorf("reading build report: package %s-%s has checksum %q, want Q1...", p.Name, p.Version, p.Checksum)
+			return nil, fmt.Errorf("reading build report: package %q has checksum %q, want Q1...", p.Name+"-"+p.Version, p.Checksum)
 		}
 		d, err := apk.ParseDependency(p.Name + "><" + p.Checksum)
 		if err != nil {
-			return nil, fmt.Errorf("reading build report: package %s-%s: %w", p.Name, p.Version, err)
+			return nil, fmt.Errorf("reading build report: package %q: %w", p.Name+"-"+p.Version, err)
 		}
 		world = append(world, d)
 	}
@@ -117,7 +117,7 @@ func (r *Report) LockedWorld() ([]apk.Dependency, error) {
 func (r *Report) RequestedWorld() ([]apk.Dependency, error) {
 	var world []apk.Dependency
 	for _, a := range r.World {
-		d, err := apk.ParseDependency(a)
+		d, err := apk.ParseWorldAtom(a) // as strict as -p: the lock is a person's input too
 		if err != nil {
 			return nil, fmt.Errorf("reading build report: world atom %q: %w", a, err)
 		}
