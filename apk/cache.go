@@ -177,16 +177,7 @@ func sweepStaleTemps(dir string, now time.Time) {
 // makes: "." + the entry's name + ".tmp" + decimal digits.
 func isTempName(name string) bool {
 	i := strings.LastIndex(name, ".tmp")
-	return strings.HasPrefix(name, ".") && i > 1 && allDigits(name[i+len(".tmp"):])
-}
-
-func allDigits(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return s != ""
+	return strings.HasPrefix(name, ".") && i > 1 && privdir.IsTemp(name, name[:i+len(".tmp")])
 }
 
 // CachedIndexArchive returns the APKINDEX.tar.gz that idx was read from,

@@ -422,12 +422,7 @@ func (s *store) sweepTemps(now time.Time) {
 // patterns, "data-*" and "put-*", with the decimal digits CreateTemp puts
 // for the star.
 func isStoreTemp(name string) bool {
-	for _, prefix := range []string{"data-", "put-"} {
-		if digits, ok := strings.CutPrefix(name, prefix); ok && digits != "" && strings.Trim(digits, "0123456789") == "" {
-			return true
-		}
-	}
-	return false
+	return privdir.IsTemp(name, "data-") || privdir.IsTemp(name, "put-")
 }
 
 var errNoStore = errors.New("no StoreDir given")

@@ -2,6 +2,7 @@ package privdir
 
 import (
 	"os"
+	"strings"
 	"time"
 )
 
@@ -52,4 +53,11 @@ func SweepTemps(parent, name string, ours func(name string) bool, cutoff time.Ti
 		}
 		dir.Remove(e.Name())
 	}
+}
+
+// IsTemp reports whether name is what os.CreateTemp makes of the pattern
+// prefix+"*": prefix, then the decimal digits it puts for the star.
+func IsTemp(name, prefix string) bool {
+	digits, ok := strings.CutPrefix(name, prefix)
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
 }
