@@ -5,7 +5,7 @@ import "io/fs"
 // allocator hands out blocks from a cursor that only moves forward,
 // stepping over the superblock and GDT copies of backup groups.
 type allocator struct {
-	l        *Layout
+	l        *plan
 	maxLen   uint32 // longest extent
 	cur      uint32
 	next     int // index of the next reserved region at or after cur
@@ -90,9 +90,9 @@ func treeShape(n, bs int) []int {
 // allocate lays out an image of total blocks in groups of bpg blocks
 // with at least inodes inodes. It returns nil and the block count worth
 // trying next when that does not fit.
-func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*Layout, int64) {
+func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int64) {
 	bs := uint32(p.bs)
-	l := &Layout{BlockSize: p.bs, Blocks: int64(total), fdb: firstDataBlock(p.bs), bpg: bpg, byIno: p.byIno, plans: p.plans, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
+	l := &plan{Layout: Layout{BlockSize: p.bs, Blocks: int64(total)}, fdb: firstDataBlock(p.bs), bpg: bpg, byIno: p.byIno, plans: p.plans, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
 	if total <= l.fdb+8 {
 		return nil, int64(l.fdb) + 9
 	}
@@ -187,7 +187,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*Layout, in
 // in that order); n is nil for the journal. Only the block bitmaps,
 // inode tables and backups are kept as segments: the inodes' blocks
 // follow the cursor, so eachInodeSegment finds them again in order.
-func (p *prepared) allocInode(a *allocator, l *Layout, n *node, pl *inodePlan) {
+func (p *prepared) allocInode(a *allocator, l *plan, n *node, pl *inodePlan) {
 	if x := pl.extra().xblk; x != nil && x.block == 0 {
 		x.block, x.owner = a.contiguous(1), n.ino
 		l.xblocks = append(l.xblocks, x)
@@ -226,7 +226,7 @@ func (p *prepared) allocInode(a *allocator, l *Layout, n *node, pl *inodePlan) {
 
 // eachInodeSegment calls f with the journal's and every inode's blocks in
 // on-disk order, as allocInode placed them.
-func (l *Layout) eachInodeSegment(f func(segment) error) error {
+func (l *plan) eachInodeSegment(f func(segment) error) error {
 	one := func(n *node, ino uint32, pl *inodePlan) error {
 		m := pl.extra()
 		if m.xblk != nil && m.xblk.owner == ino {
@@ -262,7 +262,7 @@ func (l *Layout) eachInodeSegment(f func(segment) error) error {
 }
 
 // usedBlocks counts the allocated blocks in [lo, hi).
-func (l *Layout) usedBlocks(lo, hi uint32) uint32 {
+func (l *plan) usedBlocks(lo, hi uint32) uint32 {
 	if hi <= lo {
 		return 0
 	}
@@ -286,7 +286,7 @@ func (l *Layout) usedBlocks(lo, hi uint32) uint32 {
 }
 
 // count fills in the free block and inode counts, per group and in total.
-func (l *Layout) count(p *prepared) {
+func (l *plan) count(p *prepared) {
 	l.lastIno = uint32(len(p.byIno) - 1)
 	total := uint32(l.Blocks)
 	var freeBlocks int64

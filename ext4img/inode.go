@@ -169,7 +169,7 @@ func extentTreeBlock(buf []byte, pl *inodePlan, k, bs int) {
 }
 
 // encodeInode fills b (inodeSize bytes, zeroed) with inode ino.
-func (l *Layout) encodeInode(ino uint32, b []byte) {
+func (l *plan) encodeInode(ino uint32, b []byte) {
 	var in inode
 	var pl *inodePlan
 	if ino == journalIno && l.journal != nil {

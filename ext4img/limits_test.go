@@ -17,7 +17,7 @@ import (
 func TestLayoutNear16TiB(t *testing.T) {
 	for _, blocks := range []int64{1<<32 - 1, 1<<32 - 32768, 1<<32 - 32767} {
 		w := NewWriter(Options{Size: blocks * 4096, NoJournal: true})
-		l, err := w.Layout()
+		l, err := w.planned()
 		if err != nil {
 			t.Errorf("Layout(Size: %d blocks) = %v", blocks, err)
 			continue
@@ -208,7 +208,7 @@ func TestSmallLastGroup(t *testing.T) {
 				blocks := fdb + last*int64(8*bs) + extra
 				w := NewWriter(Options{BlockSize: bs, Size: blocks * int64(bs)})
 				tinyTree(t, w, 8)
-				l, err := w.Layout()
+				l, err := w.planned()
 				if err != nil {
 					t.Errorf("Layout(%d blocks of %d) = %v", blocks, bs, err)
 					continue
@@ -236,7 +236,7 @@ func TestInodesFillLastGroup(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		l, err := w.Layout()
+		l, err := w.planned()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +290,7 @@ func TestLayoutDescriptorLimit(t *testing.T) {
 		{4096, 1<<32 - 1, true},
 	} {
 		w := NewWriter(Options{BlockSize: tt.bs, Size: tt.blocks * int64(tt.bs), NoJournal: true})
-		l, err := w.Layout()
+		l, err := w.planned()
 		if (err == nil) != tt.ok {
 			t.Errorf("Layout(%d blocks of %d) = %v, want ok %v", tt.blocks, tt.bs, err, tt.ok)
 			continue
@@ -319,7 +319,7 @@ func TestExactMinimumSize(t *testing.T) {
 			o := Options{BlockSize: bs, NoJournal: noJournal, HeadroomBlocks: -1, HeadroomInodes: -1}
 			w := NewWriter(o)
 			tinyTree(t, w, 40)
-			l, err := w.Layout()
+			l, err := w.planned()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,7 +9,7 @@ func leUint32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 
 // superBlock fills b (superBlockSize bytes) with the superblock as stored in
 // group nr.
-func (l *Layout) superBlock(b []byte, nr uint16) {
+func (l *plan) superBlock(b []byte, nr uint16) {
 	// Superblock times are unsigned seconds, 32 bits plus a high byte;
 	// fsTime is never before 1970 (Options.Time).
 	t, hi := uint32(l.fsTime.Unix()), uint8(l.fsTime.Unix()>>32)
@@ -74,7 +74,7 @@ func (l *Layout) superBlock(b []byte, nr uint16) {
 }
 
 // groupDescs fills b with the group descriptor table.
-func (l *Layout) groupDescs(b []byte) {
+func (l *plan) groupDescs(b []byte) {
 	var bitmap []byte
 	if l.csum {
 		bitmap = make([]byte, l.BlockSize)
@@ -131,7 +131,7 @@ func clearBits(b []byte, from, to uint32) {
 
 // blockBitmap fills b with group g's block bitmap; blocks past the end of
 // the filesystem and bits past the group's blocks are set (padding).
-func (l *Layout) blockBitmap(b []byte, g int) []byte {
+func (l *plan) blockBitmap(b []byte, g int) []byte {
 	clear(b)
 	gs := l.fdb + uint32(g)*l.bpg
 	inside := min(l.bpg, uint32(l.Blocks)-gs) // not gs+bpg: it overflows at 2^32 blocks
@@ -149,7 +149,7 @@ func (l *Layout) blockBitmap(b []byte, g int) []byte {
 
 // inodeBitmap fills b with group g's inode bitmap; bits past
 // s_inodes_per_group are set (padding).
-func (l *Layout) inodeBitmap(b []byte, g int) []byte {
+func (l *plan) inodeBitmap(b []byte, g int) []byte {
 	clear(b)
 	first := uint32(g)*l.InodesPerGroup + 1
 	if l.lastIno >= first {

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Layout is the computed geometry of an image: every inode number and block
-// address is fixed before the first byte is written.
+// Layout is what Writer.Layout tells a caller about the image it will
+// write: its geometry, counts and identifiers.
 type Layout struct {
 	BlockSize      int
 	Blocks         int64  // total blocks, including block 0
@@ -34,6 +34,16 @@ type Layout struct {
 	// path of the first of them, as added ("." for the root).
 	ClampedTimes     int
 	FirstClampedTime string
+}
+
+// Size is the image size in bytes.
+func (l *Layout) Size() int64 { return l.Blocks * int64(l.BlockSize) }
+
+// plan is the computed geometry of an image: every inode number and block
+// address is fixed before the first byte is written. Its Layout is the
+// part callers see (a copy: they cannot change what is written).
+type plan struct {
+	Layout
 
 	fdb, bpg, gdtBlocks, itb uint32
 	groups                   []groupPlan
@@ -53,9 +63,6 @@ type Layout struct {
 	lastIno                  uint32
 	xblocks                  []*xattrBlock
 }
-
-// Size is the image size in bytes.
-func (l *Layout) Size() int64 { return l.Blocks * int64(l.BlockSize) }
 
 type groupPlan struct {
 	blockBitmap, inodeBitmap, inodeTable uint32
@@ -146,11 +153,21 @@ type segment struct {
 // Layout computes the image layout without writing it; the result is cached
 // until the next Add or Link.
 func (w *Writer) Layout() (*Layout, error) {
+	l, err := w.planned()
+	if err != nil {
+		return nil, err
+	}
+	summary := l.Layout
+	return &summary, nil
+}
+
+// planned returns the plan, computing it unless it is cached.
+func (w *Writer) planned() (*plan, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
-	if w.layout != nil {
-		return w.layout, nil
+	if w.plan != nil {
+		return w.plan, nil
 	}
 	p, err := w.prepare()
 	if err != nil {
@@ -161,7 +178,7 @@ func (w *Writer) Layout() (*Layout, error) {
 		return nil, err
 	}
 	l.ClampedTimes, l.FirstClampedTime = w.clampedTimes, w.firstClampedTime
-	w.layout = l
+	w.plan = l
 	return l, nil
 }
 
@@ -319,7 +336,7 @@ func derivedID(b []byte) [16]byte {
 
 // solve finds the image size (explicit or the smallest with headroom) and
 // allocates every block.
-func (p *prepared) solve() (*Layout, error) {
+func (p *prepared) solve() (*plan, error) {
 	o := p.w.opts
 	headBlocks := o.HeadroomBlocks
 	if headBlocks == 0 {
@@ -366,7 +383,7 @@ func (p *prepared) solve() (*Layout, error) {
 // 1.1 GiB at 4 KiB blocks, 1 GiB of it free). Such a tree gets as many
 // smaller groups (s_blocks_per_group below the maximum, as mke2fs -g
 // makes them) as its inodes need, each just big enough for the blocks.
-func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
+func (p *prepared) rightSize(headBlocks, inodes int64) (*plan, error) {
 	full := uint32(8 * p.bs)
 	l, err := p.rightSizeGroups(headBlocks, inodes, full)
 	if err != nil {
@@ -421,7 +438,7 @@ func headroomReserve(headBlocks, total int64) int64 {
 // rightSizeGroups iterates the block count up to the smallest that holds
 // everything in groups of bpg blocks with headBlocks blocks (and the
 // kernel's reserve) to spare.
-func (p *prepared) rightSizeGroups(headBlocks, inodes int64, bpg uint32) (*Layout, error) {
+func (p *prepared) rightSizeGroups(headBlocks, inodes int64, bpg uint32) (*plan, error) {
 	total := int64(firstDataBlock(p.bs)) + 4 + p.dataNeed + headBlocks
 	limit := maxBlocks(p.bs)
 	for range 1000 {

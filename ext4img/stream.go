@@ -88,7 +88,7 @@ func (w *Writer) WriteTo(out io.WriteSeeker) (int64, error) {
 // writeTo is WriteTo once the layout is known, with errors for the caller
 // to wrap.
 func (w *Writer) writeTo(out io.WriteSeeker) (int64, error) {
-	l, err := w.Layout()
+	l, err := w.planned()
 	if err != nil {
 		return 0, err
 	}
@@ -106,7 +106,7 @@ func (w *Writer) writeTo(out io.WriteSeeker) (int64, error) {
 }
 
 // write emits the image in on-disk order.
-func (l *Layout) write(s *streamer) error {
+func (l *plan) write(s *streamer) error {
 	bs := l.BlockSize
 	// 1. Superblock and group descriptors of group 0.
 	head := make([]byte, int(l.fdb+1+l.gdtBlocks)*bs)
@@ -204,7 +204,7 @@ func checkEmptyFiles(root *node) error {
 }
 
 // writeData writes one run of an inode's data blocks.
-func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
+func (l *plan) writeData(s *streamer, sg segment, buf []byte) error {
 	bs := l.BlockSize
 	n := sg.n
 	switch {
@@ -344,7 +344,7 @@ func (c *contentReader) close() error {
 
 // writeInodeTable writes group sg.idx's inode table, skipping blocks of
 // unused inodes.
-func (l *Layout) writeInodeTable(s *streamer, sg segment, buf []byte) error {
+func (l *plan) writeInodeTable(s *streamer, sg segment, buf []byte) error {
 	bs := l.BlockSize
 	perBlock := uint32(bs / inodeSize)
 	first := uint32(sg.idx)*l.InodesPerGroup + 1

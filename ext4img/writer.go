@@ -171,7 +171,7 @@ type Writer struct {
 	root   *node
 	lost   *node
 	inodes int // nodes, the root and lost+found included
-	layout *Layout
+	plan   *plan
 	err    error // from NewWriter's options check, returned by every call
 
 	// The directory of the last Add, as its path: a walk adds a
@@ -226,7 +226,7 @@ func (o Options) Check() error {
 // computed layout.
 func (w *Writer) SetTime(t time.Time) {
 	w.opts.Time = t
-	w.layout = nil
+	w.plan = nil
 }
 
 // cleanPath checks a slash-separated relative path and returns it without
@@ -310,7 +310,7 @@ func (w *Writer) Add(e Entry) error {
 	if err := w.checkEntry(&e); err != nil {
 		return fmt.Errorf("adding %q: %w", e.Path, err)
 	}
-	w.layout = nil
+	w.plan = nil
 	if e.Xattrs != nil {
 		x := make(map[string][]byte, len(e.Xattrs))
 		for k, v := range e.Xattrs {
@@ -425,7 +425,7 @@ func (w *Writer) Link(p, target string) error {
 	if parent.dir().lookup(name) != nil {
 		return fmt.Errorf("linking %q to %q: path already exists", cp, ct)
 	}
-	w.layout = nil
+	w.plan = nil
 	t.nlink++
 	parent.dir().insert(strings.Clone(name), t)
 	return nil
