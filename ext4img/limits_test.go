@@ -181,7 +181,7 @@ func TestLinksToSpecialFiles(t *testing.T) {
 	}
 	for i := range 3 {
 		for _, target := range []string{"s", "slow", "d", "p", "k"} {
-			if err := w.Link(fmt.Sprintf("%s%d", target, i), target); err != nil {
+			if err := w.Link(target, fmt.Sprintf("%s%d", target, i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -260,11 +260,11 @@ func TestHardLinkLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range linkMax - 1 {
-		if err := w.Link(fmt.Sprintf("d2/%05d", i), "d/f"); err != nil {
+		if err := w.Link("d/f", fmt.Sprintf("d2/%05d", i)); err != nil {
 			t.Fatalf("Link number %d: %v", i+1, err)
 		}
 	}
-	if err := w.Link("d2/one-more", "d/f"); err == nil || !strings.Contains(err.Error(), "65000 links") {
+	if err := w.Link("d/f", "d2/one-more"); err == nil || !strings.Contains(err.Error(), "65000 links") {
 		t.Errorf("Link(65001st name) = %v, want an error saying the target has 65000 links", err)
 	}
 	img := writeImage(t, w)

@@ -392,19 +392,19 @@ func (w *Writer) checkEntry(e *Entry) error {
 	return checkXattrs(e.Xattrs, w.bs)
 }
 
-// Link records a hard link: path becomes another name of target, which
-// must have been added before and must not be a directory.
-func (w *Writer) Link(p, target string) error {
+// Link records a hard link, as os.Link: newname becomes another name of
+// oldname, which must have been added before and must not be a directory.
+func (w *Writer) Link(oldname, newname string) error {
 	if w.err != nil {
 		return w.err
 	}
-	cp, err := cleanPath(p)
+	cp, err := cleanPath(newname)
 	if err != nil {
-		return fmt.Errorf("linking %q: %w", p, err)
+		return fmt.Errorf("linking %q: %w", newname, err)
 	}
-	ct, err := cleanPath(target)
+	ct, err := cleanPath(oldname)
 	if err != nil {
-		return fmt.Errorf("linking %q to %q: %w", p, target, err)
+		return fmt.Errorf("linking %q to %q: %w", newname, oldname, err)
 	}
 	t := w.lookup(ct)
 	switch {

@@ -36,7 +36,7 @@ type hostTreeOptions struct {
 // one, so a walk goes into the image without a tree of its own between.
 type treeSink interface {
 	Add(e ext4img.Entry) error
-	Link(p, target string) error
+	Link(oldname, newname string) error
 }
 
 // hostTree is what walkHostTree saw besides the entries.
@@ -238,7 +238,7 @@ func (t *hostTree) add(sink treeSink, d *hostDir, rel string, info *hostInfo, op
 	if !fi.IsDir() && st.Nlink > 1 {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, ok := seen[key]; ok {
-			if err := sink.Link(rel, first); err != nil {
+			if err := sink.Link(first, rel); err != nil {
 				return fmt.Errorf("reading %s: %w", d.at(rel).full, err)
 			}
 			return nil
