@@ -40,6 +40,8 @@ import (
 	"io/fs"
 	"sync"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // MaxSymlinkHops is how many symbolic links one lookup follows before it
@@ -229,34 +231,12 @@ func (f *FS) Inode(ino uint32) (*Inode, error) {
 	if in.Size < 0 {
 		return nil, corrupt("inode %d: size %d", ino, uint64(in.Size))
 	}
-	in.Mode = fs.FileMode(raw.Mode & 0o777)
-	if raw.Mode&0o4000 != 0 {
-		in.Mode |= fs.ModeSetuid
-	}
-	if raw.Mode&0o2000 != 0 {
-		in.Mode |= fs.ModeSetgid
-	}
-	if raw.Mode&0o1000 != 0 {
-		in.Mode |= fs.ModeSticky
-	}
-	switch raw.Mode & sIFMT {
-	case sIFREG:
-	case sIFDIR:
-		in.Mode |= fs.ModeDir
-	case sIFLNK:
-		in.Mode |= fs.ModeSymlink
-	case sIFCHR:
-		in.Mode |= fs.ModeDevice | fs.ModeCharDevice
-		in.Devmajor, in.Devminor = raw.device()
-	case sIFBLK:
-		in.Mode |= fs.ModeDevice
-		in.Devmajor, in.Devminor = raw.device()
-	case sIFIFO:
-		in.Mode |= fs.ModeNamedPipe
-	case sIFSOCK:
-		in.Mode |= fs.ModeSocket
-	default:
+	var ok bool
+	if in.Mode, ok = unixmode.Decode(uint32(raw.Mode)); !ok {
 		return nil, corrupt("inode %d: unknown file type in mode %#o", ino, raw.Mode)
+	}
+	if in.Mode&fs.ModeDevice != 0 {
+		in.Devmajor, in.Devminor = raw.device()
 	}
 	if raw.Flags&(flagInline|flagEAInode) != 0 {
 		return nil, fmt.Errorf("inode %d: inline data and xattr inodes are not supported (flags %#x)", ino, raw.Flags)

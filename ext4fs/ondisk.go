@@ -54,16 +54,6 @@ const (
 	flagExtents  = 0x80000 // EXT4_EXTENTS_FL
 	flagEAInode  = 0x200000
 	flagInline   = 0x10000000
-
-	// i_mode file types.
-	sIFMT   = 0xF000
-	sIFSOCK = 0xC000
-	sIFLNK  = 0xA000
-	sIFREG  = 0x8000
-	sIFBLK  = 0x6000
-	sIFDIR  = 0x4000
-	sIFCHR  = 0x2000
-	sIFIFO  = 0x1000
 )
 
 // superblock holds the fields of struct ext4_super_block the reader uses.

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"io/fs"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // Limits of the times an inode holds (inodes.rst, "Inode Timestamps"):
@@ -46,37 +48,6 @@ func encodeTime(t time.Time) (uint32, uint32) {
 	sec, nsec := t.Unix(), uint32(t.Nanosecond())
 	epoch := uint32((sec-int64(int32(sec)))>>32) & 3
 	return uint32(int32(sec)), epoch | nsec<<2
-}
-
-// modeBits is i_mode for m.
-func modeBits(m fs.FileMode) uint16 {
-	v := uint16(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	switch m.Type() {
-	case 0:
-		v |= sIFREG
-	case fs.ModeDir:
-		v |= sIFDIR
-	case fs.ModeSymlink:
-		v |= sIFLNK
-	case fs.ModeDevice | fs.ModeCharDevice:
-		v |= sIFCHR
-	case fs.ModeDevice:
-		v |= sIFBLK
-	case fs.ModeNamedPipe:
-		v |= sIFIFO
-	case fs.ModeSocket:
-		v |= sIFSOCK
-	}
-	return v
 }
 
 // encodeDev stores a device number in i_block as the kernel does: the old
@@ -175,7 +146,7 @@ func (l *plan) encodeInode(ino uint32, b []byte) {
 	if ino == journalIno && l.journal != nil {
 		pl = l.journal
 		s, x := encodeTime(l.fsTime)
-		in = inode{Mode: sIFREG | 0o600, LinksCount: 1, Atime: s, Ctime: s, Mtime: s, Crtime: s,
+		in = inode{Mode: unixmode.Regular | 0o600, LinksCount: 1, Atime: s, Ctime: s, Mtime: s, Crtime: s,
 			AtimeExtra: x, CtimeExtra: x, MtimeExtra: x, CrtimeExtra: x}
 		size := uint64(pl.dataBlocks) * uint64(l.BlockSize)
 		in.SizeLo, in.SizeHigh = uint32(size), uint32(size>>32)
@@ -191,7 +162,7 @@ func (l *plan) encodeInode(ino uint32, b []byte) {
 		}
 		s, x := encodeTime(t)
 		in = inode{
-			Mode: modeBits(n.mode), UIDLo: uint16(n.uid), UIDHigh: uint16(n.uid >> 16),
+			Mode: uint16(unixmode.Encode(n.mode)), UIDLo: uint16(n.uid), UIDHigh: uint16(n.uid >> 16),
 			GIDLo: uint16(n.gid), GIDHigh: uint16(n.gid >> 16),
 			Atime: s, Ctime: s, Mtime: s, Crtime: s,
 			AtimeExtra: x, CtimeExtra: x, MtimeExtra: x, CrtimeExtra: x,

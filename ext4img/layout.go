@@ -47,16 +47,8 @@ const (
 	roCompatExtraIsize  = 0x40
 )
 
-// Inode modes and flags (inodes.rst).
+// Inode flags (inodes.rst).
 const (
-	sIFIFO  = 0x1000
-	sIFCHR  = 0x2000
-	sIFDIR  = 0x4000
-	sIFBLK  = 0x6000
-	sIFREG  = 0x8000
-	sIFLNK  = 0xA000
-	sIFSOCK = 0xC000
-
 	inodeFlagIndex   = 0x1000 // EXT4_INDEX_FL: hashed directory
 	inodeFlagExtents = 0x80000
 )
