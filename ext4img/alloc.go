@@ -1,6 +1,10 @@
 package ext4img
 
-import "io/fs"
+import (
+	"io/fs"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
+)
 
 // allocator hands out blocks from a cursor that only moves forward,
 // stepping over the superblock and GDT copies of backup groups.
@@ -53,7 +57,7 @@ func (a *allocator) bump(n uint32) {
 	a.cur += n
 }
 
-// runs allocates n blocks as extents of at most maxExtentLen, appended
+// runs allocates n blocks as extents of at most ext4format.InitMaxLen, appended
 // to rs.
 func (a *allocator) runs(rs []run, n uint32) []run {
 	for n > 0 {
@@ -99,7 +103,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int6
 	// In 64 bits: near 2^32 blocks, total+bpg-1 does not fit 32.
 	groups := uint32((uint64(total) - uint64(l.fdb) + uint64(l.bpg) - 1) / uint64(l.bpg))
 	l.Groups = int(groups)
-	l.gdtBlocks = (groups*groupDescSize + bs - 1) / bs
+	l.gdtBlocks = (groups*ext4format.GroupDescSize + bs - 1) / bs
 
 	// Inodes per group: a multiple of 8 (bitmap bytes) and of the inodes in
 	// a block, at most maxInodesPerGroup.
@@ -124,7 +128,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int6
 			l.reserved = append(l.reserved, r)
 		}
 	}
-	a := &allocator{l: l, cur: l.fdb + 1 + l.gdtBlocks, maxLen: maxExtentLen}
+	a := &allocator{l: l, cur: l.fdb + 1 + l.gdtBlocks, maxLen: ext4format.InitMaxLen}
 	if p.w.maxExtent > 0 {
 		a.maxLen = p.w.maxExtent
 	}
@@ -247,7 +251,7 @@ func (l *plan) eachInodeSegment(f func(segment) error) error {
 		return nil
 	}
 	if l.journal != nil {
-		if err := one(nil, journalIno, l.journal); err != nil {
+		if err := one(nil, ext4format.JournalIno, l.journal); err != nil {
 			return err
 		}
 	}
@@ -313,5 +317,5 @@ func (l *plan) count(p *prepared) {
 	l.AvailableBlocks = max(0, freeBlocks-kernelReserve(l.Blocks))
 	l.FreeInodes = l.Inodes - l.lastIno
 	l.UUID, l.HashSeed = p.uuid, p.seed
-	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.csum, fsCsumSeed(p.uuid)
+	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.csum, ext4format.UUIDSeed(p.uuid)
 }

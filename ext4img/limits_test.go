@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"strings"
 	"testing"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 // TestLayoutNear16TiB lays out images at the 2^32-block limit of a
@@ -259,7 +261,7 @@ func TestHardLinkLimit(t *testing.T) {
 	if err := w.Add(Entry{Path: "d/f", Mode: 0o644, Size: 3, Content: bytesContent([]byte("abc"))}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range linkMax - 1 {
+	for i := range ext4format.LinkMax - 1 {
 		if err := w.Link("d/f", fmt.Sprintf("d2/%05d", i)); err != nil {
 			t.Fatalf("Link number %d: %v", i+1, err)
 		}
@@ -350,7 +352,7 @@ func TestDirectoryExactlyFillsBlock(t *testing.T) {
 		for _, csum := range []bool{false, true} {
 			space := bs
 			if csum {
-				space -= dirTailSize
+				space -= ext4format.DirTailSize
 			}
 			fill := space - 24 // after "." and ".."
 			r := fill % 16     // one entry of 16+r bytes, the rest of 16 (8-byte names)

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"sort"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 // Layout is what Writer.Layout tells a caller about the image it will
@@ -203,7 +205,7 @@ func (w *Writer) prepare() (*prepared, error) {
 	// depth-first in name order; a hard-linked inode gets the number of its
 	// first name in that order.
 	p.byIno = make([]*node, firstIno+1, firstIno+w.inodes)
-	p.byIno[rootIno], p.byIno[lostFoundIno] = w.root, w.lost
+	p.byIno[ext4format.RootIno], p.byIno[lostFoundIno] = w.root, w.lost
 	var reset func(d *node)
 	reset = func(d *node) {
 		for _, c := range d.children() {
@@ -298,7 +300,7 @@ func (w *Writer) prepare() (*prepared, error) {
 				return nil, fmt.Errorf("laying out %q: %d bytes are too many", n.path(p.w.root), n.size)
 			}
 			pl.dataBlocks = uint32(b)
-		case n.mode.Type() == fs.ModeSymlink && len(n.linkname()) > fastSymlinkMax:
+		case n.mode.Type() == fs.ModeSymlink && len(n.linkname()) > ext4format.FastSymlinkMax:
 			pl.dataBlocks = 1
 		}
 		p.dataNeed += int64(pl.dataBlocks)
@@ -477,7 +479,7 @@ func firstDataBlock(bs int) uint32 {
 // the group.
 func maxBlocks(bs int) int64 {
 	fdb, bpg := int64(firstDataBlock(bs)), int64(8*bs)
-	groups := bpg * 3 / 4 * int64(bs) / groupDescSize
+	groups := bpg * 3 / 4 * int64(bs) / ext4format.GroupDescSize
 	return min(1<<32-1, fdb+groups*bpg)
 }
 
@@ -488,7 +490,7 @@ func dropRuntGroup(total int64, bs int) int64 {
 	fdb, bpg := int64(firstDataBlock(bs)), int64(8*bs)
 	groups := (total - fdb + bpg - 1) / bpg
 	last := groups - 1
-	gdt := (groups*groupDescSize + int64(bs) - 1) / int64(bs)
+	gdt := (groups*ext4format.GroupDescSize + int64(bs) - 1) / int64(bs)
 	if last > 0 && isBackupGroup(uint32(last)) && total-(fdb+last*bpg) < 2+gdt {
 		return fdb + last*bpg
 	}
