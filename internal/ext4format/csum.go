@@ -37,26 +37,24 @@ func SuperBlockChecksum(b []byte) uint32 {
 // group: crc32c over the group number and the descriptor with bg_checksum
 // taken as zero, the low 16 bits.
 func GroupDescChecksum(fsSeed, group uint32, d []byte) uint16 {
-	c := append([]byte(nil), d...) // to zero the checksum in
-	var g GroupDesc
-	g.Unmarshal(c)
-	g.Checksum = 0
-	g.Marshal(c)
-	var n [4]byte
-	le.PutUint32(n[:], group)
-	return uint16(CRC32c(CRC32c(fsSeed, n[:]), c))
+	return uint16(checksumWithout(fsSeed, le.AppendUint32(nil, group), d, func(c []byte) {
+		var g GroupDesc
+		g.Unmarshal(c)
+		g.Checksum = 0
+		g.Marshal(c)
+	}))
 }
 
 // InodeChecksum is the checksum of the encoded inode b (the whole inode,
 // len(b) bytes) with its checksum fields taken as zero; only its low 16
 // bits count when the inode has no i_checksum_hi (Inode.HasChecksumHi).
 func InodeChecksum(inodeSeed uint32, b []byte) uint32 {
-	c := append([]byte(nil), b...) // to zero the checksum in
 	var n Inode
-	n.Unmarshal(c)
-	n.ChecksumLo, n.ChecksumHi = 0, 0
-	n.Marshal(c)
-	sum := CRC32c(inodeSeed, c)
+	sum := checksumWithout(inodeSeed, nil, b, func(c []byte) {
+		n.Unmarshal(c)
+		n.ChecksumLo, n.ChecksumHi = 0, 0
+		n.Marshal(c)
+	})
 	if !n.HasChecksumHi(len(b)) {
 		sum &= 0xffff
 	}
@@ -79,12 +77,18 @@ func (n *Inode) SetChecksum(c uint32) { n.ChecksumLo, n.ChecksumHi = uint16(c), 
 // blk: crc32c over the block number and the block with h_checksum taken
 // as zero.
 func XattrBlockChecksum(fsSeed uint32, blk uint64, b []byte) uint32 {
-	c := append([]byte(nil), b...) // to zero the checksum in
-	var h XattrHeader
-	h.Unmarshal(c)
-	h.Checksum = 0
-	h.Marshal(c)
-	var n [8]byte
-	le.PutUint64(n[:], blk)
-	return CRC32c(CRC32c(fsSeed, n[:]), c)
+	return checksumWithout(fsSeed, le.AppendUint64(nil, blk), b, func(c []byte) {
+		var h XattrHeader
+		h.Unmarshal(c)
+		h.Checksum = 0
+		h.Marshal(c)
+	})
+}
+
+// checksumWithout is crc32c from seed over prefix, then over a copy of the
+// encoded structure b in which clearSum has zeroed the checksum field.
+func checksumWithout(seed uint32, prefix, b []byte, clearSum func(c []byte)) uint32 {
+	c := append([]byte(nil), b...)
+	clearSum(c)
+	return CRC32c(CRC32c(seed, prefix), c)
 }
