@@ -2,18 +2,8 @@ package ext4fs
 
 import (
 	"fmt"
-	"io/fs"
-)
 
-// Directory entries (directory.rst): inode (0x0), rec_len (0x4),
-// name_len (0x6), file_type (0x7), name (0x8). With metadata_csum every
-// leaf block ends in a 12-byte fake entry (inode 0, rec_len 12, type
-// 0xDE) holding the block's checksum.
-const (
-	direntHeader  = 8
-	dirTailSize   = 12
-	dirTailType   = 0xDE
-	maxNameLength = 255
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 // dirent is one name in a directory.
@@ -48,7 +38,7 @@ func (f *FS) readDir(in *Inode) ([]dirent, error) {
 	if mapped < nblocks {
 		return nil, corrupt("directory inode %d: %d of its %d blocks are not mapped", in.Ino, nblocks-mapped, nblocks)
 	}
-	indexed := in.raw.Flags&flagIndex != 0
+	indexed := in.raw.Flags&ext4format.InodeFlagIndex != 0
 	seed := f.inodeSeed(in.Ino, in.raw.Generation)
 	b := make([]byte, f.bs)
 	var out []dirent
@@ -58,14 +48,15 @@ func (f *FS) readDir(in *Inode) ([]dirent, error) {
 		}
 		end := len(b)
 		if f.csum && !(indexed && blk == 0) && !isDxNode(b) {
-			t := b[len(b)-dirTailSize:]
-			if le.Uint32(t) != 0 || le.Uint16(t[4:]) != dirTailSize || t[6] != 0 || t[7] != dirTailType {
+			var t ext4format.DirTail
+			t.Unmarshal(b[len(b)-ext4format.DirTailSize:])
+			if t.ReservedZero1 != 0 || t.RecLen != ext4format.DirTailSize || t.ReservedZero2 != 0 || t.FileType != ext4format.FileTypeDirCsum {
 				return nil, corrupt("directory inode %d: block %d has no checksum tail", in.Ino, blk)
 			}
-			if got, want := crc32c(seed, b[:len(b)-dirTailSize]), le.Uint32(t[8:]); got != want {
+			if got, want := ext4format.CRC32c(seed, b[:len(b)-ext4format.DirTailSize]), t.Checksum; got != want {
 				return nil, corrupt("directory inode %d: block %d: checksum %#08x, computed %#08x", in.Ino, blk, want, got)
 			}
-			end -= dirTailSize
+			end -= ext4format.DirTailSize
 		}
 		if out, err = f.parseDirBlock(b[:end], in.Ino, blk, out); err != nil {
 			return nil, err
@@ -77,26 +68,27 @@ func (f *FS) readDir(in *Inode) ([]dirent, error) {
 // isDxNode reports whether b is an htree index node: one fake entry of
 // inode 0 spanning the whole block.
 func isDxNode(b []byte) bool {
-	return le.Uint32(b) == 0 && int(le.Uint16(b[4:])) == len(b) && b[6] == 0
+	var e ext4format.DirEntry
+	e.Unmarshal(b)
+	return e.Inode == 0 && int(e.RecLen) == len(b) && e.NameLen == 0
 }
 
 // parseDirBlock appends the entries of one directory block.
 func (f *FS) parseDirBlock(b []byte, dirIno uint32, blk uint64, out []dirent) ([]dirent, error) {
 	for off := 0; off < len(b); {
-		if len(b)-off < direntHeader {
+		if len(b)-off < ext4format.DirEntryHeaderSize {
 			return nil, corrupt("directory inode %d: block %d: entry at %d overruns the block", dirIno, blk, off)
 		}
-		ino := le.Uint32(b[off:])
-		recLen := int(le.Uint16(b[off+4:]))
-		nameLen := int(b[off+6])
-		typ := b[off+7]
-		if f.bs == 65536 && recLen == 0 {
-			recLen = 65536 // EXT4_MAX_REC_LEN encoding
+		var e ext4format.DirEntry
+		e.Unmarshal(b[off:])
+		ino, recLen, nameLen, typ := e.Inode, int(e.RecLen), int(e.NameLen), e.FileType
+		if f.bs == ext4format.MaxRecLen && recLen == 0 {
+			recLen = ext4format.MaxRecLen // EXT4_MAX_REC_LEN encoding
 		}
 		switch {
-		case recLen < direntHeader || recLen%4 != 0 || off+recLen > len(b):
+		case recLen < ext4format.DirEntryHeaderSize || recLen%4 != 0 || off+recLen > len(b):
 			return nil, corrupt("directory inode %d: block %d: entry at %d has record length %d", dirIno, blk, off, recLen)
-		case direntHeader+nameLen > recLen:
+		case ext4format.DirEntryHeaderSize+nameLen > recLen:
 			return nil, corrupt("directory inode %d: block %d: entry at %d: name of %d bytes in a %d-byte record", dirIno, blk, off, nameLen, recLen)
 		case ino > f.sb.InodesCount:
 			return nil, corrupt("directory inode %d: block %d: entry at %d names inode %d of %d", dirIno, blk, off, ino, f.sb.InodesCount)
@@ -105,28 +97,9 @@ func (f *FS) parseDirBlock(b []byte, dirIno uint32, blk uint64, out []dirent) ([
 			if nameLen == 0 {
 				return nil, corrupt("directory inode %d: block %d: entry at %d has an empty name", dirIno, blk, off)
 			}
-			out = append(out, dirent{name: string(b[off+direntHeader : off+direntHeader+nameLen]), ino: ino, typ: typ})
+			out = append(out, dirent{name: string(b[off+ext4format.DirEntryHeaderSize : off+ext4format.DirEntryHeaderSize+nameLen]), ino: ino, typ: typ})
 		}
 		off += recLen
 	}
 	return out, nil
-}
-
-// direntMode is the type bits fs.DirEntry.Type reports for a file_type.
-func direntMode(typ uint8) fs.FileMode {
-	switch typ {
-	case 2:
-		return fs.ModeDir
-	case 3:
-		return fs.ModeDevice | fs.ModeCharDevice
-	case 4:
-		return fs.ModeDevice
-	case 5:
-		return fs.ModeNamedPipe
-	case 6:
-		return fs.ModeSocket
-	case 7:
-		return fs.ModeSymlink
-	}
-	return 0
 }

@@ -1,9 +1,12 @@
 package ext4fs
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"sort"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 // extent maps length logical blocks from logical on to physical blocks
@@ -21,7 +24,7 @@ type extent struct {
 // overlapping, checksums with metadata_csum, and at most f.maxExtents
 // extents and nodes in all.
 func (f *FS) extents(in *Inode) ([]extent, error) {
-	if in.raw.Flags&flagExtents == 0 {
+	if in.raw.Flags&ext4format.InodeFlagExtents == 0 {
 		return nil, fmt.Errorf("inode %d: no extent tree (block-mapped files are not supported)", in.Ino)
 	}
 	w := extentWalk{f: f, in: in}
@@ -47,7 +50,7 @@ type extentWalk struct {
 
 // node walks one node whose entries must cover logical blocks in [lo, hi);
 // blk is the node's block number (0 for the root in the inode).
-func (w *extentWalk) node(b []byte, h extentHeader, blk uint64, lo, hi uint64) error {
+func (w *extentWalk) node(b []byte, h ext4format.ExtentHeader, blk uint64, lo, hi uint64) error {
 	where := func() string {
 		if blk == 0 {
 			return fmt.Sprintf("inode %d: extent root", w.in.Ino)
@@ -59,11 +62,11 @@ func (w *extentWalk) node(b []byte, h extentHeader, blk uint64, lo, hi uint64) e
 	}
 	if h.Depth == 0 {
 		for i := range int(h.Entries) {
-			e := b[12+12*i:]
-			x := extent{logical: le.Uint32(e[0:]), length: uint32(le.Uint16(e[4:]))}
-			x.physical = uint64(le.Uint16(e[6:]))<<32 | uint64(le.Uint32(e[8:]))
-			if x.length > initMaxLen {
-				x.length -= initMaxLen
+			var e ext4format.Extent
+			e.Unmarshal(b[ext4format.ExtentHeaderSize+ext4format.ExtentEntrySize*i:])
+			x := extent{logical: e.Block, length: uint32(e.Len), physical: e.Start()}
+			if x.length > ext4format.InitMaxLen {
+				x.length -= ext4format.InitMaxLen
 				x.uninit = true
 			}
 			end := uint64(x.logical) + uint64(x.length)
@@ -86,13 +89,17 @@ func (w *extentWalk) node(b []byte, h extentHeader, blk uint64, lo, hi uint64) e
 		w.buf = append(w.buf, make([]byte, w.f.bs))
 	}
 	child := w.buf[h.Depth-1]
+	index := func(i int) ext4format.ExtentIdx {
+		var e ext4format.ExtentIdx
+		e.Unmarshal(b[ext4format.ExtentHeaderSize+ext4format.ExtentEntrySize*i:])
+		return e
+	}
 	for i := range int(h.Entries) {
-		e := b[12+12*i:]
-		start := uint64(le.Uint32(e[0:]))
-		leaf := uint64(le.Uint16(e[8:]))<<32 | uint64(le.Uint32(e[4:]))
+		e := index(i)
+		start, leaf := uint64(e.Block), e.Leaf()
 		end := hi
 		if i+1 < int(h.Entries) {
-			end = uint64(le.Uint32(b[12+12*(i+1):]))
+			end = uint64(index(i + 1).Block)
 		}
 		if start < lo || start < w.next || end <= start || end > hi {
 			return corrupt("%s: index %d (logical %d to %d) out of order or outside [%d, %d)", where(), i, start, end, lo, hi)
@@ -108,11 +115,11 @@ func (w *extentWalk) node(b []byte, h extentHeader, blk uint64, lo, hi uint64) e
 			return corrupt("inode %d: extent block %d has depth %d below a node of depth %d", w.in.Ino, leaf, ch.Depth, h.Depth)
 		}
 		if w.f.csum {
-			off := 12 + 12*int(ch.Max)
-			if off+4 > len(child) {
+			off := ext4format.ExtentTailOffset(ch.Max)
+			if off+ext4format.ExtentTailSize > len(child) {
 				return corrupt("inode %d: extent block %d: no room for the checksum after %d entries", w.in.Ino, leaf, ch.Max)
 			}
-			if got, want := crc32c(w.f.inodeSeed(w.in.Ino, w.in.raw.Generation), child[:off]), le.Uint32(child[off:]); got != want {
+			if got, want := ext4format.CRC32c(w.f.inodeSeed(w.in.Ino, w.in.raw.Generation), child[:off]), binary.LittleEndian.Uint32(child[off:]); got != want {
 				return corrupt("inode %d: extent block %d: checksum %#08x, computed %#08x", w.in.Ino, leaf, want, got)
 			}
 		}
@@ -228,7 +235,7 @@ func (f *FS) readSymlink(in *Inode) (string, error) {
 		return "", corrupt("inode %d: empty symlink", in.Ino)
 	case in.Size >= f.bs:
 		return "", corrupt("inode %d: symlink of %d bytes does not fit a %d-byte block", in.Ino, in.Size, f.bs)
-	case in.Size < 60 && in.raw.Flags&flagExtents == 0:
+	case in.Size < int64(len(in.raw.Block)) && in.raw.Flags&ext4format.InodeFlagExtents == 0:
 		return string(in.raw.Block[:in.Size]), nil
 	}
 	r, err := f.newFileReader(in)

@@ -40,6 +40,9 @@ import (
 	"io/fs"
 	"sync"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // MaxSymlinkHops is how many symbolic links one lookup follows before it
@@ -54,12 +57,12 @@ var ErrCorrupt = errors.New("corrupt filesystem")
 // when the underlying io.ReaderAt is.
 type FS struct {
 	r          io.ReaderAt
-	sb         superblock
+	sb         ext4format.SuperBlock
 	bs         int64
 	blocks     uint64 // s_blocks_count
 	groups     uint32
 	inodeSize  int
-	descs      []groupDesc
+	descs      []ext4format.GroupDesc
 	csum       bool
 	csumSeed   uint32
 	maxExtents int // extents one inode may have: the image's block count
@@ -76,35 +79,36 @@ func corrupt(format string, args ...any) error {
 // Open reads the superblock and group descriptors of the ext4 image in r,
 // which holds size bytes.
 func Open(r io.ReaderAt, size int64) (*FS, error) {
-	if size < superblockOffset+superblockSize {
+	if size < ext4format.SuperBlockOffset+ext4format.SuperBlockSize {
 		return nil, fmt.Errorf("reading superblock: %d bytes are too few for an ext4 image", size)
 	}
-	b := make([]byte, superblockSize)
-	if _, err := r.ReadAt(b, superblockOffset); err != nil {
+	b := make([]byte, ext4format.SuperBlockSize)
+	if _, err := r.ReadAt(b, ext4format.SuperBlockOffset); err != nil {
 		return nil, fmt.Errorf("reading superblock: %w", err)
 	}
-	sb := parseSuperblock(b)
+	var sb ext4format.SuperBlock
+	sb.Unmarshal(b)
 	f := &FS{r: r, sb: sb}
-	if sb.Magic != superMagic {
-		return nil, fmt.Errorf("reading superblock: magic %#04x is not ext2/3/4's %#04x", sb.Magic, superMagic)
+	if sb.Magic != ext4format.SuperMagic {
+		return nil, fmt.Errorf("reading superblock: magic %#04x is not ext2/3/4's %#04x", sb.Magic, ext4format.SuperMagic)
 	}
-	if sb.FeatureRoCompat&roCompatMetadataCsum != 0 {
+	if sb.FeatureRoCompat&ext4format.RoCompatMetadataCsum != 0 {
 		f.csum = true
-		if sb.ChecksumType != 1 {
+		if sb.ChecksumType != ext4format.ChecksumCRC32c {
 			return nil, corrupt("superblock: checksum type %d is not crc32c (1)", sb.ChecksumType)
 		}
-		if got := crc32c(^uint32(0), b[:0x3FC]); got != sb.Checksum {
+		if got := ext4format.SuperBlockChecksum(b); got != sb.Checksum {
 			return nil, corrupt("superblock: checksum %#08x, computed %#08x", sb.Checksum, got)
 		}
-		f.csumSeed = crc32c(^uint32(0), sb.UUID[:])
-		if sb.FeatureIncompat&incompatCsumSeed != 0 {
+		f.csumSeed = ext4format.UUIDSeed(sb.UUID)
+		if sb.FeatureIncompat&ext4format.IncompatCsumSeed != 0 {
 			f.csumSeed = sb.ChecksumSeed
 		}
 	}
 	if unknown := sb.FeatureIncompat &^ incompatKnown; unknown != 0 {
 		return nil, fmt.Errorf("reading superblock: unsupported incompatible features %#x", unknown)
 	}
-	if sb.FeatureIncompat&incompatExtents == 0 {
+	if sb.FeatureIncompat&ext4format.IncompatExtents == 0 {
 		return nil, fmt.Errorf("reading superblock: no extents feature (block-mapped ext2/ext3 files are not supported)")
 	}
 	if sb.LogBlockSize > 6 {
@@ -112,15 +116,15 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	}
 	f.bs = 1024 << sb.LogBlockSize
 	f.blocks = uint64(sb.BlocksCountLo)
-	if sb.FeatureIncompat&incompat64bit != 0 {
+	if sb.FeatureIncompat&ext4format.Incompat64bit != 0 {
 		f.blocks |= uint64(sb.BlocksCountHi) << 32
 	}
-	f.inodeSize = 128
+	f.inodeSize = ext4format.GoodOldInodeSize
 	if sb.RevLevel > 0 {
 		f.inodeSize = int(sb.InodeSize)
 	}
-	descSize := 32
-	if sb.FeatureIncompat&incompat64bit != 0 {
+	descSize := ext4format.GroupDescSize
+	if sb.FeatureIncompat&ext4format.Incompat64bit != 0 {
 		descSize = int(sb.DescSize)
 	}
 	wantFirst := uint32(0)
@@ -138,11 +142,11 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 		return nil, corrupt("superblock: %d inodes per group", sb.InodesPerGroup)
 	case f.inodeSize < 128 || int64(f.inodeSize) > f.bs || f.inodeSize&(f.inodeSize-1) != 0:
 		return nil, corrupt("superblock: inode size %d", f.inodeSize)
-	case descSize < 32 || descSize > 1024 || descSize&(descSize-1) != 0:
+	case descSize < ext4format.GroupDescSize || descSize > 1024 || descSize&(descSize-1) != 0:
 		return nil, corrupt("superblock: group descriptor size %d", descSize)
 	}
 	f.groups = uint32((f.blocks - uint64(sb.FirstDataBlock) + uint64(sb.BlocksPerGroup) - 1) / uint64(sb.BlocksPerGroup))
-	if uint64(f.groups)*uint64(sb.InodesPerGroup) < uint64(sb.InodesCount) || sb.InodesCount < rootIno {
+	if uint64(f.groups)*uint64(sb.InodesPerGroup) < uint64(sb.InodesCount) || sb.InodesCount < ext4format.RootIno {
 		return nil, corrupt("superblock: %d inodes do not fit %d groups of %d", sb.InodesCount, f.groups, sb.InodesPerGroup)
 	}
 	// 2^32 blocks give at most 2^32/8 groups of 1 KiB blocks: the
@@ -151,16 +155,16 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	if _, err := r.ReadAt(gdt, (int64(sb.FirstDataBlock)+1)*f.bs); err != nil {
 		return nil, fmt.Errorf("reading group descriptors: %w", err)
 	}
-	f.descs = make([]groupDesc, f.groups)
+	f.descs = make([]ext4format.GroupDesc, f.groups)
 	for g := range f.groups {
 		d := gdt[int64(g)*int64(descSize):][:descSize]
-		f.descs[g] = parseGroupDesc(d)
+		f.descs[g].Unmarshal(d)
 		if f.csum {
-			if got := groupDescCsum(f.csumSeed, g, d); got != f.descs[g].Checksum {
+			if got := ext4format.GroupDescChecksum(f.csumSeed, g, d); got != f.descs[g].Checksum {
 				return nil, corrupt("group descriptor %d: checksum %#04x, computed %#04x", g, f.descs[g].Checksum, got)
 			}
 		}
-		if sb.FeatureIncompat&incompat64bit == 0 {
+		if sb.FeatureIncompat&ext4format.Incompat64bit == 0 {
 			f.descs[g].InodeTableHi = 0
 		}
 		table := uint64(f.descs[g].InodeTableLo) | uint64(f.descs[g].InodeTableHi)<<32
@@ -229,36 +233,14 @@ func (f *FS) Inode(ino uint32) (*Inode, error) {
 	if in.Size < 0 {
 		return nil, corrupt("inode %d: size %d", ino, uint64(in.Size))
 	}
-	in.Mode = fs.FileMode(raw.Mode & 0o777)
-	if raw.Mode&0o4000 != 0 {
-		in.Mode |= fs.ModeSetuid
-	}
-	if raw.Mode&0o2000 != 0 {
-		in.Mode |= fs.ModeSetgid
-	}
-	if raw.Mode&0o1000 != 0 {
-		in.Mode |= fs.ModeSticky
-	}
-	switch raw.Mode & sIFMT {
-	case sIFREG:
-	case sIFDIR:
-		in.Mode |= fs.ModeDir
-	case sIFLNK:
-		in.Mode |= fs.ModeSymlink
-	case sIFCHR:
-		in.Mode |= fs.ModeDevice | fs.ModeCharDevice
-		in.Devmajor, in.Devminor = raw.device()
-	case sIFBLK:
-		in.Mode |= fs.ModeDevice
-		in.Devmajor, in.Devminor = raw.device()
-	case sIFIFO:
-		in.Mode |= fs.ModeNamedPipe
-	case sIFSOCK:
-		in.Mode |= fs.ModeSocket
-	default:
+	var ok bool
+	if in.Mode, ok = unixmode.Decode(uint32(raw.Mode)); !ok {
 		return nil, corrupt("inode %d: unknown file type in mode %#o", ino, raw.Mode)
 	}
-	if raw.Flags&(flagInline|flagEAInode) != 0 {
+	if in.Mode&fs.ModeDevice != 0 {
+		in.Devmajor, in.Devminor = raw.device()
+	}
+	if raw.Flags&(ext4format.InodeFlagInlineData|ext4format.InodeFlagEAInode) != 0 {
 		return nil, fmt.Errorf("inode %d: inline data and xattr inodes are not supported (flags %#x)", ino, raw.Flags)
 	}
 	if in.Mode&fs.ModeSymlink != 0 {
@@ -285,11 +267,11 @@ func (f *FS) readRawInode(ino uint32) (rawInode, []byte, error) {
 		return rawInode{}, nil, fmt.Errorf("reading inode %d: %w", ino, err)
 	}
 	raw := parseInode(b)
-	if raw.extraFields && 128+int(raw.ExtraIsize) > f.inodeSize {
+	if raw.large() && ext4format.GoodOldInodeSize+int(raw.ExtraIsize) > f.inodeSize {
 		return rawInode{}, nil, corrupt("inode %d: extra size %d exceeds the %d-byte inode", ino, raw.ExtraIsize, f.inodeSize)
 	}
 	if f.csum {
-		if want, got := raw.checksum(), f.inodeCsum(ino, raw, b); want != got {
+		if want, got := raw.Checksum(len(b)), ext4format.InodeChecksum(f.inodeSeed(ino, raw.Generation), b); want != got {
 			return rawInode{}, nil, corrupt("inode %d: checksum %#08x, computed %#08x", ino, want, got)
 		}
 	}

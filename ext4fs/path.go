@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 var (
@@ -57,7 +59,7 @@ func (f *FS) OpenInode(in *Inode) (interface {
 func (f *FS) ReadDirInode(in *Inode) ([]fs.DirEntry, error) { return f.readDirInfos(in) }
 
 func (f *FS) resolve(name string, follow bool) (*Inode, error) {
-	cur, err := f.Inode(rootIno)
+	cur, err := f.Inode(ext4format.RootIno)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +91,7 @@ func (f *FS) resolve(name string, follow bool) (*Inode, error) {
 			slices.Reverse(t)
 			todo = append(todo, t...)
 			if strings.HasPrefix(next.Linkname, "/") {
-				if cur, err = f.Inode(rootIno); err != nil {
+				if cur, err = f.Inode(ext4format.RootIno); err != nil {
 					return nil, err
 				}
 			}
@@ -230,7 +232,7 @@ func (f *FS) readDirInfos(in *Inode) ([]fs.DirEntry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("entry %q: %w", d.name, err)
 		}
-		if t := direntMode(d.typ); f.sb.FeatureIncompat&incompatFiletype != 0 && t != child.Mode.Type() {
+		if t := ext4format.FileTypeMode(d.typ); f.sb.FeatureIncompat&ext4format.IncompatFiletype != 0 && t != child.Mode.Type() {
 			return nil, corrupt("directory inode %d: entry %q has type %v, its inode %d is %v", in.Ino, d.name, t, d.ino, child.Mode.Type())
 		}
 		out = append(out, &fileInfo{d.name, child})

@@ -1,33 +1,24 @@
 package ext4fs
 
 import (
+	"encoding/binary"
 	"fmt"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4xattr"
-)
-
-// Extended attributes (attributes.rst): in the inode after i_extra_isize,
-// a 4-byte magic then entries whose value offsets count from the first
-// entry; in a block, a 32-byte header then entries whose value offsets
-// count from the block start. Each entry is e_name_len (0x0),
-// e_name_index (0x1), e_value_offs (0x2), e_value_inum (0x4),
-// e_value_size (0x8), e_hash (0xC) and the name, padded to 4 bytes; four
-// zero bytes end the list.
-const (
-	xattrMagic       = 0xEA020000
-	xattrBlockHeader = 32
-	xattrEntryHeader = 16
 )
 
 // readXattrs returns in's attributes from the inode body b and its xattr
 // block, or nil when it has none.
 func (f *FS) readXattrs(in *Inode, b []byte) (map[string][]byte, error) {
 	var m map[string][]byte
-	if in.raw.extraFields {
-		start := 128 + int(in.raw.ExtraIsize)
-		if start+4 <= len(b) && le.Uint32(b[start:]) == xattrMagic {
+	if in.raw.large() {
+		// The ibody header, the magic, follows i_extra_isize; the entries'
+		// values count from the first entry.
+		start := ext4format.GoodOldInodeSize + int(in.raw.ExtraIsize)
+		if start+ext4format.XattrIbodyHeaderSize <= len(b) && binary.LittleEndian.Uint32(b[start:]) == ext4format.XattrMagic {
 			m = map[string][]byte{}
-			area := b[start+4:]
+			area := b[start+ext4format.XattrIbodyHeaderSize:]
 			if err := parseXattrs(area, area, m); err != nil {
 				return nil, corrupt("inode %d: in-inode xattrs: %v", in.Ino, err)
 			}
@@ -38,22 +29,19 @@ func (f *FS) readXattrs(in *Inode, b []byte) (map[string][]byte, error) {
 		if err := f.readBlock(blk, buf); err != nil {
 			return nil, fmt.Errorf("inode %d: xattr block: %w", in.Ino, err)
 		}
-		if magic, blocks := le.Uint32(buf), le.Uint32(buf[8:]); magic != xattrMagic || blocks != 1 {
-			return nil, corrupt("inode %d: xattr block %d: magic %#x, %d blocks", in.Ino, blk, magic, blocks)
+		var h ext4format.XattrHeader
+		if h.Unmarshal(buf); h.Magic != ext4format.XattrMagic || h.Blocks != 1 {
+			return nil, corrupt("inode %d: xattr block %d: magic %#x, %d blocks", in.Ino, blk, h.Magic, h.Blocks)
 		}
 		if f.csum {
-			want := le.Uint32(buf[0x10:])
-			c := make([]byte, len(buf))
-			copy(c, buf)
-			clear(c[0x10:0x14])
-			if got := crc32c(crc32c(f.csumSeed, le.AppendUint64(nil, blk)), c); got != want {
+			if got, want := ext4format.XattrBlockChecksum(f.csumSeed, blk, buf), h.Checksum; got != want {
 				return nil, corrupt("inode %d: xattr block %d: checksum %#08x, computed %#08x", in.Ino, blk, want, got)
 			}
 		}
 		if m == nil {
 			m = map[string][]byte{}
 		}
-		if err := parseXattrs(buf[xattrBlockHeader:], buf, m); err != nil {
+		if err := parseXattrs(buf[ext4format.XattrHeaderSize:], buf, m); err != nil {
 			return nil, corrupt("inode %d: xattr block %d: %v", in.Ino, blk, err)
 		}
 	}
@@ -70,18 +58,21 @@ func parseXattrs(area, base []byte, m map[string][]byte) error {
 		if len(area)-off < 4 {
 			return fmt.Errorf("entry list at %d is not terminated", off)
 		}
-		if le.Uint32(area[off:]) == 0 {
+		if ext4format.XattrListEnd(area[off:]) {
 			return nil
 		}
-		if len(area)-off < xattrEntryHeader {
+		if len(area)-off < ext4format.XattrEntryHeaderSize {
 			return fmt.Errorf("entry at %d overruns the area", off)
 		}
-		nameLen, index := int(area[off]), area[off+1]
-		valOff, inum, valSize := int(le.Uint16(area[off+2:])), le.Uint32(area[off+4:]), int64(le.Uint32(area[off+8:]))
-		if off+xattrEntryHeader+nameLen > len(area) {
+		var e ext4format.XattrEntry
+		e.Unmarshal(area[off:])
+		nameLen, index := int(e.NameLen), e.NameIndex
+		valOff, inum, valSize := int(e.ValueOffs), e.ValueInum, int64(e.ValueSize)
+		nameAt := off + ext4format.XattrEntryHeaderSize
+		if nameAt+nameLen > len(area) {
 			return fmt.Errorf("name of entry at %d overruns the area", off)
 		}
-		name, ok := ext4xattr.JoinName(index, string(area[off+xattrEntryHeader:off+xattrEntryHeader+nameLen]))
+		name, ok := ext4xattr.JoinName(index, string(area[nameAt:nameAt+nameLen]))
 		if !ok {
 			return fmt.Errorf("entry at %d has unknown name index %d", off, index)
 		}
@@ -102,6 +93,6 @@ func parseXattrs(area, base []byte, m map[string][]byte) error {
 			}
 		}
 		m[name] = v
-		off += (xattrEntryHeader + nameLen + 3) &^ 3
+		off += ext4format.XattrEntrySize(nameLen)
 	}
 }

@@ -95,8 +95,8 @@ func TestAcceptRandomTreesFromFiles(t *testing.T) {
 				}
 			}
 			for _, l := range tr.Links {
-				if err := w.Link(l.Path, l.Target); err != nil {
-					t.Fatalf("Link(%q, %q): %v", l.Path, l.Target, err)
+				if err := w.Link(l.Target, l.Path); err != nil {
+					t.Fatalf("Link(%q, %q): %v", l.Target, l.Path, err)
 				}
 				if e := cfs.byName[l.Target]; e != nil {
 					cfs.byName[l.Path], cfs.inode[l.Path] = e, cfs.inode[l.Target]

@@ -177,7 +177,7 @@ func TestAcceptBadInput(t *testing.T) {
 				}
 			}
 			if tt.link != nil {
-				err = w.Link(tt.link.Path, tt.link.Target)
+				err = w.Link(tt.link.Target, tt.link.Path)
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.want)

@@ -16,7 +16,7 @@ func TestAddBelowFileNamesIt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.Link("a/f", "z/f"); err != nil {
+	if err := w.Link("z/f", "a/f"); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"z/f/x", "z/f/x/y"} {

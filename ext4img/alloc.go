@@ -1,11 +1,15 @@
 package ext4img
 
-import "io/fs"
+import (
+	"io/fs"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
+)
 
 // allocator hands out blocks from a cursor that only moves forward,
 // stepping over the superblock and GDT copies of backup groups.
 type allocator struct {
-	l        *Layout
+	l        *plan
 	maxLen   uint32 // longest extent
 	cur      uint32
 	next     int // index of the next reserved region at or after cur
@@ -53,7 +57,7 @@ func (a *allocator) bump(n uint32) {
 	a.cur += n
 }
 
-// runs allocates n blocks as extents of at most maxExtentLen, appended
+// runs allocates n blocks as extents of at most ext4format.InitMaxLen, appended
 // to rs.
 func (a *allocator) runs(rs []run, n uint32) []run {
 	for n > 0 {
@@ -90,16 +94,16 @@ func treeShape(n, bs int) []int {
 // allocate lays out an image of total blocks in groups of bpg blocks
 // with at least inodes inodes. It returns nil and the block count worth
 // trying next when that does not fit.
-func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*Layout, int64) {
+func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int64) {
 	bs := uint32(p.bs)
-	l := &Layout{BlockSize: p.bs, Blocks: int64(total), fdb: firstDataBlock(p.bs), bpg: bpg, byIno: p.byIno, plans: p.plans, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
+	l := &plan{Layout: Layout{BlockSize: p.bs, Blocks: int64(total)}, fdb: firstDataBlock(p.bs), bpg: bpg, byIno: p.byIno, plans: p.plans, opts: p.w.opts, fsTime: p.w.opts.fsTime()}
 	if total <= l.fdb+8 {
 		return nil, int64(l.fdb) + 9
 	}
 	// In 64 bits: near 2^32 blocks, total+bpg-1 does not fit 32.
 	groups := uint32((uint64(total) - uint64(l.fdb) + uint64(l.bpg) - 1) / uint64(l.bpg))
 	l.Groups = int(groups)
-	l.gdtBlocks = (groups*groupDescSize + bs - 1) / bs
+	l.gdtBlocks = (groups*ext4format.GroupDescSize + bs - 1) / bs
 
 	// Inodes per group: a multiple of 8 (bitmap bytes) and of the inodes in
 	// a block, at most maxInodesPerGroup.
@@ -124,7 +128,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*Layout, in
 			l.reserved = append(l.reserved, r)
 		}
 	}
-	a := &allocator{l: l, cur: l.fdb + 1 + l.gdtBlocks, maxLen: maxExtentLen}
+	a := &allocator{l: l, cur: l.fdb + 1 + l.gdtBlocks, maxLen: ext4format.InitMaxLen}
 	if p.w.maxExtent > 0 {
 		a.maxLen = p.w.maxExtent
 	}
@@ -187,7 +191,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*Layout, in
 // in that order); n is nil for the journal. Only the block bitmaps,
 // inode tables and backups are kept as segments: the inodes' blocks
 // follow the cursor, so eachInodeSegment finds them again in order.
-func (p *prepared) allocInode(a *allocator, l *Layout, n *node, pl *inodePlan) {
+func (p *prepared) allocInode(a *allocator, l *plan, n *node, pl *inodePlan) {
 	if x := pl.extra().xblk; x != nil && x.block == 0 {
 		x.block, x.owner = a.contiguous(1), n.ino
 		l.xblocks = append(l.xblocks, x)
@@ -226,7 +230,7 @@ func (p *prepared) allocInode(a *allocator, l *Layout, n *node, pl *inodePlan) {
 
 // eachInodeSegment calls f with the journal's and every inode's blocks in
 // on-disk order, as allocInode placed them.
-func (l *Layout) eachInodeSegment(f func(segment) error) error {
+func (l *plan) eachInodeSegment(f func(segment) error) error {
 	one := func(n *node, ino uint32, pl *inodePlan) error {
 		m := pl.extra()
 		if m.xblk != nil && m.xblk.owner == ino {
@@ -247,7 +251,7 @@ func (l *Layout) eachInodeSegment(f func(segment) error) error {
 		return nil
 	}
 	if l.journal != nil {
-		if err := one(nil, journalIno, l.journal); err != nil {
+		if err := one(nil, ext4format.JournalIno, l.journal); err != nil {
 			return err
 		}
 	}
@@ -262,7 +266,7 @@ func (l *Layout) eachInodeSegment(f func(segment) error) error {
 }
 
 // usedBlocks counts the allocated blocks in [lo, hi).
-func (l *Layout) usedBlocks(lo, hi uint32) uint32 {
+func (l *plan) usedBlocks(lo, hi uint32) uint32 {
 	if hi <= lo {
 		return 0
 	}
@@ -286,7 +290,7 @@ func (l *Layout) usedBlocks(lo, hi uint32) uint32 {
 }
 
 // count fills in the free block and inode counts, per group and in total.
-func (l *Layout) count(p *prepared) {
+func (l *plan) count(p *prepared) {
 	l.lastIno = uint32(len(p.byIno) - 1)
 	total := uint32(l.Blocks)
 	var freeBlocks int64
@@ -313,5 +317,5 @@ func (l *Layout) count(p *prepared) {
 	l.AvailableBlocks = max(0, freeBlocks-kernelReserve(l.Blocks))
 	l.FreeInodes = l.Inodes - l.lastIno
 	l.UUID, l.HashSeed = p.uuid, p.seed
-	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.csum, fsCsumSeed(p.uuid)
+	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.csum, ext4format.UUIDSeed(p.uuid)
 }

@@ -1,10 +1,10 @@
 package ext4img
 
 import (
-	"encoding/binary"
 	"fmt"
-	"io/fs"
 	"sort"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 // lostFoundBytes is the size mke2fs gives lost+found, so that e2fsck can
@@ -18,27 +18,6 @@ const lostFoundBytes = 16384
 // would build.
 const htreeMinBlocks = 3
 
-// fileType is the dirent file_type of a mode.
-func fileType(m fs.FileMode) uint8 {
-	switch m.Type() {
-	case 0:
-		return ftRegular
-	case fs.ModeDir:
-		return ftDir
-	case fs.ModeSymlink:
-		return ftSymlink
-	case fs.ModeDevice | fs.ModeCharDevice:
-		return ftChrdev
-	case fs.ModeDevice:
-		return ftBlkdev
-	case fs.ModeNamedPipe:
-		return ftFifo
-	case fs.ModeSocket:
-		return ftSock
-	}
-	return ftUnknown
-}
-
 // dirGeometry is the room in directory blocks: with metadata_csum every
 // leaf block ends in a 12-byte checksum entry and every index block in an
 // 8-byte dx_tail.
@@ -49,16 +28,27 @@ type dirGeometry struct {
 }
 
 func newDirGeometry(bs int, csum bool) dirGeometry {
-	g := dirGeometry{bs: bs, space: bs, rootLimit: (bs - 0x20) / 8, nodeLimit: (bs - 8) / 8, csum: csum}
+	const root, node, entry, tail = ext4format.DxRootEntriesOffset, ext4format.DxNodeEntriesOffset, ext4format.DxEntrySize, ext4format.DxTailSize
+	g := dirGeometry{bs: bs, space: bs, rootLimit: (bs - root) / entry, nodeLimit: (bs - node) / entry, csum: csum}
 	if csum {
-		g.space -= dirTailSize
-		g.rootLimit, g.nodeLimit = (bs-0x20-8)/8, (bs-8-8)/8
+		g.space -= ext4format.DirTailSize
+		g.rootLimit, g.nodeLimit = (bs-root-tail)/entry, (bs-node-tail)/entry
 	}
 	return g
 }
 
-// dirTailSize is struct ext4_dir_entry_tail.
-const dirTailSize = 12
+// dirEntry is a directory entry as the writer lays it out.
+type dirEntry struct {
+	Inode    uint32
+	RecLen   uint16
+	FileType uint8
+	Name     string
+}
+
+func (d dirEntry) marshal(b []byte) {
+	ext4format.DirEntry{Inode: d.Inode, RecLen: d.RecLen, NameLen: uint8(len(d.Name)), FileType: d.FileType}.Marshal(b)
+	copy(b[ext4format.DirEntryHeaderSize:], d.Name)
+}
 
 // packer lays out directory entries in blocks: each entry takes its minimal
 // rec_len, and a block's last entry reaches to the block's end.
@@ -77,7 +67,7 @@ func newPacker(space int, emit func(block, off int, e dirEntry)) *packer {
 }
 
 func (p *packer) put(e dirEntry) {
-	size := dirEntrySize(len(e.Name))
+	size := ext4format.DirEntrySize(len(e.Name))
 	if p.lastOff >= 0 {
 		if p.off+size > p.space {
 			p.flush(p.space)
@@ -109,15 +99,15 @@ func (p *packer) blocks() int {
 }
 
 func childEntry(c dirent) dirEntry {
-	return dirEntry{Inode: c.n.ino, FileType: fileType(c.n.mode), Name: c.name}
+	return dirEntry{Inode: c.n.ino, FileType: ext4format.FileType(c.n.mode), Name: c.name}
 }
 
 // packLinear lays out d as a linear directory: ".", "..", the children in
 // name order.
 func packLinear(d *node, g dirGeometry, emit func(block, off int, e dirEntry)) int {
 	p := newPacker(g.space, emit)
-	p.put(dirEntry{Inode: d.ino, FileType: ftDir, Name: "."})
-	p.put(dirEntry{Inode: d.dir().parent.ino, FileType: ftDir, Name: ".."})
+	p.put(dirEntry{Inode: d.ino, FileType: ext4format.FileTypeDir, Name: "."})
+	p.put(dirEntry{Inode: d.dir().parent.ino, FileType: ext4format.FileTypeDir, Name: ".."})
 	for _, c := range d.children() {
 		p.put(childEntry(c))
 	}
@@ -211,19 +201,18 @@ func encodeDir(d *node, h *htreePlan, g dirGeometry, nblocks uint32, seed uint32
 	for i := range blocks {
 		blocks[i] = buf[i*bs : (i+1)*bs]
 	}
-	le := binary.LittleEndian
 	// leafTails finishes leaf blocks: an unused entry in empty ones, the
 	// checksum tail with metadata_csum.
 	leafTails := func(leaves [][]byte) {
 		for _, b := range leaves {
-			if le.Uint16(b[4:]) == 0 {
-				le.PutUint16(b[4:], uint16(g.space)) // pre-sized lost+found
+			var first ext4format.DirEntry
+			if first.Unmarshal(b); first.RecLen == 0 {
+				first.RecLen = uint16(g.space) // pre-sized lost+found
+				first.Marshal(b)
 			}
 			if g.csum {
-				t := b[bs-dirTailSize:]
-				le.PutUint16(t[4:], dirTailSize)
-				t[7] = 0xDE // EXT4_FT_DIR_CSUM
-				le.PutUint32(t[8:], crc32c(seed, b[:bs-dirTailSize]))
+				ext4format.DirTail{RecLen: ext4format.DirTailSize, FileType: ext4format.FileTypeDirCsum,
+					Checksum: ext4format.CRC32c(seed, b[:bs-ext4format.DirTailSize])}.Marshal(b[bs-ext4format.DirTailSize:])
 			}
 		}
 	}
@@ -242,45 +231,44 @@ func encodeDir(d *node, h *htreePlan, g dirGeometry, nblocks uint32, seed uint32
 
 	// dx_root: "." and "..", dx_root_info, then the index entries.
 	root := blocks[0]
-	dirEntry{Inode: d.ino, RecLen: 12, FileType: ftDir, Name: "."}.marshal(root)
-	dirEntry{Inode: d.dir().parent.ino, RecLen: uint16(bs - 12), FileType: ftDir, Name: ".."}.marshal(root[12:])
-	root[0x1C] = 1 // hash_version: half_md4 (unsigned per s_flags)
-	root[0x1D] = 8 // info_length
-	// index writes limit, count and count entries at b[at:], then the
-	// dx_tail checksum with metadata_csum.
+	dirEntry{Inode: d.ino, RecLen: 12, FileType: ext4format.FileTypeDir, Name: "."}.marshal(root)
+	dirEntry{Inode: d.dir().parent.ino, RecLen: uint16(bs - 12), FileType: ext4format.FileTypeDir, Name: ".."}.marshal(root[12:])
+	// hash_version half_md4 (unsigned per s_flags), info_length 8.
+	info := ext4format.DxRootInfo{HashVersion: ext4format.HashHalfMD4, InfoLength: 8}
+	info.Marshal(root[ext4format.DxRootInfoOffset:])
+	// index writes the count entries at b[at:], their count and limit in
+	// the first one's hash, then the dx_tail checksum with metadata_csum.
+	const entry = ext4format.DxEntrySize
 	index := func(b []byte, at, limit, count int, child func(i int) (hash, block uint32)) {
-		le.PutUint16(b[at:], uint16(limit))
-		le.PutUint16(b[at+2:], uint16(count))
 		for i := range count {
 			hash, blk := child(i)
-			if i > 0 {
-				le.PutUint32(b[at+8*i:], hash)
-			}
-			le.PutUint32(b[at+8*i+4:], blk)
+			ext4format.DxEntry{Hash: hash, Block: blk}.Marshal(b[at+entry*i:])
 		}
+		ext4format.DxCountLimit{Limit: uint16(limit), Count: uint16(count)}.Marshal(b[at:])
 		if g.csum {
-			c := crc32c(seed, b[:at+8*count])
-			c = crc32c(c, make([]byte, 8)) // dt_reserved, then dt_checksum as zero
-			le.PutUint32(b[at+8*limit+4:], c)
+			c := ext4format.CRC32c(seed, b[:at+entry*count])
+			c = ext4format.CRC32c(c, make([]byte, ext4format.DxTailSize)) // the tail, dt_checksum as zero
+			ext4format.DxTail{Checksum: c}.Marshal(b[at+entry*limit:])
 		}
 	}
 	leaves := len(h.leafStarts)
 	if h.nodes == 0 {
-		index(root, 0x20, g.rootLimit, leaves, func(i int) (uint32, uint32) {
+		index(root, ext4format.DxRootEntriesOffset, g.rootLimit, leaves, func(i int) (uint32, uint32) {
 			return h.leafHash(i), uint32(firstLeaf + i)
 		})
 		return blocks
 	}
-	root[0x1E] = 1 // indirect_levels
-	index(root, 0x20, g.rootLimit, h.nodes, func(i int) (uint32, uint32) {
+	info.IndirectLevels = 1
+	info.Marshal(root[ext4format.DxRootInfoOffset:])
+	index(root, ext4format.DxRootEntriesOffset, g.rootLimit, h.nodes, func(i int) (uint32, uint32) {
 		return h.leafHash(i * g.nodeLimit), uint32(1 + i)
 	})
 	for j := range h.nodes {
 		b := blocks[1+j]
-		le.PutUint16(b[4:], uint16(bs)) // a fake empty dirent spanning the block
+		ext4format.DirEntry{RecLen: uint16(bs)}.Marshal(b) // a fake empty entry spanning the block
 		lo := j * g.nodeLimit
 		count := min(g.nodeLimit, leaves-lo)
-		index(b, 8, g.nodeLimit, count, func(i int) (uint32, uint32) {
+		index(b, ext4format.DxNodeEntriesOffset, g.nodeLimit, count, func(i int) (uint32, uint32) {
 			return h.leafHash(lo + i), uint32(firstLeaf + lo + i)
 		})
 	}

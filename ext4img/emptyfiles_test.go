@@ -38,7 +38,7 @@ func TestEmptyFilesCheckedInLinearTime(t *testing.T) {
 	if err := w.Add(Entry{Path: "d199/z", Mode: 0o644, Content: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("x")), nil }}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Link("a", "d199/z"); err != nil {
+	if err := w.Link("d199/z", "a"); err != nil {
 		t.Fatal(err)
 	}
 	err := w.Write(&memfile.File{})

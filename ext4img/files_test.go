@@ -54,7 +54,7 @@ func TestFilesReadByFirstName(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.Link("a/l", "z/f"); err != nil {
+	if err := w.Link("z/f", "a/l"); err != nil {
 		t.Fatal(err)
 	}
 	img := writeImage(t, w)

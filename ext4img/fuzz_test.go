@@ -47,7 +47,7 @@ func treeFromBytes(w *Writer, data []byte) {
 			e.Mode = fs.ModeNamedPipe | fs.ModeSetgid | 0o640
 		case 7:
 			if len(files) > 0 {
-				w.Link(p, files[arg%len(files)])
+				w.Link(files[arg%len(files)], p)
 			}
 			continue
 		case 8:

@@ -4,6 +4,19 @@ import (
 	"encoding/binary"
 	"io/fs"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
+)
+
+// The inodes the writer makes.
+const (
+	inodeSize     = 256
+	extraIsize    = 32 // i_extra_isize: covers the fields up to i_projid
+	xattrsAt      = ext4format.GoodOldInodeSize + extraIsize
+	firstIno      = ext4format.GoodOldFirstIno // s_first_ino: 1..10 are reserved
+	lostFoundIno  = firstIno
+	maxSymlinkLen = 4095 // PATH_MAX less the NUL
 )
 
 // Limits of the times an inode holds (inodes.rst, "Inode Timestamps"):
@@ -38,57 +51,11 @@ func ClampTime(t time.Time) (time.Time, bool) {
 	return t, false
 }
 
-// encodeTime splits t, clamped (ClampTime), into the 32-bit seconds field
-// and the _extra field: two epoch bits extending the seconds to 34 bits,
-// then nanoseconds.
+// encodeTime is t, clamped (ClampTime), as an inode's seconds and _extra
+// fields.
 func encodeTime(t time.Time) (uint32, uint32) {
 	t, _ = ClampTime(t)
-	sec, nsec := t.Unix(), uint32(t.Nanosecond())
-	epoch := uint32((sec-int64(int32(sec)))>>32) & 3
-	return uint32(int32(sec)), epoch | nsec<<2
-}
-
-// modeBits is i_mode for m.
-func modeBits(m fs.FileMode) uint16 {
-	v := uint16(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		v |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		v |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		v |= 0o1000
-	}
-	switch m.Type() {
-	case 0:
-		v |= sIFREG
-	case fs.ModeDir:
-		v |= sIFDIR
-	case fs.ModeSymlink:
-		v |= sIFLNK
-	case fs.ModeDevice | fs.ModeCharDevice:
-		v |= sIFCHR
-	case fs.ModeDevice:
-		v |= sIFBLK
-	case fs.ModeNamedPipe:
-		v |= sIFIFO
-	case fs.ModeSocket:
-		v |= sIFSOCK
-	}
-	return v
-}
-
-// encodeDev stores a device number in i_block as the kernel does: the old
-// 16-bit encoding in i_block[0] when both numbers are below 256, otherwise
-// the new 32-bit one in i_block[1] (ext4_inode's old_encode_dev /
-// new_encode_dev).
-func encodeDev(b []byte, major, minor uint32) {
-	if major < 256 && minor < 256 {
-		binary.LittleEndian.PutUint32(b[0:], major<<8|minor)
-		return
-	}
-	binary.LittleEndian.PutUint32(b[4:], minor&0xff|major<<8|(minor&^0xff)<<12)
+	return ext4format.EncodeTime(t)
 }
 
 // logicalStarts returns the first logical block of each run.
@@ -108,22 +75,47 @@ func extentRoot(b []byte, pl *inodePlan, bs int) {
 	m := pl.extra()
 	depth := len(m.treeLevels)
 	if depth == 0 {
-		extentHeader{Entries: uint16(len(runs)), Max: 4}.marshal(b)
-		starts := logicalStarts(runs)
-		for i, r := range runs {
-			extent{Block: starts[i], Len: uint16(r.len), Start: r.start}.marshal(b[12+12*i:])
-		}
+		extentHeader(uint16(len(runs)), rootExtents, 0).Marshal(b)
+		writeExtents(b[extentHdr:], runs, logicalStarts(runs), 0, len(runs))
 		return
 	}
 	top := m.treeLevels[depth-1]
-	extentHeader{Entries: uint16(top), Max: 4, Depth: uint16(depth)}.marshal(b)
-	writeIndexEntries(b[12:], pl, bs, depth, 0, top)
+	extentHeader(uint16(top), rootExtents, uint16(depth)).Marshal(b)
+	writeIndexEntries(b[extentHdr:], pl, bs, depth, 0, top)
+}
+
+// setExtentTail stores the checksum of extent tree block b after its
+// eh_max entries (struct ext4_extent_tail).
+func setExtentTail(b []byte, inodeSeed uint32) {
+	var h ext4format.ExtentHeader
+	h.Unmarshal(b)
+	off := ext4format.ExtentTailOffset(h.Max)
+	binary.LittleEndian.PutUint32(b[off:], ext4format.CRC32c(inodeSeed, b[:off]))
+}
+
+// Extent tree nodes: a header, then entries (ifork.rst).
+const (
+	extentHdr   = ext4format.ExtentHeaderSize
+	extentEntry = ext4format.ExtentEntrySize
+	rootExtents = (60 - extentHdr) / extentEntry // entries in i_block
+)
+
+func extentHeader(entries, max, depth uint16) ext4format.ExtentHeader {
+	return ext4format.ExtentHeader{Magic: ext4format.ExtentMagic, Entries: entries, Max: max, Depth: depth}
+}
+
+// writeExtents writes leaf entries for runs[lo:hi] to b.
+func writeExtents(b []byte, runs []run, starts []uint32, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		r := runs[i]
+		ext4format.Extent{Block: starts[i], Len: uint16(r.len), StartLo: r.start}.Marshal(b[extentEntry*(i-lo):])
+	}
 }
 
 // writeIndexEntries writes index entries pointing at tree blocks
 // [first, first+count) of level-1 (the level below the one written to).
 func writeIndexEntries(b []byte, pl *inodePlan, bs, level, first, count int) {
-	per := (bs - 12) / 12
+	per := (bs - extentHdr) / extentEntry
 	starts := logicalStarts(pl.runs())
 	m := pl.extra()
 	base := 0
@@ -136,7 +128,7 @@ func writeIndexEntries(b []byte, pl *inodePlan, bs, level, first, count int) {
 	}
 	for i := range count {
 		j := first + i
-		extentIdx{Block: starts[j*span], Leaf: m.tree[base+j]}.marshal(b[12*i:])
+		ext4format.ExtentIdx{Block: starts[j*span], LeafLo: m.tree[base+j]}.Marshal(b[extentEntry*i:])
 	}
 }
 
@@ -144,7 +136,7 @@ func writeIndexEntries(b []byte, pl *inodePlan, bs, level, first, count int) {
 // levels, as allocated).
 func extentTreeBlock(buf []byte, pl *inodePlan, k, bs int) {
 	clear(buf)
-	per := (bs - 12) / 12
+	per := (bs - extentHdr) / extentEntry
 	m := pl.extra()
 	level, j := 0, k
 	for j >= m.treeLevels[level] {
@@ -155,30 +147,29 @@ func extentTreeBlock(buf []byte, pl *inodePlan, k, bs int) {
 		runs := pl.runs()
 		starts := logicalStarts(runs)
 		lo, hi := j*per, min((j+1)*per, len(runs))
-		extentHeader{Entries: uint16(hi - lo), Max: uint16(per)}.marshal(buf)
-		for i := lo; i < hi; i++ {
-			r := runs[i]
-			extent{Block: starts[i], Len: uint16(r.len), Start: r.start}.marshal(buf[12+12*(i-lo):])
-		}
+		extentHeader(uint16(hi-lo), uint16(per), 0).Marshal(buf)
+		writeExtents(buf[extentHdr:], runs, starts, lo, hi)
 		return
 	}
 	below := m.treeLevels[level-1]
 	lo, hi := j*per, min((j+1)*per, below)
-	extentHeader{Entries: uint16(hi - lo), Max: uint16(per), Depth: uint16(level)}.marshal(buf)
-	writeIndexEntries(buf[12:], pl, bs, level, lo, hi-lo)
+	extentHeader(uint16(hi-lo), uint16(per), uint16(level)).Marshal(buf)
+	writeIndexEntries(buf[extentHdr:], pl, bs, level, lo, hi-lo)
 }
 
 // encodeInode fills b (inodeSize bytes, zeroed) with inode ino.
-func (l *Layout) encodeInode(ino uint32, b []byte) {
-	var in inode
+func (l *plan) encodeInode(ino uint32, b []byte) {
+	b = b[:inodeSize]
+	var in ext4format.Inode
 	var pl *inodePlan
-	if ino == journalIno && l.journal != nil {
+	var xattrs []byte
+	if ino == ext4format.JournalIno && l.journal != nil {
 		pl = l.journal
 		s, x := encodeTime(l.fsTime)
-		in = inode{Mode: sIFREG | 0o600, LinksCount: 1, Atime: s, Ctime: s, Mtime: s, Crtime: s,
+		in = ext4format.Inode{Mode: unixmode.Regular | 0o600, LinksCount: 1, Atime: s, Ctime: s, Mtime: s, Crtime: s,
 			AtimeExtra: x, CtimeExtra: x, MtimeExtra: x, CrtimeExtra: x}
 		size := uint64(pl.dataBlocks) * uint64(l.BlockSize)
-		in.SizeLo, in.SizeHigh = uint32(size), uint32(size>>32)
+		in.SizeLo, in.SizeHi = uint32(size), uint32(size>>32)
 	} else {
 		if int(ino) >= len(l.byIno) || l.byIno[ino] == nil {
 			return
@@ -190,15 +181,15 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 			t = l.fsTime
 		}
 		s, x := encodeTime(t)
-		in = inode{
-			Mode: modeBits(n.mode), UIDLo: uint16(n.uid), UIDHigh: uint16(n.uid >> 16),
-			GIDLo: uint16(n.gid), GIDHigh: uint16(n.gid >> 16),
+		in = ext4format.Inode{
+			Mode: uint16(unixmode.Encode(n.mode)), UIDLo: uint16(n.uid), UIDHi: uint16(n.uid >> 16),
+			GIDLo: uint16(n.gid), GIDHi: uint16(n.gid >> 16),
 			Atime: s, Ctime: s, Mtime: s, Crtime: s,
 			AtimeExtra: x, CtimeExtra: x, MtimeExtra: x, CrtimeExtra: x,
-			Xattrs: pl.extra().xin,
 		}
+		xattrs = pl.extra().xin
 		links := n.nlink
-		if n.mode.IsDir() && links > linkMax {
+		if n.mode.IsDir() && links > ext4format.LinkMax {
 			links = 1 // dir_nlink: too many subdirectories to count
 		}
 		in.LinksCount = uint16(links)
@@ -209,7 +200,7 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 		case fs.ModeDir:
 			size = uint64(pl.dataBlocks) * uint64(l.BlockSize)
 			if pl.extra().htree != nil {
-				in.Flags |= inodeFlagIndex
+				in.Flags |= ext4format.InodeFlagIndex
 			}
 		case fs.ModeSymlink:
 			size = uint64(len(n.linkname()))
@@ -217,9 +208,9 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 				copy(in.Block[:], n.linkname())
 			}
 		case fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
-			encodeDev(in.Block[:], n.extra().devmajor, n.extra().devminor)
+			ext4format.EncodeDevice(&in.Block, n.extra().devmajor, n.extra().devminor)
 		}
-		in.SizeLo, in.SizeHigh = uint32(size), uint32(size>>32)
+		in.SizeLo, in.SizeHi = uint32(size), uint32(size>>32)
 		if x := pl.extra().xblk; x != nil {
 			in.FileACLLo = x.block
 		}
@@ -229,7 +220,7 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 	}
 	var sectors uint64
 	if pl != nil {
-		in.Flags |= inodeFlagExtents
+		in.Flags |= ext4format.InodeFlagExtents
 		extentRoot(in.Block[:], pl, l.BlockSize)
 		sectors = uint64(pl.dataBlocks) + uint64(len(pl.extra().tree))
 	}
@@ -237,10 +228,12 @@ func (l *Layout) encodeInode(ino uint32, b []byte) {
 		sectors++
 	}
 	sectors *= uint64(l.BlockSize / 512)
-	in.BlocksLo, in.BlocksHigh = uint32(sectors), uint16(sectors>>32)
+	in.BlocksLo, in.BlocksHi = uint32(sectors), uint16(sectors>>32)
 	in.ExtraIsize = extraIsize
-	in.marshal(b)
+	in.Marshal(b)
+	copy(b[xattrsAt:inodeSize], xattrs)
 	if l.csum {
-		setInodeCsum(b, l.csumSeed, ino)
+		in.SetChecksum(ext4format.InodeChecksum(ext4format.InodeSeed(l.csumSeed, ino, 0), b[:inodeSize]))
+		in.Marshal(b)
 	}
 }

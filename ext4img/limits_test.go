@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"strings"
 	"testing"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 // TestLayoutNear16TiB lays out images at the 2^32-block limit of a
@@ -17,7 +19,7 @@ import (
 func TestLayoutNear16TiB(t *testing.T) {
 	for _, blocks := range []int64{1<<32 - 1, 1<<32 - 32768, 1<<32 - 32767} {
 		w := NewWriter(Options{Size: blocks * 4096, NoJournal: true})
-		l, err := w.Layout()
+		l, err := w.planned()
 		if err != nil {
 			t.Errorf("Layout(Size: %d blocks) = %v", blocks, err)
 			continue
@@ -181,7 +183,7 @@ func TestLinksToSpecialFiles(t *testing.T) {
 	}
 	for i := range 3 {
 		for _, target := range []string{"s", "slow", "d", "p", "k"} {
-			if err := w.Link(fmt.Sprintf("%s%d", target, i), target); err != nil {
+			if err := w.Link(target, fmt.Sprintf("%s%d", target, i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -208,7 +210,7 @@ func TestSmallLastGroup(t *testing.T) {
 				blocks := fdb + last*int64(8*bs) + extra
 				w := NewWriter(Options{BlockSize: bs, Size: blocks * int64(bs)})
 				tinyTree(t, w, 8)
-				l, err := w.Layout()
+				l, err := w.planned()
 				if err != nil {
 					t.Errorf("Layout(%d blocks of %d) = %v", blocks, bs, err)
 					continue
@@ -236,7 +238,7 @@ func TestInodesFillLastGroup(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		l, err := w.Layout()
+		l, err := w.planned()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,12 +261,12 @@ func TestHardLinkLimit(t *testing.T) {
 	if err := w.Add(Entry{Path: "d/f", Mode: 0o644, Size: 3, Content: bytesContent([]byte("abc"))}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range linkMax - 1 {
-		if err := w.Link(fmt.Sprintf("d2/%05d", i), "d/f"); err != nil {
+	for i := range ext4format.LinkMax - 1 {
+		if err := w.Link("d/f", fmt.Sprintf("d2/%05d", i)); err != nil {
 			t.Fatalf("Link number %d: %v", i+1, err)
 		}
 	}
-	if err := w.Link("d2/one-more", "d/f"); err == nil || !strings.Contains(err.Error(), "65000 links") {
+	if err := w.Link("d/f", "d2/one-more"); err == nil || !strings.Contains(err.Error(), "65000 links") {
 		t.Errorf("Link(65001st name) = %v, want an error saying the target has 65000 links", err)
 	}
 	img := writeImage(t, w)
@@ -290,7 +292,7 @@ func TestLayoutDescriptorLimit(t *testing.T) {
 		{4096, 1<<32 - 1, true},
 	} {
 		w := NewWriter(Options{BlockSize: tt.bs, Size: tt.blocks * int64(tt.bs), NoJournal: true})
-		l, err := w.Layout()
+		l, err := w.planned()
 		if (err == nil) != tt.ok {
 			t.Errorf("Layout(%d blocks of %d) = %v, want ok %v", tt.blocks, tt.bs, err, tt.ok)
 			continue
@@ -319,7 +321,7 @@ func TestExactMinimumSize(t *testing.T) {
 			o := Options{BlockSize: bs, NoJournal: noJournal, HeadroomBlocks: -1, HeadroomInodes: -1}
 			w := NewWriter(o)
 			tinyTree(t, w, 40)
-			l, err := w.Layout()
+			l, err := w.planned()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -350,7 +352,7 @@ func TestDirectoryExactlyFillsBlock(t *testing.T) {
 		for _, csum := range []bool{false, true} {
 			space := bs
 			if csum {
-				space -= dirTailSize
+				space -= ext4format.DirTailSize
 			}
 			fill := space - 24 // after "." and ".."
 			r := fill % 16     // one entry of 16+r bytes, the rest of 16 (8-byte names)

@@ -3,17 +3,17 @@ package ext4img
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
-func leUint32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
-
-// superBlock fills b (superBlockSize bytes) with the superblock as stored in
+// superBlock fills b (ext4format.SuperBlockSize bytes) with the superblock as stored in
 // group nr.
-func (l *Layout) superBlock(b []byte, nr uint16) {
+func (l *plan) superBlock(b []byte, nr uint16) {
 	// Superblock times are unsigned seconds, 32 bits plus a high byte;
 	// fsTime is never before 1970 (Options.Time).
 	t, hi := uint32(l.fsTime.Unix()), uint8(l.fsTime.Unix()>>32)
-	sb := superBlock{
+	sb := ext4format.SuperBlock{
 		InodesCount:       l.Inodes,
 		BlocksCountLo:     uint32(l.Blocks),
 		FreeBlocksCountLo: uint32(l.FreeBlocks),
@@ -26,25 +26,26 @@ func (l *Layout) superBlock(b []byte, nr uint16) {
 		InodesPerGroup:    l.InodesPerGroup,
 		Wtime:             t,
 		MaxMntCount:       0xFFFF,
-		State:             1,
-		Errors:            1,
+		Magic:             ext4format.SuperMagic,
+		State:             ext4format.StateCleanlyUnmounted,
+		Errors:            ext4format.ErrorsContinue,
 		Lastcheck:         t,
-		RevLevel:          1,
+		RevLevel:          ext4format.DynamicRev,
 		FirstIno:          firstIno,
 		InodeSize:         inodeSize,
 		BlockGroupNr:      nr,
-		FeatureCompat:     compatExtAttr | compatDirIndex,
-		FeatureIncompat:   incompatFiletype | incompatExtents | incompatFlexBg,
-		FeatureRoCompat: roCompatSparseSuper | roCompatLargeFile | roCompatHugeFile |
-			roCompatDirNlink | roCompatExtraIsize,
+		FeatureCompat:     ext4format.CompatExtAttr | ext4format.CompatDirIndex,
+		FeatureIncompat:   ext4format.IncompatFiletype | ext4format.IncompatExtents | ext4format.IncompatFlexBG,
+		FeatureRoCompat: ext4format.RoCompatSparseSuper | ext4format.RoCompatLargeFile | ext4format.RoCompatHugeFile |
+			ext4format.RoCompatDirNlink | ext4format.RoCompatExtraIsize,
 		UUID:             l.UUID,
 		HashSeed:         l.HashSeed,
-		DefHashVersion:   1,   // half_md4
-		DefaultMountOpts: 0xC, // user_xattr, acl (as mke2fs)
+		DefHashVersion:   ext4format.HashHalfMD4,
+		DefaultMountOpts: ext4format.MountUserXattr | ext4format.MountACL, // as mke2fs
 		MkfsTime:         t,
 		MinExtraIsize:    extraIsize,
 		WantExtraIsize:   extraIsize,
-		Flags:            0x2, // EXT2_FLAGS_UNSIGNED_HASH
+		Flags:            ext4format.FlagsUnsignedHash,
 		LogGroupsPerFlex: 4,
 		WtimeHi:          hi,
 		MkfsTimeHi:       hi,
@@ -52,35 +53,36 @@ func (l *Layout) superBlock(b []byte, nr uint16) {
 	}
 	copy(sb.VolumeName[:], l.opts.Label)
 	if l.csum {
-		sb.FeatureRoCompat |= roCompatMetadataCsum
-		sb.ChecksumType = 1
+		sb.FeatureRoCompat |= ext4format.RoCompatMetadataCsum
+		sb.ChecksumType = ext4format.ChecksumCRC32c
 	}
 	if l.journal != nil {
-		sb.FeatureCompat |= compatHasJournal
-		sb.JournalInum = journalIno
-		sb.JnlBackupType = 1 // EXT3_JNL_BACKUP_BLOCKS
+		sb.FeatureCompat |= ext4format.CompatHasJournal
+		sb.JournalInum = ext4format.JournalIno
+		sb.JnlBackupType = ext4format.JnlBackupBlocks
 		var ib [60]byte
 		extentRoot(ib[:], l.journal, l.BlockSize)
 		for i := range 15 {
-			sb.JnlBlocks[i] = leUint32(ib[4*i:])
+			sb.JnlBlocks[i] = binary.LittleEndian.Uint32(ib[4*i:])
 		}
 		size := uint64(l.journal.dataBlocks) * uint64(l.BlockSize)
 		sb.JnlBlocks[15], sb.JnlBlocks[16] = uint32(size>>32), uint32(size)
 	}
-	sb.marshal(b)
+	sb.Marshal(b)
 	if l.csum {
-		binary.LittleEndian.PutUint32(b[0x3FC:], crc32c(^uint32(0), b[:0x3FC])) // s_checksum
+		sb.Checksum = ext4format.SuperBlockChecksum(b)
+		sb.Marshal(b)
 	}
 }
 
 // groupDescs fills b with the group descriptor table.
-func (l *Layout) groupDescs(b []byte) {
+func (l *plan) groupDescs(b []byte) {
 	var bitmap []byte
 	if l.csum {
 		bitmap = make([]byte, l.BlockSize)
 	}
 	for g, gp := range l.groups {
-		gd := groupDesc{
+		gd := ext4format.GroupDesc{
 			BlockBitmapLo:     gp.blockBitmap,
 			InodeBitmapLo:     gp.inodeBitmap,
 			InodeTableLo:      gp.inodeTable,
@@ -88,25 +90,25 @@ func (l *Layout) groupDescs(b []byte) {
 			FreeInodesCountLo: uint16(gp.freeInodes),
 			UsedDirsCountLo:   uint16(gp.usedDirs),
 		}
-		d := b[g*groupDescSize : (g+1)*groupDescSize]
+		d := b[g*ext4format.GroupDescSize : (g+1)*ext4format.GroupDescSize]
 		if l.csum {
 			// Flags and itable_unused as e2fsprogs' ext2fs_set_gdt_csum
 			// sets them (e2fsck would rewrite anything else); the inode
 			// tables are zero, so the kernel need not zero them again.
-			gd.Flags = bgInodeZeroed
+			gd.Flags = ext4format.BgInodeZeroed
 			if gp.freeBlocks == l.bpg && g != len(l.groups)-1 {
-				gd.Flags |= bgBlockUninit
+				gd.Flags |= ext4format.BgBlockUninit
 			}
 			gd.ItableUnusedLo = uint16(gp.freeInodes) // inodes are used from the start of a group
 			if gp.freeInodes == l.InodesPerGroup {
-				gd.Flags |= bgInodeUninit
+				gd.Flags |= ext4format.BgInodeUninit
 			}
-			gd.BlockBitmapCsumLo = uint16(crc32c(l.csumSeed, l.blockBitmap(bitmap, g)[:l.bpg/8]))
-			gd.InodeBitmapCsumLo = uint16(crc32c(l.csumSeed, l.inodeBitmap(bitmap, g)[:l.InodesPerGroup/8]))
-			gd.marshal(d)
-			gd.Checksum = groupDescCsum(l.csumSeed, uint32(g), d)
+			gd.BlockBitmapCsumLo = uint16(ext4format.CRC32c(l.csumSeed, l.blockBitmap(bitmap, g)[:l.bpg/8]))
+			gd.InodeBitmapCsumLo = uint16(ext4format.CRC32c(l.csumSeed, l.inodeBitmap(bitmap, g)[:l.InodesPerGroup/8]))
+			gd.Marshal(d)
+			gd.Checksum = ext4format.GroupDescChecksum(l.csumSeed, uint32(g), d)
 		}
-		gd.marshal(d)
+		gd.Marshal(d)
 	}
 }
 
@@ -131,7 +133,7 @@ func clearBits(b []byte, from, to uint32) {
 
 // blockBitmap fills b with group g's block bitmap; blocks past the end of
 // the filesystem and bits past the group's blocks are set (padding).
-func (l *Layout) blockBitmap(b []byte, g int) []byte {
+func (l *plan) blockBitmap(b []byte, g int) []byte {
 	clear(b)
 	gs := l.fdb + uint32(g)*l.bpg
 	inside := min(l.bpg, uint32(l.Blocks)-gs) // not gs+bpg: it overflows at 2^32 blocks
@@ -149,7 +151,7 @@ func (l *Layout) blockBitmap(b []byte, g int) []byte {
 
 // inodeBitmap fills b with group g's inode bitmap; bits past
 // s_inodes_per_group are set (padding).
-func (l *Layout) inodeBitmap(b []byte, g int) []byte {
+func (l *plan) inodeBitmap(b []byte, g int) []byte {
 	clear(b)
 	first := uint32(g)*l.InodesPerGroup + 1
 	if l.lastIno >= first {

@@ -1,9 +1,12 @@
 package ext4img
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"testing"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 func mustSeed(t *testing.T, s string) [16]byte {
@@ -62,24 +65,6 @@ func TestEncodeTime(t *testing.T) {
 		sec, extra := encodeTime(tt.in)
 		if sec != tt.sec || extra != tt.extra {
 			t.Errorf("encodeTime(%v) = %#x, %#x, want %#x, %#x", tt.in.Unix(), sec, extra, tt.sec, tt.extra)
-		}
-	}
-}
-
-func TestEncodeDev(t *testing.T) {
-	for _, tt := range []struct {
-		major, minor uint32
-		want         string // i_block[0:8] in hex
-	}{
-		{1, 3, "0301000000000000"}, // old encoding in i_block[0]
-		{255, 255, "ffff000000000000"},
-		{300, 70000, "00000000702c1111"}, // new: minor&0xff | major<<8 | (minor&^0xff)<<12
-		{8, 256, "0000000000081000"},
-	} {
-		var b [60]byte
-		encodeDev(b[:], tt.major, tt.minor)
-		if got := hex.EncodeToString(b[:8]); got != tt.want {
-			t.Errorf("encodeDev(%d, %d) = %s, want %s", tt.major, tt.minor, got, tt.want)
 		}
 	}
 }
@@ -177,14 +162,14 @@ func TestXattrBlockLayout(t *testing.T) {
 		off   int
 		want  uint32
 	}{
-		{"h_magic", 0x0, xattrMagic},
+		{"h_magic", 0x0, ext4format.XattrMagic},
 		{"h_blocks", 0x8, 1},
 		{"h_hash", 0xC, want},
 		{"h_checksum", 0x10, 0},
 		{"e_hash", 32 + 0xC, want},
 		{"e_value_offs|size", 32 + 0x2, 1020}, // value at the block's end
 	} {
-		got := leUint32(b[tt.off:])
+		got := binary.LittleEndian.Uint32(b[tt.off:])
 		if tt.field == "e_value_offs|size" {
 			got &= 0xffff
 		}

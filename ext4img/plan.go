@@ -8,10 +8,12 @@ import (
 	"io/fs"
 	"sort"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
-// Layout is the computed geometry of an image: every inode number and block
-// address is fixed before the first byte is written.
+// Layout is what Writer.Layout tells a caller about the image it will
+// write: its geometry, counts and identifiers.
 type Layout struct {
 	BlockSize      int
 	Blocks         int64  // total blocks, including block 0
@@ -34,6 +36,16 @@ type Layout struct {
 	// path of the first of them, as added ("." for the root).
 	ClampedTimes     int
 	FirstClampedTime string
+}
+
+// Size is the image size in bytes.
+func (l *Layout) Size() int64 { return l.Blocks * int64(l.BlockSize) }
+
+// plan is the computed geometry of an image: every inode number and block
+// address is fixed before the first byte is written. Its Layout is the
+// part callers see (a copy: they cannot change what is written).
+type plan struct {
+	Layout
 
 	fdb, bpg, gdtBlocks, itb uint32
 	groups                   []groupPlan
@@ -53,9 +65,6 @@ type Layout struct {
 	lastIno                  uint32
 	xblocks                  []*xattrBlock
 }
-
-// Size is the image size in bytes.
-func (l *Layout) Size() int64 { return l.Blocks * int64(l.BlockSize) }
 
 type groupPlan struct {
 	blockBitmap, inodeBitmap, inodeTable uint32
@@ -146,11 +155,21 @@ type segment struct {
 // Layout computes the image layout without writing it; the result is cached
 // until the next Add or Link.
 func (w *Writer) Layout() (*Layout, error) {
+	l, err := w.planned()
+	if err != nil {
+		return nil, err
+	}
+	summary := l.Layout
+	return &summary, nil
+}
+
+// planned returns the plan, computing it unless it is cached.
+func (w *Writer) planned() (*plan, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
-	if w.layout != nil {
-		return w.layout, nil
+	if w.plan != nil {
+		return w.plan, nil
 	}
 	p, err := w.prepare()
 	if err != nil {
@@ -161,7 +180,7 @@ func (w *Writer) Layout() (*Layout, error) {
 		return nil, err
 	}
 	l.ClampedTimes, l.FirstClampedTime = w.clampedTimes, w.firstClampedTime
-	w.layout = l
+	w.plan = l
 	return l, nil
 }
 
@@ -186,7 +205,7 @@ func (w *Writer) prepare() (*prepared, error) {
 	// depth-first in name order; a hard-linked inode gets the number of its
 	// first name in that order.
 	p.byIno = make([]*node, firstIno+1, firstIno+w.inodes)
-	p.byIno[rootIno], p.byIno[lostFoundIno] = w.root, w.lost
+	p.byIno[ext4format.RootIno], p.byIno[lostFoundIno] = w.root, w.lost
 	var reset func(d *node)
 	reset = func(d *node) {
 		for _, c := range d.children() {
@@ -281,7 +300,7 @@ func (w *Writer) prepare() (*prepared, error) {
 				return nil, fmt.Errorf("laying out %q: %d bytes are too many", n.path(p.w.root), n.size)
 			}
 			pl.dataBlocks = uint32(b)
-		case n.mode.Type() == fs.ModeSymlink && len(n.linkname()) > fastSymlinkMax:
+		case n.mode.Type() == fs.ModeSymlink && len(n.linkname()) > ext4format.FastSymlinkMax:
 			pl.dataBlocks = 1
 		}
 		p.dataNeed += int64(pl.dataBlocks)
@@ -319,7 +338,7 @@ func derivedID(b []byte) [16]byte {
 
 // solve finds the image size (explicit or the smallest with headroom) and
 // allocates every block.
-func (p *prepared) solve() (*Layout, error) {
+func (p *prepared) solve() (*plan, error) {
 	o := p.w.opts
 	headBlocks := o.HeadroomBlocks
 	if headBlocks == 0 {
@@ -366,7 +385,7 @@ func (p *prepared) solve() (*Layout, error) {
 // 1.1 GiB at 4 KiB blocks, 1 GiB of it free). Such a tree gets as many
 // smaller groups (s_blocks_per_group below the maximum, as mke2fs -g
 // makes them) as its inodes need, each just big enough for the blocks.
-func (p *prepared) rightSize(headBlocks, inodes int64) (*Layout, error) {
+func (p *prepared) rightSize(headBlocks, inodes int64) (*plan, error) {
 	full := uint32(8 * p.bs)
 	l, err := p.rightSizeGroups(headBlocks, inodes, full)
 	if err != nil {
@@ -421,7 +440,7 @@ func headroomReserve(headBlocks, total int64) int64 {
 // rightSizeGroups iterates the block count up to the smallest that holds
 // everything in groups of bpg blocks with headBlocks blocks (and the
 // kernel's reserve) to spare.
-func (p *prepared) rightSizeGroups(headBlocks, inodes int64, bpg uint32) (*Layout, error) {
+func (p *prepared) rightSizeGroups(headBlocks, inodes int64, bpg uint32) (*plan, error) {
 	total := int64(firstDataBlock(p.bs)) + 4 + p.dataNeed + headBlocks
 	limit := maxBlocks(p.bs)
 	for range 1000 {
@@ -460,7 +479,7 @@ func firstDataBlock(bs int) uint32 {
 // the group.
 func maxBlocks(bs int) int64 {
 	fdb, bpg := int64(firstDataBlock(bs)), int64(8*bs)
-	groups := bpg * 3 / 4 * int64(bs) / groupDescSize
+	groups := bpg * 3 / 4 * int64(bs) / ext4format.GroupDescSize
 	return min(1<<32-1, fdb+groups*bpg)
 }
 
@@ -471,7 +490,7 @@ func dropRuntGroup(total int64, bs int) int64 {
 	fdb, bpg := int64(firstDataBlock(bs)), int64(8*bs)
 	groups := (total - fdb + bpg - 1) / bpg
 	last := groups - 1
-	gdt := (groups*groupDescSize + int64(bs) - 1) / int64(bs)
+	gdt := (groups*ext4format.GroupDescSize + int64(bs) - 1) / int64(bs)
 	if last > 0 && isBackupGroup(uint32(last)) && total-(fdb+last*bpg) < 2+gdt {
 		return fdb + last*bpg
 	}

@@ -121,7 +121,7 @@ func TestRightSizeHeadroom(t *testing.T) {
 	} {
 		w := NewWriter(tt.opts)
 		tinyTree(t, w, 200)
-		l, err := w.Layout()
+		l, err := w.planned()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestInodeBoundTreeStaysSmall(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		l, err := w.Layout()
+		l, err := w.planned()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestResize2fs(t *testing.T) {
 		t.Run(fmt.Sprintf("bs%d", opts.BlockSize), func(t *testing.T) {
 			w := NewWriter(opts)
 			tinyTree(t, w, 400)
-			l, err := w.Layout()
+			l, err := w.planned()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,7 +250,7 @@ func TestInodeTablesAroundBackups(t *testing.T) {
 	} {
 		w := NewWriter(o)
 		tinyTree(t, w, 100)
-		l, err := w.Layout()
+		l, err := w.planned()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +273,7 @@ func TestExplicitSizeRuntGroup(t *testing.T) {
 	} {
 		w := NewWriter(Options{Time: testTime, Size: tt.size})
 		tinyTree(t, w, 10)
-		l, err := w.Layout()
+		l, err := w.planned()
 		if err != nil {
 			t.Errorf("Layout(Size %d): %v", tt.size, err)
 			continue

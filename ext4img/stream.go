@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"sort"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 // streamer writes blocks at increasing offsets, turning zero blocks into
@@ -79,7 +81,7 @@ func (s *streamer) finish(size int64) error {
 // the bytes written to a plain io.Writer, and which cannot leave holes).
 // Errors do not name out: the caller that knows its name does.
 func (w *Writer) Write(out io.WriteSeeker) error {
-	l, err := w.Layout()
+	l, err := w.planned()
 	if err != nil {
 		return err
 	}
@@ -94,11 +96,11 @@ func (w *Writer) Write(out io.WriteSeeker) error {
 }
 
 // write emits the image in on-disk order.
-func (l *Layout) write(s *streamer) error {
+func (l *plan) write(s *streamer) error {
 	bs := l.BlockSize
 	// 1. Superblock and group descriptors of group 0.
 	head := make([]byte, int(l.fdb+1+l.gdtBlocks)*bs)
-	l.superBlock(head[superBlockOffset:], 0)
+	l.superBlock(head[ext4format.SuperBlockOffset:], 0)
 	l.groupDescs(head[int(l.fdb+1)*bs:])
 	if err := s.writeBlocks(0, head); err != nil {
 		return err
@@ -109,7 +111,7 @@ func (l *Layout) write(s *streamer) error {
 	// directories, files, extent trees, xattr blocks, sorted by block.
 	sort.Slice(l.segs, func(i, j int) bool { return l.segs[i].start < l.segs[j].start })
 	buf := make([]byte, 1<<20)
-	s.prefetch = startPrefetch(l.byIno[rootIno], l.opts.Files)
+	s.prefetch = startPrefetch(l.byIno[ext4format.RootIno], l.opts.Files)
 	defer func() {
 		if s.file != nil {
 			s.file.discard()
@@ -131,19 +133,23 @@ func (l *Layout) write(s *streamer) error {
 			return l.writeInodeTable(s, sg, buf)
 		case segXattr:
 			b := append(buf[:0], sg.x.data...)
-			xattrBlockHeader{Refcount: sg.x.refs, Hash: leUint32(b[0xC:])}.marshal(b)
+			var h ext4format.XattrHeader
+			h.Unmarshal(b)
+			h.Refcount = sg.x.refs
+			h.Marshal(b)
 			if l.csum {
-				setXattrBlockCsum(b, l.csumSeed, sg.start)
+				h.Checksum = ext4format.XattrBlockChecksum(l.csumSeed, uint64(sg.start), b)
+				h.Marshal(b)
 			}
 			return s.writeBlocks(sg.start, b)
 		case segTree:
-			pl, ino := l.journal, uint32(journalIno)
+			pl, ino := l.journal, uint32(ext4format.JournalIno)
 			if sg.n != nil {
 				pl, ino = &l.plans[sg.n.ino], sg.n.ino
 			}
 			extentTreeBlock(buf[:bs], pl, sg.idx, bs)
 			if l.csum {
-				setExtentTail(buf[:bs], l.csumSeed, ino)
+				setExtentTail(buf[:bs], ext4format.InodeSeed(l.csumSeed, ino, 0))
 			}
 			return s.writeBlocks(sg.start, buf[:bs])
 		case segData:
@@ -172,7 +178,7 @@ func (l *Layout) write(s *streamer) error {
 		}
 	}
 	// 3. Empty files have no blocks; their Content must be empty too.
-	return checkEmptyFiles(l.byIno[rootIno])
+	return checkEmptyFiles(l.byIno[ext4format.RootIno])
 }
 
 // checkEmptyFiles checks that the empty files below root with a Content
@@ -192,7 +198,7 @@ func checkEmptyFiles(root *node) error {
 }
 
 // writeData writes one run of an inode's data blocks.
-func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
+func (l *plan) writeData(s *streamer, sg segment, buf []byte) error {
 	bs := l.BlockSize
 	n := sg.n
 	switch {
@@ -200,14 +206,19 @@ func (l *Layout) writeData(s *streamer, sg segment, buf []byte) error {
 		if sg.idx == 0 {
 			b := buf[:bs]
 			clear(b)
-			(&journalSuperBlock{BlockSize: uint32(bs), MaxLen: l.journal.dataBlocks, UUID: l.UUID}).marshal(b)
+			ext4format.JournalSuperBlock{
+				Header:    ext4format.JournalHeader{Magic: ext4format.JournalMagic, BlockType: ext4format.JournalSuperBlockV2},
+				BlockSize: uint32(bs), MaxLen: l.journal.dataBlocks,
+				First: 1, Sequence: 1, // the log starts after this block
+				UUID: l.UUID, NrUsers: 1,
+			}.Marshal(b)
 			return s.writeBlocks(sg.start, b)
 		}
 		return nil
 	case n.mode.IsDir():
 		if s.dirNode != n {
 			s.dirBlocks = nil // the previous directory's, before the next is encoded
-			s.dirNode, s.dirBlocks = n, encodeDir(n, l.plans[n.ino].extra().htree, l.dirGeom, l.plans[n.ino].dataBlocks, inodeCsumSeed(l.csumSeed, n.ino))
+			s.dirNode, s.dirBlocks = n, encodeDir(n, l.plans[n.ino].extra().htree, l.dirGeom, l.plans[n.ino].dataBlocks, ext4format.InodeSeed(l.csumSeed, n.ino, 0))
 		}
 		first := logicalStarts(l.plans[n.ino].runs())[sg.idx]
 		for i := range sg.len {
@@ -332,7 +343,7 @@ func (c *contentReader) close() error {
 
 // writeInodeTable writes group sg.idx's inode table, skipping blocks of
 // unused inodes.
-func (l *Layout) writeInodeTable(s *streamer, sg segment, buf []byte) error {
+func (l *plan) writeInodeTable(s *streamer, sg segment, buf []byte) error {
 	bs := l.BlockSize
 	perBlock := uint32(bs / inodeSize)
 	first := uint32(sg.idx)*l.InodesPerGroup + 1

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 	"github.com/rootfs-synth/rootfs-synth/internal/memfile"
 )
 
@@ -47,7 +48,7 @@ func TestTimesPast2106(t *testing.T) {
 	t.Setenv("E2FSCK_TIME", strconv.FormatInt(fsTime.Unix(), 10)) // else the write time is in the future
 	fsck(t, img)
 	raw := readImage(t, img)
-	sb := raw[superBlockOffset : superBlockOffset+superBlockSize]
+	sb := raw[ext4format.SuperBlockOffset : ext4format.SuperBlockOffset+ext4format.SuperBlockSize]
 	le := binary.LittleEndian
 	fsLo, fsHi := uint32(fsTime.Unix()), uint8(fsTime.Unix()>>32)
 	if fsHi != 1 {
@@ -87,9 +88,9 @@ func TestTimesPast2106(t *testing.T) {
 		ino  uint32
 		want time.Time
 	}{
-		{rootIno, fsTime},
+		{ext4format.RootIno, fsTime},
 		{lostFoundIno, fsTime},
-		{journalIno, fsTime},
+		{ext4format.JournalIno, fsTime},
 		{12, fileTime},
 	} {
 		b := rawInode(raw, in.ino)
@@ -131,7 +132,7 @@ func TestFilesystemTimeRule(t *testing.T) {
 		if err := w.Write(&m); err != nil {
 			t.Fatal(err)
 		}
-		sb := m.Bytes()[superBlockOffset:]
+		sb := m.Bytes()[ext4format.SuperBlockOffset:]
 		for _, f := range []struct {
 			name   string
 			lo, hi int

@@ -66,6 +66,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
 // Defaults for the free space of a right-sized image (Options.Size zero).
@@ -171,7 +173,7 @@ type Writer struct {
 	root   *node
 	lost   *node
 	inodes int // nodes, the root and lost+found included
-	layout *Layout
+	plan   *plan
 	err    error // from NewWriter's options check, returned by every call
 
 	// The directory of the last Add, as its path: a walk adds a
@@ -182,7 +184,7 @@ type Writer struct {
 	clampedTimes     int    // entries whose ModTime ClampTime changed
 	firstClampedTime string // the first of them
 
-	maxExtent uint32 // longest extent; 0 = maxExtentLen (tests lower it to grow deep trees)
+	maxExtent uint32 // longest extent; 0 = ext4format.InitMaxLen (tests lower it to grow deep trees)
 }
 
 // NewWriter returns a Writer for opts. Invalid options (Options.Check)
@@ -194,7 +196,7 @@ func NewWriter(opts Options) *Writer {
 	}
 	// No ModTime: Options.Time stands in, also when SetTime changes it.
 	w.root = newNode(&Entry{Mode: fs.ModeDir | 0o755}, nil)
-	w.root.dir().parent, w.root.ino = w.root, rootIno
+	w.root.dir().parent, w.root.ino = w.root, ext4format.RootIno
 	w.lost = newNode(&Entry{Mode: fs.ModeDir | 0o700}, w.root)
 	w.lost.ino = lostFoundIno
 	w.root.dir().insert("lost+found", w.lost)
@@ -215,8 +217,8 @@ func (o Options) Check() error {
 		return fmt.Errorf("checking options: negative size %d", o.Size)
 	case o.JournalBlocks < 0:
 		return fmt.Errorf("checking options: negative journal size %d", o.JournalBlocks)
-	case o.JournalBlocks > 0 && o.JournalBlocks < minJournalBlocks:
-		return fmt.Errorf("checking options: journal of %d blocks is below the minimum of %d", o.JournalBlocks, minJournalBlocks)
+	case o.JournalBlocks > 0 && o.JournalBlocks < ext4format.MinJournalBlocks:
+		return fmt.Errorf("checking options: journal of %d blocks is below the minimum of %d", o.JournalBlocks, ext4format.MinJournalBlocks)
 	}
 	return nil
 }
@@ -226,7 +228,7 @@ func (o Options) Check() error {
 // computed layout.
 func (w *Writer) SetTime(t time.Time) {
 	w.opts.Time = t
-	w.layout = nil
+	w.plan = nil
 }
 
 // cleanPath checks a slash-separated relative path and returns it without
@@ -246,8 +248,8 @@ func cleanPath(p string) (string, error) {
 			return "", fmt.Errorf("path %q has an empty or \".\" component", p)
 		case c == "..":
 			return "", fmt.Errorf("path %q has a \"..\" component", p)
-		case len(c) > maxNameLen:
-			return "", fmt.Errorf("path %q has a name of %d bytes (maximum %d)", p, len(c), maxNameLen)
+		case len(c) > ext4format.MaxNameLen:
+			return "", fmt.Errorf("path %q has a name of %d bytes (maximum %d)", p, len(c), ext4format.MaxNameLen)
 		case strings.IndexByte(c, 0) >= 0:
 			return "", fmt.Errorf("path %q has a NUL byte", p)
 		}
@@ -310,7 +312,7 @@ func (w *Writer) Add(e Entry) error {
 	if err := w.checkEntry(&e); err != nil {
 		return fmt.Errorf("adding %q: %w", e.Path, err)
 	}
-	w.layout = nil
+	w.plan = nil
 	if e.Xattrs != nil {
 		x := make(map[string][]byte, len(e.Xattrs))
 		for k, v := range e.Xattrs {
@@ -392,19 +394,19 @@ func (w *Writer) checkEntry(e *Entry) error {
 	return checkXattrs(e.Xattrs, w.bs)
 }
 
-// Link records a hard link: path becomes another name of target, which
-// must have been added before and must not be a directory.
-func (w *Writer) Link(p, target string) error {
+// Link records a hard link, as os.Link: newname becomes another name of
+// oldname, which must have been added before and must not be a directory.
+func (w *Writer) Link(oldname, newname string) error {
 	if w.err != nil {
 		return w.err
 	}
-	cp, err := cleanPath(p)
+	cp, err := cleanPath(newname)
 	if err != nil {
-		return fmt.Errorf("linking %q: %w", p, err)
+		return fmt.Errorf("linking %q: %w", newname, err)
 	}
-	ct, err := cleanPath(target)
+	ct, err := cleanPath(oldname)
 	if err != nil {
-		return fmt.Errorf("linking %q to %q: %w", p, target, err)
+		return fmt.Errorf("linking %q to %q: %w", newname, oldname, err)
 	}
 	t := w.lookup(ct)
 	switch {
@@ -412,7 +414,7 @@ func (w *Writer) Link(p, target string) error {
 		return fmt.Errorf("linking %q to %q: target does not exist", cp, ct)
 	case t.dir() != nil:
 		return fmt.Errorf("linking %q to %q: target is a directory", cp, ct)
-	case t.nlink >= linkMax:
+	case t.nlink >= ext4format.LinkMax:
 		return fmt.Errorf("linking %q to %q: target has %d links already", cp, ct, t.nlink)
 	}
 	if cp == "" {
@@ -425,7 +427,7 @@ func (w *Writer) Link(p, target string) error {
 	if parent.dir().lookup(name) != nil {
 		return fmt.Errorf("linking %q to %q: path already exists", cp, ct)
 	}
-	w.layout = nil
+	w.plan = nil
 	t.nlink++
 	parent.dir().insert(strings.Clone(name), t)
 	return nil

@@ -62,8 +62,8 @@ func addEveryKind(t testing.TB, w *Writer) {
 		}
 	}
 	for _, l := range [][2]string{{"etc/hostname.link", "etc/hostname"}, {"bin/busybox", "bin/data"}, {"dev/null2", "dev/null"}} {
-		if err := w.Link(l[0], l[1]); err != nil {
-			t.Fatalf("Link(%q, %q): %v", l[0], l[1], err)
+		if err := w.Link(l[1], l[0]); err != nil {
+			t.Fatalf("Link(%q, %q): %v", l[1], l[0], err)
 		}
 	}
 	// A directory with enough entries for an htree.
@@ -211,9 +211,9 @@ func TestLinkErrors(t *testing.T) {
 		{"f/l", "f", "not a directory"},
 		{"../l", "f", `".." component`},
 	} {
-		err := w.Link(tt.path, tt.target)
+		err := w.Link(tt.target, tt.path)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.path) {
-			t.Errorf("Link(%q, %q) = %v, want error naming the path and containing %q", tt.path, tt.target, err, tt.want)
+			t.Errorf("Link(%q, %q) = %v, want error naming the path and containing %q", tt.target, tt.path, err, tt.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4xattr"
 )
 
@@ -26,8 +27,8 @@ func checkXattrs(m map[string][]byte, bs int) error {
 		if !ok {
 			return fmt.Errorf("xattr %q: name has no user., trusted., security. or system. prefix", name)
 		}
-		if len(suffix) > maxNameLen {
-			return fmt.Errorf("xattr %q: name longer than %d bytes", name, maxNameLen)
+		if len(suffix) > ext4format.MaxNameLen {
+			return fmt.Errorf("xattr %q: name longer than %d bytes", name, ext4format.MaxNameLen)
 		}
 	}
 	xs, err := sortedXattrs(m)
@@ -72,15 +73,15 @@ func sortedXattrs(m map[string][]byte) ([]xattr, error) {
 func xattrBodyBytes(xs []xattr) int {
 	n := 4
 	for _, x := range xs {
-		n += xattrEntrySize(len(x.name)) + xattrValueSize(len(x.value))
+		n += ext4format.XattrEntrySize(len(x.name)) + ext4format.XattrValueSize(len(x.value))
 	}
 	return n
 }
 
-func xattrBlockBytes(xs []xattr) int { return 32 + xattrBodyBytes(xs) }
+func xattrBlockBytes(xs []xattr) int { return ext4format.XattrHeaderSize + xattrBodyBytes(xs) }
 
 // inodeXattrRoom is the in-inode area after i_extra_isize, minus the magic.
-const inodeXattrRoom = inodeSize - 0xA0 - 4
+const inodeXattrRoom = inodeSize - xattrsAt - ext4format.XattrIbodyHeaderSize
 
 // encodeXattrBody writes entries from the start of area and values from its
 // end downwards; value offsets are relative to valueBase (the first entry
@@ -89,15 +90,16 @@ func encodeXattrBody(area []byte, entriesAt, valueBase int, xs []xattr) {
 	end := len(area)
 	off := entriesAt
 	for _, x := range xs {
-		e := xattrEntry{NameIndex: x.index, ValueSize: uint32(len(x.value)), Name: x.name}
+		e := ext4format.XattrEntry{NameLen: uint8(len(x.name)), NameIndex: x.index, ValueSize: uint32(len(x.value))}
 		if len(x.value) > 0 {
-			end -= xattrValueSize(len(x.value))
+			end -= ext4format.XattrValueSize(len(x.value))
 			copy(area[end:], x.value)
 			e.ValueOffs = uint16(end - valueBase)
 		}
 		e.Hash = xattrHash(x.name, x.value)
-		e.marshal(area[off:])
-		off += xattrEntrySize(len(x.name))
+		e.Marshal(area[off:])
+		copy(area[off+ext4format.XattrEntryHeaderSize:], x.name)
+		off += ext4format.XattrEntrySize(len(x.name))
 	}
 }
 
@@ -107,9 +109,9 @@ func encodeInodeXattrs(xs []xattr) []byte {
 	if len(xs) == 0 || xattrBodyBytes(xs) > inodeXattrRoom {
 		return nil
 	}
-	area := make([]byte, inodeSize-0xA0)
-	binary.LittleEndian.PutUint32(area, xattrMagic)
-	encodeXattrBody(area[4:], 0, 0, xs)
+	area := make([]byte, inodeSize-xattrsAt)
+	binary.LittleEndian.PutUint32(area, ext4format.XattrMagic) // the ibody header
+	encodeXattrBody(area[ext4format.XattrIbodyHeaderSize:], 0, 0, xs)
 	return area
 }
 
@@ -117,13 +119,15 @@ func encodeInodeXattrs(xs []xattr) []byte {
 // (set when the block is written, once its sharers are known).
 func encodeXattrBlock(xs []xattr, bs int) []byte {
 	b := make([]byte, bs)
-	encodeXattrBody(b, 32, 0, xs)
+	encodeXattrBody(b, ext4format.XattrHeaderSize, 0, xs)
 	// h_hash folds the entry hashes (ext4_xattr_rehash).
 	var h uint32
-	for off := 32; binary.LittleEndian.Uint32(b[off:]) != 0; off += xattrEntrySize(int(b[off])) {
-		h = h<<16 ^ h>>16 ^ binary.LittleEndian.Uint32(b[off+0xC:])
+	var e ext4format.XattrEntry
+	for off := ext4format.XattrHeaderSize; !ext4format.XattrListEnd(b[off:]); off += ext4format.XattrEntrySize(int(e.NameLen)) {
+		e.Unmarshal(b[off:])
+		h = h<<16 ^ h>>16 ^ e.Hash
 	}
-	xattrBlockHeader{Hash: h}.marshal(b)
+	ext4format.XattrHeader{Magic: ext4format.XattrMagic, Blocks: 1, Hash: h}.Marshal(b)
 	return b
 }
 

@@ -34,6 +34,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // RootShell is root's login shell in the guest: a wrapper that loads
@@ -99,12 +101,7 @@ func parseManifest(data []byte) (map[string]fs.FileMode, error) {
 		if _, dup := modes[name]; dup {
 			return nil, fmt.Errorf("manifest.txt:%d: %s is listed twice", n, fields[0])
 		}
-		mode := fs.FileMode(perm & 0o777)
-		for bit, m := range map[uint64]fs.FileMode{0o4000: fs.ModeSetuid, 0o2000: fs.ModeSetgid, 0o1000: fs.ModeSticky} {
-			if perm&bit != 0 {
-				mode |= m
-			}
-		}
+		mode := unixmode.DecodePerm(uint32(perm))
 		if isDir {
 			mode |= fs.ModeDir
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/internal/privdir"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // The store keeps unpacked package contents, so that a warm build needs no
@@ -428,19 +429,7 @@ func isStoreTemp(name string) bool {
 var errNoStore = errors.New("no StoreDir given")
 
 // fileMode converts tar permission bits to fs.FileMode bits.
-func fileMode(m int64) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
-}
+func fileMode(m int64) fs.FileMode { return unixmode.DecodePerm(uint32(m)) }
 
 // installedSizeMargin is how far a package's regular files may exceed the
 // installed size (I:) its index declares. abuild's I: is the sum of the

@@ -16,7 +16,7 @@ func (t *Tree) AddTo(w *ext4img.Writer) error {
 			return w.Add(n.Entry(p))
 		}
 		if prev, ok := first[n]; ok {
-			return w.Link(p, prev)
+			return w.Link(prev, p)
 		}
 		first[n] = p
 		return w.Add(n.Entry(p))

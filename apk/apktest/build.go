@@ -19,6 +19,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // DefaultBuildTime is the builddate and file mtime of a Pkg that sets none,
@@ -268,7 +269,7 @@ func (p *Pkg) dataTar() ([]byte, int64, error) {
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
 		hdr := &tar.Header{
-			Name: strings.TrimSuffix(f.Name, "/"), Mode: int64(f.Mode.Perm()),
+			Name: strings.TrimSuffix(f.Name, "/"), Mode: int64(unixmode.EncodePerm(f.Mode)),
 			Uname: f.Uname, Gname: f.Gname, ModTime: f.ModTime,
 			AccessTime: time.Unix(0, 0), ChangeTime: time.Unix(0, 0),
 			Format: tar.FormatPAX, PAXRecords: map[string]string{},
@@ -281,11 +282,6 @@ func (p *Pkg) dataTar() ([]byte, int64, error) {
 		}
 		if hdr.ModTime.IsZero() {
 			hdr.ModTime = time.Unix(p.BuildTime, 0)
-		}
-		for bit, m := range map[fs.FileMode]int64{fs.ModeSetuid: 0o4000, fs.ModeSetgid: 0o2000, fs.ModeSticky: 0o1000} {
-			if f.Mode&bit != 0 {
-				hdr.Mode |= m
-			}
 		}
 		var sum []byte
 		switch {

@@ -74,7 +74,7 @@ func lsImage(t *testing.T, opts ext4img.Options) (string, []ext4img.Entry) {
 			t.Fatalf("Add(%q): %v", e.Path, err)
 		}
 	}
-	if err := w.Link("etc/shadow-", "etc/shadow"); err != nil {
+	if err := w.Link("etc/shadow", "etc/shadow-"); err != nil {
 		t.Fatal(err)
 	}
 	img := filepath.Join(testenv.WorldDir(t), "img")

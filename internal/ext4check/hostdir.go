@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/hostfs"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // FromDir returns the manifest of a host directory tree: lstat, never
@@ -34,7 +35,7 @@ func FromDir(dir string) (Manifest, error) {
 		}
 		st, mode := hostfs.StatOf(fi), fi.Mode()
 		n := &Node{
-			Perm:      perm(mode),
+			Perm:      unixmode.EncodePerm(mode),
 			UID:       st.UID,
 			GID:       st.GID,
 			Mtime:     fi.ModTime().Unix(),

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // ReadImage returns the manifest of the ext4 image img as debugfs sees it.
@@ -137,7 +138,7 @@ func parseLs(out []byte, dirs map[uint32]string, paths map[string]uint32, next m
 			return fmt.Errorf("directory %s lists %q twice", dir, name)
 		}
 		paths[p] = uint32(ino)
-		if mode&0o170000 == 0o040000 {
+		if mode&unixmode.TypeMask == unixmode.Dir {
 			next[uint32(ino)] = p
 		}
 	}

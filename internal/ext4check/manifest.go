@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // Node is what a manifest knows about one path.
@@ -224,7 +225,7 @@ func FromEntries(entries []ext4img.Entry, links []Link) (Manifest, error) {
 		p := manifestPath(e.Path)
 		n := &Node{
 			Type:      entryType(e.Mode),
-			Perm:      perm(e.Mode),
+			Perm:      unixmode.EncodePerm(e.Mode),
 			UID:       e.UID,
 			GID:       e.GID,
 			Mtime:     e.ModTime.Unix(),
@@ -312,18 +313,4 @@ func entryType(m fs.FileMode) byte {
 		return 's'
 	}
 	return 'f'
-}
-
-func perm(m fs.FileMode) uint32 {
-	p := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		p |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		p |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		p |= 0o1000
-	}
-	return p
 }

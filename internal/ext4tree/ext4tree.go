@@ -31,7 +31,7 @@ type Tree struct {
 func (tr *Tree) Add(e ext4img.Entry) { tr.Entries = append(tr.Entries, e) }
 
 // AddTo adds the entries, then the links, to w. The error names the call
-// that failed, Add(path) or Link(path, target), so a test can fail with it
+// that failed, Add(path) or Link(target, path), so a test can fail with it
 // as it is.
 func (tr *Tree) AddTo(w *ext4img.Writer) error {
 	for _, e := range tr.Entries {
@@ -40,8 +40,8 @@ func (tr *Tree) AddTo(w *ext4img.Writer) error {
 		}
 	}
 	for _, l := range tr.Links {
-		if err := w.Link(l.Path, l.Target); err != nil {
-			return fmt.Errorf("Link(%q, %q): %w", l.Path, l.Target, err)
+		if err := w.Link(l.Target, l.Path); err != nil {
+			return fmt.Errorf("Link(%q, %q): %w", l.Target, l.Path, err)
 		}
 	}
 	return nil

@@ -56,7 +56,7 @@ type Options struct {
 // one, so a walk goes into the image without a tree of its own between.
 type Sink interface {
 	Add(e ext4img.Entry) error
-	Link(p, target string) error
+	Link(oldname, newname string) error
 }
 
 // Summary is what Walk saw besides the entries.
@@ -259,7 +259,7 @@ func (t *Summary) add(sink Sink, d *Dir, rel string, info *hostInfo, opts Option
 	if !fi.IsDir() && st.Nlink > 1 {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, ok := seen[key]; ok {
-			if err := sink.Link(rel, first); err != nil {
+			if err := sink.Link(first, rel); err != nil {
 				return fmt.Errorf("reading %s: %w", d.at(rel).full, err)
 			}
 			return nil

@@ -5,6 +5,8 @@ import (
 	"io"
 	"io/fs"
 	"sort"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // cpioFile is one member of an initramfs.
@@ -21,16 +23,9 @@ type cpioFile struct {
 func writeCpio(w io.Writer, files []cpioFile) error {
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	for i, f := range files {
-		mode := uint32(f.Mode.Perm())
-		data := f.Data
-		switch {
-		case f.Mode.IsDir():
-			mode |= 0o040000
-		case f.Mode&fs.ModeSymlink != 0:
-			mode |= 0o120000
+		mode, data := unixmode.Encode(f.Mode), f.Data
+		if f.Mode&fs.ModeSymlink != 0 {
 			data = []byte(f.Linkname)
-		default:
-			mode |= 0o100000
 		}
 		if err := writeCpioMember(w, uint32(i+1), mode, f.Name, data); err != nil {
 			return err
@@ -41,7 +36,7 @@ func writeCpio(w io.Writer, files []cpioFile) error {
 
 func writeCpioMember(w io.Writer, ino, mode uint32, name string, data []byte) error {
 	nlink := 1
-	if mode&0o170000 == 0o040000 {
+	if mode&unixmode.TypeMask == unixmode.Dir {
 		nlink = 2
 	}
 	hdr := fmt.Sprintf("070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x",

@@ -130,7 +130,7 @@ func bootImage(t *testing.T, m *vmtest.Machine, opts ext4img.Options) (img, blob
 		add(ext4img.Entry{Path: fmt.Sprintf("data/big/f%05d", i), Mode: 0o644, Size: int64(len(s)), Content: text(s)})
 	}
 	add(ext4img.Entry{Path: "data/hard1", Mode: 0o644, Size: 6, Content: text("linked")})
-	if err := w.Link("data/hard2", "data/hard1"); err != nil {
+	if err := w.Link("data/hard1", "data/hard2"); err != nil {
 		t.Fatal(err)
 	}
 	add(ext4img.Entry{Path: "data/setuid", Mode: fs.ModeSetuid | 0o755, UID: 1000, GID: 1000})
