@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
 
@@ -98,7 +99,7 @@ func (in *installer) overlay(fsys fs.FS) error {
 			case !exists:
 				return in.tree.Add(at, n)
 			case !cur.IsDir():
-				return fmt.Errorf("%q is a directory where the image has a %s /%s", p, kindOf(cur.Mode), at)
+				return fmt.Errorf("%q is a directory where the image has %s /%s", p, unixmode.Kind(cur.Mode), at)
 			}
 			cur.Mode, cur.UID, cur.GID, cur.ModTime = n.Mode, n.UID, n.GID, n.ModTime
 			return nil
@@ -106,7 +107,7 @@ func (in *installer) overlay(fsys fs.FS) error {
 		switch {
 		case exists && cur.IsDir():
 			// Replacing it would drop everything the packages put below.
-			return fmt.Errorf("%q is a %s where the image has a directory /%s", p, kindOf(fi.Mode()), at)
+			return fmt.Errorf("%q is %s where the image has a directory /%s", p, unixmode.Kind(fi.Mode()), at)
 		case fi.Mode()&fs.ModeSymlink != 0:
 			target, err := fs.ReadLink(fsys, p)
 			if err != nil {
@@ -129,25 +130,4 @@ func (in *installer) overlay(fsys fs.FS) error {
 
 func overlayContent(fsys fs.FS, p string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return fsys.Open(p) }
-}
-
-// kindOf names a file type for messages.
-func kindOf(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "regular file"
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	}
-	return m.Type().String()
 }

@@ -22,7 +22,7 @@ func TestOverlayKinds(t *testing.T) {
 		{"file over a directory", fstest.MapFS{"etc": {Data: []byte("flat\n"), Mode: 0o644}},
 			`"etc" is a regular file where the image has a directory /etc`},
 		{"symlink over a directory", fstest.MapFS{"etc": {Data: []byte("/tmp"), Mode: fs.ModeSymlink | 0o777}},
-			`"etc" is a symlink where the image has a directory /etc`},
+			`"etc" is a symbolic link where the image has a directory /etc`},
 		{"directory over a file", fstest.MapFS{"etc/motd/x": {Data: []byte("x"), Mode: 0o644}},
 			`"etc/motd" is a directory where the image has a regular file /etc/motd`},
 		{"directory over a symlink to a directory", fstest.MapFS{

@@ -3,7 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"io/fs"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // Caps of the files a build reads whole into memory from a flag. They are
@@ -34,7 +35,7 @@ func readFlagFile(flag, name string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", flag, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s %q: not a regular file (%s)", flag, name, fileKind(st.Mode()))
+		return nil, fmt.Errorf("%s %q: not a regular file (%s)", flag, name, unixmode.Kind(st.Mode()))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
@@ -44,23 +45,4 @@ func readFlagFile(flag, name string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s %q: larger than %d MiB", flag, name, limit>>20)
 	}
 	return data, nil
-}
-
-// fileKind names a file's type for a message.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "a special file"
 }

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4fs"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 	"github.com/urfave/cli/v2"
 )
 
@@ -225,7 +226,7 @@ func openImage(image string) (*ext4fs.FS, func(), error) {
 		}
 	default:
 		f.Close()
-		return nil, nil, fmt.Errorf("%q: is %s, not an image", image, fileKind(m))
+		return nil, nil, fmt.Errorf("%q: is %s, not an image", image, unixmode.Kind(m))
 	}
 	fsys, err := ext4fs.Open(f, size)
 	if err != nil {

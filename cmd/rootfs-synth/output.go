@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // stagedImage is the build's image, staged beside its target (see
@@ -43,7 +44,7 @@ func checkOutputFile(flag, name string) error {
 		return fmt.Errorf("%s: %w", flag, err)
 	}
 	if m := fi.Mode(); !m.IsRegular() {
-		return fmt.Errorf("%s %q: refusing to replace %s", flag, name, fileKind(m))
+		return fmt.Errorf("%s %q: refusing to replace %s", flag, name, unixmode.Kind(m))
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // owner returns the uid owning fi.
@@ -111,7 +113,7 @@ func checkAncestor(root, p string, fi fs.FileInfo, isRoot bool) error {
 func checkDir(p string, fi fs.FileInfo) error {
 	switch {
 	case !fi.IsDir():
-		return fmt.Errorf("cache directory %s is %s, not a directory: the cache holds only what rootfs-synth made there; remove it", quote(p), typeName(fi))
+		return fmt.Errorf("cache directory %s is %s, not a directory: the cache holds only what rootfs-synth made there; remove it", quote(p), unixmode.Kind(fi.Mode()))
 	case !trusted(owner(fi)):
 		return notMine("cache directory", p, fi)
 	case fi.Mode().Perm()&0o022 != 0:
@@ -124,7 +126,7 @@ func checkDir(p string, fi fs.FileInfo) error {
 func checkFile(p string, fi fs.FileInfo) error {
 	switch {
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("cache file %s is %s, not a regular file: the cache holds only what rootfs-synth made there; remove it", quote(p), typeName(fi))
+		return fmt.Errorf("cache file %s is %s, not a regular file: the cache holds only what rootfs-synth made there; remove it", quote(p), unixmode.Kind(fi.Mode()))
 	case !trusted(owner(fi)):
 		return notMine("cache file", p, fi)
 	case fi.Mode().Perm()&0o022 != 0:
@@ -143,23 +145,6 @@ func links(fi fs.FileInfo) uint64 {
 		return uint64(st.Nlink)
 	}
 	return 1
-}
-
-func typeName(fi fs.FileInfo) string {
-	switch t := fi.Mode().Type(); {
-	case t&fs.ModeSymlink != 0:
-		return "a symlink"
-	case t&fs.ModeDir != 0:
-		return "a directory"
-	case t&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case t&fs.ModeSocket != 0:
-		return "a socket"
-	case t&fs.ModeDevice != 0:
-		return "a device"
-	default:
-		return "mode " + t.String()
-	}
 }
 
 // openNoFollow opens path for reading without following a symlink in its

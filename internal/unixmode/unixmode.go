@@ -98,3 +98,26 @@ func DecodePerm(v uint32) fs.FileMode {
 	}
 	return m
 }
+
+// Kind names m's file type for a message, with its article: "a regular
+// file", "a directory", "a symbolic link", "a FIFO", "a socket", "a
+// character device", "a block device".
+func Kind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "a special file (" + m.Type().String() + ")"
+}
