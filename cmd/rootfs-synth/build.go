@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -15,30 +14,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/rootfs-synth/rootfs-synth/ext4img"
-	"github.com/rootfs-synth/rootfs-synth/files"
-	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
-	"github.com/rootfs-synth/rootfs-synth/provision"
 )
-
-// Defaults of the build, as the shell builder it replaces had them.
-const (
-	defaultBranch    = "v3.23"
-	defaultMirror    = "https://dl-cdn.alpinelinux.org/alpine"
-	defaultImageName = "alpine-agentic.ext4"
-
-	// noShrinkHeadroomBytes and noShrinkHeadroomInodes are the free space
-	// of an image built with --no-shrink: what the shell builder's
-	// over-allocation left before it shrank the image. Free blocks are
-	// holes in the sparse file, so they cost no disk space.
-	noShrinkHeadroomBytes  = 1 << 30
-	noShrinkHeadroomInodes = 65536
-)
-
-// mirrorRepositories are the repositories of a mirror for a branch, in
-// the order apk prefers them.
-var mirrorRepositories = []string{"main", "community"}
 
 // buildFlags are the flags of `rootfs-synth [flags]`: the shell builder's,
 // then ours.
@@ -48,12 +26,12 @@ func buildFlags() []cli.Flag {
 			Name: "no-shrink",
 			Usage: fmt.Sprintf("do not right-size the image: keep %d GiB of free blocks and %d free inodes "+
 				"(holes in the sparse file, so no disk space); default: the tree plus %d MiB and %d inodes",
-				noShrinkHeadroomBytes>>30, noShrinkHeadroomInodes, ext4img.DefaultHeadroomBytes>>20, ext4img.DefaultHeadroomInodes),
+				build.NoShrinkHeadroomBytes>>30, build.NoShrinkHeadroomInodes, ext4img.DefaultHeadroomBytes>>20, ext4img.DefaultHeadroomInodes),
 		},
 		&cli.StringFlag{
 			Name:  "image-name",
 			Usage: "image file `NAME` under ~/.sbx/images (the directory is created)",
-			Value: defaultImageName,
+			Value: build.DefaultImageName,
 		},
 		&cli.StringFlag{
 			Name:    "output",
@@ -78,50 +56,30 @@ func buildFlags() []cli.Flag {
 	return flags
 }
 
-// builder holds everything one build needs, read from the flags before
-// any work starts, so that bad input fails before anything is fetched.
-type builder struct {
-	sel      *selection
-	client   *apk.Client
-	storeDir string
-	output   string
-	sudo     *owner // give created files to this user (run under sudo)
-
-	imageOpts      ext4img.Options
-	overlays       []fs.FS
-	sourceDate     time.Time
-	authorizedKeys []byte
-	hostname       string
-	rootShell      string // root's login shell: the session-env wrapper of the built-in files
-	strict         bool
-	reportPath     string
-
-	ui     *ui
-	stdout io.Writer // the closing summary
-	phases []PhaseReport
-
-	// provisionTree is provision.Provision; tests of the other steps
-	// give a stand-in.
-	provisionTree func(context.Context, provision.Options) (*provision.Result, error)
-}
-
-// runBuild is the action of `rootfs-synth [flags]`.
+// runBuild is the action of `rootfs-synth [flags]`: the flags as
+// build.Options, build.Run, and what a person sees of it.
 func runBuild(cCtx *cli.Context) error {
 	if cCtx.NArg() > 0 {
 		return cli.Exit(fmt.Sprintf("unexpected argument %q: the build takes flags only (commands: %s)",
 			cCtx.Args().First(), strings.Join(commandNames(cCtx.App), ", ")), 2)
 	}
 	ctx := cCtx.Context // canceled by a signal (main's interruptContext)
-	b, err := newBuilder(cCtx)
+	u := newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose"))
+	opts, err := buildOptions(cCtx)
 	if err != nil {
-		return oneLine(err)
+		return flagError(err, cCtx.String("lock"))
 	}
-	err = build(ctx, b)
-	b.ui.close()
+	opts.Progress, opts.Logger = u.event, u.logger()
+	res, err := build.Run(ctx, opts)
+	u.close()
 	if cause := context.Cause(ctx); cause != nil && err != nil {
 		return fmt.Errorf("%w; no image written", cause)
 	}
-	return oneLine(err)
+	if err != nil {
+		return flagError(err, cCtx.String("lock"))
+	}
+	u.summary(cCtx.App.Writer, res.Report)
+	return nil
 }
 
 // oneLine makes err print as one line: an errors.Join (the indexes of
@@ -201,119 +159,48 @@ func signalName(s os.Signal) string {
 	return s.String()
 }
 
-// newBuilder reads and checks the flags.
-func newBuilder(cCtx *cli.Context) (*builder, error) {
-	b := &builder{
-		ui:         newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose")),
-		stdout:     cCtx.App.Writer,
-		hostname:   cCtx.String("hostname"),
-		strict:     cCtx.Bool("strict"),
-		reportPath: cCtx.String("report"),
-		imageOpts:  ext4img.Options{NoJournal: cCtx.Bool("no-journal")},
-
-		provisionTree: provision.Provision,
+// buildOptions are the build.Options of the flags, with the files they
+// name read.
+func buildOptions(cCtx *cli.Context) (build.Options, error) {
+	opts, err := selectionOptions(cCtx)
+	if err != nil {
+		return opts, err
 	}
-	// Flag-only checks first: a usage error must not wait for anything.
-	if err := checkHostname(b.hostname); err != nil {
-		return nil, err
-	}
-	var err error
-	if b.output, err = outputPath(cCtx); err != nil {
-		return nil, err
-	}
-	if b.reportPath != "" && sameFile(b.reportPath, b.output) {
-		return nil, usageError("--report %q is the image (%q): give the report a file of its own", b.reportPath, b.output)
+	opts.Hostname = cCtx.String("hostname")
+	opts.Strict = cCtx.Bool("strict")
+	opts.Report = cCtx.String("report")
+	opts.NoJournal = cCtx.Bool("no-journal")
+	opts.NoShrink = cCtx.Bool("no-shrink")
+	if opts.Output, err = outputPath(cCtx); err != nil {
+		return opts, err
 	}
 	if s := cCtx.String("size"); s != "" {
-		if b.imageOpts.Size, err = parseSize(s); err != nil {
-			return nil, usageError("parsing --size: %v", err)
+		if opts.Size, err = parseSize(s); err != nil {
+			return opts, usageError("parsing --size: %v", err)
 		}
 	}
-	if b.sel, err = newSelection(cCtx); err != nil {
-		return nil, err
+	if opts.Time, err = sourceDateEpoch(); err != nil {
+		return opts, err
 	}
-	if b.client, err = b.sel.client(cCtx, b.ui.logger()); err != nil {
-		return nil, err
-	}
-	b.client.Progress = b.ui.download
-	b.storeDir = filepath.Join(b.client.CacheDir, "unpacked")
-
-	if cCtx.Bool("no-shrink") && b.imageOpts.Size == 0 {
-		b.imageOpts.HeadroomBlocks = noShrinkHeadroomBytes / 4096
-		b.imageOpts.HeadroomInodes = noShrinkHeadroomInodes
-	}
-	if b.sourceDate, err = sourceDateEpoch(); err != nil {
-		return nil, err
-	}
-	if b.sourceDate.IsZero() && b.sel.lock != nil && b.sel.lock.SourceDateEpoch > 0 {
-		b.sourceDate = time.Unix(b.sel.lock.SourceDateEpoch, 0)
-	}
-	b.overlays = []fs.FS{files.FS()}
-	b.rootShell = files.RootShell
 	for _, dir := range cCtx.Generic("files").(*lineList).values {
 		st, err := os.Stat(dir)
 		if err != nil {
-			return nil, fmt.Errorf("reading --files directory: %w", err)
+			return opts, fmt.Errorf("reading --files directory: %w", err)
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("reading --files directory: %s is not a directory", dir)
+			return opts, fmt.Errorf("reading --files directory: %s is not a directory", dir)
 		}
-		b.overlays = append(b.overlays, filesDir{os.DirFS(dir).(fs.ReadLinkFS), dir})
+		opts.Files = append(opts.Files, filesDir{os.DirFS(dir).(fs.ReadLinkFS), dir})
 	}
 	if f := cCtx.String("authorized-keys"); f != "" {
-		if b.authorizedKeys, err = readFlagFile("--authorized-keys", f, maxAuthorizedKeysSize); err != nil {
-			return nil, err
+		if opts.AuthorizedKeys, err = readFlagFile("--authorized-keys", f, maxAuthorizedKeysSize); err != nil {
+			return opts, err
 		}
 	}
-	if b.sudo, err = sudoOwner(); err != nil {
-		return nil, err
+	if opts.Owner, err = sudoOwner(); err != nil {
+		return opts, err
 	}
-	if err := b.prepareOutputDir(); err != nil {
-		return nil, err
-	}
-	if b.reportPath != "" {
-		// Checked now like the output, so that a report that cannot be
-		// written fails before the work, not after it.
-		if err := b.mkdirAll(filepath.Dir(b.reportPath)); err != nil {
-			return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
-		}
-		if err := checkOutputFile("--report", b.reportPath); err != nil {
-			return nil, err
-		}
-		if err := probeWritable(filepath.Dir(b.reportPath), b.reportPath); err != nil {
-			return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
-		}
-		// Again now that both directories exist: through a link that
-		// dangled before they were made, both may name one file.
-		if sameFile(b.reportPath, b.output) {
-			return nil, usageError("--report %q is the image (%q): give the report a file of its own", b.reportPath, b.output)
-		}
-	}
-	return b, nil
-}
-
-// checkHostname refuses a --hostname the guest's hostname(1) would: it
-// must be dot-separated labels of letters, digits and inner hyphens, at
-// most 63 bytes each and 253 in all (RFC 1123). "" means none.
-func checkHostname(h string) error {
-	if h == "" {
-		return nil
-	}
-	bad := len(h) > 253
-	for _, label := range strings.Split(h, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			bad = true
-		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-				bad = true
-			}
-		}
-	}
-	if bad {
-		return cli.Exit(fmt.Sprintf("--hostname %q: want letters, digits and hyphens in dot-separated labels (RFC 1123)", h), 2)
-	}
-	return nil
+	return opts, nil
 }
 
 // outputPath is -o, or --image-name under ~/.sbx/images.
@@ -329,43 +216,6 @@ func outputPath(cCtx *cli.Context) (string, error) {
 		return "", fmt.Errorf("finding the home directory for ~/.sbx/images (give -o): %w", err)
 	}
 	return imagePath(home, cCtx.String("image-name"))
-}
-
-// sameFile reports whether paths a and b name one file: the same name in
-// the same directory as the kernel resolves it (symlinks, and ".." after
-// them), or two names of one existing file (a symlink to it, a hard link).
-func sameFile(a, b string) bool {
-	if resolveDir(a) == resolveDir(b) {
-		return true
-	}
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(sa, sb)
-}
-
-// pathSeparators are what ends a directory in a path: '/' everywhere, and
-// the OS's own.
-const pathSeparators = "/" + string(filepath.Separator)
-
-// resolveDir is p with its directory resolved as the kernel would, when
-// the directory exists: not filepath.Dir or Abs, which clean "link/.." away
-// as text where the kernel goes up from the link's target.
-func resolveDir(p string) string {
-	dir, base := ".", p
-	if i := strings.LastIndexAny(p, pathSeparators); i >= 0 {
-		dir, base = p[:i+1], p[i+1:]
-	}
-	if !filepath.IsAbs(dir) {
-		wd, err := os.Getwd()
-		if err != nil {
-			return p
-		}
-		dir = wd + string(filepath.Separator) + dir
-	}
-	if r, err := filepath.EvalSymlinks(dir); err == nil {
-		return filepath.Join(r, base)
-	}
-	return filepath.Clean(dir + string(filepath.Separator) + base)
 }
 
 // imagePath is where --image-name puts the image: the shell builder's
@@ -390,53 +240,10 @@ func sourceDateEpoch() (time.Time, error) {
 	return time.Unix(sec, 0).UTC(), nil
 }
 
-// prepareOutputDir creates the output's directory and proves it writable
-// before anything is fetched, so an unwritable target fails in a second,
-// not after the downloads.
-func (b *builder) prepareOutputDir() error {
-	dir := filepath.Dir(b.output)
-	if err := b.mkdirAll(dir); err != nil {
-		return fmt.Errorf("creating the output directory: %w", err)
-	}
-	// A regular file or nothing: a symlink, device node, directory or
-	// FIFO is refused, never replaced (as mkfs does).
-	if err := imagefile.Check(b.output); err != nil {
-		return err
-	}
-	if err := probeWritable(dir, b.output); err != nil {
-		return fmt.Errorf("writing image %s: %w", b.output, err)
-	}
-	return nil
-}
-
-// mkdirAll creates dir and its missing parents, owned by the invoking
-// user when run under sudo.
-func (b *builder) mkdirAll(dir string) error {
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
-			break
-		}
-		missing = append(missing, d)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, d := range missing {
-		if err := b.sudo.chown(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// owner is a user to give created files to.
-type owner struct{ uid, gid int }
-
 // sudoOwner returns the user who ran `sudo rootfs-synth`, so that, as
 // with the shell builder, ~/.sbx/images and the image belong to them; nil
 // when not run as root under sudo.
-func sudoOwner() (*owner, error) {
+func sudoOwner() (*build.Owner, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
@@ -449,14 +256,7 @@ func sudoOwner() (*owner, error) {
 	if err1 != nil || err2 != nil {
 		return nil, fmt.Errorf("reading SUDO_UID/SUDO_GID %q/%q: want numbers", u, g)
 	}
-	return &owner{uid, gid}, nil
-}
-
-func (o *owner) chown(path string) error {
-	if o == nil {
-		return nil
-	}
-	return os.Lchown(path, o.uid, o.gid)
+	return &build.Owner{UID: uid, GID: gid}, nil
 }
 
 // filesDir is a --files directory, named so in provision's errors.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -85,7 +86,7 @@ func TestBuildImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rep, err := ReadReport(f)
+	rep, err := build.ReadReport(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/rootfs-synth/rootfs-synth/provision"
 )
 
@@ -20,7 +21,7 @@ func TestFetchLock(t *testing.T) {
 	q1 := func(c []byte) string { return "Q1" + base64.StdEncoding.EncodeToString(c) }
 	writeReport := func(name string, pkgs []provision.PackageReport) string {
 		t.Helper()
-		rep := &Report{Arch: "x86_64", World: []string{"app"}, Packages: pkgs}
+		rep := &build.Report{Arch: "x86_64", World: []string{"app"}, Packages: pkgs}
 		p := filepath.Join(m.home, name)
 		f, err := os.Create(p)
 		if err != nil {

@@ -12,8 +12,7 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
-	"github.com/rootfs-synth/rootfs-synth/apk"
-	"github.com/rootfs-synth/rootfs-synth/provision"
+	"github.com/rootfs-synth/rootfs-synth/build"
 )
 
 // Verbosity levels of the ui.
@@ -37,13 +36,15 @@ type ui struct {
 	open []*mpb.Bar    // bars of the running phase not yet complete
 
 	// downloads (calls from apk.Client are serialized)
-	dlDone   map[string]int64
-	dlBar    map[string]*mpb.Bar
-	dlTotal  *mpb.Bar
-	dlCached map[string]bool // name-version of the packages already in the cache
+	dlDone  map[string]int64
+	dlBar   map[string]*mpb.Bar
+	dlTotal *mpb.Bar
 
-	// provisioning: one bar per provision.Event.Phase
+	// provisioning: one bar per step of provision's
 	provBar map[string]*mpb.Bar
+
+	// the image write: one byte bar per step of the pipeline's
+	imageBars map[string]func(int64)
 }
 
 // newUI makes the ui for stderr w.
@@ -164,30 +165,68 @@ func (u *ui) endBars(ok bool) {
 	bars.Wait()
 }
 
-// startFetch begins the download phase of pkgs, of which those named in
-// cached are in the cache already (they get no bar of their own).
-func (u *ui) startFetch(pkgs []*apk.Package, cached map[string]bool) {
-	var total int64
-	for _, p := range pkgs {
-		total += p.Size
+// event is the build's progress callback: a line per phase (bars on a
+// terminal while it runs), and with -v a line per package and step.
+func (u *ui) event(e build.Event) {
+	switch {
+	case e.Retry != nil:
+		u.endBars(false)
+		u.logf("%v; provisioning again from the verified packages", e.Retry)
+	case e.Stats != nil: // a phase's end
+		u.endBars(true)
+		u.phaseEnd(e)
+	case e.Step == "" && e.Package == "" && e.Elapsed == 0: // a phase's start
+		u.phaseStart(e)
+	case e.Phase == "fetch":
+		u.download(e)
+	case e.Phase == "provision":
+		u.provisionStep(e)
+	case e.Phase == "write":
+		u.imageStep(e)
 	}
-	u.dlDone = make(map[string]int64, len(pkgs))
-	u.dlBar = make(map[string]*mpb.Bar)
-	u.dlCached = cached
-	u.startBars()
-	u.dlTotal = u.addBar("download", total, true, mpb.BarPriority(1<<30))
 }
 
-// download is the apk.Client's progress callback: a bar per package in
-// flight and one for the total on a terminal, a line per package with -v.
-func (u *ui) download(p apk.Progress) {
+func (u *ui) phaseStart(e build.Event) {
+	switch e.Phase {
+	case "fetch":
+		u.dlDone = make(map[string]int64)
+		u.dlBar = make(map[string]*mpb.Bar)
+		u.startBars()
+		u.dlTotal = u.addBar("download", e.Total, true, mpb.BarPriority(1<<30))
+	case "provision", "write":
+		u.startBars()
+		u.imageBars = map[string]func(int64){}
+	}
+}
+
+func (u *ui) phaseEnd(e build.Event) {
+	s, took := e.Stats, roundDuration(e.Elapsed)
+	switch e.Phase {
+	case "resolve":
+		u.logf("resolve: %d packages (%s) from %d repositories in %s", s.Packages, sizeString(s.Bytes), s.Repositories, took)
+	case "fetch":
+		u.logf("fetch: %d packages, %d from the cache, %s downloaded, in %s", s.Packages, s.Cached, sizeString(s.Bytes), took)
+	case "provision":
+		for _, sc := range s.NotReproduced {
+			u.debugf("provision: %s %s not reproduced: %s", sc.Package, sc.Script, sc.Why)
+		}
+		u.logf("provision: %d files (%s) in %s; %d package scripts not reproduced (see --report)",
+			s.Files, sizeString(s.Bytes), took, len(s.NotReproduced))
+	case "write":
+		u.logf("write: %s in %s", s.Path, took)
+	}
+}
+
+// download shows a package's download: a bar per package in flight and
+// one for the total on a terminal, a line per package with -v.
+func (u *ui) download(p build.Event) {
 	prev, seen := u.dlDone[p.Package]
 	u.dlDone[p.Package] = p.Done
 	if u.dlTotal != nil {
 		u.dlTotal.IncrInt64(p.Done - prev)
 	}
 	complete := p.Total > 0 && p.Done >= p.Total
-	if u.dlCached[p.Package] {
+	if p.Cached {
 		if complete {
 			u.debugf("fetch: %s (%s, cached)", p.Package, sizeString(p.Total))
 		}
@@ -207,26 +246,37 @@ func (u *ui) download(p apk.Progress) {
 	}
 }
 
-// provisionEvent is provision's progress callback.
-func (u *ui) provisionEvent(e provision.Event) {
+// provisionStep shows provision's steps: a bar per step.
+func (u *ui) provisionStep(e build.Event) {
 	if e.Elapsed > 0 { // the step's end
-		u.debugf("provision: %s in %s", e.Phase, roundDuration(e.Elapsed))
+		u.debugf("provision: %s in %s", e.Step, roundDuration(e.Elapsed))
 		return
 	}
 	if u.provBar == nil {
 		u.provBar = make(map[string]*mpb.Bar)
 	}
-	b, ok := u.provBar[e.Phase]
+	b, ok := u.provBar[e.Step]
 	if !ok && e.Total > 0 {
-		b = u.addBar(e.Phase, int64(e.Total), false)
-		u.provBar[e.Phase] = b
+		b = u.addBar(e.Step, e.Total, false)
+		u.provBar[e.Step] = b
 	}
 	if b != nil {
-		b.SetCurrent(int64(e.Done))
+		b.SetCurrent(e.Done)
 	}
 	if e.Package != "" {
-		u.debugf("%s: %s (%d/%d)", e.Phase, e.Package, e.Done, e.Total)
+		u.debugf("%s: %s (%d/%d)", e.Step, e.Package, e.Done, e.Total)
 	}
+}
+
+// imageStep shows the image pipeline's steps as byte bars of the raw
+// image's size, a bar per step as it starts.
+func (u *ui) imageStep(e build.Event) {
+	bar, ok := u.imageBars[e.Step]
+	if !ok {
+		bar = u.byteBar(e.Step, e.Total)
+		u.imageBars[e.Step] = bar
+	}
+	bar(e.Done)
 }
 
 // byteBar returns a function that sets the done bytes of a new bar.
@@ -240,17 +290,3 @@ func (u *ui) byteBar(name string, total int64) func(done int64) {
 
 // close ends whatever bars still run (after an error or an interrupt).
 func (u *ui) close() { u.endBars(false) }
-
-// sizeString prints a byte count for people: "1.5 MiB".
-func sizeString(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}

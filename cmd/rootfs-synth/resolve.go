@@ -150,8 +150,7 @@ func apkClient(cCtx *cli.Context, arch string) (*apk.Client, error) {
 	}
 	stderr := cCtx.App.ErrWriter
 	if cCtx.Bool("allow-untrusted") {
-		fmt.Fprintln(stderr, "WARNING: --allow-untrusted: indexes that are unsigned or signed by an unknown key are ACCEPTED;")
-		fmt.Fprintln(stderr, "WARNING: whoever can change them chooses what gets installed.")
+		warnUntrusted(stderr)
 	}
 	c := &apk.Client{
 		CacheDir:       cCtx.String("cache-dir"),
@@ -165,6 +164,12 @@ func apkClient(cCtx *cli.Context, arch string) (*apk.Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// warnUntrusted says on w what --allow-untrusted gives up.
+func warnUntrusted(w io.Writer) {
+	fmt.Fprintln(w, "WARNING: --allow-untrusted: indexes that are unsigned or signed by an unknown key are ACCEPTED;")
+	fmt.Fprintln(w, "WARNING: whoever can change them chooses what gets installed.")
 }
 
 // newLogger logs warnings to w as "level=WARN msg=... key=value" lines,

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/rootfs-synth/rootfs-synth/build"
 )
 
 // versionCommand is `rootfs-synth version`.
@@ -46,5 +48,5 @@ func versionText() string {
 		}
 	}
 	return fmt.Sprintf("rootfs-synth %s\nrevision: %s%s\ngo: %s %s/%s\ndefault branch: %s\n",
-		version, revision, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH, defaultBranch)
+		version, revision, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH, build.DefaultBranch)
 }

@@ -1,4 +1,4 @@
-package main
+package build
 
 import (
 	"encoding/json"
@@ -11,11 +11,10 @@ import (
 )
 
 // Report is the build report: what was installed and done, and what was
-// not. It doubles as a lock file (see Report.LockedWorld). The records of
-// what was installed and done are provision's (provision.Result); the
-// build adds what was asked for, the image and the phases. The names are
-// exported, unusually for package main, because they are the ones the
-// importable build package (issue 13) is to take over as they are.
+// not. It doubles as a lock (Options.Lock, see Report.LockedWorld). The
+// records of what was installed and done are provision's
+// (provision.Result); the build adds what was asked for, the image and
+// the phases. Its JSON is the report file's, read back by ReadReport.
 type Report struct {
 	Arch            string                    `json:"arch"`
 	World           []string                  `json:"world"`
@@ -52,23 +51,6 @@ type PhaseReport struct {
 	Name    string        `json:"name"`
 	Seconds float64       `json:"seconds"`
 	Steps   []PhaseReport `json:"steps,omitempty"`
-}
-
-// newReport is the report of a build that provisioned res: what b asked
-// for, and what provision installed and did.
-func (b *builder) newReport(res *provision.Result) *Report {
-	rep := &Report{
-		Arch: b.client.Arch, Repositories: b.sel.guestRepositories(),
-		Packages: res.Packages, Scripts: res.Scripts, Users: res.Users, Groups: res.Groups,
-		Files: res.Files, UnpackedBytes: res.UnpackedBytes,
-	}
-	if !b.sourceDate.IsZero() {
-		rep.SourceDateEpoch = b.sourceDate.Unix()
-	}
-	for _, d := range b.sel.requested {
-		rep.World = append(rep.World, d.String())
-	}
-	return rep
 }
 
 // ReadReport parses a build report written by WriteJSON, e.g. for --lock.

@@ -1,0 +1,49 @@
+package build
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
+)
+
+func TestMirrorPath(t *testing.T) {
+	tests := []struct {
+		source, want string
+	}{
+		{"https://dl-cdn.alpinelinux.org/alpine/v3.23/main/x86_64/APKINDEX.tar.gz", "v3.23/main/x86_64"},
+		{"http://127.0.0.1:8080/v3.23/community/x86_64/APKINDEX.tar.gz", "v3.23/community/x86_64"},
+		{"file:///srv/mirror/edge/testing/x86_64/APKINDEX.tar.gz", "edge/testing/x86_64"},
+		{"https://example.com/main/x86_64/APKINDEX.tar.gz", ""},                          // no branch
+		{"https://example.com/v3.23/main/aarch64/APKINDEX.tar.gz", ""},                   // another arch
+		{"https://example.com/v3.23/main/x86_64/Packages.adb", ""},                       // not a v2 index
+		{"https://example.com/x/v3.23/main/x86_64/APKINDEX.tar.gz", "v3.23/main/x86_64"}, // deeper base
+		{"https://example.com/../../x86_64/APKINDEX.tar.gz", ""},                         // would climb out of --dest
+		{"file:///srv/v3.23/../x86_64/APKINDEX.tar.gz", ""},
+		{"https://example.com/v3.23/./x86_64/APKINDEX.tar.gz", ""},
+	}
+	for _, tt := range tests {
+		got, err := mirrorPath(&apk.Index{Source: tt.source}, "x86_64")
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("mirrorPath(%q) = %q, %v, want %q", tt.source, got, err, tt.want)
+		}
+	}
+}
+
+func TestCheckHostname(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"", true}, {"sandbox", true}, {"sbx-01.example.com", true}, {"a", true},
+		{"-sandbox", false}, {"sandbox-", false}, {"a..b", false}, {"sand box", false},
+		{"a/b", false}, {"host\nname", false}, {strings.Repeat("a", 64), false},
+	}
+	for _, tt := range tests {
+		err := checkHostname(tt.in)
+		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrUsage) {
+			t.Errorf("checkHostname(%q) = %v, want ok %v (else a usage error)", tt.in, err, tt.ok)
+		}
+	}
+}
