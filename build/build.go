@@ -11,18 +11,22 @@
 // The zero Options build what the shell builder it replaces built: the
 // balanced profile from Alpine v3.23's main and community on the official
 // mirror, for the host's arch, into ~/.sbx/images/alpine-agentic.ext4.
-// Options that cannot work fail before anything is fetched or created,
-// with an *OptionError; those that are the caller's mistake, not the
-// machine's, also match ErrUsage.
+// Options that cannot work fail, most before anything is fetched or
+// created, with an error that matches ErrUsage; an *OptionError names the
+// field (a lock that does not match its repositories is found only once
+// their indexes are read).
 //
 // Run never prints: progress goes to Options.Progress, the library's
 // warnings to Options.Logger, and what was built comes back as the Result.
 // Reading files a person names (a profile file, keys, a lock) is the
 // caller's: Options take their contents.
 //
-// Left out on purpose: reading the environment (SOURCE_DATE_EPOCH and
-// SUDO_UID are the command's to turn into Options.Time and Options.Owner),
-// signals (cancel ctx), and any image format but ext4.
+// Left out on purpose: SOURCE_DATE_EPOCH and the owner of the outputs
+// under sudo are the caller's to turn into Options.Time and Options.Owner
+// (the environment is read only for the defaults of the home and cache
+// directories, and by the cache check, which trusts SUDO_UID's files under
+// sudo: see internal/privdir); signals (cancel ctx); any image format but
+// ext4.
 package build
 
 import (
@@ -204,8 +208,9 @@ func usagef(format string, args ...any) error { return usage(fmt.Sprintf(format,
 // Run builds the image that opts describe. The report, when asked for,
 // goes into place before the image does; if the image then cannot
 // follow, the old report is put back, so a failed build leaves both
-// outputs as they were. A cancelled ctx stops the build at its next
-// check and leaves nothing behind; the error then wraps context.Cause.
+// outputs as they were (directories it made for them stay). A cancelled
+// ctx stops the build at its next check and leaves no temporary file; the
+// error then wraps context.Cause(ctx).
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	b, err := newBuilder(opts)
 	if err != nil {
@@ -213,6 +218,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	rep, err := b.run(ctx)
 	if err != nil {
+		// Some steps (provision's) report a cancellation as
+		// context.Canceled, not its cause.
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+			return nil, fmt.Errorf("%w (%w)", cause, err)
+		}
 		return nil, err
 	}
 	return &Result{Report: rep}, nil

@@ -2,10 +2,12 @@ package build_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
@@ -79,4 +81,34 @@ func writeMirror(dir string) (*apk.KeyRing, error) {
 		}
 	}
 	return key.KeyRing(), nil
+}
+
+// TestRunCanceledInProvision: a build canceled while the tree is
+// provisioned returns an error that wraps the cancellation's cause, as it
+// does when canceled in the fetch or the image write, and writes no image.
+func TestRunCanceledInProvision(t *testing.T) {
+	dir := t.TempDir()
+	keys, err := writeMirror(filepath.Join(dir, "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("interrupted by SIGTERM")
+	out := filepath.Join(dir, "alpine.ext4")
+	_, err = build.Run(ctx, build.Options{
+		Profile: "none", Packages: []string{"hello"}, Arch: "x86_64",
+		Mirrors: []string{filepath.Join(dir, "mirror")}, Keys: keys, Offline: true,
+		CacheDir: filepath.Join(dir, "cache"), Output: out,
+		Progress: func(e build.Event) {
+			if e.Phase == "provision" {
+				cancel(cause)
+			}
+		},
+	})
+	if !errors.Is(err, cause) {
+		t.Errorf("Run canceled in provision = %v, want an error wrapping %q", err, cause)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("Run canceled in provision wrote %s", out)
+	}
 }

@@ -208,10 +208,10 @@ func (s *selection) readLock(rep *Report, arch string) error {
 		s.arch = rep.Arch
 	}
 	var err error
-	if s.world, err = rep.LockedWorld(); err != nil {
+	if s.world, err = rep.lockedWorld(); err != nil {
 		return err
 	}
-	if s.requested, err = rep.RequestedWorld(); err != nil {
+	if s.requested, err = rep.requestedWorld(); err != nil {
 		return err
 	}
 	s.lock = rep
@@ -297,7 +297,7 @@ func newClient(opts Options, arch string) (*apk.Client, error) {
 	keys, err := apk.AlpineKeys(arch)
 	if err != nil {
 		if opts.Keys == nil && !opts.AllowUntrusted {
-			return nil, &OptionError{Option: "Keys", Err: fmt.Errorf("%w; give keys for this arch", err)}
+			return nil, &OptionError{Option: "Arch", Value: arch, Err: fmt.Errorf("%w; give Keys for this arch", err)}
 		}
 		keys = apk.NewKeyRing()
 	}

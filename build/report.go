@@ -11,7 +11,7 @@ import (
 )
 
 // Report is the build report: what was installed and done, and what was
-// not. It doubles as a lock (Options.Lock, see Report.LockedWorld). The
+// not. It doubles as a lock (Options.Lock, see Report.lockedWorld). The
 // records of what was installed and done are provision's
 // (provision.Result); the build adds what was asked for, the image and
 // the phases. Its JSON is the report file's, read back by ReadReport.
@@ -53,7 +53,7 @@ type PhaseReport struct {
 	Steps   []PhaseReport `json:"steps,omitempty"`
 }
 
-// ReadReport parses a build report written by WriteJSON, e.g. for --lock.
+// ReadReport parses a build report written by WriteJSON, to build it again with Options.Lock.
 func ReadReport(r io.Reader) (*Report, error) {
 	var rep Report
 	dec := json.NewDecoder(r)
@@ -75,11 +75,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// LockedWorld returns one atom per reported package that pins it to the
+// lockedWorld returns one atom per reported package that pins it to the
 // exact build the report names ("name><Q1..."), so that solving them
 // selects the same packages again, or fails when a repository no longer
 // has one of them.
-func (r *Report) LockedWorld() ([]apk.Dependency, error) {
+func (r *Report) lockedWorld() ([]apk.Dependency, error) {
 	var world []apk.Dependency
 	for _, p := range r.Packages {
 		if !strings.HasPrefix(p.Checksum, "Q1") {
@@ -94,9 +94,9 @@ func (r *Report) LockedWorld() ([]apk.Dependency, error) {
 	return world, nil
 }
 
-// RequestedWorld returns the report's world atoms (what /etc/apk/world
+// requestedWorld returns the report's world atoms (what /etc/apk/world
 // holds), for a build pinned to it.
-func (r *Report) RequestedWorld() ([]apk.Dependency, error) {
+func (r *Report) requestedWorld() ([]apk.Dependency, error) {
 	var world []apk.Dependency
 	for _, a := range r.World {
 		d, err := apk.ParseWorldAtom(a) // as strict as -p: the lock is a person's input too

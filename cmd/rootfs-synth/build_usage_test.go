@@ -28,8 +28,12 @@ func TestBuildUsageErrors(t *testing.T) {
 		{"hostname", []string{"--hostname", "bad host"}, `--hostname "bad host"`},
 		{"branch", []string{"--branch", "v3.23/main"}, `--branch "v3.23/main"`},
 		{"lock and packages", []string{"--lock", "r.json", "-p", "git"}, "--lock builds exactly the locked packages"},
-		{"nothing to install", []string{"--profile", "none"}, "nothing to install"},
-		{"no repository", []string{"--profile", "none", "-p", "app", "--mirror", "none"}, "no repository"},
+		// The whole sentences, as the command said them before the build
+		// moved into package build (issue 13: behaviour unchanged).
+		{"nothing to install", []string{"--profile", "none"}, "rootfs-synth: nothing to install: --profile none and no --packages"},
+		{"no repository", []string{"--profile", "none", "-p", "app", "--mirror", "none"}, "rootfs-synth: --mirror none and no --repository: no repository to install from"},
+		{"report is the image", []string{"--profile", "none", "-p", "app", "-o", "x.ext4", "--report", "x.ext4"}, `--report "x.ext4" is the image (`},
+		{"packages all separators", []string{"--profile", "none", "-p", " , "}, "flag -p: empty value"},
 		{"size", []string{"--profile", "none", "-p", "app", "--size", "12Q"}, "parsing --size"},
 		{"malformed atom", []string{"--profile", "none", "-p", "musl>>=1"}, `"musl>>=1"`},
 		{"folded operator in a list", []string{"--profile", "none", "-p", "app,base=>1"}, `"base=>1"`},

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -61,6 +60,12 @@ func selectionOptions(cCtx *cli.Context) (build.Options, error) {
 		opts.Arch = cCtx.String("arch")
 	}
 	packages := packageAtoms(cCtx.StringSlice("packages"))
+	if len(cCtx.StringSlice("packages")) > 0 && len(packages) == 0 {
+		return opts, usageError("flag -p: empty value (leave the flag out for its default)")
+	}
+	if slices.Equal(opts.Mirrors, []string{"none"}) && len(opts.Repositories) == 0 {
+		return opts, usageError("--mirror none and no --repository: no repository to install from")
+	}
 	if lock := cCtx.String("lock"); lock != "" {
 		if cCtx.IsSet("profile") || len(packages) > 0 {
 			return opts, usageError("--lock builds exactly the locked packages: give it without --profile and --packages")
@@ -78,11 +83,20 @@ func selectionOptions(cCtx *cli.Context) (build.Options, error) {
 			return opts, err
 		}
 		opts.Profile, opts.Packages = profile, append(atoms, packages...)
+		if opts.Profile == "none" && len(opts.Packages) == 0 {
+			return opts, usageError("nothing to install: --profile none and no --packages")
+		}
 	}
 	if dir := cCtx.String("keys-dir"); dir != "" {
 		opts.Keys = apk.NewKeyRing()
 		if err := opts.Keys.AddDir(dir); err != nil {
 			return opts, fmt.Errorf("--keys-dir: %w", err)
+		}
+	}
+	if opts.Keys == nil && !opts.AllowUntrusted && opts.Lock == nil {
+		// Said here as the flags say it; build.Run would name Options.Keys.
+		if _, err := apk.AlpineKeys(orHost(opts.Arch)); err != nil {
+			return opts, fmt.Errorf("%w; give --keys-dir for this arch", err)
 		}
 	}
 	if opts.AllowUntrusted {
@@ -158,12 +172,16 @@ func flagError(err error, lockPath string) error {
 	if errors.As(err, &oe) {
 		flag := optionFlags[oe.Option]
 		if oe.Option == "Lock" {
-			flag = "--lock " + strconv.Quote(lockPath)
+			flag = "reading --lock " + lockPath
 		}
 		if flag != "" {
-			named := flag + ": " + oe.Err.Error()
+			sep := ": "
+			if strings.HasPrefix(oe.Err.Error(), "is ") {
+				sep = " " // `--report "x" is the image`
+			}
+			named := flag + sep + oe.Err.Error()
 			if oe.Value != "" {
-				named = fmt.Sprintf("%s %q: %v", flag, oe.Value, oe.Err)
+				named = fmt.Sprintf("%s %q%s%v", flag, oe.Value, sep, oe.Err)
 			}
 			msg = strings.Replace(msg, oe.Error(), named, 1)
 		}
@@ -186,3 +204,11 @@ type renamed struct {
 
 func (r renamed) Error() string { return r.msg }
 func (r renamed) Unwrap() error { return r.err }
+
+// orHost is arch, or the host's when arch is "".
+func orHost(arch string) string {
+	if arch == "" {
+		return apk.HostArch()
+	}
+	return arch
+}

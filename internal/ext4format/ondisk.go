@@ -350,8 +350,11 @@ func DecodeTime(sec, extra uint32) time.Time {
 // EncodeDevice stores a device number in i_block as the kernel does: the
 // old 16-bit encoding in i_block[0] when both numbers are below 256,
 // otherwise the new 32-bit one in i_block[1] (old_encode_dev /
-// new_encode_dev).
+// new_encode_dev). The word not used, and i_block[2], are zeroed, as the
+// kernel's ext4_do_update_inode does, so that re-encoding an inode's
+// device never leaves the old number to be read back.
 func EncodeDevice(block *[60]byte, major, minor uint32) {
+	clear(block[:12])
 	if major < 256 && minor < 256 {
 		le.PutUint32(block[0:], major<<8|minor)
 		return
