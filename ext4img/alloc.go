@@ -317,5 +317,5 @@ func (l *plan) count(p *prepared) {
 	l.AvailableBlocks = max(0, freeBlocks-kernelReserve(l.Blocks))
 	l.FreeInodes = l.Inodes - l.lastIno
 	l.UUID, l.HashSeed = p.uuid, p.seed
-	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.csum, ext4format.UUIDSeed(p.uuid)
+	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.Csum, ext4format.UUIDSeed(p.uuid)
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4dir"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
@@ -59,7 +60,7 @@ type plan struct {
 	plans                    []inodePlan // by inode number
 	opts                     Options
 	fsTime                   time.Time
-	dirGeom                  dirGeometry
+	dirGeom                  ext4dir.Geometry
 	csum                     bool   // metadata_csum
 	csumSeed                 uint32 // s_csum_seed
 	lastIno                  uint32
@@ -96,11 +97,11 @@ func (pl *inodePlan) runs() []run {
 // planMore is the part of a plan only extent trees, hash-tree directories
 // and inodes with xattrs have.
 type planMore struct {
-	runs       []run      // data of more than one extent
-	tree       []uint32   // extent tree blocks: leaves first, then each index level
-	treeLevels []int      // number of tree blocks per level, leaves first
-	htree      *htreePlan // indexed directories only
-	xin        []byte     // in-inode xattr area (from 0xA0), or nil
+	runs       []run          // data of more than one extent
+	tree       []uint32       // extent tree blocks: leaves first, then each index level
+	treeLevels []int          // number of tree blocks per level, leaves first
+	htree      *ext4dir.Htree // indexed directories only
+	xin        []byte         // in-inode xattr area (from 0xA0), or nil
 	xblk       *xattrBlock
 }
 
@@ -196,11 +197,11 @@ type prepared struct {
 	digest   [32]byte
 	uuid     [16]byte
 	seed     [16]byte
-	dirGeom  dirGeometry
+	dirGeom  ext4dir.Geometry
 }
 
 func (w *Writer) prepare() (*prepared, error) {
-	p := &prepared{w: w, bs: w.bs, xblocks: map[string][]*xattrBlock{}, dirGeom: newDirGeometry(w.bs, w.opts.MetadataCsum)}
+	p := &prepared{w: w, bs: w.bs, xblocks: map[string][]*xattrBlock{}, dirGeom: ext4dir.NewGeometry(w.bs, w.opts.MetadataCsum)}
 	// Inode numbers: 1-10 reserved, 2 root, 11 lost+found, then the tree
 	// depth-first in name order; a hard-linked inode gets the number of its
 	// first name in that order.
