@@ -116,6 +116,7 @@ func Open(path string, opts Options) (*Image, error) {
 	}
 	im, err := open(f, path, fi.Size(), opts)
 	if err != nil {
+		unlockFile(f)
 		f.Close()
 		return nil, err
 	}
@@ -145,6 +146,7 @@ func (im *Image) Close() error {
 	if im.osf == nil {
 		return nil
 	}
+	unlockFile(im.osf)
 	err := im.osf.Close()
 	im.osf = nil
 	return err

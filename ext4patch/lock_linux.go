@@ -19,3 +19,11 @@ func lockFile(f *os.File) error {
 	}
 	return err
 }
+
+// unlockFile releases the lock before the file is closed: a child forked
+// meanwhile (by another goroutine, before its exec) shares the open file
+// description, which would otherwise keep the lock until it execs.
+func unlockFile(f *os.File) {
+	lk := unix.Flock_t{Type: unix.F_UNLCK}
+	unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
+}

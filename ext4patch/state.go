@@ -171,6 +171,11 @@ func (im *Image) sbBlock() (uint64, int) {
 func (im *Image) seal() error {
 	for g := range im.dirtyGroups {
 		d := &im.descs[g]
+		if im.hasUninit() {
+			if err := im.setUninit(g, d); err != nil {
+				return err
+			}
+		}
 		if im.csum {
 			if err := im.setBitmapChecksums(d); err != nil {
 				return err
@@ -190,6 +195,33 @@ func (im *Image) seal() error {
 	}
 	clear(im.dirtyGroups)
 	return im.sealSuper(&im.sb)
+}
+
+// setUninit sets the uninit flags and bg_itable_unused as e2fsprogs
+// leaves them (ext2fs_set_gdt_csum), so that e2fsck finds nothing to
+// change: a group with every inode free is INODE_UNINIT, otherwise
+// itable_unused counts the inodes after its last used one; a group with
+// every block free (but the last) is BLOCK_UNINIT.
+func (im *Image) setUninit(g uint32, d *ext4format.GroupDesc) error {
+	if d.FreeBlocks() == im.bpg && g != im.groups-1 {
+		d.Flags |= ext4format.BgBlockUninit
+	}
+	if d.FreeInodes() == im.ipg {
+		d.Flags |= ext4format.BgInodeUninit
+		d.SetItableUnused(im.ipg)
+		return nil
+	}
+	d.Flags &^= ext4format.BgInodeUninit
+	bm, err := im.read(d.InodeBitmap())
+	if err != nil {
+		return err
+	}
+	last := im.ipg
+	for last > 0 && !testBit(bm, uint64(last-1)) {
+		last--
+	}
+	d.SetItableUnused(im.ipg - last)
+	return nil
 }
 
 // setBitmapChecksums sets the checksums of d's bitmaps that are in use
@@ -482,9 +514,6 @@ func (im *Image) allocInode(dir bool) (uint32, error) {
 			im.sb.FreeInodesCount--
 			if dir {
 				d.SetUsedDirs(d.UsedDirs() + 1)
-			}
-			if used := im.ipg - d.ItableUnused(); i+1 > used && im.hasUninit() {
-				d.SetItableUnused(im.ipg - (i + 1))
 			}
 			im.dirtyGroups[g] = true
 			return ino, nil
