@@ -133,6 +133,24 @@ var kinds = []imageKind{
 	writerKind("ext4img-1k", 1024, false, false),
 	mke2fsKind("mke2fs-4k", 4096),
 	mke2fsKind("mke2fs-1k", 1024),
+	journalCsumKind(mke2fsKind("mke2fs-4k-jcsum", 4096)),
+}
+
+// journalCsumKind gives k's image a journal with 64bit and v3 checksums,
+// as a kernel mount leaves one of a metadata_csum filesystem, through
+// debugfs's journal_open -c.
+func journalCsumKind(k imageKind) imageKind {
+	mk := k.make
+	k.make = func(t testing.TB, dir string) string {
+		p := mk(t, dir)
+		c := exec.Command(testenv.Tool(t, "debugfs"), "-w", "-f", "-", p)
+		c.Stdin = strings.NewReader("jo -c\njc\n")
+		if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "csum v3") {
+			t.Fatalf("debugfs jo -c: %v\n%s", err, out)
+		}
+		return p
+	}
+	return k
 }
 
 // model is the tree an image should hold, as ext4check manifests it, with
@@ -229,14 +247,17 @@ func (md *model) manifest() ext4check.Manifest {
 	return md.m
 }
 
-// crashFile is the image in memory behind the patcher: every write after
-// the first budget ones fails (a crash), and the bytes stay as the
-// successful writes left them.
+// crashFile is the image in memory behind the patcher: it takes writes
+// in units of crashUnit bytes (a write of several is several, in order)
+// and fails every unit after the first budget ones, as a crash would
+// stop the disk; the bytes stay as the units written left them.
 type crashFile struct {
 	b      []byte
-	budget int // writes left; negative: unlimited
-	writes int
+	budget int // units left; negative: unlimited
+	writes int // units written
 }
+
+const crashUnit = 4096
 
 func (c *crashFile) ReadAt(p []byte, off int64) (int, error) {
 	if off >= int64(len(c.b)) {
@@ -250,14 +271,18 @@ func (c *crashFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (c *crashFile) WriteAt(p []byte, off int64) (int, error) {
-	if c.budget == 0 {
-		return 0, errCrash
+	n := 0
+	for n < len(p) {
+		if c.budget == 0 {
+			return n, errCrash
+		}
+		if c.budget > 0 {
+			c.budget--
+		}
+		c.writes++
+		n += copy(c.b[off+int64(n):], p[n:min(len(p), n+crashUnit)])
 	}
-	if c.budget > 0 {
-		c.budget--
-	}
-	c.writes++
-	return copy(c.b[off:], p), nil
+	return n, nil
 }
 
 func (c *crashFile) Sync() error {
