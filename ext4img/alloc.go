@@ -119,7 +119,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int6
 	l.itb = uint32(ipg) * inodeSize / bs
 
 	for g := uint32(1); g < groups; g++ {
-		if isBackupGroup(g) {
+		if ext4format.HasSuperBackup(g) {
 			r := run{l.fdb + g*l.bpg, 1 + l.gdtBlocks}
 			if r.start+r.len > total {
 				return nil, int64(r.start + r.len + 1)

@@ -216,7 +216,7 @@ func TestSmallLastGroup(t *testing.T) {
 					t.Errorf("Layout(%d blocks of %d) = %v", blocks, bs, err)
 					continue
 				}
-				if l.Blocks != blocks && !isBackupGroup(uint32(last)) {
+				if l.Blocks != blocks && !ext4format.HasSuperBackup(uint32(last)) {
 					t.Errorf("Layout(%d blocks of %d).Blocks = %d, want all of them", blocks, bs, l.Blocks)
 				}
 				fsck(t, writeImage(t, w))

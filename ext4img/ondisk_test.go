@@ -2,23 +2,11 @@ package ext4img
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"testing"
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
-
-func mustSeed(t *testing.T, s string) [16]byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != 16 {
-		t.Fatalf("bad seed %q", s)
-	}
-	var u [16]byte
-	copy(u[:], b)
-	return u
-}
 
 func TestEncodeTime(t *testing.T) {
 	for _, tt := range []struct {
@@ -46,7 +34,7 @@ func TestEncodeTime(t *testing.T) {
 func TestIsBackupGroup(t *testing.T) {
 	var got []uint32
 	for g := uint32(0); g < 400; g++ {
-		if isBackupGroup(g) {
+		if ext4format.HasSuperBackup(g) {
 			got = append(got, g)
 		}
 	}

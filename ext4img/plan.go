@@ -492,7 +492,7 @@ func dropRuntGroup(total int64, bs int) int64 {
 	groups := (total - fdb + bpg - 1) / bpg
 	last := groups - 1
 	gdt := (groups*ext4format.GroupDescSize + int64(bs) - 1) / int64(bs)
-	if last > 0 && isBackupGroup(uint32(last)) && total-(fdb+last*bpg) < 2+gdt {
+	if last > 0 && ext4format.HasSuperBackup(uint32(last)) && total-(fdb+last*bpg) < 2+gdt {
 		return fdb + last*bpg
 	}
 	return total
@@ -519,22 +519,4 @@ func (p *prepared) journalBlocks(total uint32) uint32 {
 		}
 	}
 	return 262144
-}
-
-// isBackupGroup reports whether group g holds a superblock copy
-// (sparse_super: 0, 1 and powers of 3, 5 and 7).
-func isBackupGroup(g uint32) bool {
-	if g <= 1 {
-		return true
-	}
-	for _, b := range []uint32{3, 5, 7} {
-		n := b
-		for n < g {
-			n *= b
-		}
-		if n == g {
-			return true
-		}
-	}
-	return false
 }

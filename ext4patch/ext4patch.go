@@ -45,12 +45,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4fs"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // Options control Open. The zero value refuses a journal that needs
@@ -100,7 +100,7 @@ func Open(path string, opts Options) (*Image, error) {
 		return nil, fmt.Errorf("opening image: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("opening image %s: a %s, not a regular file", path, kindOf(fi.Mode()))
+		return nil, fmt.Errorf("opening image %s: %s, not a regular file", path, unixmode.Kind(fi.Mode()))
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -122,22 +122,6 @@ func Open(path string, opts Options) (*Image, error) {
 	}
 	im.osf = f
 	return im, nil
-}
-
-func kindOf(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	}
-	return "special file"
 }
 
 // Close releases the image and its lock; staged changes not committed

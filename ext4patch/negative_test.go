@@ -3,7 +3,6 @@
 package ext4patch
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -85,16 +84,10 @@ func TestCrashJudgeCatchesUnjournaledWrites(t *testing.T) {
 	}
 	md := newModel(oldM).clone()
 	patch := func(budget int, md *model) *crashFile {
-		cf := &crashFile{b: bytes.Clone(orig), budget: budget}
-		im, err := open(cf, "crash.img", int64(len(orig)), Options{Time: patchTime})
-		if err != nil {
+		cf, err := patchInMemory(orig, budget, md, true)
+		if cf == nil {
 			t.Fatal(err)
 		}
-		im.jnl = nil // what a patcher without a journal does
-		if err := crashPatch(im, md); err != nil {
-			t.Fatal(err)
-		}
-		im.Commit()
 		return cf
 	}
 	full := patch(-1, md)

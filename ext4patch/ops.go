@@ -74,7 +74,7 @@ func (im *Image) Put(name string, content io.Reader, mode fs.FileMode, uid, gid 
 				}
 			default:
 				m, _ := unixmode.Decode(uint32(n.Mode))
-				return fmt.Errorf("a %s is there, not a regular file or symlink", unixmode.Kind(m))
+				return fmt.Errorf("%s is there, not a regular file or symlink", unixmode.Kind(m))
 			}
 		}
 		return im.create(d, base, data, mode, uint32(uid), uint32(gid), mtime)

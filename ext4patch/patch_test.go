@@ -37,8 +37,9 @@ func sandboxPatch(im *Image, md *model) error {
 	return nil
 }
 
-// checkImage judges img: e2fsck clean, and debugfs reads back want.
-func checkImage(t *testing.T, img string, want ext4check.Manifest, k imageKind) {
+// judge returns the tree of img as debugfs reads it, after e2fsck found
+// it clean.
+func judge(t *testing.T, img string, k imageKind) ext4check.Manifest {
 	t.Helper()
 	if err := fsck(t, img, k); err != nil {
 		t.Fatal(err)
@@ -47,7 +48,13 @@ func checkImage(t *testing.T, img string, want ext4check.Manifest, k imageKind) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diffs := ext4check.Compare(want, got, ext4check.Options{NoRootAttrs: k.mke2fs}); len(diffs) > 0 {
+	return got
+}
+
+// checkImage judges img: e2fsck clean, and debugfs reads back want.
+func checkImage(t *testing.T, img string, want ext4check.Manifest, k imageKind) {
+	t.Helper()
+	if diffs := ext4check.Compare(want, judge(t, img, k), ext4check.Options{NoRootAttrs: k.mke2fs}); len(diffs) > 0 {
 		t.Fatalf("%s: image differs from the model:\n%s", img, strings.Join(diffs, "\n"))
 	}
 }

@@ -141,11 +141,11 @@ func TestRefusesNonRegularImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ path, want string }{
-		{dir, "directory"}, {link, "symlink"}, {fifo, "FIFO"}, {"/dev/null", "device"},
+		{dir, "a directory"}, {link, "a symbolic link"}, {fifo, "a FIFO"}, {"/dev/null", "a character device"},
 	} {
 		_, err := Open(tt.path, Options{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("Open(%s) error = %v, want one naming a %s", tt.path, err, tt.want)
+			t.Errorf("Open(%s) error = %v, want one naming %s", tt.path, err, tt.want)
 		}
 	}
 }

@@ -290,22 +290,12 @@ func (r stagedReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// hasSuper reports whether group g holds a superblock backup
-// (sparse_super: groups 0, 1 and powers of 3, 5 and 7).
+// hasSuper reports whether group g holds a superblock backup.
 func (im *Image) hasSuper(g uint32) bool {
 	if g <= 1 || im.sb.FeatureRoCompat&ext4format.RoCompatSparseSuper == 0 {
 		return true
 	}
-	for _, p := range []uint32{3, 5, 7} {
-		n := p
-		for n < g {
-			n *= p
-		}
-		if n == g {
-			return true
-		}
-	}
-	return false
+	return ext4format.HasSuperBackup(g)
 }
 
 // groupBlocks is the number of blocks in group g (the last may be short).

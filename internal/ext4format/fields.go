@@ -105,3 +105,22 @@ func (n *Inode) FileACL() uint64 { return uint64(n.FileACLLo) | uint64(n.FileACL
 func (n *Inode) SetOwner(uid, gid uint32) {
 	n.UIDLo, n.UIDHi, n.GIDLo, n.GIDHi = uint16(uid), uint16(uid>>16), uint16(gid), uint16(gid>>16)
 }
+
+// HasSuperBackup reports whether group g holds a superblock and
+// descriptor backup under sparse_super: groups 0, 1 and the powers of
+// 3, 5 and 7 (without sparse_super every group does).
+func HasSuperBackup(g uint32) bool {
+	if g <= 1 {
+		return true
+	}
+	for _, b := range []uint32{3, 5, 7} {
+		n := b
+		for n < g {
+			n *= b
+		}
+		if n == g {
+			return true
+		}
+	}
+	return false
+}
