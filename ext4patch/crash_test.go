@@ -43,16 +43,7 @@ func TestCrashAtEveryWrite(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			base := k.make(t, dir)
-			orig, err := os.ReadFile(base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			oldM, err := ext4check.ReadImage(t, base)
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir, orig, oldM := baseImage(t, k)
 			md := newModel(oldM).clone()
 			patch := func(budget int, md *model) (*crashFile, error) { return patchInMemory(orig, budget, md, false) }
 			full, err := patch(-1, md)

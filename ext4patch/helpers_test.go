@@ -295,3 +295,20 @@ func (c *crashFile) Sync() error {
 var errCrash = fmt.Errorf("crashed")
 
 func fsPerm(p uint32) fs.FileMode { return unixmode.DecodePerm(p) }
+
+// baseImage makes an image of kind k in a new directory and returns the
+// directory, the image's bytes and its tree as debugfs reads it.
+func baseImage(t *testing.T, k imageKind) (string, []byte, ext4check.Manifest) {
+	t.Helper()
+	dir := t.TempDir()
+	p := k.make(t, dir)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ext4check.ReadImage(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, b, m
+}

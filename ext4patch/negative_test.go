@@ -3,7 +3,6 @@
 package ext4patch
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -72,16 +71,7 @@ func TestJudgesCatchCorruption(t *testing.T) {
 // one (or not e2fsck-clean): the crash test can fail.
 func TestCrashJudgeCatchesUnjournaledWrites(t *testing.T) {
 	k := kinds[0]
-	dir := t.TempDir()
-	base := k.make(t, dir)
-	orig, err := os.ReadFile(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldM, err := ext4check.ReadImage(t, base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, orig, oldM := baseImage(t, k)
 	md := newModel(oldM).clone()
 	patch := func(budget int, md *model) *crashFile {
 		cf, err := patchInMemory(orig, budget, md, true)

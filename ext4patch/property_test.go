@@ -38,16 +38,7 @@ func TestRandomPatches(t *testing.T) {
 	for ki, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			base := k.make(t, dir)
-			m, err := ext4check.ReadImage(t, base)
-			if err != nil {
-				t.Fatal(err)
-			}
-			orig, err := os.ReadFile(base)
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir, orig, m := baseImage(t, k)
 			img := filepath.Join(dir, "work.img")
 			for seq := range perKind {
 				if err := os.WriteFile(img, orig, 0o644); err != nil {
