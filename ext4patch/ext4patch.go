@@ -31,7 +31,8 @@
 // Images without a journal are refused unless Options.AllowNoJournal: the
 // same order is kept (new blocks, a sync, then the metadata in place, a
 // sync), but a crash in between can leave a half-applied patch for e2fsck
-// to repair. A patch must fit the journal's log (MaxLogBlocks).
+// to repair. A patch whose changed metadata does not fit the journal's
+// log is refused at Commit before anything is written.
 //
 // Left out on purpose: growing the filesystem (it needs reserved GDT
 // blocks in ext4img's images), xattrs, hard links, devices, FIFOs and
