@@ -119,7 +119,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int6
 	l.itb = uint32(ipg) * inodeSize / bs
 
 	for g := uint32(1); g < groups; g++ {
-		if isBackupGroup(g) {
+		if ext4format.HasSuperBackup(g) {
 			r := run{l.fdb + g*l.bpg, 1 + l.gdtBlocks}
 			if r.start+r.len > total {
 				return nil, int64(r.start + r.len + 1)
@@ -317,5 +317,5 @@ func (l *plan) count(p *prepared) {
 	l.AvailableBlocks = max(0, freeBlocks-kernelReserve(l.Blocks))
 	l.FreeInodes = l.Inodes - l.lastIno
 	l.UUID, l.HashSeed = p.uuid, p.seed
-	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.csum, ext4format.UUIDSeed(p.uuid)
+	l.dirGeom, l.csum, l.csumSeed = p.dirGeom, p.dirGeom.Csum, ext4format.UUIDSeed(p.uuid)
 }

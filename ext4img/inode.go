@@ -1,7 +1,6 @@
 package ext4img
 
 import (
-	"encoding/binary"
 	"io/fs"
 	"time"
 
@@ -82,15 +81,6 @@ func extentRoot(b []byte, pl *inodePlan, bs int) {
 	top := m.treeLevels[depth-1]
 	extentHeader(uint16(top), rootExtents, uint16(depth)).Marshal(b)
 	writeIndexEntries(b[extentHdr:], pl, bs, depth, 0, top)
-}
-
-// setExtentTail stores the checksum of extent tree block b after its
-// eh_max entries (struct ext4_extent_tail).
-func setExtentTail(b []byte, inodeSeed uint32) {
-	var h ext4format.ExtentHeader
-	h.Unmarshal(b)
-	off := ext4format.ExtentTailOffset(h.Max)
-	binary.LittleEndian.PutUint32(b[off:], ext4format.CRC32c(inodeSeed, b[:off]))
 }
 
 // Extent tree nodes: a header, then entries (ifork.rst).

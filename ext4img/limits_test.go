@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4dir"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
@@ -78,7 +79,7 @@ func TestHtreeCollisionAcrossLeaves(t *testing.T) {
 	var hash uint32
 	for i := 0; b == ""; i++ {
 		name := fmt.Sprintf("c%07d", i)
-		h, _ := dirHash(name, seed)
+		h, _ := ext4dir.Hash(name, seed, false)
 		if o, ok := seen[h]; ok && h > 1<<31 { // room below for fillers
 			a, b, hash = o, name, h
 		}
@@ -106,7 +107,7 @@ func TestHtreeCollisionAcrossLeaves(t *testing.T) {
 			}
 			for i, need := 0, 3*per-1; need > 0; i++ {
 				name := fmt.Sprintf("f%07d", i)
-				if h, _ := dirHash(name, seed); h < hash {
+				if h, _ := ext4dir.Hash(name, seed, false); h < hash {
 					add("d/" + name)
 					need--
 				}
@@ -215,7 +216,7 @@ func TestSmallLastGroup(t *testing.T) {
 					t.Errorf("Layout(%d blocks of %d) = %v", blocks, bs, err)
 					continue
 				}
-				if l.Blocks != blocks && !isBackupGroup(uint32(last)) {
+				if l.Blocks != blocks && !ext4format.HasSuperBackup(uint32(last)) {
 					t.Errorf("Layout(%d blocks of %d).Blocks = %d, want all of them", blocks, bs, l.Blocks)
 				}
 				fsck(t, writeImage(t, w))

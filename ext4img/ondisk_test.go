@@ -2,49 +2,11 @@ package ext4img
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"testing"
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
-
-func mustSeed(t *testing.T, s string) [16]byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil || len(b) != 16 {
-		t.Fatalf("bad seed %q", s)
-	}
-	var u [16]byte
-	copy(u[:], b)
-	return u
-}
-
-// Vectors from e2fsprogs 1.47.0: debugfs -R "dx_hash -h 4 -s
-// 01234567-89ab-cdef-0123-456789abcdef NAME" (4 = half_md4, unsigned; for
-// ASCII names it equals -h half_md4, the signed variant).
-func TestDirHash(t *testing.T) {
-	seed := mustSeed(t, "0123456789abcdef0123456789abcdef")
-	long := ""
-	for range 100 {
-		long += "n"
-	}
-	for _, tt := range []struct {
-		name        string
-		hash, minor uint32
-	}{
-		{"a", 0x35dc0cc4, 0x3f1dacef},
-		{"abcdefghijklmnopqrstuvwxyz012345", 0x573234fc, 0x40d064fa},  // exactly 32 bytes
-		{"abcdefghijklmnopqrstuvwxyz0123456", 0xf738b20a, 0x4d9b7f9a}, // 33: two rounds
-		{long, 0xe6611700, 0xb5d67a39},
-		{"é", 0xbf684ac8, 0xf41810b7}, // signed would be 0x5af45fb6
-	} {
-		h, m := dirHash(tt.name, seed)
-		if h != tt.hash || m != tt.minor {
-			t.Errorf("dirHash(%q) = %#x, %#x, want %#x, %#x", tt.name, h, m, tt.hash, tt.minor)
-		}
-	}
-}
 
 func TestEncodeTime(t *testing.T) {
 	for _, tt := range []struct {
@@ -72,7 +34,7 @@ func TestEncodeTime(t *testing.T) {
 func TestIsBackupGroup(t *testing.T) {
 	var got []uint32
 	for g := uint32(0); g < 400; g++ {
-		if isBackupGroup(g) {
+		if ext4format.HasSuperBackup(g) {
 			got = append(got, g)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4dir"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 )
 
@@ -59,7 +60,7 @@ type plan struct {
 	plans                    []inodePlan // by inode number
 	opts                     Options
 	fsTime                   time.Time
-	dirGeom                  dirGeometry
+	dirGeom                  ext4dir.Geometry
 	csum                     bool   // metadata_csum
 	csumSeed                 uint32 // s_csum_seed
 	lastIno                  uint32
@@ -96,11 +97,11 @@ func (pl *inodePlan) runs() []run {
 // planMore is the part of a plan only extent trees, hash-tree directories
 // and inodes with xattrs have.
 type planMore struct {
-	runs       []run      // data of more than one extent
-	tree       []uint32   // extent tree blocks: leaves first, then each index level
-	treeLevels []int      // number of tree blocks per level, leaves first
-	htree      *htreePlan // indexed directories only
-	xin        []byte     // in-inode xattr area (from 0xA0), or nil
+	runs       []run          // data of more than one extent
+	tree       []uint32       // extent tree blocks: leaves first, then each index level
+	treeLevels []int          // number of tree blocks per level, leaves first
+	htree      *ext4dir.Htree // indexed directories only
+	xin        []byte         // in-inode xattr area (from 0xA0), or nil
 	xblk       *xattrBlock
 }
 
@@ -196,11 +197,11 @@ type prepared struct {
 	digest   [32]byte
 	uuid     [16]byte
 	seed     [16]byte
-	dirGeom  dirGeometry
+	dirGeom  ext4dir.Geometry
 }
 
 func (w *Writer) prepare() (*prepared, error) {
-	p := &prepared{w: w, bs: w.bs, xblocks: map[string][]*xattrBlock{}, dirGeom: newDirGeometry(w.bs, w.opts.MetadataCsum)}
+	p := &prepared{w: w, bs: w.bs, xblocks: map[string][]*xattrBlock{}, dirGeom: ext4dir.NewGeometry(w.bs, w.opts.MetadataCsum)}
 	// Inode numbers: 1-10 reserved, 2 root, 11 lost+found, then the tree
 	// depth-first in name order; a hard-linked inode gets the number of its
 	// first name in that order.
@@ -491,7 +492,7 @@ func dropRuntGroup(total int64, bs int) int64 {
 	groups := (total - fdb + bpg - 1) / bpg
 	last := groups - 1
 	gdt := (groups*ext4format.GroupDescSize + int64(bs) - 1) / int64(bs)
-	if last > 0 && isBackupGroup(uint32(last)) && total-(fdb+last*bpg) < 2+gdt {
+	if last > 0 && ext4format.HasSuperBackup(uint32(last)) && total-(fdb+last*bpg) < 2+gdt {
 		return fdb + last*bpg
 	}
 	return total
@@ -518,22 +519,4 @@ func (p *prepared) journalBlocks(total uint32) uint32 {
 		}
 	}
 	return 262144
-}
-
-// isBackupGroup reports whether group g holds a superblock copy
-// (sparse_super: 0, 1 and powers of 3, 5 and 7).
-func isBackupGroup(g uint32) bool {
-	if g <= 1 {
-		return true
-	}
-	for _, b := range []uint32{3, 5, 7} {
-		n := b
-		for n < g {
-			n *= b
-		}
-		if n == g {
-			return true
-		}
-	}
-	return false
 }

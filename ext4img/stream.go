@@ -149,7 +149,7 @@ func (l *plan) write(s *streamer) error {
 			}
 			extentTreeBlock(buf[:bs], pl, sg.idx, bs)
 			if l.csum {
-				setExtentTail(buf[:bs], ext4format.InodeSeed(l.csumSeed, ino, 0))
+				ext4format.SetExtentTail(buf[:bs], ext4format.InodeSeed(l.csumSeed, ino, 0))
 			}
 			return s.writeBlocks(sg.start, buf[:bs])
 		case segData:

@@ -92,3 +92,13 @@ func checksumWithout(seed uint32, prefix, b []byte, clearSum func(c []byte)) uin
 	clearSum(c)
 	return CRC32c(CRC32c(seed, prefix), c)
 }
+
+// SetExtentTail stores the checksum of extent tree block b after its
+// eh_max entries (struct ext4_extent_tail): crc32c from the inode's seed
+// over everything before it.
+func SetExtentTail(b []byte, inodeSeed uint32) {
+	var h ExtentHeader
+	h.Unmarshal(b)
+	off := ExtentTailOffset(h.Max)
+	le.PutUint32(b[off:], CRC32c(inodeSeed, b[:off]))
+}

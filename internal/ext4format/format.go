@@ -3,7 +3,7 @@
 // place: the structures of the kernel's Documentation/filesystems/ext4/
 // (superblock, group descriptors, inodes, extent trees, directory entries
 // and hash-tree index blocks, extended attributes, the jbd2 journal
-// superblock), each field with its offset and kernel name, encoded and
+// superblock and log blocks), each field with its offset and kernel name, encoded and
 // decoded in both directions; the feature, flag and magic numbers; the
 // special inode numbers; the metadata_csum checksums; and the encodings
 // inside an inode (timestamps, device numbers, directory file types). The
@@ -20,8 +20,7 @@
 // Left out on purpose: the policy of what a writer sets and what a reader
 // accepts (that is ext4img's and ext4fs's); block-mapped (ext2/ext3)
 // files, inline data, meta_bg, encryption, casefolding and quota
-// structures; the jbd2 log's descriptor, commit and revoke blocks (only the
-// journal superblock is here); the directory hash (ext4img's dirhash.go).
+// structures; the directory hash and layout (internal/ext4dir).
 package ext4format
 
 // Sizes and magic numbers.

@@ -1,15 +1,17 @@
-package ext4img
+package ext4dir
 
 import (
 	"encoding/binary"
 	"math/bits"
 )
 
-// dirHash is the half_md4 directory hash with the unsigned-char variant
-// (s_flags EXT2_FLAGS_UNSIGNED_HASH) as the kernel's ext4fs_dirhash and
+// Hash is the half_md4 directory hash as the kernel's ext4fs_dirhash and
 // e2fsprogs' ext2fs_dirhash compute it: the major hash (low bit clear) and
-// the minor hash.
-func dirHash(name string, seed [16]byte) (uint32, uint32) {
+// the minor hash. signed selects the variant that reads name bytes as
+// signed chars, what a filesystem without s_flags EXT2_FLAGS_UNSIGNED_HASH
+// uses (mke2fs on x86 sets EXT2_FLAGS_SIGNED_HASH); ext4img writes the
+// unsigned one. The two differ only for bytes of 0x80 and above.
+func Hash(name string, seed [16]byte, signed bool) (uint32, uint32) {
 	buf := [4]uint32{0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476}
 	if seed != ([16]byte{}) {
 		for i := range buf {
@@ -19,7 +21,7 @@ func dirHash(name string, seed [16]byte) (uint32, uint32) {
 	p := name
 	for {
 		var in [8]uint32
-		str2hashbuf(p, &in)
+		str2hashbuf(p, &in, signed)
 		halfMD4Transform(&buf, &in)
 		if len(p) <= 32 {
 			break
@@ -34,8 +36,8 @@ func dirHash(name string, seed [16]byte) (uint32, uint32) {
 }
 
 // str2hashbuf packs up to 32 bytes of msg into 8 words, padded with a
-// length-derived pattern (str2hashbuf_unsigned).
-func str2hashbuf(msg string, out *[8]uint32) {
+// length-derived pattern (str2hashbuf_unsigned, or str2hashbuf_signed).
+func str2hashbuf(msg string, out *[8]uint32, signed bool) {
 	n := uint32(len(msg))
 	pad := n | n<<8
 	pad |= pad << 16
@@ -46,7 +48,11 @@ func str2hashbuf(msg string, out *[8]uint32) {
 	}
 	k := 0
 	for i := 0; i < len(msg); i++ {
-		val = uint32(msg[i]) + val<<8
+		c := uint32(msg[i])
+		if signed {
+			c = uint32(int32(int8(msg[i])))
+		}
+		val = c + val<<8
 		if i%4 == 3 {
 			out[k] = val
 			k++
