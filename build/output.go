@@ -3,13 +3,11 @@ package build
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
-	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // prepareOutputs creates the directories of the image and the report and
@@ -120,15 +118,8 @@ func (o *Owner) chown(path string) error {
 // file or absent: a directory, device, FIFO, socket or symlink is never
 // replaced, as for the image.
 func checkReportFile(name string) error {
-	fi, err := os.Lstat(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return &OptionError{Option: "Report", Err: err}
-	}
-	if m := fi.Mode(); !m.IsRegular() {
-		return &OptionError{"Report", name, fmt.Errorf("refusing to replace %s", unixmode.Kind(m))}
+	if err := imagefile.CheckReplaceable(name); err != nil {
+		return &OptionError{"Report", name, err}
 	}
 	return nil
 }

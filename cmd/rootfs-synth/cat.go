@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"io/fs"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // catCommand is `rootfs-synth cat IMAGE PATH`.
@@ -41,18 +42,7 @@ func cat(cCtx *cli.Context) error {
 		return fail(err)
 	}
 	if !in.Mode.IsRegular() {
-		what := "a directory"
-		switch in.Mode.Type() {
-		case fs.ModeDevice | fs.ModeCharDevice:
-			what = "a character device"
-		case fs.ModeDevice:
-			what = "a block device"
-		case fs.ModeNamedPipe:
-			what = "a FIFO"
-		case fs.ModeSocket:
-			what = "a socket"
-		}
-		return fail(fmt.Errorf("is %s, not a regular file", what))
+		return fail(fmt.Errorf("is %s, not a regular file", unixmode.Kind(in.Mode)))
 	}
 	r, err := fsys.OpenInode(in)
 	if err != nil {

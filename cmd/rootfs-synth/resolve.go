@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/urfave/cli/v2"
 )
 
@@ -15,8 +16,8 @@ import (
 // community, like the /etc/apk/repositories of Alpine's own minirootfs and
 // alpine-make-rootfs, in that order, so main wins where both have a name.
 var defaultRepositories = []string{
-	"https://dl-cdn.alpinelinux.org/alpine/v3.23/main",
-	"https://dl-cdn.alpinelinux.org/alpine/v3.23/community",
+	build.DefaultMirror + "/" + build.DefaultBranch + "/main",
+	build.DefaultMirror + "/" + build.DefaultBranch + "/community",
 }
 
 // resolveCommand is `rootfs-synth resolve ATOM...`.

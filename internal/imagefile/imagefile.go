@@ -32,6 +32,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // Options are the choices of Stage and Write. The zero value writes a
@@ -193,33 +195,36 @@ func (s *Staged) Discard() {
 // exists and is not a regular file. Callers check early with it, before
 // spending the time to make an image.
 func Check(target string) error {
-	fi, err := os.Lstat(target)
+	err := CheckReplaceable(target)
+	if err == nil {
+		return nil
+	}
+	if fi, lerr := os.Lstat(target); lerr == nil {
+		switch m := fi.Mode(); {
+		case m&fs.ModeSymlink != 0:
+			err = fmt.Errorf("%w (name its target to replace that)", err)
+		case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
+			err = fmt.Errorf("%w (write an image file, then copy it with dd)", err)
+		}
+	}
+	return fmt.Errorf("writing image %s: %w", target, err)
+}
+
+// CheckReplaceable refuses to replace name unless it is a regular file or
+// absent: an output renamed over a device, directory, FIFO, socket or
+// symlink would replace what the name stood for.
+func CheckReplaceable(name string) error {
+	fi, err := os.Lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("writing image %s: %w", target, err)
+		return err
 	}
-	var what string
-	switch m := fi.Mode(); {
-	case m.IsRegular():
-		return nil
-	case m&fs.ModeSymlink != 0:
-		what = "a symbolic link (name its target to replace that)"
-	case m&fs.ModeCharDevice != 0:
-		what = "a character device"
-	case m&fs.ModeDevice != 0:
-		what = "a block device (write an image file, then copy it with dd)"
-	case m.IsDir():
-		what = "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		what = "a FIFO"
-	case m&fs.ModeSocket != 0:
-		what = "a socket"
-	default:
-		what = "a special file"
+	if m := fi.Mode(); !m.IsRegular() {
+		return fmt.Errorf("refusing to replace %s", unixmode.Kind(m))
 	}
-	return fmt.Errorf("writing image %s: refusing to replace %s", target, what)
+	return nil
 }
 
 // compression is how a target's name asks for its image to be compressed.
