@@ -1,6 +1,7 @@
 // Package ext4patch changes an existing ext4 image file in place: it puts
 // regular files (content, mode, owner, mtime; missing parents made as
-// root-owned 0755 directories), replaces files and symlinks and removes
+// root-owned 0755 directories) and directories with a mode and owner,
+// replaces files and symlinks and removes
 // files, symlinks and empty directories. Changes are staged in memory and
 // land on Commit as one jbd2 transaction in the image's own journal, in
 // the order the kernel uses (new blocks in place, every changed in-use
