@@ -1,0 +1,10 @@
+//go:build !linux
+
+package imagefile
+
+import "os"
+
+// reflink is Linux's FICLONE only: macOS's clonefile(2) makes a new
+// file by name rather than filling the staged one, so it is left out
+// and a sparse copy used.
+func reflink(dst, src *os.File) bool { return false }
