@@ -22,8 +22,9 @@ type EnvVar struct {
 
 // SessionEnv is the content of SessionEnvPath that exports vars, in their
 // order: one `export NAME='VALUE'` line each, the value single-quoted for
-// sh (a ' as '\''), so that quotes, $, backquotes, backslashes and
-// newlines reach the guest's sessions verbatim. A name must be a shell
+// sh (a quote inside is closed, escaped and reopened), so that quotes, $,
+// backquotes, backslashes and newlines reach the guest's sessions
+// verbatim. A name must be a shell
 // variable name (letters, digits and _, not starting with a digit); a
 // value cannot hold a NUL byte (no environment can).
 func SessionEnv(vars []EnvVar) ([]byte, error) {
