@@ -99,7 +99,7 @@ func (im *Image) PutDir(name string, mode fs.FileMode, uid, gid int, mtime time.
 	if uid < 0 || gid < 0 || int64(uid) > 1<<32-1 || int64(gid) > 1<<32-1 {
 		return fmt.Errorf("putting directory %s: owner %d:%d out of range", name, uid, gid)
 	}
-	perm := unixmode.Encode(mode&^fs.ModeType) & 0o7777
+	perm := unixmode.EncodePerm(mode)
 	err := im.change(func() error {
 		parent, base, err := im.walk(name, true, mtime)
 		if err != nil {

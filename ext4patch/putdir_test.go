@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // TestPutDir: a directory made with a mode and owner (missing parents
@@ -65,15 +66,7 @@ func TestPutDir(t *testing.T) {
 
 // putDir is Image.PutDir on the model.
 func (md *model) putDir(p string, mode fs.FileMode, uid, gid uint32, mtime time.Time) {
-	perm := uint32(mode.Perm())
-	for _, b := range []struct {
-		set fs.FileMode
-		bit uint32
-	}{{fs.ModeSetuid, 0o4000}, {fs.ModeSetgid, 0o2000}, {fs.ModeSticky, 0o1000}} {
-		if mode&b.set != 0 {
-			perm |= b.bit
-		}
-	}
+	perm := unixmode.EncodePerm(mode)
 	if n := md.m[p]; n != nil {
 		n.Perm, n.UID, n.GID = perm, uid, gid
 		return

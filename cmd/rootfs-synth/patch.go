@@ -16,6 +16,7 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/ext4patch"
 	"github.com/rootfs-synth/rootfs-synth/files"
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
 // Caps of the files patch reads whole into memory (ext4patch holds a
@@ -156,7 +157,7 @@ func patchOps(c *cli.Context) ([]patchOp, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reading --put: %w", err)
 			}
-			op.mode = fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+			op.mode = unixmode.DecodePerm(unixmode.EncodePerm(fi.Mode()))
 		}
 		ops = append(ops, op)
 	}
@@ -207,16 +208,7 @@ func parsePut(spec string) (patchOp, string, error) {
 		if err != nil || n > 0o7777 || len(s) < 3 {
 			return 0, false
 		}
-		m := fs.FileMode(n & 0o777)
-		for _, b := range []struct {
-			bit uint64
-			set fs.FileMode
-		}{{0o4000, fs.ModeSetuid}, {0o2000, fs.ModeSetgid}, {0o1000, fs.ModeSticky}} {
-			if n&b.bit != 0 {
-				m |= b.set
-			}
-		}
-		return m, true
+		return unixmode.DecodePerm(uint32(n)), true
 	}
 	if n := len(f); n >= 4 {
 		m, okm := mode(f[n-3])
@@ -339,7 +331,7 @@ func summary(ops []patchOp) string {
 		}
 	}
 	if put+removed == 0 {
-		return "journal replayed, nothing else changed"
+		return "nothing changed but the journal replayed, if it needed that"
 	}
 	return fmt.Sprintf("%d files put, %d removed", put, removed)
 }

@@ -123,7 +123,9 @@ func cloneFile(ctx context.Context, dst, src *os.File) (CloneMethod, error) {
 }
 
 // sparseCopy copies src's data regions into dst, leaving holes where src
-// has holes or whole blocks of zeros, then sets dst's size to src's.
+// has holes, then sets dst's size to src's. A region goes through the
+// kernel where it can copy one (copy_file_range on Linux), else through
+// memory, where blocks of zeros are left as holes too.
 func sparseCopy(ctx context.Context, dst, src *os.File) error {
 	fi, err := src.Stat()
 	if err != nil {
@@ -134,31 +136,45 @@ func sparseCopy(ctx context.Context, dst, src *os.File) error {
 	if err != nil {
 		return err
 	}
-	const block = 4096
 	buf := make([]byte, 1<<20)
-	zero := make([]byte, block)
 	for _, r := range ranges {
-		for off := r.start; off < r.end; {
-			if ctx.Err() != nil {
-				return context.Cause(ctx)
-			}
-			n := int(min(int64(len(buf)), r.end-off))
-			if _, err := src.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
-				return err
-			}
-			for i := 0; i < n; i += block {
-				b := buf[i:min(n, i+block)]
-				if bytes.Equal(b, zero[:len(b)]) {
-					continue
-				}
-				if _, err := dst.WriteAt(b, off+int64(i)); err != nil {
-					return err
-				}
-			}
-			off += int64(n)
+		if done, err := copyRange(ctx, dst, src, r); err != nil {
+			return err
+		} else if done {
+			continue
+		}
+		if err := copyZeroHoles(ctx, dst, src, r, buf); err != nil {
+			return err
 		}
 	}
 	return dst.Truncate(size)
+}
+
+// copyZeroHoles copies r from src to dst through buf, leaving blocks of
+// zeros as holes.
+func copyZeroHoles(ctx context.Context, dst, src *os.File, r dataRange, buf []byte) error {
+	const block = 4096
+	zero := make([]byte, block)
+	for off := r.start; off < r.end; {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		n := int(min(int64(len(buf)), r.end-off))
+		if _, err := src.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		for i := 0; i < n; i += block {
+			b := buf[i:min(n, i+block)]
+			if bytes.Equal(b, zero[:len(b)]) {
+				continue
+			}
+			if _, err := dst.WriteAt(b, off+int64(i)); err != nil {
+				return err
+			}
+		}
+		off += int64(n)
+	}
+	return nil
 }
 
 // dataRange is a region [start, end) of a file that may hold data.
