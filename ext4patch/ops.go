@@ -39,11 +39,7 @@ func (im *Image) Put(name string, content io.Reader, mode fs.FileMode, uid, gid 
 		return fmt.Errorf("putting %s: reading content: %w", name, err)
 	}
 	err = im.change(func() error {
-		parent, base, err := im.walk(name, true, mtime)
-		if err != nil {
-			return err
-		}
-		e, d, err := im.lookup(parent, base)
+		_, base, e, d, err := im.entry(name, true, mtime)
 		if err != nil {
 			return err
 		}
@@ -101,11 +97,7 @@ func (im *Image) PutDir(name string, mode fs.FileMode, uid, gid int, mtime time.
 	}
 	perm := unixmode.EncodePerm(mode)
 	err := im.change(func() error {
-		parent, base, err := im.walk(name, true, mtime)
-		if err != nil {
-			return err
-		}
-		e, _, err := im.lookup(parent, base)
+		parent, base, e, _, err := im.entry(name, true, mtime)
 		if err != nil {
 			return err
 		}
@@ -136,11 +128,7 @@ func (im *Image) PutDir(name string, mode fs.FileMode, uid, gid int, mtime time.
 // empty directory at name (a final symlink itself, not its target).
 func (im *Image) Remove(name string) error {
 	err := im.change(func() error {
-		parent, base, err := im.walk(name, false, time.Time{})
-		if err != nil {
-			return err
-		}
-		e, d, err := im.lookup(parent, base)
+		parent, _, e, d, err := im.entry(name, false, time.Time{})
 		if err != nil {
 			return err
 		}
@@ -384,6 +372,16 @@ func (im *Image) walk(name string, create bool, mtime time.Time) (uint32, string
 		}
 	}
 	return stack[len(stack)-1], comps[len(comps)-1], nil
+}
+
+// entry walks to name's directory (making missing ones when create, as
+// walk does) and looks name up there; e is nil when it is not there.
+func (im *Image) entry(name string, create bool, mtime time.Time) (parent uint32, base string, e *dirent, d *dir, err error) {
+	if parent, base, err = im.walk(name, create, mtime); err != nil {
+		return 0, "", nil, nil, err
+	}
+	e, d, err = im.lookup(parent, base)
+	return parent, base, e, d, err
 }
 
 // readlink reads a symlink's target with ext4fs, over the staged image.

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootfs-synth/rootfs-synth/internal/ext4check"
 	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
@@ -22,17 +21,7 @@ func TestPutDir(t *testing.T) {
 	mt := time.Date(2025, 5, 4, 3, 2, 1, 0, time.UTC)
 	for _, k := range []imageKind{kinds[0], kinds[4]} {
 		t.Run(k.name, func(t *testing.T) {
-			img := k.make(t, t.TempDir())
-			base, err := ext4check.ReadImage(t, img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			md := newModel(base)
-			im, err := Open(img, Options{Time: patchTime})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer im.Close()
+			img, im, md := openWithModel(t, k)
 			for _, tt := range []struct {
 				path     string
 				mode     fs.FileMode

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command patchcall times the library call a Go control plane makes per
 // sandbox — ext4patch.Open, /root/.ssh 0700, authorized_keys, hostname and
 // session env, Commit, Close — on an existing image, in place, n times,
