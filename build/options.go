@@ -63,7 +63,7 @@ func newBuilder(opts Options) (*builder, error) {
 		b.progress = func(Event) {}
 	}
 	// Checks of the options alone first: they must not wait for anything.
-	if err := checkHostname(b.hostname); err != nil {
+	if err := CheckHostname(b.hostname); err != nil {
 		return nil, err
 	}
 	var err error
@@ -98,10 +98,11 @@ func newBuilder(opts Options) (*builder, error) {
 	return b, nil
 }
 
-// checkHostname refuses a hostname the guest's hostname(1) would: it
+// CheckHostname refuses a hostname the guest's hostname(1) would (for
+// Options.Hostname and the patch command's --hostname): it
 // must be dot-separated labels of letters, digits and inner hyphens, at
 // most 63 bytes each and 253 in all (RFC 1123). "" means none.
-func checkHostname(h string) error {
+func CheckHostname(h string) error {
 	if h == "" {
 		return nil
 	}

@@ -41,9 +41,9 @@ func TestCheckHostname(t *testing.T) {
 		{"a/b", false}, {"host\nname", false}, {strings.Repeat("a", 64), false},
 	}
 	for _, tt := range tests {
-		err := checkHostname(tt.in)
+		err := CheckHostname(tt.in)
 		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrUsage) {
-			t.Errorf("checkHostname(%q) = %v, want ok %v (else a usage error)", tt.in, err, tt.ok)
+			t.Errorf("CheckHostname(%q) = %v, want ok %v (else a usage error)", tt.in, err, tt.ok)
 		}
 	}
 }

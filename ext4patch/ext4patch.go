@@ -1,6 +1,7 @@
 // Package ext4patch changes an existing ext4 image file in place: it puts
 // regular files (content, mode, owner, mtime; missing parents made as
-// root-owned 0755 directories), replaces files and symlinks and removes
+// root-owned 0755 directories) and directories with a mode and owner,
+// replaces files and symlinks and removes
 // files, symlinks and empty directories. Changes are staged in memory and
 // land on Commit as one jbd2 transaction in the image's own journal, in
 // the order the kernel uses (new blocks in place, every changed in-use
@@ -72,6 +73,10 @@ type Options struct {
 	// is never read.
 	Time time.Time
 }
+
+// ErrNeedsRecovery is the refusal of a journal that needs recovery
+// without Options.Replay: a caller can offer its own way to replay.
+var ErrNeedsRecovery = errors.New("the journal needs recovery")
 
 // file is what the patcher needs of the image file: tests put a wrapper
 // in between that fails every write after the k-th.
@@ -154,7 +159,7 @@ func open(f file, name string, size int64, opts Options) (*Image, error) {
 		im.jnl = j
 		if j.needsRecovery() || im.sb.FeatureIncompat&ext4format.IncompatRecover != 0 {
 			if !opts.Replay {
-				return nil, fmt.Errorf("image %s: the journal needs recovery: a VM may have it mounted, or one crashed (replay only when none has it attached)", name)
+				return nil, fmt.Errorf("image %s: %w: a VM may have it mounted, or one crashed (replay only when none has it attached)", name, ErrNeedsRecovery)
 			}
 			if err := im.replay(); err != nil {
 				return nil, fmt.Errorf("image %s: replaying the journal: %w", name, err)

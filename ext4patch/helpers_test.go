@@ -296,6 +296,23 @@ var errCrash = fmt.Errorf("crashed")
 
 func fsPerm(p uint32) fs.FileMode { return unixmode.DecodePerm(p) }
 
+// openWithModel makes an image of kind k, opens it for patching (closed
+// at the test's end) and returns it with the model of its tree.
+func openWithModel(t *testing.T, k imageKind) (string, *Image, *model) {
+	t.Helper()
+	img := k.make(t, t.TempDir())
+	base, err := ext4check.ReadImage(t, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := Open(img, Options{Time: patchTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { im.Close() })
+	return img, im, newModel(base)
+}
+
 // baseImage makes an image of kind k in a new directory and returns the
 // directory, the image's bytes and its tree as debugfs reads it.
 func baseImage(t *testing.T, k imageKind) (string, []byte, ext4check.Manifest) {

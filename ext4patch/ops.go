@@ -39,11 +39,7 @@ func (im *Image) Put(name string, content io.Reader, mode fs.FileMode, uid, gid 
 		return fmt.Errorf("putting %s: reading content: %w", name, err)
 	}
 	err = im.change(func() error {
-		parent, base, err := im.walk(name, true, mtime)
-		if err != nil {
-			return err
-		}
-		e, d, err := im.lookup(parent, base)
+		_, base, e, d, err := im.entry(name, true, mtime)
 		if err != nil {
 			return err
 		}
@@ -85,15 +81,54 @@ func (im *Image) Put(name string, content io.Reader, mode fs.FileMode, uid, gid 
 	return nil
 }
 
+// PutDir stages a directory at name with the permission bits and setuid,
+// setgid and sticky bits of mode and the owner uid:gid: made, with mtime,
+// when missing (its missing parents as Put makes them), or else an
+// existing directory's mode and owner changed (its entries and mtime
+// kept). Anything else at name is an error. It is how a caller gives a
+// directory other than root's 0755, such as /root/.ssh 0700, before
+// putting files into it.
+func (im *Image) PutDir(name string, mode fs.FileMode, uid, gid int, mtime time.Time) error {
+	if mode.Type() != 0 && mode.Type() != fs.ModeDir {
+		return fmt.Errorf("putting directory %s: mode %v is not a directory's", name, mode)
+	}
+	if uid < 0 || gid < 0 || int64(uid) > 1<<32-1 || int64(gid) > 1<<32-1 {
+		return fmt.Errorf("putting directory %s: owner %d:%d out of range", name, uid, gid)
+	}
+	perm := unixmode.EncodePerm(mode)
+	err := im.change(func() error {
+		parent, base, e, _, err := im.entry(name, true, mtime)
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			_, err := im.mkdir(parent, base, perm, uint32(uid), uint32(gid), mtime)
+			return err
+		}
+		n, raw, err := im.inode(e.ino)
+		if err != nil {
+			return err
+		}
+		if n.Mode&0o170000 != 0o040000 {
+			m, _ := unixmode.Decode(uint32(n.Mode))
+			return fmt.Errorf("%s is there, not a directory", unixmode.Kind(m))
+		}
+		n.Mode = uint16(0o040000 | perm)
+		n.SetOwner(uint32(uid), uint32(gid))
+		n.Ctime, n.CtimeExtra = ext4format.EncodeTime(im.now())
+		return im.putInode(e.ino, n, raw)
+	})
+	if err != nil {
+		return fmt.Errorf("putting directory %s: %w", name, err)
+	}
+	return nil
+}
+
 // Remove stages the removal of the file, symlink, device, FIFO, socket or
 // empty directory at name (a final symlink itself, not its target).
 func (im *Image) Remove(name string) error {
 	err := im.change(func() error {
-		parent, base, err := im.walk(name, false, time.Time{})
-		if err != nil {
-			return err
-		}
-		e, d, err := im.lookup(parent, base)
+		parent, _, e, d, err := im.entry(name, false, time.Time{})
 		if err != nil {
 			return err
 		}
@@ -236,9 +271,10 @@ func (im *Image) create(d *dir, name string, data []byte, mode fs.FileMode, uid,
 	return im.touchDir(d.ino, 0)
 }
 
-// mkdir makes directory name (root's, 0755) in directory parent.
-func (im *Image) mkdir(parent uint32, name string, mtime time.Time) (uint32, error) {
-	ino, n, raw, err := im.newInode(0o040755, 0, 0, mtime)
+// mkdir makes directory name in directory parent with the permission bits
+// of perm (a Unix mode word's low 12 bits) and owner uid:gid.
+func (im *Image) mkdir(parent uint32, name string, perm, uid, gid uint32, mtime time.Time) (uint32, error) {
+	ino, n, raw, err := im.newInode(0o040000|perm&0o7777, uid, gid, mtime)
 	if err != nil {
 		return 0, err
 	}
@@ -303,7 +339,7 @@ func (im *Image) walk(name string, create bool, mtime time.Time) (uint32, string
 			if !create {
 				return 0, "", fs.ErrNotExist
 			}
-			ino, err := im.mkdir(cur, c, mtime)
+			ino, err := im.mkdir(cur, c, 0o755, 0, 0, mtime)
 			if err != nil {
 				return 0, "", err
 			}
@@ -336,6 +372,16 @@ func (im *Image) walk(name string, create bool, mtime time.Time) (uint32, string
 		}
 	}
 	return stack[len(stack)-1], comps[len(comps)-1], nil
+}
+
+// entry walks to name's directory (making missing ones when create, as
+// walk does) and looks name up there; e is nil when it is not there.
+func (im *Image) entry(name string, create bool, mtime time.Time) (parent uint32, base string, e *dirent, d *dir, err error) {
+	if parent, base, err = im.walk(name, create, mtime); err != nil {
+		return 0, "", nil, nil, err
+	}
+	e, d, err = im.lookup(parent, base)
+	return parent, base, e, d, err
 }
 
 // readlink reads a symlink's target with ext4fs, over the staged image.

@@ -62,17 +62,7 @@ func checkImage(t *testing.T, img string, want ext4check.Manifest, k imageKind) 
 func TestSandboxPatch(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
-			img := k.make(t, t.TempDir())
-			base, err := ext4check.ReadImage(t, img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			md := newModel(base)
-			im, err := Open(img, Options{Time: patchTime})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer im.Close()
+			img, im, md := openWithModel(t, k)
 			if err := sandboxPatch(im, md); err != nil {
 				t.Fatal(err)
 			}

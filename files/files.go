@@ -20,7 +20,9 @@
 //
 // Left out on purpose: symlinks, device nodes, owners other than root and
 // anything that differs per sandbox (authorized keys, the hostname, session
-// values): those come from the build's options or from `sbx start`.
+// values): those come from the build's options, from `rootfs-synth patch`
+// or from `sbx start`; SessionEnv writes the session file in the format the
+// chain reads.
 package files
 
 import (

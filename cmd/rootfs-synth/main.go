@@ -67,6 +67,7 @@ func newApp(now time.Time) *cli.App {
 		Action: runBuild,
 		Commands: []*cli.Command{
 			mkfsCommand(now),
+			patchCommand(now),
 			resolveCommand(),
 			lsCommand(),
 			catCommand(),

@@ -2,6 +2,9 @@ package e2etest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +28,12 @@ var buildWorld = []string{"alpine-baselayout", "alpine-keys", "busybox", "busybo
 // guestProblems lists, its write must be in the image after poweroff and
 // the image e2fsck-clean. A copy with a zeroed superblock must fail the
 // same check (negative control).
+//
+// Per sandbox, a clone of the fresh image patched by `rootfs-synth patch
+// -o` (keys, hostname, session env, a put file) boots too and the guest
+// sees each change (patchProblems), the env through the login and the -c
+// path; after poweroff it is e2fsck-clean. The unpatched base shows none
+// of them (negative control).
 func TestBuiltImageBoots(t *testing.T) {
 	m := machine(t)
 	bin := testenv.Binary(t)
@@ -82,16 +91,67 @@ func TestBuiltImageBoots(t *testing.T) {
 	}
 	t.Logf("built %s in %v", img, time.Since(start).Round(time.Millisecond))
 
+	// Per sandbox: a clone of the fresh image patched by the real binary
+	// (before the base boots and writes to itself).
+	patched, pw, value2 := patchSandbox(t, bin, work, img, n)
+
 	bad := copyImage(t, img)
 	zeroSuperblock(t, bad)
-	if err := checkBoot(t, m, img, n, value); err != nil {
+	// The base must show none of the patch's facts: the negative control
+	// of the patched boot below.
+	unpatched := func(got map[string]string) []string {
+		if p := patchProblems(got, pw); len(p) != 7 {
+			return []string{fmt.Sprintf("negative control: the unpatched image proved %d of the patch's 7 facts", 7-len(p))}
+		}
+		return nil
+	}
+	if err := checkBoot(t, m, img, n, value, unpatched); err != nil {
 		t.Fatalf("the built image failed the boot check: %v", err)
+	}
+	if err := checkBoot(t, m, patched, n, value2, func(got map[string]string) []string { return patchProblems(got, pw) }); err != nil {
+		t.Fatalf("the patched clone failed the boot check: %v", err)
 	}
 	if err := checkBoot(t, m, bad, n, value); err == nil {
 		t.Fatal("negative control: an image with a zeroed superblock passed the boot check")
 	}
 	// The image the guest used: ls and cat agree with debugfs on it.
 	checkLsCat(t, bin, img)
+}
+
+// patchSandbox runs `rootfs-synth patch IMG -o patched.ext4` as the
+// unprivileged user with keys, hostname, the session env (the variable
+// the base checks, with a new value, and a value no naive quoting
+// survives) and a put file, and returns the clone, what it must show and
+// the variable's new value.
+func patchSandbox(t *testing.T, bin, work, img, nonce string) (string, patchWant, string) {
+	t.Helper()
+	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2ePatch e2e@" + nonce + "\n"
+	put := "put by rootfs-synth patch " + nonce + "\n"
+	keyFile, putFile := filepath.Join(work, "key.pub"), filepath.Join(work, "put-proof")
+	for p, data := range map[string]string{keyFile: key, putFile: put} {
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pw := patchWant{hostname: "sandbox-e2e", keysSHA: sha256hex(key), putSHA: sha256hex(put),
+		tricky: "it's \"q\" $HOME `id` \\back\\n\nline 2\n"}
+	value2 := "patched-" + nonce
+	patched := filepath.Join(work, "patched.ext4")
+	args := []string{"patch", img, "-o", patched, "--authorized-keys", keyFile, "--hostname", pw.hostname,
+		"--env", envVar + "=" + value2, "--env", trickyVar + "=" + pw.tricky,
+		"--put", putPath + "=" + putFile + ":0640:12:34"}
+	cmd := testenv.Unprivileged(t, bin, args...)
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rootfs-synth %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	t.Logf("cloned and patched %s in %v", patched, time.Since(start).Round(time.Millisecond))
+	return patched, pw, value2
+}
+
+func sha256hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 func lastLine(s string) string {

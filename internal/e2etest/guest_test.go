@@ -2,6 +2,7 @@ package e2etest
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +24,9 @@ const (
 	proofPath  = "/root/e2e-proof"
 	envVar     = "SBX_E2E_VAR"
 	sbxInit    = "/usr/sbin/sbx-init"
+	// What `rootfs-synth patch` adds (build_test.go's patched boot).
+	putPath   = "/opt/sbx/put-proof"
+	trickyVar = "SBX_E2E_TRICKY"
 )
 
 // hookScript is the start hook: it prints one "E2E-<KEY> <value>" line per
@@ -50,6 +54,14 @@ m LOGIN-ENV "$(cd / && env -i HOME=/root USER=root LOGNAME=root PATH=$P sh -l -c
 shell=$(awk -F: '$1 == "root" { print $7 }' /etc/passwd)
 m ROOT-SHELL "$shell"
 m CMD-ENV "$(cd /root && env -i HOME=/root USER=root LOGNAME=root SHELL=$shell PATH=$P "$shell" -c 'echo "${` + envVar + `:-unset}"' 2>&1 | tail -n 1)"
+hx() { busybox od -An -tx1 | busybox tr -d ' \n'; }
+m HOSTNAME "$(hostname)"
+m KEYS "$(busybox sha256sum /root/.ssh/authorized_keys 2>/dev/null | busybox cut -d' ' -f1)"
+m SSH-MODES "$(busybox stat -c %a /root/.ssh /root/.ssh/authorized_keys 2>/dev/null | busybox tr '\n' ' ')"
+m PUT "$(busybox sha256sum ` + putPath + ` 2>/dev/null | busybox cut -d' ' -f1)"
+m PUT-STAT "$(busybox stat -c '%a %u:%g' ` + putPath + ` 2>/dev/null)"
+m TRICKY-LOGIN "$(cd / && env -i HOME=/root USER=root LOGNAME=root PATH=$P sh -l -c 'printf %s "${` + trickyVar + `-unset}"' 2>/dev/null | hx)"
+m TRICKY-CMD "$(cd /root && env -i HOME=/root USER=root LOGNAME=root SHELL=$shell PATH=$P "$shell" -c 'printf %s "${` + trickyVar + `-unset}"' 2>/dev/null | hx)"
 echo "written-in-guest ` + nonce + `" > ` + proofPath + ` && sync && m WROTE ok
 if mount -o remount,ro / 2>/dev/null; then m REMOUNT ro; else echo u > /proc/sysrq-trigger; sleep 1; m REMOUNT emergency; fi
 m END 1
@@ -108,6 +120,36 @@ func guestProblems(got map[string]string, value string) []string {
 	return problems
 }
 
+// patchWant is what the patched image must show the guest.
+type patchWant struct {
+	hostname, keysSHA, putSHA, tricky string
+}
+
+// patchProblems compares the markers with what `rootfs-synth patch`
+// wrote, one line per fact not proven: the kernel's hostname, the keys
+// and their modes (directory 0700, file 0600), the put file's content,
+// mode and owner, and a value with quotes, $, backquotes, a backslash and
+// newlines through the login and the -c path, byte for byte (hex).
+func patchProblems(got map[string]string, w patchWant) []string {
+	tricky := hex.EncodeToString([]byte(w.tricky))
+	want := []struct{ key, value, what string }{
+		{"HOSTNAME", w.hostname, "the guest's hostname is --hostname's"},
+		{"KEYS", w.keysSHA, "/root/.ssh/authorized_keys holds --authorized-keys' file"},
+		{"SSH-MODES", "700 600", "/root/.ssh is 0700, authorized_keys 0600"},
+		{"PUT", w.putSHA, "the --put file has its content"},
+		{"PUT-STAT", "640 12:34", "the --put file has its mode and owner"},
+		{"TRICKY-LOGIN", tricky, "a login shell sees the --env value verbatim"},
+		{"TRICKY-CMD", tricky, "root's shell -c (ssh host cmd) sees the --env value verbatim"},
+	}
+	var problems []string
+	for _, x := range want {
+		if v := got[x.key]; v != x.value {
+			problems = append(problems, fmt.Sprintf("not proven: %s (E2E-%s = %q, want %q)", x.what, x.key, v, x.value))
+		}
+	}
+	return problems
+}
+
 // machine returns the boot machine, or skips (fails in CI) without one.
 func machine(t *testing.T) *vmtest.Machine {
 	t.Helper()
@@ -122,9 +164,10 @@ func machine(t *testing.T) *vmtest.Machine {
 }
 
 // checkBoot boots img (its writes reach it), and returns nil only when the
-// guest proved every fact, the proof file with nonce is in the image after
-// poweroff (read back with debugfs) and the image is e2fsck-clean.
-func checkBoot(t *testing.T, m *vmtest.Machine, img, nonce, value string) error {
+// guest proved every fact (guestProblems and each of more), the proof
+// file with nonce is in the image after poweroff (read back with debugfs)
+// and the image is e2fsck-clean.
+func checkBoot(t *testing.T, m *vmtest.Machine, img, nonce, value string, more ...func(map[string]string) []string) error {
 	t.Helper()
 	res, err := m.Boot(context.Background(), img, vmtest.Options{Init: sbxInit, Timeout: 180 * time.Second})
 	if err != nil {
@@ -133,7 +176,11 @@ func checkBoot(t *testing.T, m *vmtest.Machine, img, nonce, value string) error 
 	t.Logf("booted %s in %v", img, res.Duration.Round(time.Millisecond))
 	got := markers(res.Guest)
 	t.Logf("guest markers: %q", got)
-	if p := guestProblems(got, value); len(p) > 0 {
+	p := guestProblems(got, value)
+	for _, f := range more {
+		p = append(p, f(got)...)
+	}
+	if len(p) > 0 {
 		return fmt.Errorf("%s\nguest console:\n%s", strings.Join(p, "\n"), res.Guest)
 	}
 	proof, err := debugfsCat(t, img, proofPath)

@@ -13,6 +13,10 @@
 // directory, FIFO, socket or symbolic link is refused, never replaced —
 // checked before the write and again just before the rename (see Check).
 //
+// StageClone stages a clone of a base image instead (a reflink where the
+// filesystem has one, else a sparse copy), which a patcher changes under
+// its temporary name before Commit.
+//
 // Left out on purpose: writing into a block device in place (the holes
 // would need zeroing, and a half-written device cannot be put back: write a
 // file and copy it with dd), following a symlinked target (its target is

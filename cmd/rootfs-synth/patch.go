@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/rootfs-synth/rootfs-synth/build"
+	"github.com/rootfs-synth/rootfs-synth/ext4patch"
+	"github.com/rootfs-synth/rootfs-synth/files"
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
+	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
+)
+
+// Caps of the files patch reads whole into memory (ext4patch holds a
+// file's content until Commit): an --env-file is a few variables; a
+// --put file is a config file, a script or a small binary.
+const (
+	maxEnvFileSize = 1 << 20
+	maxPutFileSize = 64 << 20
+)
+
+// patchCommand is `rootfs-synth patch IMAGE [-o NEW] [flags]`. now is the
+// wall-clock time (the patched files' mtime, unless SOURCE_DATE_EPOCH).
+func patchCommand(now time.Time) *cli.Command {
+	return &cli.Command{
+		Name:      "patch",
+		Usage:     "change an ext4 image per sandbox: keys, hostname, session env, files",
+		ArgsUsage: "IMAGE",
+		Description: "Changes IMAGE in place, or with -o NEW a clone of it (a reflink where the\n" +
+			"filesystem has one, else a sparse copy), patched under a temporary name beside\n" +
+			"NEW and renamed: a failed patch leaves no NEW. In place, every change lands as\n" +
+			"one transaction in the image's own journal: after a crash the image is the old\n" +
+			"one or the new one once the journal is replayed (by the kernel at mount, e2fsck\n" +
+			"or --replay). Order: --rm, --put, --authorized-keys, --hostname, then the env.\n\n" +
+			"Never patch an image a running VM has attached. patch takes an OFD lock on\n" +
+			"IMAGE and fails when QEMU (file.locking=on) or another patch holds one;\n" +
+			"Firecracker takes no lock, so that case is yours to rule out. A journal that\n" +
+			"needs recovery looks exactly like a mounted image: it is refused unless\n" +
+			"--replay. Refused, with nothing written: features the patcher cannot handle\n" +
+			"(inline_data, encrypt, casefold, bigalloc, meta_bg, ...), an orphan list or\n" +
+			"recorded errors, a path through a symlink that leaves the image, an IMAGE that\n" +
+			"is not a regular file, and in place an image without a journal unless\n" +
+			"--allow-no-journal.\n\n" +
+			"--env and --env-file rewrite /etc/sbx/session-env.sh (0600) with one\n" +
+			"`export NAME='VALUE'` line per variable (quoted for sh, so any value arrives\n" +
+			"verbatim): login shells and `ssh host cmd` read it. --env-file lines are\n" +
+			"NAME=VALUE, the value taken as it stands; blank lines and # comments are\n" +
+			"skipped; --env comes after it and a later NAME wins.\n\n" +
+			"Examples:\n" +
+			"   rootfs-synth patch alpine.ext4 -o sandbox-1.ext4 --authorized-keys ~/.ssh/id_ed25519.pub \\\n" +
+			"       --hostname sandbox-1 --env API_URL=https://api.example --env-file secrets.env\n" +
+			"   rootfs-synth patch sandbox-1.ext4 --put /etc/motd=./motd:0644 \\\n" +
+			"       --put /usr/local/bin/agent=./agent:0755:0:0 --rm /etc/issue\n" +
+			"   rootfs-synth patch --replay sandbox-1.ext4   # after a host crash, no VM attached",
+		// --grow SIZE joins these flags when ext4patch can grow a
+		// filesystem (issue 14, item 5).
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "patch a clone of IMAGE written to `NEW` (replaced atomically) instead of IMAGE"},
+			&cli.StringFlag{Name: "authorized-keys", Usage: "install `FILE` as /root/.ssh/authorized_keys (0600, directory 0700)"},
+			&cli.StringFlag{Name: "hostname", Usage: "write `NAME` to /etc/hostname"},
+			&cli.GenericFlag{Name: "env", Value: &lineList{}, Usage: "session variable `NAME=VALUE` (repeatable)"},
+			&cli.StringFlag{Name: "env-file", Usage: "session variables from `FILE`, NAME=VALUE lines"},
+			&cli.GenericFlag{Name: "put", Value: &lineList{}, Usage: "put HOST_FILE at GUEST_PATH: `GUEST_PATH=HOST_FILE[:MODE[:UID:GID]]` (repeatable; MODE octal, default the host file's; owner default 0:0)"},
+			&cli.GenericFlag{Name: "rm", Value: &lineList{}, Usage: "remove the file, symlink or empty directory at `GUEST_PATH` (repeatable)"},
+			&cli.BoolFlag{Name: "replay", Usage: "replay a journal that needs recovery first (only when no VM has IMAGE attached)"},
+			&cli.BoolFlag{Name: "allow-no-journal", Usage: "patch an image without a journal in place (a crash can leave it half patched)"},
+		},
+		Action: func(c *cli.Context) error { return runPatch(c, now) },
+	}
+}
+
+// patchOp is one change, read and checked before the image is opened.
+type patchOp struct {
+	remove   bool
+	dir      bool // a directory with mode and owner (PutDir)
+	path     string
+	data     []byte
+	mode     fs.FileMode
+	uid, gid int
+}
+
+func runPatch(c *cli.Context, now time.Time) error {
+	if c.NArg() != 1 {
+		return usageError("patch: need exactly one IMAGE (e.g. rootfs-synth patch alpine.ext4 -o sandbox.ext4 --hostname sb1)")
+	}
+	image, out := c.Args().First(), c.String("output")
+	mtime, err := sourceDateEpoch()
+	if err != nil {
+		return err
+	}
+	if mtime.IsZero() {
+		mtime = now
+	}
+	ops, err := patchOps(c)
+	if err != nil {
+		return err
+	}
+	if len(ops) == 0 && !c.Bool("replay") {
+		return usageError("patch: nothing to change (give --authorized-keys, --hostname, --env, --env-file, --put, --rm or --replay)")
+	}
+	opts := ext4patch.Options{Replay: c.Bool("replay"), AllowNoJournal: c.Bool("allow-no-journal") || out != "", Time: mtime}
+	if out == "" {
+		if err := applyPatch(image, opts, ops, mtime); err != nil {
+			return patchError(err, "", "")
+		}
+		fmt.Fprintf(c.App.Writer, "patched %s: %s\n", image, summary(ops))
+		return nil
+	}
+	perm := fs.FileMode(0o644)
+	if fi, err := os.Stat(image); err == nil {
+		perm = fi.Mode().Perm()
+	}
+	var tmp string
+	s, method, err := imagefile.StageClone(c.Context, out, image, imagefile.Options{Perm: perm}, func(name string) error {
+		tmp = name
+		return applyPatch(name, opts, ops, mtime)
+	})
+	if err != nil {
+		return patchError(err, tmp, out)
+	}
+	defer s.Discard()
+	if err := s.Commit(c.Context); err != nil {
+		return patchError(err, "", "")
+	}
+	fmt.Fprintf(c.App.Writer, "patched %s (%s of %s): %s\n", out, method, image, summary(ops))
+	return nil
+}
+
+// patchOps reads the flags into changes, in the order they apply;
+// malformed values are usage errors, files that cannot be read errors.
+func patchOps(c *cli.Context) ([]patchOp, error) {
+	var ops []patchOp
+	for _, p := range values(c, "rm") {
+		if !strings.HasPrefix(p, "/") {
+			return nil, usageError("patch: --rm %q: want an absolute path inside the image", p)
+		}
+		ops = append(ops, patchOp{remove: true, path: p})
+	}
+	for _, spec := range values(c, "put") {
+		op, host, err := parsePut(spec)
+		if err != nil {
+			return nil, usageError("patch: --put %q: %v", spec, err)
+		}
+		if op.data, err = readFlagFile("--put", host, maxPutFileSize); err != nil {
+			return nil, err
+		}
+		if op.mode == 0 {
+			fi, err := os.Stat(host)
+			if err != nil {
+				return nil, fmt.Errorf("reading --put: %w", err)
+			}
+			op.mode = unixmode.DecodePerm(unixmode.EncodePerm(fi.Mode()))
+		}
+		ops = append(ops, op)
+	}
+	if f := c.String("authorized-keys"); f != "" {
+		keys, err := readFlagFile("--authorized-keys", f, maxAuthorizedKeysSize)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, patchOp{dir: true, path: "/root/.ssh", mode: 0o700},
+			patchOp{path: "/root/.ssh/authorized_keys", data: keys, mode: 0o600})
+	}
+	if h := c.String("hostname"); h != "" {
+		if build.CheckHostname(h) != nil {
+			return nil, usageError("patch: --hostname %q: want letters, digits and hyphens in dot-separated labels (RFC 1123)", h)
+		}
+		ops = append(ops, patchOp{path: "/etc/hostname", data: []byte(h + "\n"), mode: 0o644})
+	}
+	vars, err := sessionVars(c)
+	if err != nil {
+		return nil, err
+	}
+	if vars != nil {
+		script, err := files.SessionEnv(vars)
+		if err != nil {
+			return nil, usageError("patch: %v", err)
+		}
+		ops = append(ops, patchOp{path: files.SessionEnvPath, data: script, mode: files.SessionEnvPerm})
+	}
+	return ops, nil
+}
+
+// parsePut splits GUEST_PATH=HOST_FILE[:MODE[:UID:GID]]. The guest path
+// ends at the first "="; MODE (octal) and UID:GID are taken from the end
+// only when they parse, so a host file name may hold ":" otherwise.
+func parsePut(spec string) (patchOp, string, error) {
+	guest, host, ok := strings.Cut(spec, "=")
+	if !ok || !strings.HasPrefix(guest, "/") || host == "" {
+		return patchOp{}, "", errors.New("want GUEST_PATH=HOST_FILE[:MODE[:UID:GID]] with an absolute GUEST_PATH")
+	}
+	op := patchOp{path: guest}
+	f := strings.Split(host, ":")
+	id := func(s string) (int, bool) {
+		n, err := strconv.ParseUint(s, 10, 32)
+		return int(n), err == nil
+	}
+	mode := func(s string) (fs.FileMode, bool) {
+		n, err := strconv.ParseUint(s, 8, 32)
+		if err != nil || n > 0o7777 || len(s) < 3 {
+			return 0, false
+		}
+		return unixmode.DecodePerm(uint32(n)), true
+	}
+	if n := len(f); n >= 4 {
+		m, okm := mode(f[n-3])
+		uid, oku := id(f[n-2])
+		gid, okg := id(f[n-1])
+		if okm && oku && okg && m != 0 {
+			op.mode, op.uid, op.gid = m, uid, gid
+			return op, strings.Join(f[:n-3], ":"), nil
+		}
+	}
+	if n := len(f); n >= 2 {
+		if m, ok := mode(f[n-1]); ok && m != 0 {
+			op.mode = m
+			return op, strings.Join(f[:n-1], ":"), nil
+		}
+	}
+	return op, host, nil
+}
+
+// sessionVars are --env-file's variables then --env's, a later NAME
+// replacing an earlier one in its place; nil when neither flag is given.
+func sessionVars(c *cli.Context) ([]files.EnvVar, error) {
+	var vars []files.EnvVar
+	at := map[string]int{}
+	add := func(name, value string) {
+		if i, ok := at[name]; ok {
+			vars[i].Value = value
+			return
+		}
+		at[name] = len(vars)
+		vars = append(vars, files.EnvVar{Name: name, Value: value})
+	}
+	given := false
+	if f := c.String("env-file"); f != "" {
+		given = true
+		data, err := readFlagFile("--env-file", f, maxEnvFileSize)
+		if err != nil {
+			return nil, err
+		}
+		for i, line := range strings.Split(string(bytes.TrimSuffix(data, []byte("\n"))), "\n") {
+			line = strings.TrimSuffix(line, "\r")
+			if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			name, value, ok := strings.Cut(line, "=")
+			if !ok {
+				return nil, usageError("patch: --env-file %s:%d: want NAME=VALUE", f, i+1)
+			}
+			add(name, value)
+		}
+	}
+	for _, kv := range values(c, "env") {
+		given = true
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, usageError("patch: --env %q: want NAME=VALUE", kv)
+		}
+		add(name, value)
+	}
+	if given && vars == nil {
+		vars = []files.EnvVar{} // an empty env file empties the session
+	}
+	return vars, nil
+}
+
+// values are a repeatable flag's values, each whole (commas kept).
+func values(c *cli.Context, flag string) []string { return c.Generic(flag).(*lineList).values }
+
+// applyPatch opens the image file at name, stages ops and commits them.
+func applyPatch(name string, opts ext4patch.Options, ops []patchOp, mtime time.Time) error {
+	im, err := ext4patch.Open(name, opts)
+	if err != nil {
+		return err
+	}
+	defer im.Close()
+	for _, op := range ops {
+		switch {
+		case op.remove:
+			err = im.Remove(op.path)
+		case op.dir:
+			err = im.PutDir(op.path, op.mode, op.uid, op.gid, mtime)
+		default:
+			err = im.Put(op.path, bytes.NewReader(op.data), op.mode, op.uid, op.gid, mtime)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(ops) > 0 {
+		if err := im.Commit(); err != nil {
+			return err
+		}
+	}
+	return im.Close()
+}
+
+// patchError makes err one line saying what a person typed: the clone's
+// temporary name becomes NEW, and a journal that needs recovery names
+// --replay.
+func patchError(err error, tmp, out string) error {
+	msg := err.Error()
+	if tmp != "" {
+		msg = strings.ReplaceAll(msg, tmp, out+" (the clone)")
+	}
+	if errors.Is(err, ext4patch.ErrNeedsRecovery) {
+		msg += "; --replay replays it"
+	}
+	return oneLine(renamed{"patch: " + msg, err})
+}
+
+// summary says what a patch changed, for the one line on stdout.
+func summary(ops []patchOp) string {
+	put, removed := 0, 0
+	for _, op := range ops {
+		switch {
+		case op.remove:
+			removed++
+		case !op.dir:
+			put++
+		}
+	}
+	if put+removed == 0 {
+		return "nothing changed but the journal replayed, if it needed that"
+	}
+	return fmt.Sprintf("%d files put, %d removed", put, removed)
+}
