@@ -157,16 +157,9 @@ func (im *Image) applyGrow(g growth, newSize int64) error {
 			d.SetItableUnused(im.ipg)
 		}
 		b := im.stageZero(start + meta)
-		for i := range used {
-			setBit(b, i)
-		}
-		for i := n; i < uint64(im.bs)*8; i++ {
-			setBit(b, i)
-		}
-		b = im.stageZero(start + meta + 1)
-		for i := uint64(im.ipg); i < uint64(im.bs)*8; i++ {
-			setBit(b, i)
-		}
+		setBits(b, 0, used)
+		setBits(b, n, uint64(im.bs)*8)
+		setBits(im.stageZero(start+meta+1), uint64(im.ipg), uint64(im.bs)*8)
 		im.descs = append(im.descs, d)
 		im.dirtyGroups[grp] = true
 		free += n - used

@@ -341,9 +341,7 @@ func (im *Image) initBlockBitmap(g uint32, d *ext4format.GroupDesc) []byte {
 	mark(d.BlockBitmap(), 1)
 	mark(d.InodeBitmap(), 1)
 	mark(d.InodeTable(), im.itableBlocks())
-	for i := n; i < uint64(im.bs)*8; i++ {
-		setBit(b, i)
-	}
+	setBits(b, n, uint64(im.bs)*8)
 	return b
 }
 
@@ -351,7 +349,21 @@ func (im *Image) itableBlocks() uint64 {
 	return (uint64(im.ipg)*uint64(im.inodeSize) + uint64(im.bs) - 1) / uint64(im.bs)
 }
 
-func setBit(b []byte, i uint64)       { b[i/8] |= 1 << (i % 8) }
+func setBit(b []byte, i uint64) { b[i/8] |= 1 << (i % 8) }
+
+// setBits sets bits [from, to) of b, whole bytes at a time in between.
+func setBits(b []byte, from, to uint64) {
+	for ; from < to && from%8 != 0; from++ {
+		setBit(b, from)
+	}
+	for ; from+8 <= to; from += 8 {
+		b[from/8] = 0xff
+	}
+	for ; from < to; from++ {
+		setBit(b, from)
+	}
+}
+
 func clearBit(b []byte, i uint64)     { b[i/8] &^= 1 << (i % 8) }
 func testBit(b []byte, i uint64) bool { return b[i/8]&(1<<(i%8)) != 0 }
 
