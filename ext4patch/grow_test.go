@@ -38,6 +38,22 @@ func superCounts(t testing.TB, img string) (blocks, inodes, rsv int64) {
 	return field("Block count"), field("Inode count"), field("Reserved GDT blocks")
 }
 
+// openSized opens img for patching (closed when the test ends) and
+// returns the file's size.
+func openSized(t *testing.T, img string) (*Image, int64) {
+	t.Helper()
+	st, err := os.Stat(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := Open(img, Options{Time: patchTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { im.Close() })
+	return im, st.Size()
+}
+
 // growAndJudge grows img by factor (a put after the grow in the same
 // commit when put), then checks that e2fsck finds it clean, dumpe2fs sees
 // the new block count, debugfs reads back the tree and the file has the
@@ -50,16 +66,8 @@ func growAndJudge(t *testing.T, img string, k imageKind, factor int64, put bool)
 	}
 	md := newModel(base).clone()
 	oldBlocks, oldInodes, _ := superCounts(t, img)
-	st, err := os.Stat(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := Open(img, Options{Time: patchTime})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
-	newSize := st.Size() * factor
+	im, size := openSized(t, img)
+	newSize := size * factor
 	if err := im.Grow(newSize); err != nil {
 		t.Fatal(err)
 	}
@@ -75,15 +83,17 @@ func growAndJudge(t *testing.T, img string, k imageKind, factor int64, put bool)
 	}
 	checkImage(t, img, md.manifest(), k)
 	blocks, inodes, _ := superCounts(t, img)
-	bs := st.Size() / oldBlocks
+	bs := size / oldBlocks
 	if want := newSize / bs; blocks > want || blocks < want-int64(8*bs) || blocks <= oldBlocks {
 		t.Errorf("after Grow(%d): dumpe2fs block count %d, want about %d", newSize, blocks, want)
 	}
 	if inodes < oldInodes || factor >= 64 && inodes == oldInodes { // 3× of a 4 KiB image stays in its one group
 		t.Errorf("after Grow(%d): inode count %d, was %d", newSize, inodes, oldInodes)
 	}
-	if st, err := os.Stat(img); err != nil || st.Size() != newSize {
-		t.Errorf("after Grow(%d): file size %d, %v", newSize, st.Size(), err)
+	if st, err := os.Stat(img); err != nil {
+		t.Fatal(err)
+	} else if st.Size() != newSize {
+		t.Errorf("after Grow(%d): file size %d", newSize, st.Size())
 	}
 }
 
@@ -121,21 +131,13 @@ func TestGrowRefusals(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			img := k.make(t, t.TempDir())
 			before := digest(t, img)
-			st, err := os.Stat(img)
-			if err != nil {
-				t.Fatal(err)
-			}
-			im, err := Open(img, Options{Time: patchTime})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer im.Close()
+			im, size := openSized(t, img)
 			for _, c := range []struct {
 				size int64
 				want string
 			}{
-				{st.Size() - 1, "shrinking is not supported"},
-				{st.Size() * 4096, "it can grow to at most"},
+				{size - 1, "shrinking is not supported"},
+				{size * 4096, "it can grow to at most"},
 			} {
 				err := im.Grow(c.size)
 				if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
@@ -145,10 +147,10 @@ func TestGrowRefusals(t *testing.T) {
 			if len(im.staged) != 0 {
 				t.Errorf("refused grows staged %d blocks", len(im.staged))
 			}
-			if err := im.Grow(st.Size() * 2); err != nil {
+			if err := im.Grow(size * 2); err != nil {
 				t.Fatal(err)
 			}
-			if err := im.Grow(st.Size() * 3); err == nil || !strings.Contains(err.Error(), "staged already") {
+			if err := im.Grow(size * 3); err == nil || !strings.Contains(err.Error(), "staged already") {
 				t.Errorf("a second Grow = %v, want a refusal", err)
 			}
 			im.Close()

@@ -2,13 +2,10 @@ package vmtest_test
 
 import (
 	"context"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +38,8 @@ $B sleep 10
 // reports its old size and cannot hold the fill.
 func TestGuestSeesGrownSize(t *testing.T) {
 	m := machine(t)
-	base := growImage(t, m)
+	// A default right-sized image with 1 KiB blocks and metadata_csum.
+	base, _ := busyboxImage(t, m, ext4img.Options{BlockSize: 1024, MetadataCsum: true}, "init-grow", growScript)
 	st, err := os.Stat(base)
 	if err != nil {
 		t.Fatal(err)
@@ -108,33 +106,4 @@ func TestGuestSeesGrownSize(t *testing.T) {
 	if size >= wantMin || filled {
 		t.Errorf("the image not grown passes the check (df size %d, filled %v): the test cannot fail", size, filled)
 	}
-}
-
-// growImage writes a default right-sized image with 1 KiB blocks and
-// metadata_csum: busybox, the grow init and /data.
-func growImage(t *testing.T, m *vmtest.Machine) string {
-	t.Helper()
-	w := ext4img.NewWriter(ext4img.Options{BlockSize: 1024, MetadataCsum: true, Time: time.Unix(1700000000, 0)})
-	add := func(e ext4img.Entry) {
-		t.Helper()
-		if err := w.Add(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, d := range []string{"bin", "sbin", "dev", "proc", "data"} {
-		add(ext4img.Entry{Path: d, Mode: fs.ModeDir | 0o755})
-	}
-	bb, err := os.Stat(m.Busybox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	add(ext4img.Entry{Path: "bin/busybox", Mode: 0o755, Size: bb.Size(),
-		Content: func() (io.ReadCloser, error) { return os.Open(m.Busybox) }})
-	add(ext4img.Entry{Path: "sbin/init-grow", Mode: 0o755, Size: int64(len(growScript)),
-		Content: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(growScript)), nil }})
-	img := filepath.Join(t.TempDir(), "root.ext4")
-	if err := w.WriteFile(img, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return img
 }
