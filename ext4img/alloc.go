@@ -104,6 +104,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int6
 	groups := uint32((uint64(total) - uint64(l.fdb) + uint64(l.bpg) - 1) / uint64(l.bpg))
 	l.Groups = int(groups)
 	l.gdtBlocks = (groups*ext4format.GroupDescSize + bs - 1) / bs
+	l.rsvGDT = reservedGDT(total, p.bs, bpg)
 
 	// Inodes per group: a multiple of 8 (bitmap bytes) and of the inodes in
 	// a block, at most maxInodesPerGroup.
@@ -120,7 +121,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int6
 
 	for g := uint32(1); g < groups; g++ {
 		if ext4format.HasSuperBackup(g) {
-			r := run{l.fdb + g*l.bpg, 1 + l.gdtBlocks}
+			r := run{l.fdb + g*l.bpg, 1 + l.gdtBlocks + l.rsvGDT}
 			if r.start+r.len > total {
 				return nil, int64(r.start + r.len + 1)
 			}
@@ -128,7 +129,7 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int6
 			l.reserved = append(l.reserved, r)
 		}
 	}
-	a := &allocator{l: l, cur: l.fdb + 1 + l.gdtBlocks, maxLen: ext4format.InitMaxLen}
+	a := &allocator{l: l, cur: l.fdb + 1 + l.gdtBlocks + l.rsvGDT, maxLen: ext4format.InitMaxLen}
 	if p.w.maxExtent > 0 {
 		a.maxLen = p.w.maxExtent
 	}
@@ -138,7 +139,8 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int6
 		}
 	}
 
-	// 1. Bitmaps and inode tables of all groups, flex_bg style.
+	// 1. Bitmaps and inode tables of all groups, flex_bg style, then the
+	// resize inode's double-indirect block.
 	l.groups = make([]groupPlan, groups)
 	for g := range l.groups {
 		l.groups[g].blockBitmap = a.contiguous(1)
@@ -160,6 +162,10 @@ func (p *prepared) allocate(total uint32, inodes int64, bpg uint32) (*plan, int6
 	}
 	for i, g := range l.backups {
 		l.segs[i].idx = int(g)
+	}
+	if l.rsvGDT > 0 {
+		l.dind = a.contiguous(1)
+		l.segs = append(l.segs, segment{start: l.dind, len: 1, kind: segResize})
 	}
 
 	// 2. The journal.

@@ -153,7 +153,13 @@ func (l *plan) encodeInode(ino uint32, b []byte) {
 	var in ext4format.Inode
 	var pl *inodePlan
 	var xattrs []byte
-	if ino == ext4format.JournalIno && l.journal != nil {
+	var sectors uint64
+	if ino == ext4format.ResizeIno && l.dind != 0 {
+		s, x := encodeTime(l.fsTime)
+		rl := l.resizeLayout()
+		rl.ResizeInode(&in, s, x)
+		sectors = rl.Blocks()
+	} else if ino == ext4format.JournalIno && l.journal != nil {
 		pl = l.journal
 		s, x := encodeTime(l.fsTime)
 		in = ext4format.Inode{Mode: unixmode.Regular | 0o600, LinksCount: 1, Atime: s, Ctime: s, Mtime: s, Crtime: s,
@@ -208,7 +214,6 @@ func (l *plan) encodeInode(ino uint32, b []byte) {
 			pl = nil // no extent tree: fast symlink, device, FIFO, socket
 		}
 	}
-	var sectors uint64
 	if pl != nil {
 		in.Flags |= ext4format.InodeFlagExtents
 		extentRoot(in.Block[:], pl, l.BlockSize)

@@ -52,6 +52,10 @@ func (l *plan) superBlock(b []byte, nr uint16) {
 		LastcheckHi:      hi,
 	}
 	copy(sb.VolumeName[:], l.opts.Label)
+	if l.dind != 0 {
+		sb.FeatureCompat |= ext4format.CompatResizeInode
+		sb.ReservedGdtBlocks = uint16(l.rsvGDT)
+	}
 	if l.csum {
 		sb.FeatureRoCompat |= ext4format.RoCompatMetadataCsum
 		sb.ChecksumType = ext4format.ChecksumCRC32c
@@ -73,6 +77,12 @@ func (l *plan) superBlock(b []byte, nr uint16) {
 		sb.Checksum = ext4format.SuperBlockChecksum(b)
 		sb.Marshal(b)
 	}
+}
+
+// resizeLayout is where the resize inode's blocks lie.
+func (l *plan) resizeLayout() *ext4format.ResizeLayout {
+	return &ext4format.ResizeLayout{BlockSize: l.BlockSize, FirstDataBlock: l.fdb, BlocksPerGroup: l.bpg,
+		DescBlocks: uint64(l.gdtBlocks), Reserved: l.rsvGDT, Backups: l.backups, Dind: uint64(l.dind)}
 }
 
 // groupDescs fills b with the group descriptor table.

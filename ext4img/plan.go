@@ -49,6 +49,8 @@ type plan struct {
 	Layout
 
 	fdb, bpg, gdtBlocks, itb uint32
+	rsvGDT                   uint32 // s_reserved_gdt_blocks
+	dind                     uint32 // the resize inode's double-indirect block, 0 without one
 	groups                   []groupPlan
 	backups                  []uint32 // groups holding a superblock copy
 	reserved                 []run    // superblock + GDT copies in backup groups
@@ -142,6 +144,7 @@ const (
 	segData // dir blocks, file data, slow symlink, journal
 	segTree // extent tree block idx of n
 	segXattr
+	segResize // the resize inode's double-indirect block
 )
 
 // segment is a range of blocks written by one generator, in on-disk order.
@@ -485,17 +488,33 @@ func maxBlocks(bs int) int64 {
 }
 
 // dropRuntGroup shortens a block count whose last group is a backup group
-// too small for its superblock and descriptor copies (and one more block),
-// as mke2fs does.
+// too small for its superblock, descriptor and reserve copies (and one
+// more block), as mke2fs does.
 func dropRuntGroup(total int64, bs int) int64 {
 	fdb, bpg := int64(firstDataBlock(bs)), int64(8*bs)
 	groups := (total - fdb + bpg - 1) / bpg
 	last := groups - 1
 	gdt := (groups*ext4format.GroupDescSize + int64(bs) - 1) / int64(bs)
-	if last > 0 && ext4format.HasSuperBackup(uint32(last)) && total-(fdb+last*bpg) < 2+gdt {
+	rsv := int64(reservedGDT(uint32(total), bs, uint32(bpg)))
+	if last > 0 && ext4format.HasSuperBackup(uint32(last)) && total-(fdb+last*bpg) < 2+gdt+rsv {
 		return fdb + last*bpg
 	}
 	return total
+}
+
+// GrowthFactor is how many times its size an image can grow in place
+// (ext4patch's Grow, resize2fs, the kernel's online resize) without
+// moving metadata: the descriptor blocks it needs are reserved after the
+// group descriptors and owned by the resize inode, as mke2fs does for
+// 1024 times. 64 times keeps the reserve small (2 blocks per backup
+// group for a 64 MiB image with 1 KiB blocks, none at 4 KiB up to
+// 256 MiB, where one descriptor block covers 64 times already).
+const GrowthFactor = 64
+
+// reservedGDT is s_reserved_gdt_blocks for an image of total blocks in
+// groups of bpg.
+func reservedGDT(total uint32, bs int, bpg uint32) uint32 {
+	return ext4format.ReservedGDTBlocks(uint64(total), firstDataBlock(bs), bpg, bs, ext4format.GroupDescSize, GrowthFactor)
 }
 
 // journalBlocks is the journal size for an image of total blocks.

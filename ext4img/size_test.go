@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -282,5 +283,54 @@ func TestExplicitSizeRuntGroup(t *testing.T) {
 			t.Errorf("Layout(Size %d).Size() = %d, want %d", tt.size, l.Size(), tt.want)
 		}
 		fsck(t, writeImage(t, w))
+	}
+}
+
+// TestGrowthReserve: every image has descriptor blocks and reserved GDT
+// blocks for GrowthFactor times its groups, the resize inode owns them
+// (e2fsck checks it), and resize2fs grows a 1 KiB image that far.
+func TestGrowthReserve(t *testing.T) {
+	resize2fs := testenv.Tool(t, "resize2fs")
+	for _, c := range []struct {
+		opts    Options
+		entries int
+		rsv     bool // the image has a reserve
+	}{
+		{Options{Time: testTime}, 100, false}, // one 4 KiB group: one descriptor block covers 64
+		{Options{Time: testTime, Size: 1 << 30}, 100, true},
+		{Options{Time: testTime, BlockSize: 1024}, 100, true},
+		{Options{Time: testTime, BlockSize: 1024, MetadataCsum: true, NoJournal: true}, 100, true},
+		{Options{Time: testTime, BlockSize: 1024, Size: 200 << 20}, 3000, true},
+	} {
+		t.Run(fmt.Sprintf("bs%d-size%d", c.opts.BlockSize, c.opts.Size), func(t *testing.T) {
+			w := NewWriter(c.opts)
+			tinyTree(t, w, c.entries)
+			l, err := w.planned()
+			if err != nil {
+				t.Fatal(err)
+			}
+			grown := (l.Blocks*GrowthFactor - int64(l.fdb) + int64(l.bpg) - 1) / int64(l.bpg)
+			perBlock := int64(l.BlockSize / ext4format.GroupDescSize)
+			if have := int64(l.gdtBlocks+l.rsvGDT) * perBlock; have < grown {
+				t.Errorf("%d descriptor and %d reserved blocks hold %d groups, want %d (%d×)", l.gdtBlocks, l.rsvGDT, have, grown, GrowthFactor)
+			}
+			if got := l.rsvGDT > 0; got != c.rsv {
+				t.Errorf("reserve %d blocks, want one: %v", l.rsvGDT, c.rsv)
+			}
+			img := writeImage(t, w)
+			fsck(t, img)
+			if !c.rsv || c.opts.BlockSize != 1024 {
+				return
+			}
+			blocks := l.Blocks * GrowthFactor
+			if err := os.Truncate(img, blocks*int64(l.BlockSize)); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(resize2fs, img).CombinedOutput()
+			if err != nil {
+				t.Fatalf("resize2fs %s: %v\n%s", img, err, out)
+			}
+			fsck(t, img)
+		})
 	}
 }

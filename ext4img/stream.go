@@ -98,14 +98,19 @@ func (w *Writer) Write(out io.WriteSeeker) error {
 // write emits the image in on-disk order.
 func (l *plan) write(s *streamer) error {
 	bs := l.BlockSize
-	// 1. Superblock and group descriptors of group 0.
-	head := make([]byte, int(l.fdb+1+l.gdtBlocks)*bs)
+	// 1. Superblock, group descriptors and reserved GDT blocks (each an
+	// indirect block of the resize inode) of group 0.
+	head := make([]byte, int(l.fdb+1+l.gdtBlocks+l.rsvGDT)*bs)
 	l.superBlock(head[ext4format.SuperBlockOffset:], 0)
-	l.groupDescs(head[int(l.fdb+1)*bs:])
+	gdt := head[int(l.fdb+1)*bs:][:int(l.gdtBlocks)*bs]
+	l.groupDescs(gdt)
+	rl := l.resizeLayout()
+	for i := range l.rsvGDT {
+		rl.IndBlock(head[int(rl.ReservedBlock(i))*bs:][:bs], i)
+	}
 	if err := s.writeBlocks(0, head); err != nil {
 		return err
 	}
-	gdt := head[int(l.fdb+1)*bs:]
 
 	// 2. Everything else: backups, bitmaps, inode tables, journal,
 	// directories, files, extent trees, xattr blocks, sorted by block.
@@ -120,7 +125,7 @@ func (l *plan) write(s *streamer) error {
 	}()
 	writeSeg := func(sg segment) error {
 		switch sg.kind {
-		case segBackup:
+		case segBackup: // the reserve's copies stay zero, as mke2fs leaves them
 			b := make([]byte, int(sg.len)*bs)
 			l.superBlock(b, uint16(sg.idx))
 			copy(b[bs:], gdt)
@@ -154,6 +159,9 @@ func (l *plan) write(s *streamer) error {
 			return s.writeBlocks(sg.start, buf[:bs])
 		case segData:
 			return l.writeData(s, sg, buf)
+		case segResize:
+			l.resizeLayout().DindBlock(buf[:bs])
+			return s.writeBlocks(sg.start, buf[:bs])
 		}
 		return nil
 	}

@@ -12,7 +12,9 @@
 // The image has 4 KiB (or 1 KiB) blocks, 256-byte inodes and the features
 // filetype, extents, flex_bg, sparse_super, large_file, huge_file,
 // dir_nlink, extra_isize, ext_attr and dir_index, plus a jbd2 journal
-// (inode 8) unless Options.NoJournal. Inode numbers are 2 for the root, 11
+// (inode 8) unless Options.NoJournal, and resize_inode (inode 7) with
+// reserved GDT blocks after the group descriptors when the image needs
+// them to grow GrowthFactor times (ext4patch's Grow uses them). Inode numbers are 2 for the root, 11
 // for lost+found (16 KiB, as mke2fs makes it), then the tree depth-first in
 // name order. All block bitmaps, inode bitmaps and inode tables sit
 // together after the primary group descriptors (flex_bg; an inode table
@@ -51,8 +53,7 @@
 //
 // Left out on purpose: 64bit and meta_bg (images stay below 16 TiB, and
 // with 1 KiB blocks below 1.5 TiB, see maxBlocks), gdt_csum (metadata_csum
-// is an option), resize_inode (offline resize2fs grows the image anyway),
-// inline_data, bigalloc, large_dir (so at most two htree levels), quota,
+// is an option), a reserve for more than GrowthFactor times, inline_data, bigalloc, large_dir (so at most two htree levels), quota,
 // encryption, casefolding, reserved root blocks (s_r_blocks_count is 0) and
 // extended attribute values in inodes of their own (ea_inode): an inode's
 // attributes live in the inode when they fit, otherwise all of them go to

@@ -53,6 +53,9 @@ func (im *Image) commit() error {
 			fresh = append(fresh, blockWrite{nr, im.staged[nr]})
 		}
 	}
+	if err := im.extend(); err != nil {
+		return err
+	}
 	if im.jnl == nil {
 		if err := im.writeBlocks(fresh); err != nil {
 			return err
@@ -106,6 +109,25 @@ func (im *Image) commit() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// extend makes the file as long as a staged grow needs. Whatever lay past
+// the old filesystem's end goes first: the new inode tables must read as
+// zeros (ITABLE_ZEROED), and the old image ends at its last block anyway.
+func (im *Image) extend() error {
+	if im.size <= im.diskSize && !im.grown {
+		return nil
+	}
+	if end := int64(im.oldBlocks) * im.bs; im.diskSize > end {
+		if err := im.f.Truncate(end); err != nil {
+			return err
+		}
+	}
+	if err := im.f.Truncate(im.size); err != nil {
+		return err
+	}
+	im.diskSize = im.size
 	return nil
 }
 

@@ -15,9 +15,14 @@ import (
 )
 
 // crashPatch is the patch of the crash test: a sandbox's keys, hostname
-// and env, a file with hard links replaced, a name removed.
+// and env, the filesystem grown to three times its size (new groups at
+// 1 KiB blocks, a longer last group at 4 KiB), a file with hard links
+// replaced, a name removed.
 func crashPatch(im *Image, md *model) error {
 	if err := sandboxPatch(im, md); err != nil {
+		return err
+	}
+	if err := im.Grow(3 * im.size); err != nil {
 		return err
 	}
 	data := []byte(strings.Repeat("new passwd\n", 700))
@@ -35,9 +40,10 @@ func crashPatch(im *Image, md *model) error {
 }
 
 // TestCrashAtEveryWrite stops the image's writes after the k-th, for
-// every k of a patch, then recovers a copy with e2fsck's journal replay
-// and another with Open's Replay: each must be e2fsck-clean and hold
-// exactly the old tree or the new one.
+// every k of a patch (a grow among its changes), then recovers a copy
+// with e2fsck's journal replay and another with Open's Replay: each must
+// be e2fsck-clean and hold exactly the old tree or the new one, and the
+// new one the grown block count.
 func TestCrashAtEveryWrite(t *testing.T) {
 	e2fsckBin := testenv.Tool(t, "e2fsck")
 	for _, k := range kinds {
@@ -52,6 +58,7 @@ func TestCrashAtEveryWrite(t *testing.T) {
 			}
 			newM := md.manifest()
 			opts := ext4check.Options{NoRootAttrs: k.mke2fs}
+			oldBlocks, _, _ := superCounts(t, filepath.Join(dir, k.name+".img"))
 			// which says whether img holds the old tree or the new one.
 			which := func(img string) string {
 				t.Helper()
@@ -61,6 +68,9 @@ func TestCrashAtEveryWrite(t *testing.T) {
 				}
 				if diffs := ext4check.Compare(newM, got, opts); len(diffs) > 0 {
 					t.Fatalf("%s is neither the old image nor the new one; from the new:\n%s", img, strings.Join(diffs, "\n"))
+				}
+				if blocks, _, _ := superCounts(t, img); blocks <= oldBlocks {
+					t.Fatalf("%s holds the new tree in %d blocks, the old image's count", img, blocks)
 				}
 				return "new"
 			}

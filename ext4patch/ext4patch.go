@@ -35,8 +35,12 @@
 // to repair. A patch whose changed metadata does not fit the journal's
 // log is refused at Commit before anything is written.
 //
-// Left out on purpose: growing the filesystem (it needs reserved GDT
-// blocks in ext4img's images), xattrs, hard links, devices, FIFOs and
+// Grow adds block groups at the end (see its documentation), within the
+// reserved GDT blocks of the resize inode: ext4img reserves for 64 times
+// an image's size, mke2fs for 1024 times.
+//
+// Left out on purpose: growing past the reserve (that would move
+// metadata or need meta_bg), xattrs, hard links, devices, FIFOs and
 // sockets as new entries, renames, hash trees of three levels (large_dir),
 // directories hashed with TEA or the legacy hash (refused when they need
 // an entry), and content that is sparse: every block of a new file is
@@ -84,19 +88,21 @@ type file interface {
 	io.ReaderAt
 	io.WriterAt
 	Sync() error
+	Truncate(size int64) error
 }
 
 // Image is an ext4 image opened for patching. Its methods are not safe
 // for concurrent use.
 type Image struct {
-	f      file
-	osf    *os.File // nil when opened over a file of the tests
-	name   string
-	opts   Options
-	size   int64
-	state           // the filesystem as staged, and as on disk
-	jnl    *journal // nil without a journal
-	broken bool     // a commit failed part way
+	f        file
+	osf      *os.File // nil when opened over a file of the tests
+	name     string
+	opts     Options
+	size     int64    // as staged: a grow's size before Commit extends the file
+	diskSize int64    // the file's size
+	state             // the filesystem as staged, and as on disk
+	jnl      *journal // nil without a journal
+	broken   bool     // a commit failed part way
 }
 
 // Open opens the image file at path for patching; Close releases it.
@@ -144,7 +150,7 @@ func (im *Image) Close() error {
 
 // open reads and checks the image in f, replaying its journal when asked.
 func open(f file, name string, size int64, opts Options) (*Image, error) {
-	im := &Image{f: f, name: name, opts: opts, size: size}
+	im := &Image{f: f, name: name, opts: opts, size: size, diskSize: size}
 	if err := im.load(); err != nil {
 		return nil, fmt.Errorf("opening image %s: %w", name, err)
 	}

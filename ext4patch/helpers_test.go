@@ -66,9 +66,14 @@ func smallTree(bigDir int) *ext4tree.Tree {
 
 // writerKind is an image ext4img writes of smallTree.
 func writerKind(name string, bs int, csum, noJournal bool) imageKind {
+	return writerKindHeadroom(name, bs, csum, noJournal, 2<<20)
+}
+
+// writerKindHeadroom is writerKind with headroom bytes free.
+func writerKindHeadroom(name string, bs int, csum, noJournal bool, headroom int64) imageKind {
 	return imageKind{name: name, make: func(t testing.TB, dir string) string {
 		w := ext4img.NewWriter(ext4img.Options{BlockSize: bs, MetadataCsum: csum, NoJournal: noJournal,
-			HeadroomBlocks: int64(2<<20) / int64(max(bs, 1024)), HeadroomInodes: 512, Time: ext4tree.ModTime})
+			HeadroomBlocks: headroom / int64(max(bs, 1024)), HeadroomInodes: 512, Time: ext4tree.ModTime})
 		if err := smallTree(300).AddTo(w); err != nil {
 			t.Fatal(err)
 		}
@@ -283,6 +288,23 @@ func (c *crashFile) WriteAt(p []byte, off int64) (int, error) {
 		n += copy(c.b[off+int64(n):], p[n:min(len(p), n+crashUnit)])
 	}
 	return n, nil
+}
+
+// Truncate is one unit, as a crash stops it whole or not at all.
+func (c *crashFile) Truncate(size int64) error {
+	if c.budget == 0 {
+		return errCrash
+	}
+	if c.budget > 0 {
+		c.budget--
+	}
+	c.writes++
+	if size <= int64(len(c.b)) {
+		c.b = c.b[:size]
+	} else {
+		c.b = append(c.b, make([]byte, size-int64(len(c.b)))...)
+	}
+	return nil
 }
 
 func (c *crashFile) Sync() error {

@@ -26,9 +26,10 @@ const propertySequences = 1008
 // TestRandomPatches applies random sequences of puts (new files, new
 // directories, replaced files and symlinks, files big enough to need an
 // extent block, enough names to rewrite a directory into a hash tree) and
-// removals to every kind of image, each committed in a few commits, and
-// checks after each sequence that e2fsck finds the image clean and that
-// debugfs reads back the model's tree.
+// removals and grows to every kind of image, each committed in a few
+// commits, and checks after each sequence that e2fsck finds the image
+// clean, that debugfs reads back the model's tree and that dumpe2fs sees
+// the grown block count.
 func TestRandomPatches(t *testing.T) {
 	n := propertySequences
 	if testing.Short() {
@@ -40,6 +41,9 @@ func TestRandomPatches(t *testing.T) {
 			t.Parallel()
 			dir, orig, m := baseImage(t, k)
 			img := filepath.Join(dir, "work.img")
+			origBlocks, _, _ := superCounts(t, filepath.Join(dir, k.name+".img"))
+			grown := 0
+			defer func() { t.Logf("%d sequences, %d with a grow", perKind, grown) }()
 			for seq := range perKind {
 				if err := os.WriteFile(img, orig, 0o644); err != nil {
 					t.Fatal(err)
@@ -59,6 +63,20 @@ func TestRandomPatches(t *testing.T) {
 				}
 				if diffs := ext4check.Compare(md.manifest(), got, ext4check.Options{NoRootAttrs: k.mke2fs}); len(diffs) > 0 {
 					t.Fatalf("sequence %d: image differs from the model:\n%s\nsteps:\n%s", seq, strings.Join(diffs, "\n"), log)
+				}
+				if strings.Contains(log, "refused: false") {
+					grown++
+				}
+				if strings.Contains(log, "grow ") {
+					st, err := os.Stat(img)
+					if err != nil {
+						t.Fatal(err)
+					}
+					blocks, _, _ := superCounts(t, img)
+					bs := int64(len(orig)) / origBlocks
+					if want := st.Size() / bs; blocks > want || blocks < want-8*bs {
+						t.Fatalf("sequence %d: dumpe2fs block count %d, the file holds %d blocks\nsteps:\n%s", seq, blocks, want, log)
+					}
 				}
 			}
 		})
@@ -123,7 +141,15 @@ func randomChange(im *Image, md *model, rng *rand.Rand, log *strings.Builder) er
 		md.put(p, data, perm, uid, gid, mt)
 		return nil
 	}
-	switch op := rng.IntN(10); {
+	switch op := rng.IntN(11); {
+	case op == 10: // grow by 10 to 150 %; past the reserve is refused and changes nothing
+		size := im.size + im.size*int64(10+rng.IntN(141))/100
+		err := im.Grow(size)
+		if err != nil && !strings.Contains(err.Error(), "can grow to at most") && !strings.Contains(err.Error(), "staged already") {
+			return err
+		}
+		fmt.Fprintf(log, "grow %d (refused: %v)\n", size, err != nil)
+		return nil
 	case op < 3: // a new file in an existing directory
 		d := pick(func(_ string, n *ext4check.Node) bool { return n.Type == 'd' })
 		return put(strings.TrimSuffix(d, "/") + "/" + fmt.Sprintf("new-%d-%s", rng.IntN(1e6), strings.Repeat("x", rng.IntN(200))))

@@ -18,6 +18,8 @@ type state struct {
 	bs        int64
 	first     uint64 // s_first_data_block
 	blocks    uint64
+	oldBlocks uint64 // the block count on disk: a grow's blocks lie past it
+	grown     bool   // a grow is staged: the backups follow the primary at seal
 	bpg, ipg  uint32
 	groups    uint32
 	descSize  int
@@ -68,6 +70,7 @@ func (im *Image) load() error {
 	if s.blocks > uint64(im.size/s.bs) || s.descSize < ext4format.GroupDescSize || s.inodeSize < ext4format.GoodOldInodeSize {
 		return errors.New("reading superblock: the image is shorter than its filesystem, or the geometry is corrupt")
 	}
+	s.oldBlocks = s.blocks
 	s.groups = uint32((s.blocks - s.first + uint64(s.bpg) - 1) / uint64(s.bpg))
 	s.gdtBlocks = (uint64(s.groups)*uint64(s.descSize) + uint64(s.bs) - 1) / uint64(s.bs)
 	s.csum = sb.FeatureRoCompat&ext4format.RoCompatMetadataCsum != 0
@@ -101,6 +104,9 @@ func (im *Image) readDisk(nr uint64) ([]byte, error) {
 		return nil, fmt.Errorf("block %d is outside the %d-block filesystem", nr, im.blocks)
 	}
 	b := make([]byte, im.bs)
+	if int64(nr)*im.bs >= im.diskSize {
+		return b, nil // a grow's block past the file's end until Commit extends it
+	}
 	if _, err := im.f.ReadAt(b, int64(nr)*im.bs); err != nil {
 		return nil, fmt.Errorf("reading block %d: %w", nr, err)
 	}
@@ -194,7 +200,13 @@ func (im *Image) seal() error {
 		}
 	}
 	clear(im.dirtyGroups)
-	return im.sealSuper(&im.sb)
+	if err := im.sealSuper(&im.sb); err != nil {
+		return err
+	}
+	if im.grown {
+		return im.sealBackups()
+	}
+	return nil
 }
 
 // setUninit sets the uninit flags and bg_itable_unused as e2fsprogs
@@ -277,6 +289,11 @@ func (r stagedReader) ReadAt(p []byte, off int64) (int, error) {
 		var src []byte
 		if b, ok := im.staged[nr]; ok {
 			src = b[in:]
+		} else if off+int64(n) >= im.diskSize {
+			m := min(len(p), n+int(im.bs-in)) - n
+			clear(p[n : n+m])
+			n += m
+			continue
 		} else {
 			m, err := im.f.ReadAt(p[n:min(len(p), n+int(im.bs-in))], off+int64(n))
 			n += m
@@ -324,9 +341,7 @@ func (im *Image) initBlockBitmap(g uint32, d *ext4format.GroupDesc) []byte {
 	mark(d.BlockBitmap(), 1)
 	mark(d.InodeBitmap(), 1)
 	mark(d.InodeTable(), im.itableBlocks())
-	for i := n; i < uint64(im.bs)*8; i++ {
-		setBit(b, i)
-	}
+	setBits(b, n, uint64(im.bs)*8)
 	return b
 }
 
@@ -334,7 +349,21 @@ func (im *Image) itableBlocks() uint64 {
 	return (uint64(im.ipg)*uint64(im.inodeSize) + uint64(im.bs) - 1) / uint64(im.bs)
 }
 
-func setBit(b []byte, i uint64)       { b[i/8] |= 1 << (i % 8) }
+func setBit(b []byte, i uint64) { b[i/8] |= 1 << (i % 8) }
+
+// setBits sets bits [from, to) of b, whole bytes at a time in between.
+func setBits(b []byte, from, to uint64) {
+	for ; from < to && from%8 != 0; from++ {
+		setBit(b, from)
+	}
+	for ; from+8 <= to; from += 8 {
+		b[from/8] = 0xff
+	}
+	for ; from < to; from++ {
+		setBit(b, from)
+	}
+}
+
 func clearBit(b []byte, i uint64)     { b[i/8] &^= 1 << (i % 8) }
 func testBit(b []byte, i uint64) bool { return b[i/8]&(1<<(i%8)) != 0 }
 
@@ -342,6 +371,11 @@ func testBit(b []byte, i uint64) bool { return b[i/8]&(1<<(i%8)) != 0 }
 // has it: what must not be overwritten before the commit.
 func (im *Image) oldBlockBitmap(g uint32) ([]byte, error) {
 	if b, ok := im.oldBitmaps[g]; ok {
+		return b, nil
+	}
+	if g >= uint32(len(im.oldDescs)) {
+		b := make([]byte, im.bs) // a group a grow adds: nothing in it is old
+		im.oldBitmaps[g] = b
 		return b, nil
 	}
 	d := &im.oldDescs[g]
@@ -362,6 +396,9 @@ func (im *Image) oldBlockBitmap(g uint32) ([]byte, error) {
 func (im *Image) usedBefore(nr uint64) (bool, error) {
 	if nr < im.first {
 		return true, nil
+	}
+	if nr >= im.oldBlocks {
+		return false, nil
 	}
 	g := uint32((nr - im.first) / uint64(im.bpg))
 	b, err := im.oldBlockBitmap(g)

@@ -9,6 +9,21 @@ func (s *SuperBlock) BlocksCount() uint64 {
 	return uint64(s.BlocksCountLo) | uint64(s.BlocksCountHi)<<32
 }
 
+// SetBlocksCount sets s_blocks_count.
+func (s *SuperBlock) SetBlocksCount(n uint64) {
+	s.BlocksCountLo, s.BlocksCountHi = uint32(n), uint32(n>>32)
+}
+
+// RBlocksCount is s_r_blocks_count, the blocks reserved for root.
+func (s *SuperBlock) RBlocksCount() uint64 {
+	return uint64(s.RBlocksCountLo) | uint64(s.RBlocksCountHi)<<32
+}
+
+// SetRBlocksCount sets s_r_blocks_count.
+func (s *SuperBlock) SetRBlocksCount(n uint64) {
+	s.RBlocksCountLo, s.RBlocksCountHi = uint32(n), uint32(n>>32)
+}
+
 // FreeBlocks is s_free_blocks_count.
 func (s *SuperBlock) FreeBlocks() uint64 {
 	return uint64(s.FreeBlocksCountLo) | uint64(s.FreeBlocksCountHi)<<32
@@ -32,6 +47,13 @@ func (g *GroupDesc) InodeBitmap() uint64 {
 // InodeTable is bg_inode_table.
 func (g *GroupDesc) InodeTable() uint64 {
 	return uint64(g.InodeTableLo) | uint64(g.InodeTableHi)<<32
+}
+
+// SetTables sets bg_block_bitmap, bg_inode_bitmap and bg_inode_table.
+func (g *GroupDesc) SetTables(blockBitmap, inodeBitmap, inodeTable uint64) {
+	g.BlockBitmapLo, g.BlockBitmapHi = uint32(blockBitmap), uint32(blockBitmap>>32)
+	g.InodeBitmapLo, g.InodeBitmapHi = uint32(inodeBitmap), uint32(inodeBitmap>>32)
+	g.InodeTableLo, g.InodeTableHi = uint32(inodeTable), uint32(inodeTable>>32)
 }
 
 // FreeBlocks is bg_free_blocks_count.

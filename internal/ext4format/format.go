@@ -5,7 +5,8 @@
 // and hash-tree index blocks, extended attributes, the jbd2 journal
 // superblock and log blocks), each field with its offset and kernel name, encoded and
 // decoded in both directions; the feature, flag and magic numbers; the
-// special inode numbers; the metadata_csum checksums; and the encodings
+// special inode numbers; the resize inode's map of the reserved GDT
+// blocks (resize.go); the metadata_csum checksums; and the encodings
 // inside an inode (timestamps, device numbers, directory file types). The
 // Unix mode word in i_mode is internal/unixmode's.
 //

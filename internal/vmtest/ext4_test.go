@@ -153,7 +153,7 @@ func guestLines(out string) map[string]string {
 	for _, line := range strings.Split(out, "\n") {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")
 		switch k {
-		case "ROOT", "SHA", "BIG", "LOOKUP", "LINKS", "MODE", "SLOW", "UTF8", "NEW", "RANDOM", "VMTEST-DONE":
+		case "ROOT", "SHA", "BIG", "LOOKUP", "LINKS", "MODE", "SLOW", "UTF8", "NEW", "RANDOM", "DFSIZE", "FILLED", "VMTEST-DONE":
 			got[k] = v
 		}
 	}

@@ -104,7 +104,27 @@ func TestGuestSeesHeadroom(t *testing.T) {
 // optional zero file and empty files.
 func headroomImage(t *testing.T, m *vmtest.Machine, bigFile int64, emptyFiles int) (string, *ext4img.Layout) {
 	t.Helper()
-	w := ext4img.NewWriter(ext4img.Options{Time: time.Unix(1700000000, 0)})
+	var extra []ext4img.Entry
+	if bigFile > 0 {
+		extra = append(extra, ext4img.Entry{Path: "data/zeros", Mode: 0o644, Size: bigFile,
+			Content: func() (io.ReadCloser, error) { return io.NopCloser(&zeros{bigFile}), nil }})
+	}
+	for i := range emptyFiles {
+		extra = append(extra, ext4img.Entry{Path: fmt.Sprintf("data/e%06d", i), Mode: 0o644})
+	}
+	img, l := busyboxImage(t, m, ext4img.Options{}, "init-df", dfScript, extra...)
+	if err := e2fsck.Check(t, img); err != nil {
+		t.Fatalf("fresh image: %v", err)
+	}
+	return img, l
+}
+
+// busyboxImage writes an image with opts (Time set) holding /bin/busybox,
+// script as /sbin/<init>, empty /sbin, /dev, /proc and /data, and extra.
+func busyboxImage(t *testing.T, m *vmtest.Machine, opts ext4img.Options, init, script string, extra ...ext4img.Entry) (string, *ext4img.Layout) {
+	t.Helper()
+	opts.Time = time.Unix(1700000000, 0)
+	w := ext4img.NewWriter(opts)
 	add := func(e ext4img.Entry) {
 		t.Helper()
 		if err := w.Add(e); err != nil {
@@ -120,14 +140,10 @@ func headroomImage(t *testing.T, m *vmtest.Machine, bigFile int64, emptyFiles in
 	}
 	add(ext4img.Entry{Path: "bin/busybox", Mode: 0o755, Size: bb.Size(),
 		Content: func() (io.ReadCloser, error) { return os.Open(m.Busybox) }})
-	add(ext4img.Entry{Path: "sbin/init-df", Mode: 0o755, Size: int64(len(dfScript)),
-		Content: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(dfScript)), nil }})
-	if bigFile > 0 {
-		add(ext4img.Entry{Path: "data/zeros", Mode: 0o644, Size: bigFile,
-			Content: func() (io.ReadCloser, error) { return io.NopCloser(&zeros{bigFile}), nil }})
-	}
-	for i := range emptyFiles {
-		add(ext4img.Entry{Path: fmt.Sprintf("data/e%06d", i), Mode: 0o644})
+	add(ext4img.Entry{Path: "sbin/" + init, Mode: 0o755, Size: int64(len(script)),
+		Content: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(script)), nil }})
+	for _, e := range extra {
+		add(e)
 	}
 	l, err := w.Layout()
 	if err != nil {
@@ -136,9 +152,6 @@ func headroomImage(t *testing.T, m *vmtest.Machine, bigFile int64, emptyFiles in
 	img := filepath.Join(t.TempDir(), "root.ext4")
 	if err := w.WriteFile(img, 0o644); err != nil {
 		t.Fatal(err)
-	}
-	if err := e2fsck.Check(t, img); err != nil {
-		t.Fatalf("fresh image: %v", err)
 	}
 	return img, l
 }
