@@ -35,7 +35,10 @@ func patchCommand(now time.Time) *cli.Command {
 			"NEW and renamed: a failed patch leaves no NEW. In place, every change lands as\n" +
 			"one transaction in the image's own journal: after a crash the image is the old\n" +
 			"one or the new one once the journal is replayed (by the kernel at mount, e2fsck\n" +
-			"or --replay). Order: --rm, --put, --authorized-keys, --hostname, then the env.\n\n" +
+			"or --replay). Order: --grow, --rm, --put, --authorized-keys, --hostname, then\n" +
+			"the env. --grow extends the file and the filesystem (new block groups, no\n" +
+			"resize2fs): up to 64x for images rootfs-synth writes, within the reserve for\n" +
+			"mke2fs's; never shrinks.\n\n" +
 			"Never patch an image a running VM has attached. patch takes an OFD lock on\n" +
 			"IMAGE and fails when QEMU (file.locking=on) or another patch holds one;\n" +
 			"Firecracker takes no lock, so that case is yours to rule out. A journal that\n" +
@@ -55,9 +58,8 @@ func patchCommand(now time.Time) *cli.Command {
 			"       --hostname sandbox-1 --env API_URL=https://api.example --env-file secrets.env\n" +
 			"   rootfs-synth patch sandbox-1.ext4 --put /etc/motd=./motd:0644 \\\n" +
 			"       --put /usr/local/bin/agent=./agent:0755:0:0 --rm /etc/issue\n" +
+			"   rootfs-synth patch sandbox-1.ext4 --grow 4G\n" +
 			"   rootfs-synth patch --replay sandbox-1.ext4   # after a host crash, no VM attached",
-		// --grow SIZE joins these flags when ext4patch can grow a
-		// filesystem (issue 14, item 5).
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "patch a clone of IMAGE written to `NEW` (replaced atomically) instead of IMAGE"},
 			&cli.StringFlag{Name: "authorized-keys", Usage: "install `FILE` as /root/.ssh/authorized_keys (0600, directory 0700)"},
@@ -66,6 +68,7 @@ func patchCommand(now time.Time) *cli.Command {
 			&cli.StringFlag{Name: "env-file", Usage: "session variables from `FILE`, NAME=VALUE lines"},
 			&cli.GenericFlag{Name: "put", Value: &lineList{}, Usage: "put HOST_FILE at GUEST_PATH: `GUEST_PATH=HOST_FILE[:MODE[:UID:GID]]` (repeatable; MODE octal, default the host file's; owner default 0:0)"},
 			&cli.GenericFlag{Name: "rm", Value: &lineList{}, Usage: "remove the file, symlink or empty directory at `GUEST_PATH` (repeatable)"},
+			&cli.StringFlag{Name: "grow", Usage: "grow the image file and its filesystem to `SIZE` in bytes, or with K, M, G or T (powers of 1024)"},
 			&cli.BoolFlag{Name: "replay", Usage: "replay a journal that needs recovery first (only when no VM has IMAGE attached)"},
 			&cli.BoolFlag{Name: "allow-no-journal", Usage: "patch an image without a journal in place (a crash can leave it half patched)"},
 		},
@@ -75,6 +78,7 @@ func patchCommand(now time.Time) *cli.Command {
 
 // patchOp is one change, read and checked before the image is opened.
 type patchOp struct {
+	grow     int64 // the new size, for --grow
 	remove   bool
 	dir      bool // a directory with mode and owner (PutDir)
 	path     string
@@ -100,7 +104,7 @@ func runPatch(c *cli.Context, now time.Time) error {
 		return err
 	}
 	if len(ops) == 0 && !c.Bool("replay") {
-		return usageError("patch: nothing to change (give --authorized-keys, --hostname, --env, --env-file, --put, --rm or --replay)")
+		return usageError("patch: nothing to change (give --authorized-keys, --hostname, --env, --env-file, --put, --rm, --grow or --replay)")
 	}
 	opts := ext4patch.Options{Replay: c.Bool("replay"), AllowNoJournal: c.Bool("allow-no-journal") || out != "", Time: mtime}
 	if out == "" {
@@ -139,6 +143,8 @@ func applyPatch(name string, opts ext4patch.Options, ops []patchOp, mtime time.T
 	defer im.Close()
 	for _, op := range ops {
 		switch {
+		case op.grow > 0:
+			err = im.Grow(op.grow)
 		case op.remove:
 			err = im.Remove(op.path)
 		case op.dir:
@@ -174,17 +180,19 @@ func patchError(err error, tmp, out string) error {
 
 // summary says what a patch changed, for the one line on stdout.
 func summary(ops []patchOp) string {
-	put, removed := 0, 0
+	put, removed, grown := 0, 0, ""
 	for _, op := range ops {
 		switch {
+		case op.grow > 0:
+			grown = fmt.Sprintf(", grown to %d bytes", op.grow)
 		case op.remove:
 			removed++
 		case !op.dir:
 			put++
 		}
 	}
-	if put+removed == 0 {
+	if put+removed == 0 && grown == "" {
 		return "nothing changed but the journal replayed, if it needed that"
 	}
-	return fmt.Sprintf("%d files put, %d removed", put, removed)
+	return fmt.Sprintf("%d files put, %d removed%s", put, removed, grown)
 }

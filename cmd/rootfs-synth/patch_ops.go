@@ -20,6 +20,13 @@ import (
 // malformed values are usage errors, files that cannot be read errors.
 func patchOps(c *cli.Context) ([]patchOp, error) {
 	var ops []patchOp
+	if g := c.String("grow"); g != "" {
+		size, err := parseSize(g)
+		if err != nil {
+			return nil, usageError("--grow %q: %v", g, err)
+		}
+		ops = append(ops, patchOp{grow: size}) // first: the puts may need the room
+	}
 	for _, p := range values(c, "rm") {
 		if !strings.HasPrefix(p, "/") {
 			return nil, usageError("patch: --rm %q: want an absolute path inside the image", p)

@@ -6,12 +6,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -155,6 +157,68 @@ func TestPatchSandbox(t *testing.T) {
 	}
 	if got, err := runApp("cat", clone, "/etc/sbx/session-env.sh"); err != nil || got != wantEnv {
 		t.Errorf("session-env.sh = %q, %v, want %q", got, err, wantEnv)
+	}
+}
+
+// TestPatchGrow: --grow SIZE, in place and on a clone, with a put in the
+// same transaction, gives an e2fsck-clean image whose filesystem (by
+// dumpe2fs) and file are SIZE, with the put file there; the base is
+// unchanged.
+func TestPatchGrow(t *testing.T) {
+	dir := testenv.WorldDir(t)
+	base := patchBase(t, dir)
+	fi, err := os.Stat(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := 4 * fi.Size()
+	motd := filepath.Join(dir, "motd")
+	if err := os.WriteFile(motd, []byte("grown\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	baseSum := fileSHA(t, base)
+	inPlace := filepath.Join(dir, "inplace.ext4")
+	if b, err := os.ReadFile(base); err != nil || os.WriteFile(inPlace, b, 0o644) != nil {
+		t.Fatal(err)
+	}
+	clone := filepath.Join(dir, "grown.ext4")
+	grow := []string{"--grow", strconv.FormatInt(size, 10), "--put", "/etc/motd=" + motd}
+	for _, tc := range []struct {
+		name, img string
+		args      []string
+	}{
+		{"clone", clone, append([]string{"patch", base, "-o", clone}, grow...)},
+		{"in place", inPlace, append([]string{"patch", inPlace}, grow...)},
+	} {
+		code, stdout, stderr := runAsRoot(t, tc.args...)
+		if code != 0 || stderr != "" || !strings.Contains(stdout, fmt.Sprintf("grown to %d bytes", size)) {
+			t.Fatalf("%s: rootfs-synth %s = exit %d, stdout %q, stderr %q; want exit 0 and a summary", tc.name, strings.Join(tc.args, " "), code, stdout, stderr)
+		}
+		if err := e2fsck.Check(t, tc.img); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		out, err := exec.Command(testenv.Tool(t, "dumpe2fs"), "-h", tc.img).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blocks, bsize int64
+		for _, l := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(l, "Block count:"); ok {
+				blocks, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			}
+			if v, ok := strings.CutPrefix(l, "Block size:"); ok {
+				bsize, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			}
+		}
+		if got, _ := os.Stat(tc.img); got == nil || got.Size() != size || blocks*bsize != size {
+			t.Errorf("%s: after --grow %d the file is %v bytes and dumpe2fs says %d blocks of %d", tc.name, size, got.Size(), blocks, bsize)
+		}
+		if got, err := runApp("cat", tc.img, "/etc/motd"); err != nil || got != "grown\n" {
+			t.Errorf("%s: /etc/motd = %q, %v, want the put file", tc.name, got, err)
+		}
+	}
+	if got := fileSHA(t, base); got != baseSum {
+		t.Errorf("patch -o --grow changed the base image")
 	}
 }
 
@@ -310,6 +374,8 @@ func TestPatchUsage(t *testing.T) {
 		{[]string{"patch", img, "--authorized-keys", dir}, 1, "not a regular file (a directory)"},
 		{[]string{"patch", img, "--env-file", filepath.Join(dir, "none")}, 1, "no such file"},
 		{[]string{"patch", img, "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"patch", img, "--grow", "12Q"}, 2, `--grow "12Q"`},
+		{[]string{"patch", img, "--grow", "1M"}, 1, "shrink"},
 	} {
 		code, _, stderr := runAsRoot(t, tt.args...)
 		if code != tt.code || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tt.want) {

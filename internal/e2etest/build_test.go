@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,8 +101,8 @@ func TestBuiltImageBoots(t *testing.T) {
 	// The base must show none of the patch's facts: the negative control
 	// of the patched boot below.
 	unpatched := func(got map[string]string) []string {
-		if p := patchProblems(got, pw); len(p) != 7 {
-			return []string{fmt.Sprintf("negative control: the unpatched image proved %d of the patch's 7 facts", 7-len(p))}
+		if p := patchProblems(got, pw); len(p) != 8 {
+			return []string{fmt.Sprintf("negative control: the unpatched image proved %d of the patch's 8 facts", 8-len(p))}
 		}
 		return nil
 	}
@@ -137,7 +138,15 @@ func patchSandbox(t *testing.T, bin, work, img, nonce string) (string, patchWant
 		tricky: "it's \"q\" $HOME `id` \\back\\n\nline 2\n"}
 	value2 := "patched-" + nonce
 	patched := filepath.Join(work, "patched.ext4")
-	args := []string{"patch", img, "-o", patched, "--authorized-keys", keyFile, "--hostname", pw.hostname,
+	// Grown to four times the base: df in the guest must show more than
+	// three times the base file's size, which the base cannot.
+	fi, err := os.Stat(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown := 4 * fi.Size()
+	pw.minDFKiB = 3 * fi.Size() / 1024
+	args := []string{"patch", img, "-o", patched, "--grow", strconv.FormatInt(grown, 10), "--authorized-keys", keyFile, "--hostname", pw.hostname,
 		"--env", envVar + "=" + value2, "--env", trickyVar + "=" + pw.tricky,
 		"--put", putPath + "=" + putFile + ":0640:12:34"}
 	cmd := testenv.Unprivileged(t, bin, args...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,7 @@ m KEYS "$(busybox sha256sum /root/.ssh/authorized_keys 2>/dev/null | busybox cut
 m SSH-MODES "$(busybox stat -c %a /root/.ssh /root/.ssh/authorized_keys 2>/dev/null | busybox tr '\n' ' ')"
 m PUT "$(busybox sha256sum ` + putPath + ` 2>/dev/null | busybox cut -d' ' -f1)"
 m PUT-STAT "$(busybox stat -c '%a %u:%g' ` + putPath + ` 2>/dev/null)"
+m DF-KIB "$(busybox df -k / | busybox awk 'NR == 2 { print $2 }')"
 m TRICKY-LOGIN "$(cd / && env -i HOME=/root USER=root LOGNAME=root PATH=$P sh -l -c 'printf %s "${` + trickyVar + `-unset}"' 2>/dev/null | hx)"
 m TRICKY-CMD "$(cd /root && env -i HOME=/root USER=root LOGNAME=root SHELL=$shell PATH=$P "$shell" -c 'printf %s "${` + trickyVar + `-unset}"' 2>/dev/null | hx)"
 echo "written-in-guest ` + nonce + `" > ` + proofPath + ` && sync && m WROTE ok
@@ -123,6 +125,7 @@ func guestProblems(got map[string]string, value string) []string {
 // patchWant is what the patched image must show the guest.
 type patchWant struct {
 	hostname, keysSHA, putSHA, tricky string
+	minDFKiB                          int64 // df's size of / after --grow is larger
 }
 
 // patchProblems compares the markers with what `rootfs-synth patch`
@@ -146,6 +149,9 @@ func patchProblems(got map[string]string, w patchWant) []string {
 		if v := got[x.key]; v != x.value {
 			problems = append(problems, fmt.Sprintf("not proven: %s (E2E-%s = %q, want %q)", x.what, x.key, v, x.value))
 		}
+	}
+	if kib, err := strconv.ParseInt(got["DF-KIB"], 10, 64); err != nil || kib < w.minDFKiB {
+		problems = append(problems, fmt.Sprintf("not proven: df shows the --grow size (E2E-DF-KIB = %q, want at least %d)", got["DF-KIB"], w.minDFKiB))
 	}
 	return problems
 }
