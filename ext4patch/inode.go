@@ -14,6 +14,9 @@ func (im *Image) inodeAt(ino uint32) (uint64, int, error) {
 		return 0, 0, fmt.Errorf("inode %d does not exist", ino)
 	}
 	g, idx := (ino-1)/im.ipg, uint64((ino-1)%im.ipg)
+	if int(g) >= len(im.descs) {
+		return 0, 0, fmt.Errorf("inode %d lies past the %d groups", ino, len(im.descs))
+	}
 	off := idx * uint64(im.inodeSize)
 	return im.descs[g].InodeTable() + off/uint64(im.bs), int(off % uint64(im.bs)), nil
 }
