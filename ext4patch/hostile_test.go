@@ -316,3 +316,41 @@ func TestHostileImages(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileNamesQuoted: a name from the image (here one with a newline,
+// reached through a symlink) is quoted in the error, which stays one line.
+func TestHostileNamesQuoted(t *testing.T) {
+	img := writerKind("ext4img-4k", 4096, false, false).make(t, t.TempDir())
+	im, err := Open(img, Options{Time: patchTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hostileImage{t: t, b: b, im: im, img: img}
+	blk := h.dirBlock("/etc", 0)
+	i := bytes.Index(blk, []byte("hostname"))
+	blk[i+6] = '\n'
+	target := "../etc/hostna\ne"
+	out := h.ino("/var/out")
+	copy(h.iblock(out), target+"\x00")
+	nr, off, _ := im.inodeAt(out)
+	binary.LittleEndian.PutUint32(h.block(nr)[off+4:], uint32(len(target)))
+	im.Close()
+	if err := os.WriteFile(img, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = runHostile(t, func() error {
+		im, err := Open(img, Options{Time: patchTime})
+		if err != nil {
+			return err
+		}
+		defer im.Close()
+		return im.Put("/var/out/x", bytes.NewReader(nil), 0o644, 0, 0, patchTime)
+	})
+	if want := `"hostna\ne" is not a directory`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Put(/var/out/x) = %v, want an error containing %q", err, want)
+	}
+}
