@@ -111,46 +111,13 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 	if sb.FeatureIncompat&ext4format.IncompatExtents == 0 {
 		return nil, fmt.Errorf("reading superblock: no extents feature (block-mapped ext2/ext3 files are not supported)")
 	}
-	if sb.LogBlockSize > 6 {
-		return nil, corrupt("superblock: block size 2^%d KiB", sb.LogBlockSize)
+	geo, err := ext4format.CheckGeometry(&sb, size)
+	if err != nil {
+		return nil, corrupt("superblock: %v", err)
 	}
-	f.bs = 1024 << sb.LogBlockSize
-	f.blocks = uint64(sb.BlocksCountLo)
-	if sb.FeatureIncompat&ext4format.Incompat64bit != 0 {
-		f.blocks |= uint64(sb.BlocksCountHi) << 32
-	}
-	f.inodeSize = ext4format.GoodOldInodeSize
-	if sb.RevLevel > 0 {
-		f.inodeSize = int(sb.InodeSize)
-	}
-	descSize := ext4format.GroupDescSize
-	if sb.FeatureIncompat&ext4format.Incompat64bit != 0 {
-		descSize = int(sb.DescSize)
-	}
-	wantFirst := uint32(0)
-	if f.bs == 1024 {
-		wantFirst = 1
-	}
-	switch {
-	case f.blocks == 0 || f.blocks > uint64(size/f.bs):
-		return nil, corrupt("superblock: %d blocks of %d bytes, but the image holds %d bytes", f.blocks, f.bs, size)
-	case sb.FirstDataBlock != wantFirst:
-		return nil, corrupt("superblock: first data block %d with %d-byte blocks", sb.FirstDataBlock, f.bs)
-	case sb.BlocksPerGroup == 0 || int64(sb.BlocksPerGroup) > 8*f.bs:
-		return nil, corrupt("superblock: %d blocks per group", sb.BlocksPerGroup)
-	case sb.InodesPerGroup == 0 || int64(sb.InodesPerGroup) > 8*f.bs:
-		return nil, corrupt("superblock: %d inodes per group", sb.InodesPerGroup)
-	case f.inodeSize < 128 || int64(f.inodeSize) > f.bs || f.inodeSize&(f.inodeSize-1) != 0:
-		return nil, corrupt("superblock: inode size %d", f.inodeSize)
-	case descSize < ext4format.GroupDescSize || descSize > 1024 || descSize&(descSize-1) != 0:
-		return nil, corrupt("superblock: group descriptor size %d", descSize)
-	}
-	f.groups = uint32((f.blocks - uint64(sb.FirstDataBlock) + uint64(sb.BlocksPerGroup) - 1) / uint64(sb.BlocksPerGroup))
-	if uint64(f.groups)*uint64(sb.InodesPerGroup) < uint64(sb.InodesCount) || sb.InodesCount < ext4format.RootIno {
-		return nil, corrupt("superblock: %d inodes do not fit %d groups of %d", sb.InodesCount, f.groups, sb.InodesPerGroup)
-	}
-	// 2^32 blocks give at most 2^32/8 groups of 1 KiB blocks: the
-	// descriptor table is bounded by the image size checked above.
+	f.bs, f.blocks, f.groups, f.inodeSize = geo.BlockSize, geo.Blocks, geo.Groups, geo.InodeSize
+	descSize := geo.DescSize
+	// CheckGeometry bounds the descriptor table by group 0 and the image.
 	gdt := make([]byte, int64(f.groups)*int64(descSize))
 	if _, err := r.ReadAt(gdt, (int64(sb.FirstDataBlock)+1)*f.bs); err != nil {
 		return nil, fmt.Errorf("reading group descriptors: %w", err)

@@ -91,7 +91,7 @@ func (im *Image) commit() error {
 	if err != nil {
 		return err
 	}
-	jsbAt := int64(j.blocks[0]) * im.bs
+	jsbAt := int64(j.block(0)) * im.bs
 	steps := []func() error{
 		func() error { return im.writeBlocks(fresh) },
 		func() error { return im.writeBlocks(log) },

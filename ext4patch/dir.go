@@ -30,6 +30,10 @@ type dirent struct {
 	prev  int // offset of the previous entry in the block, -1 for the first
 }
 
+// maxDirBlocks bounds a directory's size (i_size / block size): 2^20
+// blocks hold millions of names, far past what the patcher meets.
+const maxDirBlocks = 1 << 20
+
 func (im *Image) geometry() ext4dir.Geometry { return ext4dir.NewGeometry(int(im.bs), im.csum) }
 
 func (im *Image) openDir(ino uint32) (*dir, error) {
@@ -45,9 +49,15 @@ func (im *Image) openDir(ino uint32) (*dir, error) {
 		return nil, err
 	}
 	d := &dir{ino: ino, n: n, raw: raw, index: map[int]bool{}}
+	if n.FileSize()/uint64(im.bs) > maxDirBlocks {
+		return nil, fmt.Errorf("directory inode %d: %d bytes are more than %d blocks", ino, n.FileSize(), maxDirBlocks)
+	}
 	nblocks := int(n.FileSize() / uint64(im.bs))
 	for _, x := range exts {
 		for i := range x.len {
+			if len(d.blocks) == nblocks {
+				break
+			}
 			if int(x.logical+i) != len(d.blocks) {
 				return nil, fmt.Errorf("directory inode %d has a hole", ino)
 			}
@@ -128,10 +138,10 @@ func (im *Image) entries(d *dir) ([]dirent, error) {
 		for off := 0; off < space; {
 			var e ext4format.DirEntry
 			e.Unmarshal(b[off:])
-			rl := int(e.RecLen)
-			if rl < ext4format.DirEntryHeaderSize || off+rl > space || int(e.NameLen)+ext4format.DirEntryHeaderSize > rl {
+			if !entryFits(e, off, space) {
 				return nil, fmt.Errorf("directory inode %d: block %d: corrupt entry at %d", d.ino, lblk, off)
 			}
+			rl := int(e.RecLen)
 			if e.Inode != 0 {
 				name := string(b[off+ext4format.DirEntryHeaderSize:][:e.NameLen])
 				out = append(out, dirent{name: name, ino: e.Inode, ftype: e.FileType, lblk: lblk, off: off, prev: prev})
@@ -140,6 +150,15 @@ func (im *Image) entries(d *dir) ([]dirent, error) {
 		}
 	}
 	return out, nil
+}
+
+// entryFits reports whether entry e at off is sound in a block of space
+// bytes for entries: a rec_len of at least 12, a multiple of 4, inside the
+// space and holding the name.
+func entryFits(e ext4format.DirEntry, off, space int) bool {
+	rl := int(e.RecLen)
+	return rl >= ext4format.DirEntrySize(1) && rl%4 == 0 && off+rl <= space &&
+		int(e.NameLen)+ext4format.DirEntryHeaderSize <= rl
 }
 
 // lookup finds name in directory ino.
@@ -189,10 +208,10 @@ func (im *Image) addEntry(d *dir, e ext4dir.Entry) error {
 		for off := 0; off < g.Space; {
 			var x ext4format.DirEntry
 			x.Unmarshal(b[off:])
-			rl := int(x.RecLen)
-			if rl < ext4format.DirEntryHeaderSize {
+			if !entryFits(x, off, g.Space) {
 				return fmt.Errorf("directory inode %d: block %d: corrupt entry at %d", d.ino, lblk, off)
 			}
+			rl := int(x.RecLen)
 			used := 0
 			if x.Inode != 0 {
 				used = ext4format.DirEntrySize(int(x.NameLen))
@@ -232,7 +251,9 @@ func (im *Image) htreeLeaf(d *dir, name string) (int, error) {
 		return 0, fmt.Errorf("directory inode %d is hashed with version %d, not half_md4", d.ino, info.HashVersion)
 	}
 	h, _ := ext4dir.Hash(name, im.sb.HashSeed, im.hashSigned())
-	pick := func(b []byte, at int) (int, error) {
+	// pick follows b's index to a block that must be an index node
+	// (node) or a leaf: never block 0, the root.
+	pick := func(b []byte, at int, node bool) (int, error) {
 		es := dxEntries(b, at)
 		if len(es) == 0 {
 			return 0, fmt.Errorf("directory inode %d: empty hash tree index", d.ino)
@@ -241,12 +262,13 @@ func (im *Image) htreeLeaf(d *dir, name string) (int, error) {
 		for i > 0 && es[i].Hash > h {
 			i--
 		}
-		if int(es[i].Block) >= len(d.blocks) {
-			return 0, fmt.Errorf("directory inode %d: index names block %d of %d", d.ino, es[i].Block, len(d.blocks))
+		blk := int(es[i].Block)
+		if blk == 0 || blk >= len(d.blocks) || d.index[blk] != node {
+			return 0, fmt.Errorf("directory inode %d: index names block %d of %d, not a %s", d.ino, blk, len(d.blocks), map[bool]string{true: "node", false: "leaf"}[node])
 		}
-		return int(es[i].Block), nil
+		return blk, nil
 	}
-	blk, err := pick(root, ext4format.DxRootEntriesOffset)
+	blk, err := pick(root, ext4format.DxRootEntriesOffset, d.levels > 0)
 	if err != nil || d.levels == 0 {
 		return blk, err
 	}
@@ -254,7 +276,7 @@ func (im *Image) htreeLeaf(d *dir, name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return pick(node, ext4format.DxNodeEntriesOffset)
+	return pick(node, ext4format.DxNodeEntriesOffset, false)
 }
 
 // removeEntry takes entry e out of directory d, in place.

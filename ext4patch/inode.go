@@ -14,6 +14,9 @@ func (im *Image) inodeAt(ino uint32) (uint64, int, error) {
 		return 0, 0, fmt.Errorf("inode %d does not exist", ino)
 	}
 	g, idx := (ino-1)/im.ipg, uint64((ino-1)%im.ipg)
+	if int(g) >= len(im.descs) {
+		return 0, 0, fmt.Errorf("inode %d lies past the %d groups", ino, len(im.descs))
+	}
 	off := idx * uint64(im.inodeSize)
 	return im.descs[g].InodeTable() + off/uint64(im.bs), int(off % uint64(im.bs)), nil
 }
@@ -81,6 +84,12 @@ func (im *Image) extents(ino uint32, n *ext4format.Inode) ([]extent, []uint64, e
 	}
 	var out []extent
 	var tree []uint64
+	// A hostile tree may point many index entries at one node, overlap
+	// extents or map more than the filesystem: each node is visited once,
+	// logical starts must rise, and the mapped total stays within the
+	// filesystem, so the walk is bounded by the image's blocks.
+	visited := map[uint64]bool{}
+	next, mapped := uint64(0), uint64(0)
 	var walk func(b []byte, depth int) error
 	walk = func(b []byte, depth int) error {
 		var h ext4format.ExtentHeader
@@ -97,14 +106,25 @@ func (im *Image) extents(ino uint32, n *ext4format.Inode) ([]extent, []uint64, e
 				if l > ext4format.InitMaxLen {
 					l -= ext4format.InitMaxLen
 				}
-				if x.Start()+uint64(l) > im.blocks {
-					return fmt.Errorf("inode %d: extent outside the filesystem", ino)
+				if l == 0 || uint64(x.Block) < next || x.Start() == 0 || x.Start()+uint64(l) > im.blocks {
+					return fmt.Errorf("inode %d: extent at logical block %d overlaps, is empty or lies outside the filesystem", ino, x.Block)
+				}
+				next, mapped = uint64(x.Block)+uint64(l), mapped+uint64(l)
+				if mapped > im.blocks {
+					return fmt.Errorf("inode %d: extents map more blocks than the filesystem has", ino)
 				}
 				out = append(out, extent{x.Block, l, x.Start()})
 				continue
 			}
 			var x ext4format.ExtentIdx
 			x.Unmarshal(e)
+			if uint64(x.Block) < next {
+				return fmt.Errorf("inode %d: extent index at logical block %d goes back", ino, x.Block)
+			}
+			if x.Leaf() == 0 || visited[x.Leaf()] {
+				return fmt.Errorf("inode %d: extent index names block %d twice or block 0", ino, x.Leaf())
+			}
+			visited[x.Leaf()] = true
 			child, err := im.read(x.Leaf())
 			if err != nil {
 				return fmt.Errorf("inode %d: %w", ino, err)

@@ -3,6 +3,7 @@ package ext4patch
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
@@ -11,7 +12,7 @@ import (
 // journal is the image's jbd2 journal (inode 8): where its blocks lie and
 // its superblock.
 type journal struct {
-	blocks   []uint64 // the physical block of each journal block
+	exts     []extent // the journal inode's extents, from logical block 0 without a hole
 	sb       ext4format.JournalSuperBlock
 	raw      []byte // block 0 as read
 	incompat uint32
@@ -33,19 +34,18 @@ func (im *Image) openJournal() (*journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &journal{}
+	j := &journal{exts: exts}
+	mapped := uint64(0)
 	for _, x := range exts {
-		if int(x.logical) != len(j.blocks) {
+		if uint64(x.logical) != mapped {
 			return nil, errors.New("the journal inode has a hole")
 		}
-		for i := range uint64(x.len) {
-			j.blocks = append(j.blocks, x.phys+i)
-		}
+		mapped += uint64(x.len)
 	}
-	if len(j.blocks) < 2 {
+	if mapped < 2 {
 		return nil, errors.New("the journal inode maps no log")
 	}
-	if j.raw, err = im.readDisk(j.blocks[0]); err != nil {
+	if j.raw, err = im.readDisk(j.block(0)); err != nil {
 		return nil, err
 	}
 	j.sb.Unmarshal(j.raw)
@@ -59,8 +59,10 @@ func (im *Image) openJournal() (*journal, error) {
 		return nil, fmt.Errorf("bad magic %#x", s.Header.Magic)
 	case s.Header.BlockType != ext4format.JournalSuperBlockV2 && s.Header.BlockType != ext4format.JournalSuperBlockV1:
 		return nil, fmt.Errorf("superblock type %d", s.Header.BlockType)
-	case int64(s.BlockSize) != im.bs || uint64(s.MaxLen) > uint64(len(j.blocks)) || s.First == 0 || s.First >= s.MaxLen:
+	case int64(s.BlockSize) != im.bs || uint64(s.MaxLen) > mapped || s.First == 0 || s.First >= s.MaxLen:
 		return nil, errors.New("geometry does not match the journal inode")
+	case s.Start != 0 && (s.Start < s.First || s.Start >= s.MaxLen):
+		return nil, fmt.Errorf("the log starts at block %d, outside %d..%d", s.Start, s.First, s.MaxLen-1)
 	case s.NrUsers > 1:
 		return nil, fmt.Errorf("shared by %d filesystems", s.NrUsers)
 	case s.Errno != 0:
@@ -87,6 +89,32 @@ func (im *Image) openJournal() (*journal, error) {
 }
 
 func (j *journal) needsRecovery() bool { return j.sb.Start != 0 }
+
+// block is the physical block of journal block p, which openJournal
+// found mapped (p < s_maxlen).
+func (j *journal) block(p uint32) uint64 {
+	i, _ := slices.BinarySearchFunc(j.exts, p, func(x extent, p uint32) int {
+		switch {
+		case p < x.logical:
+			return 1
+		case p >= x.logical+x.len:
+			return -1
+		}
+		return 0
+	})
+	x := j.exts[i]
+	return x.phys + uint64(p-x.logical)
+}
+
+// owns reports whether physical block nr is one of the journal's.
+func (j *journal) owns(nr uint64) bool {
+	for _, x := range j.exts {
+		if nr >= x.phys && nr < x.phys+uint64(x.len) {
+			return true
+		}
+	}
+	return false
+}
 
 // next is the log block after b, wrapping.
 func (j *journal) next(b uint32) uint32 {
@@ -132,7 +160,7 @@ func (j *journal) transaction(seq uint32, blocks []blockWrite, commitTime time.T
 	var out []blockWrite
 	pos := j.sb.First
 	emit := func(b []byte) {
-		out = append(out, blockWrite{j.blocks[pos], b})
+		out = append(out, blockWrite{j.block(pos), b})
 		pos = j.next(pos)
 	}
 	for start := 0; start < len(blocks); start += perDesc {
@@ -194,18 +222,19 @@ func putBE32(b []byte, v uint32) {
 }
 
 // replay replays the log as the kernel's and e2fsck's recovery do (three
-// passes: SCAN for the last committed transaction, REVOKE, REPLAY),
-// then marks the journal empty and clears needs_recovery.
+// passes: SCAN for the last committed transaction, checking every tagged
+// block's target, REVOKE, REPLAY), then marks the journal empty and
+// clears needs_recovery.
 func (im *Image) replay() error {
 	j := im.jnl
 	if j.needsRecovery() {
-		end, err := j.pass(im, j.sb.Sequence, 0, nil)
+		end, err := j.pass(im, 0, nil)
 		if err != nil {
 			return err
 		}
 		revoked := map[uint64]uint32{}
-		if _, err := j.pass(im, j.sb.Sequence, end, func(seq uint32, typ uint32, b []byte, _ []blockWrite) error {
-			if typ != ext4format.JournalRevokeBlock {
+		if _, err := j.pass(im, end, func(seq uint32, b []byte, _ *blockWrite) error {
+			if b == nil {
 				return nil
 			}
 			count := int(be32(b[12:]))
@@ -227,26 +256,24 @@ func (im *Image) replay() error {
 		}); err != nil {
 			return err
 		}
-		if _, err := j.pass(im, j.sb.Sequence, end, func(seq uint32, typ uint32, _ []byte, data []blockWrite) error {
-			for _, w := range data {
-				if r, ok := revoked[w.nr]; ok && r >= seq {
-					continue
-				}
-				if w.nr >= im.blocks {
-					return fmt.Errorf("the log names block %d outside the filesystem", w.nr)
-				}
-				if _, err := im.f.WriteAt(w.data, int64(w.nr)*im.bs); err != nil {
-					return err
-				}
+		// Only committed transactions are walked: each block is written
+		// as read, none held.
+		if _, err := j.pass(im, end, func(seq uint32, _ []byte, w *blockWrite) error {
+			if w == nil {
+				return nil
 			}
-			return nil
+			if r, ok := revoked[w.nr]; ok && r >= seq {
+				return nil
+			}
+			_, err := im.f.WriteAt(w.data, int64(w.nr)*im.bs)
+			return err
 		}); err != nil {
 			return err
 		}
 		if err := im.f.Sync(); err != nil {
 			return err
 		}
-		if _, err := im.f.WriteAt(j.superBlock(end+1, 0), int64(j.blocks[0])*im.bs); err != nil {
+		if _, err := im.f.WriteAt(j.superBlock(end+1, 0), int64(j.block(0))*im.bs); err != nil {
 			return err
 		}
 		if err := im.f.Sync(); err != nil {
@@ -256,15 +283,25 @@ func (im *Image) replay() error {
 	return im.setRecoverOnDisk(false)
 }
 
-// pass walks the log from s_start, transaction first and up to (not
-// including) transaction end (0: as far as transactions are committed,
-// which it returns), giving each descriptor's tagged blocks and each
-// revoke block to fn.
-func (j *journal) pass(im *Image, first, end uint32, fn func(seq, typ uint32, b []byte, data []blockWrite) error) (uint32, error) {
-	seq, pos := first, j.sb.Start
+// pass walks the log from s_start and s_sequence up to (not including)
+// transaction end (0: as far as transactions are committed, which it
+// returns), giving fn each revoke block (w nil) and each tagged block as
+// read (b nil). It reads at most the log's s_maxlen-s_first blocks, so
+// a log that wraps onto itself ends, and refuses a tag whose target lies
+// outside the filesystem or in the journal.
+func (j *journal) pass(im *Image, end uint32, fn func(seq uint32, b []byte, w *blockWrite) error) (uint32, error) {
+	seq, pos := j.sb.Sequence, j.sb.Start
 	tagBytes := ext4format.JournalTagBytes(j.incompat)
-	read := func(p uint32) ([]byte, error) { return im.readDisk(j.blocks[p]) }
-	var pending []blockWrite
+	budget := j.sb.MaxLen - j.sb.First
+	advance := func() error {
+		if budget == 0 {
+			return fmt.Errorf("transaction %d: the log runs on past its %d blocks", seq, j.sb.MaxLen-j.sb.First)
+		}
+		budget--
+		pos = j.next(pos)
+		return nil
+	}
+	read := func(p uint32) ([]byte, error) { return im.readDisk(j.block(p)) }
 	for end == 0 || seq != end {
 		b, err := read(pos)
 		if err != nil {
@@ -273,6 +310,9 @@ func (j *journal) pass(im *Image, first, end uint32, fn func(seq, typ uint32, b 
 		var h ext4format.JournalHeader
 		h.Unmarshal(b)
 		if h.Magic != ext4format.JournalMagic || h.Sequence != seq {
+			if end != 0 {
+				return 0, fmt.Errorf("transaction %d ends early", seq)
+			}
 			break
 		}
 		switch h.BlockType {
@@ -284,10 +324,12 @@ func (j *journal) pass(im *Image, first, end uint32, fn func(seq, typ uint32, b 
 					return 0, fmt.Errorf("transaction %d: a log block with a bad checksum", seq)
 				}
 			}
-			pos = j.next(pos)
+			if err := advance(); err != nil {
+				return 0, err
+			}
 			if h.BlockType == ext4format.JournalRevokeBlock {
 				if fn != nil {
-					if err := fn(seq, h.BlockType, b, nil); err != nil {
+					if err := fn(seq, b, nil); err != nil {
 						return 0, err
 					}
 				}
@@ -300,6 +342,9 @@ func (j *journal) pass(im *Image, first, end uint32, fn func(seq, typ uint32, b 
 				if t.Flags&ext4format.JournalTagSameUUID == 0 {
 					off += ext4format.JournalUUIDSize
 				}
+				if t.BlockNr >= im.blocks || j.owns(t.BlockNr) {
+					return 0, fmt.Errorf("transaction %d: the log names block %d, outside the filesystem or in the journal", seq, t.BlockNr)
+				}
 				if fn != nil {
 					data, err := read(pos)
 					if err != nil {
@@ -311,9 +356,13 @@ func (j *journal) pass(im *Image, first, end uint32, fn func(seq, typ uint32, b 
 					if t.Flags&ext4format.JournalTagEscape != 0 {
 						putBE32(data, ext4format.JournalMagic)
 					}
-					pending = append(pending, blockWrite{t.BlockNr, data})
+					if err := fn(seq, nil, &blockWrite{t.BlockNr, data}); err != nil {
+						return 0, err
+					}
 				}
-				pos = j.next(pos)
+				if err := advance(); err != nil {
+					return 0, err
+				}
 				if t.Flags&ext4format.JournalTagLast != 0 {
 					break
 				}
@@ -322,14 +371,12 @@ func (j *journal) pass(im *Image, first, end uint32, fn func(seq, typ uint32, b 
 			if j.csum && be32(b[0x10:]) != ext4format.JournalCommitChecksum(j.seed, b) {
 				return 0, fmt.Errorf("transaction %d: the commit block has a bad checksum", seq)
 			}
-			if fn != nil && len(pending) > 0 {
-				if err := fn(seq, ext4format.JournalDescriptorBlock, nil, pending); err != nil {
+			seq++
+			if end == 0 || seq != end {
+				if err := advance(); err != nil {
 					return 0, err
 				}
 			}
-			pending = nil
-			seq++
-			pos = j.next(pos)
 		default:
 			return seq, nil
 		}

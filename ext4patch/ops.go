@@ -29,14 +29,14 @@ const MaxSymlinkHops = 40
 // climbs above the image's root is refused. content is read whole now.
 func (im *Image) Put(name string, content io.Reader, mode fs.FileMode, uid, gid int, mtime time.Time) error {
 	if mode.Type() != 0 {
-		return fmt.Errorf("putting %s: mode %v is not a regular file's", name, mode)
+		return fmt.Errorf("putting %q: mode %v is not a regular file's", name, mode)
 	}
 	if uid < 0 || gid < 0 || int64(uid) > 1<<32-1 || int64(gid) > 1<<32-1 {
-		return fmt.Errorf("putting %s: owner %d:%d out of range", name, uid, gid)
+		return fmt.Errorf("putting %q: owner %d:%d out of range", name, uid, gid)
 	}
 	data, err := io.ReadAll(content)
 	if err != nil {
-		return fmt.Errorf("putting %s: reading content: %w", name, err)
+		return fmt.Errorf("putting %q: reading content: %w", name, err)
 	}
 	err = im.change(func() error {
 		_, base, e, d, err := im.entry(name, true, mtime)
@@ -76,7 +76,7 @@ func (im *Image) Put(name string, content io.Reader, mode fs.FileMode, uid, gid 
 		return im.create(d, base, data, mode, uint32(uid), uint32(gid), mtime)
 	})
 	if err != nil {
-		return fmt.Errorf("putting %s: %w", name, err)
+		return fmt.Errorf("putting %q: %w", name, err)
 	}
 	return nil
 }
@@ -90,10 +90,10 @@ func (im *Image) Put(name string, content io.Reader, mode fs.FileMode, uid, gid 
 // putting files into it.
 func (im *Image) PutDir(name string, mode fs.FileMode, uid, gid int, mtime time.Time) error {
 	if mode.Type() != 0 && mode.Type() != fs.ModeDir {
-		return fmt.Errorf("putting directory %s: mode %v is not a directory's", name, mode)
+		return fmt.Errorf("putting directory %q: mode %v is not a directory's", name, mode)
 	}
 	if uid < 0 || gid < 0 || int64(uid) > 1<<32-1 || int64(gid) > 1<<32-1 {
-		return fmt.Errorf("putting directory %s: owner %d:%d out of range", name, uid, gid)
+		return fmt.Errorf("putting directory %q: owner %d:%d out of range", name, uid, gid)
 	}
 	perm := unixmode.EncodePerm(mode)
 	err := im.change(func() error {
@@ -119,7 +119,7 @@ func (im *Image) PutDir(name string, mode fs.FileMode, uid, gid int, mtime time.
 		return im.putInode(e.ino, n, raw)
 	})
 	if err != nil {
-		return fmt.Errorf("putting directory %s: %w", name, err)
+		return fmt.Errorf("putting directory %q: %w", name, err)
 	}
 	return nil
 }
@@ -178,7 +178,7 @@ func (im *Image) Remove(name string) error {
 		return im.touchDir(parent, 0)
 	})
 	if err != nil {
-		return fmt.Errorf("removing %s: %w", name, err)
+		return fmt.Errorf("removing %q: %w", name, err)
 	}
 	return nil
 }
@@ -368,7 +368,7 @@ func (im *Image) walk(name string, create bool, mtime time.Time) (uint32, string
 			slices.Reverse(t)
 			todo = append(todo, t...)
 		default:
-			return 0, "", fmt.Errorf("%s is not a directory", c)
+			return 0, "", fmt.Errorf("%q is not a directory", c)
 		}
 	}
 	return stack[len(stack)-1], comps[len(comps)-1], nil

@@ -55,24 +55,17 @@ func (im *Image) load() error {
 	if sb.Magic != ext4format.SuperMagic {
 		return fmt.Errorf("reading superblock: magic %#04x is not ext4's", sb.Magic)
 	}
-	if sb.LogBlockSize > 2 || sb.BlocksPerGroup == 0 || sb.InodesPerGroup == 0 || sb.RevLevel == 0 {
+	if sb.LogBlockSize > 2 || sb.RevLevel == 0 {
 		return errors.New("reading superblock: unsupported geometry")
 	}
-	s.bs = 1024 << sb.LogBlockSize
+	geo, err := ext4format.CheckGeometry(sb, im.size)
+	if err != nil {
+		return fmt.Errorf("reading superblock: %w", err)
+	}
+	s.bs, s.blocks, s.groups = geo.BlockSize, geo.Blocks, geo.Groups
 	s.first, s.bpg, s.ipg = uint64(sb.FirstDataBlock), sb.BlocksPerGroup, sb.InodesPerGroup
-	s.blocks = uint64(sb.BlocksCountLo)
-	s.descSize = ext4format.GroupDescSize
-	if sb.FeatureIncompat&ext4format.Incompat64bit != 0 {
-		s.blocks = sb.BlocksCount()
-		s.descSize = int(sb.DescSize)
-	}
-	s.inodeSize = int(sb.InodeSize)
-	if s.blocks > uint64(im.size/s.bs) || s.descSize < ext4format.GroupDescSize || s.inodeSize < ext4format.GoodOldInodeSize {
-		return errors.New("reading superblock: the image is shorter than its filesystem, or the geometry is corrupt")
-	}
+	s.descSize, s.inodeSize, s.gdtBlocks = geo.DescSize, geo.InodeSize, geo.GDTBlocks
 	s.oldBlocks = s.blocks
-	s.groups = uint32((s.blocks - s.first + uint64(s.bpg) - 1) / uint64(s.bpg))
-	s.gdtBlocks = (uint64(s.groups)*uint64(s.descSize) + uint64(s.bs) - 1) / uint64(s.bs)
 	s.csum = sb.FeatureRoCompat&ext4format.RoCompatMetadataCsum != 0
 	s.seed = ext4format.UUIDSeed(sb.UUID)
 	if sb.FeatureIncompat&ext4format.IncompatCsumSeed != 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -92,6 +93,9 @@ func runPatch(c *cli.Context, now time.Time) error {
 		return usageError("patch: need exactly one IMAGE (e.g. rootfs-synth patch alpine.ext4 -o sandbox.ext4 --hostname sb1)")
 	}
 	image, out := c.Args().First(), c.String("output")
+	if out != "" && sameFile(image, out) {
+		return usageError("patch: -o %q is IMAGE itself (leave -o out to patch in place)", out)
+	}
 	mtime, err := sourceDateEpoch()
 	if err != nil {
 		return err
@@ -176,6 +180,17 @@ func patchError(err error, tmp, out string) error {
 		msg += "; --replay replays it"
 	}
 	return oneLine(renamed{"patch: " + msg, err})
+}
+
+// sameFile reports whether paths a and b name one file, through
+// symbolic links and hard links.
+func sameFile(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // summary says what a patch changed, for the one line on stdout.

@@ -354,6 +354,9 @@ func TestPatchUsage(t *testing.T) {
 	img := patchBase(t, dir)
 	key := filepath.Join(dir, "key")
 	os.WriteFile(key, []byte("k\n"), 0o644)
+	if err := os.Symlink(img, filepath.Join(dir, "link.img")); err != nil {
+		t.Fatal(err)
+	}
 	before := fileSHA(t, img)
 	for _, tt := range []struct {
 		args []string
@@ -376,6 +379,8 @@ func TestPatchUsage(t *testing.T) {
 		{[]string{"patch", img, "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"patch", img, "--grow", "12Q"}, 2, `--grow "12Q"`},
 		{[]string{"patch", img, "--grow", "1M"}, 1, "shrink"},
+		{[]string{"patch", img, "-o", img, "--hostname", "h"}, 2, "is IMAGE itself"},
+		{[]string{"patch", img, "-o", filepath.Join(dir, "link.img"), "--hostname", "h"}, 2, "is IMAGE itself"},
 	} {
 		code, _, stderr := runAsRoot(t, tt.args...)
 		if code != tt.code || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tt.want) {
