@@ -14,11 +14,13 @@
 #                mode: 9 processes)
 #   debugfs -f   the same 9 requests in one `debugfs -w -f` process
 #   cp+debugfs   cp --reflink=auto --sparse=always, then debugfs -w -f
+#   grow 8x      rootfs-synth patch IMAGE --grow (8 times the base's size),
+#                the process, on a fresh copy each run (copied untimed)
+#   resize2fs 8x truncate -s to the same size + resize2fs, the same way
 # Each runs N times (default 21, BENCH_RUNS) after a sync (not timed), on a
 # copy of the image of its own (the in-place ones patch it again each run;
 # debugfs gets a fresh copy each run, see below); the table gives the median, fastest and
-# slowest in ms. Every image is e2fsck -fn clean at the end. --grow and
-# resize2fs are not measured yet (grow is not in ext4patch).
+# slowest in ms. Every image is e2fsck -fn clean at the end.
 #
 # Work files go to $BENCH_DIR (default /var/tmp/rootfs-synth-bench-patch: on
 # disk, because a patch's cost is its fsyncs; a tmpfs makes them free, and
@@ -30,7 +32,7 @@ cd "$(dirname "$0")/.."
 export LC_ALL=C
 W=${BENCH_DIR:-/var/tmp/rootfs-synth-bench-patch}
 N=${BENCH_RUNS:-21}
-for t in debugfs e2fsck; do command -v $t >/dev/null || PATH=$PATH:/sbin:/usr/sbin; done
+for t in debugfs e2fsck resize2fs; do command -v $t >/dev/null || PATH=$PATH:/sbin:/usr/sbin; done
 rm -rf "$W"
 mkdir -p "$W"
 trap 'rm -rf "$W"' EXIT
@@ -126,7 +128,27 @@ t=()
 for _ in $(seq "$N"); do t+=("$(timed cp_debugfs)"); done
 row cp+debugfs "${t[@]}"
 
-for img in lib proc clone clone2 dbg dbgf cpd; do
+size=$(stat -c %s "$W/base.ext4")
+grow=$((8 * size))
+t=()
+for _ in $(seq "$N"); do
+	cp --reflink=auto --sparse=always "$W/base.ext4" "$W/grow.ext4"
+	t+=("$(timed "$W/rootfs-synth" patch "$W/grow.ext4" --grow "$grow")")
+done
+row "grow 8x" "${t[@]}"
+
+resize_8x() {
+	truncate -s "$grow" "$1"
+	resize2fs "$1"
+}
+t=()
+for _ in $(seq "$N"); do
+	cp --reflink=auto --sparse=always "$W/base.ext4" "$W/rsz.ext4"
+	t+=("$(timed resize_8x "$W/rsz.ext4")")
+done
+row "resize2fs 8x" "${t[@]}"
+
+for img in lib proc clone clone2 dbg dbgf cpd grow rsz; do
 	e2fsck -fn "$W/$img.ext4" >"$W/fsck.txt" 2>&1 || { echo "e2fsck -fn $img.ext4 failed:" >&2; cat "$W/fsck.txt" >&2; exit 1; }
 done
 
