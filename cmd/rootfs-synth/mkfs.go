@@ -101,12 +101,12 @@ func runMkfs(c *cli.Context, now time.Time) error {
 		}
 		tree.Owner = &owner
 	}
-	if s, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
-		sec, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || sec < 0 {
-			return fmt.Errorf("parsing SOURCE_DATE_EPOCH %q: want seconds since 1970", s)
-		}
-		tree.Clamp = time.Unix(sec, 0)
+	epoch, err := sourceDateEpoch() // as the build reads it: empty is unset
+	if err != nil {
+		return err
+	}
+	if !epoch.IsZero() {
+		tree.Clamp = epoch
 		opts.Time = tree.Clamp
 	}
 	// Before the walk, which takes a while: a mistyped -o or option costs

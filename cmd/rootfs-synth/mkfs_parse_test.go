@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,44 @@ func TestArrangeArgs(t *testing.T) {
 		}
 		if got != tt.want {
 			t.Errorf("arrangeArgs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestSourceDateEpoch: the one reading of SOURCE_DATE_EPOCH the build,
+// mkfs and patch share: unset and empty mean none (as most tools read
+// it), a malformed or negative value is an error.
+func TestSourceDateEpoch(t *testing.T) {
+	for _, tt := range []struct {
+		value   string
+		set     bool
+		want    int64 // Unix seconds; -1 for none
+		wantErr bool
+	}{
+		{"", false, -1, false},
+		{"", true, -1, false},
+		{"0", true, 0, false},
+		{"1750000000", true, 1750000000, false},
+		{"abc", true, 0, true},
+		{"-1", true, 0, true},
+		{"1.5", true, 0, true},
+	} {
+		if tt.set {
+			t.Setenv("SOURCE_DATE_EPOCH", tt.value)
+		} else {
+			t.Setenv("SOURCE_DATE_EPOCH", "x") // restored after the test
+			os.Unsetenv("SOURCE_DATE_EPOCH")
+		}
+		got, err := sourceDateEpoch()
+		switch {
+		case tt.wantErr:
+			if err == nil {
+				t.Errorf("sourceDateEpoch(%q) = %v, want an error", tt.value, got)
+			}
+		case err != nil:
+			t.Errorf("sourceDateEpoch(%q) error %v", tt.value, err)
+		case tt.want < 0 && !got.IsZero(), tt.want >= 0 && got.Unix() != tt.want:
+			t.Errorf("sourceDateEpoch(%q, set %v) = %v, want %d", tt.value, tt.set, got, tt.want)
 		}
 	}
 }
