@@ -96,6 +96,10 @@ type Client struct {
 
 	defaultHTTPOnce sync.Once
 	defaultHTTP     *http.Client // when HTTP is nil; see newDefaultHTTP
+
+	cacheDirOnce sync.Once
+	cacheDirPath string // CacheDir checked and resolved; see cacheDir
+	cacheDirErr  error
 }
 
 // Progress reports a package download.
@@ -206,17 +210,24 @@ func (c *Client) CheckCache() error {
 // cacheDir returns the cache directory, made if missing, once it is
 // checked to be private to the user (see internal/privdir): the cache
 // is trusted to hold what this user put there. The path returned is the
-// one checked, with symlinks resolved.
+// one checked, with symlinks resolved. It is worked out on the first call
+// (CacheDir does not change afterwards): every later call, one per package
+// for IsCached, gets that answer instead of walking the directory and its
+// ancestors again.
 func (c *Client) cacheDir() (string, error) {
-	dir := c.CacheDir
-	if dir == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("finding the cache directory (set one explicitly): %w", err)
+	c.cacheDirOnce.Do(func() {
+		dir := c.CacheDir
+		if dir == "" {
+			d, err := os.UserCacheDir()
+			if err != nil {
+				c.cacheDirErr = fmt.Errorf("finding the cache directory (set one explicitly): %w", err)
+				return
+			}
+			dir = filepath.Join(d, "rootfs-synth")
 		}
-		dir = filepath.Join(d, "rootfs-synth")
-	}
-	return privdir.CheckRoot(dir)
+		c.cacheDirPath, c.cacheDirErr = privdir.CheckRoot(dir)
+	})
+	return c.cacheDirPath, c.cacheDirErr
 }
 
 func (c *Client) parallel() int {
