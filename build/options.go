@@ -204,7 +204,7 @@ func (s *selection) readLock(rep *Report, arch string) error {
 			return err
 		}
 		if arch != "" && arch != rep.Arch {
-			return fmt.Errorf("it is for %s, not %s", rep.Arch, arch)
+			return fmt.Errorf("it is for %s, Options.Arch says %s", rep.Arch, arch)
 		}
 		s.arch = rep.Arch
 	}
@@ -298,7 +298,7 @@ func newClient(opts Options, arch string) (*apk.Client, error) {
 	keys, err := apk.AlpineKeys(arch)
 	if err != nil {
 		if opts.Keys == nil && !opts.AllowUntrusted {
-			return nil, &OptionError{Option: "Arch", Value: arch, Err: fmt.Errorf("%w; give Keys for this arch", err)}
+			return nil, fmt.Errorf("%w; give Options.Keys for this arch", err)
 		}
 		keys = apk.NewKeyRing()
 	}

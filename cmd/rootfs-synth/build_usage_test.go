@@ -85,3 +85,15 @@ func TestImageNameDefaultDir(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestLibraryFieldsSaidAsFlags: where package build's sentences name its
+// Options fields, the command says the flag a person types.
+func TestLibraryFieldsSaidAsFlags(t *testing.T) {
+	m := newMirror(t)
+	args := []string{"--arch", "riscv99", "--profile", "none", "-p", "app", "--offline", "-o", filepath.Join(testenv.WorldDir(t), "x.ext4")}
+	_, stderr, code := runCmd(t, m.command(t, nil, args...))
+	checkFailure(t, args, stderr, code, "; give --keys-dir for this arch")
+	if strings.Contains(stderr, "Options.") {
+		t.Errorf("rootfs-synth %s: stderr %q names a library field", strings.Join(args, " "), stderr)
+	}
+}

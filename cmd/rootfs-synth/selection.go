@@ -93,12 +93,6 @@ func selectionOptions(cCtx *cli.Context) (build.Options, error) {
 			return opts, fmt.Errorf("--keys-dir: %w", err)
 		}
 	}
-	if opts.Keys == nil && !opts.AllowUntrusted && opts.Lock == nil {
-		// Said here as the flags say it; build.Run would name Options.Keys.
-		if _, err := apk.AlpineKeys(orHost(opts.Arch)); err != nil {
-			return opts, fmt.Errorf("%w; give --keys-dir for this arch", err)
-		}
-	}
 	if opts.AllowUntrusted {
 		warnUntrusted(cCtx.App.ErrWriter)
 	}
@@ -186,6 +180,11 @@ func flagError(err error, lockPath string) error {
 			msg = strings.Replace(msg, oe.Error(), named, 1)
 		}
 	}
+	// The library's sentences name its fields ("give Options.Keys"): a
+	// person reads the flags.
+	for field, flag := range optionFlags {
+		msg = strings.ReplaceAll(msg, "Options."+field+" ", flag+" ")
+	}
 	if errors.Is(err, build.ErrUsage) {
 		return cli.Exit(oneLine(errors.New(msg)).Error(), 2)
 	}
@@ -204,11 +203,3 @@ type renamed struct {
 
 func (r renamed) Error() string { return r.msg }
 func (r renamed) Unwrap() error { return r.err }
-
-// orHost is arch, or the host's when arch is "".
-func orHost(arch string) string {
-	if arch == "" {
-		return apk.HostArch()
-	}
-	return arch
-}
