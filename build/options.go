@@ -170,7 +170,7 @@ func newSelection(opts Options) (*selection, error) {
 		}
 		atoms = append(atoms, opts.Packages...)
 		if len(atoms) == 0 {
-			return nil, usage("nothing to install: profile none and no packages")
+			return nil, usage("nothing to install: Options.Profile none and no Options.Packages")
 		}
 		for _, a := range atoms {
 			d, err := apk.ParseWorldAtom(a)
@@ -286,7 +286,7 @@ func repositories(mirrors, lines []string, branch string) ([]apk.Repository, err
 		repos = append(repos, rs...)
 	}
 	if len(repos) == 0 {
-		return nil, usage("no repository to install from: mirrors none and no repositories")
+		return nil, usage("Options.Mirrors none and no Options.Repositories: no repository to install from")
 	}
 	return repos, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -63,9 +64,6 @@ func selectionOptions(cCtx *cli.Context) (build.Options, error) {
 	if len(cCtx.StringSlice("packages")) > 0 && len(packages) == 0 {
 		return opts, usageError("flag -p: empty value (leave the flag out for its default)")
 	}
-	if slices.Equal(opts.Mirrors, []string{"none"}) && len(opts.Repositories) == 0 {
-		return opts, usageError("--mirror none and no --repository: no repository to install from")
-	}
 	if lock := cCtx.String("lock"); lock != "" {
 		if cCtx.IsSet("profile") || len(packages) > 0 {
 			return opts, usageError("--lock builds exactly the locked packages: give it without --profile and --packages")
@@ -83,9 +81,6 @@ func selectionOptions(cCtx *cli.Context) (build.Options, error) {
 			return opts, err
 		}
 		opts.Profile, opts.Packages = profile, append(atoms, packages...)
-		if opts.Profile == "none" && len(opts.Packages) == 0 {
-			return opts, usageError("nothing to install: --profile none and no --packages")
-		}
 	}
 	if dir := cCtx.String("keys-dir"); dir != "" {
 		opts.Keys = apk.NewKeyRing()
@@ -144,6 +139,7 @@ var optionFlags = map[string]string{
 	"Branch":           "--branch",
 	"Arch":             "--arch",
 	"Profile":          "--profile",
+	"Packages":         "--packages",
 	"Profile/Packages": "--profile/--packages",
 	"Mirrors":          "--mirror",
 	"Repositories":     "--repository",
@@ -152,6 +148,9 @@ var optionFlags = map[string]string{
 	"Report":           "--report",
 	"Size":             "--size",
 }
+
+// optionField is how package build's messages name an Options field.
+var optionField = regexp.MustCompile(`Options\.[A-Za-z]+`)
 
 // flagError makes an error of the build package say what a person typed:
 // an *build.OptionError names the flag (and --lock its file) instead of
@@ -182,9 +181,12 @@ func flagError(err error, lockPath string) error {
 	}
 	// The library's sentences name its fields ("give Options.Keys"): a
 	// person reads the flags.
-	for field, flag := range optionFlags {
-		msg = strings.ReplaceAll(msg, "Options."+field+" ", flag+" ")
-	}
+	msg = optionField.ReplaceAllStringFunc(msg, func(f string) string {
+		if flag := optionFlags[strings.TrimPrefix(f, "Options.")]; flag != "" {
+			return flag
+		}
+		return f
+	})
 	if errors.Is(err, build.ErrUsage) {
 		return cli.Exit(oneLine(errors.New(msg)).Error(), 2)
 	}
