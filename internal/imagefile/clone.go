@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
@@ -27,68 +26,42 @@ const (
 // StageClone stages a copy of the image file base as target's next
 // content, the way Stage stages a new image: it checks target (see
 // Check), clones base into a temporary file beside target — a reflink
-// where the filesystem has one, else a sparse copy — sets opts.Perm, and
-// calls change with the temporary file's name (a patcher opens it there),
-// then syncs it. On any error nothing is left behind and target is as it
+// where the filesystem has one, else a sparse copy — calls change with the
+// temporary file's name (a patcher opens it there), then sets opts.Perm
+// and syncs it. On any error nothing is left behind and target is as it
 // was; Commit renames the clone over target. A compressed target (.zst,
 // .xz) is refused: a clone is changed in place, and base must be a
 // regular file. opts.Progress is not called.
-func StageClone(ctx context.Context, target, base string, opts Options, change func(name string) error) (s *Staged, method CloneMethod, err error) {
-	wrap := func(err error) error {
-		if ctx.Err() != nil {
-			err = context.Cause(ctx)
+func StageClone(ctx context.Context, target, base string, opts Options, change func(name string) error) (*Staged, CloneMethod, error) {
+	var method CloneMethod
+	s, err := stage(ctx, target, opts, func(out *os.File, wrap func(error) error) (int64, error) {
+		if compressionOf(target) != noCompression {
+			return 0, fmt.Errorf("writing image %s: a clone cannot be compressed (name a raw image)", target)
 		}
-		return fmt.Errorf("writing image %s: %w", target, err)
-	}
-	if err := Check(target); err != nil {
-		return nil, "", err
-	}
-	if compressionOf(target) != noCompression {
-		return nil, "", fmt.Errorf("writing image %s: a clone cannot be compressed (name a raw image)", target)
-	}
-	if opts.Perm == 0 {
-		opts.Perm = 0o644
-	}
-	src, err := openRegular(base)
-	if err != nil {
-		return nil, "", err
-	}
-	defer src.Close()
-	dir, name := filepath.Dir(target), filepath.Base(target)
-	out, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return nil, "", wrap(err)
-	}
-	defer func() {
+		src, err := openRegular(base)
 		if err != nil {
-			out.Close()
-			os.Remove(out.Name())
+			return 0, err
 		}
-	}()
-	method, err = cloneFile(ctx, out, src)
+		defer src.Close()
+		if method, err = cloneFile(ctx, out, src); err != nil {
+			return 0, wrap(fmt.Errorf("cloning %s: %w", base, err))
+		}
+		if ctx.Err() != nil {
+			return 0, wrap(ctx.Err())
+		}
+		if err := change(out.Name()); err != nil {
+			return 0, err
+		}
+		st, err := out.Stat()
+		if err != nil {
+			return 0, wrap(err)
+		}
+		return st.Size(), nil
+	})
 	if err != nil {
-		return nil, "", wrap(fmt.Errorf("cloning %s: %w", base, err))
-	}
-	if err := out.Chmod(opts.Perm); err != nil {
-		return nil, "", wrap(err)
-	}
-	if ctx.Err() != nil {
-		return nil, "", wrap(ctx.Err())
-	}
-	if err := change(out.Name()); err != nil {
 		return nil, "", err
 	}
-	if err := out.Sync(); err != nil {
-		return nil, "", wrap(err)
-	}
-	st, err := out.Stat()
-	if err != nil {
-		return nil, "", wrap(err)
-	}
-	if err := out.Close(); err != nil {
-		return nil, "", wrap(err)
-	}
-	return &Staged{target: target, tmp: out.Name(), size: st.Size(), allocated: allocatedBytes(st)}, method, nil
+	return s, method, nil
 }
 
 // openRegular opens base for reading, refusing anything but a regular

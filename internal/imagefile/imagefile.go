@@ -83,7 +83,49 @@ type Staged struct {
 // .xz (case-insensitive), sets opts.Perm, syncs and closes the file. On
 // any error nothing is left behind; errors name the target, and wrap
 // context.Cause(ctx) when ctx ended the write.
-func Stage(ctx context.Context, target string, opts Options, write func(io.WriteSeeker) error) (s *Staged, err error) {
+func Stage(ctx context.Context, target string, opts Options, write func(io.WriteSeeker) error) (*Staged, error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string, int64) {}
+	}
+	return stage(ctx, target, opts, func(out *os.File, wrap func(error) error) (int64, error) {
+		comp := compressionOf(target)
+		raw := out
+		if comp != noCompression {
+			var err error
+			if raw, err = os.CreateTemp(filepath.Dir(out.Name()), "."+filepath.Base(target)+".raw-*"); err != nil {
+				return 0, wrap(err)
+			}
+			defer func() {
+				raw.Close()
+				os.Remove(raw.Name())
+			}()
+		}
+		progress("image", 0)
+		if err := write(&ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("image", n) }}); err != nil {
+			return 0, wrap(err)
+		}
+		size, err := raw.Seek(0, io.SeekEnd)
+		if err != nil {
+			return 0, wrap(err)
+		}
+		if comp != noCompression {
+			progress("compress", 0)
+			src := &ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("compress", n) }}
+			if err := compress(out, src, comp); err != nil {
+				return 0, wrap(fmt.Errorf("compressing: %w", err))
+			}
+		}
+		return size, nil
+	})
+}
+
+// stage is the frame Stage and StageClone share: it checks target,
+// creates the temporary file beside it and lets fill put the image there
+// (fill returns the raw image's size, and its errors as they are to be
+// returned, using wrap to name the target), then sets opts.Perm, syncs
+// and closes the file. On any error nothing is left behind.
+func stage(ctx context.Context, target string, opts Options, fill func(out *os.File, wrap func(error) error) (int64, error)) (s *Staged, err error) {
 	wrap := func(err error) error {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
@@ -99,12 +141,7 @@ func Stage(ctx context.Context, target string, opts Options, write func(io.Write
 	if opts.Perm == 0 {
 		opts.Perm = 0o644
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = func(string, int64) {}
-	}
-	dir, base := filepath.Dir(target), filepath.Base(target)
-	out, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	out, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-*")
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -114,31 +151,9 @@ func Stage(ctx context.Context, target string, opts Options, write func(io.Write
 			os.Remove(out.Name())
 		}
 	}()
-	comp := compressionOf(target)
-	raw := out
-	if comp != noCompression {
-		if raw, err = os.CreateTemp(dir, "."+base+".raw-*"); err != nil {
-			return nil, wrap(err)
-		}
-		defer func() {
-			raw.Close()
-			os.Remove(raw.Name())
-		}()
-	}
-	progress("image", 0)
-	if err := write(&ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("image", n) }}); err != nil {
-		return nil, wrap(err)
-	}
-	size, err := raw.Seek(0, io.SeekEnd)
+	size, err := fill(out, wrap)
 	if err != nil {
-		return nil, wrap(err)
-	}
-	if comp != noCompression {
-		progress("compress", 0)
-		src := &ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("compress", n) }}
-		if err := compress(out, src, comp); err != nil {
-			return nil, wrap(fmt.Errorf("compressing: %w", err))
-		}
+		return nil, err
 	}
 	if err := out.Chmod(opts.Perm); err != nil {
 		return nil, wrap(err)
