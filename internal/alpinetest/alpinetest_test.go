@@ -354,21 +354,11 @@ func TestServedLikeAMirror(t *testing.T) {
 	r := baseRepos(t, alpinetest.Options{})
 	srv := r.NewServer()
 	defer srv.Close()
-	for _, u := range []string{
+	wantServed(t, srv.URL,
 		"/v3.23/main/x86_64/APKINDEX.tar.gz",
 		"/v3.23/community/x86_64/APKINDEX.tar.gz",
 		"/v3.23/main/x86_64/busybox-1.37.0-r30.apk",
-		"/v3.23/community/x86_64/testcommunity-2.0-r1.apk",
-	} {
-		resp, err := http.Get(srv.URL + u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("GET %s = %s, want 200", u, resp.Status)
-		}
-	}
+		"/v3.23/community/x86_64/testcommunity-2.0-r1.apk")
 	if got, want := r.URLs(srv.URL), []string{srv.URL + "/v3.23/main", srv.URL + "/v3.23/community"}; !slices.Equal(got, want) {
 		t.Errorf("URLs = %v, want %v", got, want)
 	}
@@ -379,6 +369,21 @@ func TestServedLikeAMirror(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("GET of an unknown repository = %s, want 404", resp.Status)
+	}
+}
+
+// wantServed fails t unless every path is served below base with 200.
+func wantServed(t *testing.T, base string, paths ...string) {
+	t.Helper()
+	for _, u := range paths {
+		resp, err := http.Get(base + u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s = %s, want 200", u, resp.Status)
+		}
 	}
 }
 
@@ -557,16 +562,7 @@ func TestOtherArch(t *testing.T) {
 	r := baseRepos(t, alpinetest.Options{Arch: "aarch64", Bootable: true, BusyboxPath: bbPath})
 	srv := r.NewServer()
 	defer srv.Close()
-	for _, u := range []string{"/v3.23/main/aarch64/APKINDEX.tar.gz", "/v3.23/main/aarch64/busybox-1.37.0-r30.apk"} {
-		resp, err := http.Get(srv.URL + u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("GET %s = %s, want 200", u, resp.Status)
-		}
-	}
+	wantServed(t, srv.URL, "/v3.23/main/aarch64/APKINDEX.tar.gz", "/v3.23/main/aarch64/busybox-1.37.0-r30.apk")
 	idx := indexes(t, r)
 	for _, i := range idx {
 		for _, p := range i.Packages {
