@@ -97,8 +97,8 @@ func FindMachine(arch string) (*Machine, error) {
 	} else {
 		m.Kernel = kernels[len(kernels)-1]
 		m.Release = strings.TrimPrefix(filepath.Base(m.Kernel), "vmlinuz-")
-		if _, err := os.Stat(filepath.Join(m.Root, "/lib/modules", m.Release, "modules.dep")); err != nil {
-			missing = append(missing, fmt.Sprintf("%s (the kernel's modules)", filepath.Join(m.Root, "/lib/modules", m.Release, "modules.dep")))
+		if dep := filepath.Join(m.Root, "/lib/modules", m.Release, "modules.dep"); !exists(dep) {
+			missing = append(missing, dep+" (the kernel's modules)")
 		}
 	}
 	if err := checkStatic(m.Busybox, arch); err != nil {
@@ -160,9 +160,9 @@ func (m *Machine) Boot(ctx context.Context, image string, opts Options) (*Result
 	if opts.ReadOnly {
 		mode = "ro"
 	}
+	board := []string{"-M", "microvm", "-accel", "tcg", "-cpu", "max"}
 	// TCG offers no kvmclock, and microvm has no HPET or PM timer: without
 	// the TSC rate the kernel hangs calibrating it.
-	board := []string{"-M", "microvm", "-accel", "tcg", "-cpu", "max"}
 	appendLine := fmt.Sprintf("console=ttyS0 root=/dev/vda %s init=%s panic=-1 tsc_early_khz=%d", mode, opts.Init, tscKHz())
 	if m.Arch == Aarch64 {
 		// virt's PL011 is ttyAMA0; its virtio-mmio devices are in the
@@ -336,6 +336,11 @@ func checkStatic(path, arch string) error {
 		}
 	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func lookPathSbin(name string) (string, error) {
