@@ -1,5 +1,6 @@
 // Package alpinetest builds, for tests and benchmarks, signed repositories
-// shaped like the Alpine v3.23 mirror — main and community for x86_64 —
+// shaped like the Alpine v3.23 mirror — main and community for x86_64, or
+// for another arch (Options.Arch) —
 // whose packages look like Alpine's base: alpine-baselayout with the real
 // directory skeleton, modes and scripts, alpine-baselayout-data with the
 // real 3.20.3 /etc files, busybox with the real 304-entry applet list and
@@ -22,7 +23,7 @@
 // busybox paths list) is read from the shared test data directory at
 // build time and never copied into this repository.
 //
-// Left out on purpose: other architectures, real compiled programs (musl,
+// Left out on purpose: real compiled programs (musl,
 // apk and the rest are placeholders; nothing here runs but busybox),
 // upgrade scripts (a fresh root never runs them), and the v3 ADB formats.
 package alpinetest
@@ -39,8 +40,8 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 )
 
-// Branch and Arch are the mirror branch and architecture the repositories
-// are laid out for: <base>/v3.23/main/x86_64/APKINDEX.tar.gz.
+// Branch and Arch are the mirror branch and the default architecture the
+// repositories are laid out for: <base>/v3.23/main/x86_64/APKINDEX.tar.gz.
 const (
 	Branch = "v3.23"
 	Arch   = "x86_64"
@@ -81,6 +82,12 @@ type Options struct {
 
 	// Key signs everything; nil makes a new throwaway key.
 	Key *apktest.Key
+
+	// Arch is the repositories' architecture (their directory, the
+	// packages' A: and musl's so: name); "" is Arch. Nothing built runs
+	// but busybox, so for a bootable repository of another arch
+	// BusyboxPath names a static busybox built for it.
+	Arch string
 
 	// Bootable puts the static busybox at BusyboxPath (default
 	// /bin/busybox) into the busybox package instead of a placeholder.
@@ -133,7 +140,7 @@ func newRepos(opts Options) (*Repos, error) {
 	r := &Repos{Key: key, Main: apktest.NewRepo(key), Community: apktest.NewRepo(key)}
 	r.Community.Name = "community"
 	for _, repo := range []*apktest.Repo{r.Main, r.Community} {
-		repo.Branch, repo.Arch = Branch, Arch
+		repo.Branch, repo.Arch = Branch, opts.arch()
 		repo.Description = "v3.23.3-alpinetest " + repo.Name
 	}
 	return r, nil
@@ -163,6 +170,7 @@ func eachPackage(opts Options, key *apktest.Key, add func(community bool, build 
 		if err != nil {
 			return fmt.Errorf("building the alpine test repositories: %w", err)
 		}
+		plan.muslDep = muslSO(opts.arch())
 		for i := range plan.pkgs {
 			if err := add(false, func() apktest.Pkg { return plan.pkg(i) }); err != nil {
 				return err
@@ -173,6 +181,13 @@ func eachPackage(opts Options, key *apktest.Key, add func(community bool, build 
 		}
 	}
 	return nil
+}
+
+func (o Options) arch() string {
+	if o.Arch == "" {
+		return Arch
+	}
+	return o.Arch
 }
 
 // URLs returns the repositories' addresses below a mirror base URL, main

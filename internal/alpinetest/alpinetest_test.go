@@ -354,21 +354,11 @@ func TestServedLikeAMirror(t *testing.T) {
 	r := baseRepos(t, alpinetest.Options{})
 	srv := r.NewServer()
 	defer srv.Close()
-	for _, u := range []string{
+	wantServed(t, srv.URL,
 		"/v3.23/main/x86_64/APKINDEX.tar.gz",
 		"/v3.23/community/x86_64/APKINDEX.tar.gz",
 		"/v3.23/main/x86_64/busybox-1.37.0-r30.apk",
-		"/v3.23/community/x86_64/testcommunity-2.0-r1.apk",
-	} {
-		resp, err := http.Get(srv.URL + u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("GET %s = %s, want 200", u, resp.Status)
-		}
-	}
+		"/v3.23/community/x86_64/testcommunity-2.0-r1.apk")
 	if got, want := r.URLs(srv.URL), []string{srv.URL + "/v3.23/main", srv.URL + "/v3.23/community"}; !slices.Equal(got, want) {
 		t.Errorf("URLs = %v, want %v", got, want)
 	}
@@ -379,6 +369,21 @@ func TestServedLikeAMirror(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("GET of an unknown repository = %s, want 404", resp.Status)
+	}
+}
+
+// wantServed fails t unless every path is served below base with 200.
+func wantServed(t *testing.T, base string, paths ...string) {
+	t.Helper()
+	for _, u := range paths {
+		resp, err := http.Get(base + u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s = %s, want 200", u, resp.Status)
+		}
 	}
 }
 
@@ -541,5 +546,43 @@ func TestClientFetchesFromServedMirror(t *testing.T) {
 	}
 	if len(files) != len(pkgs) || len(pkgs) != 16 {
 		t.Errorf("fetched %d files for %d packages, want 16", len(files), len(pkgs))
+	}
+}
+
+// TestOtherArch: with Options.Arch aarch64 the repositories are served at
+// <base>/v3.23/<repo>/aarch64/, every package is aarch64 or noarch, musl's
+// loader and so: name carry the arch, and the base world solves for
+// aarch64 and for nothing else; a bootable one carries the given busybox.
+func TestOtherArch(t *testing.T) {
+	bbPath := filepath.Join(t.TempDir(), "busybox-aarch64")
+	bbData := "\x7fELF stand-in for an aarch64 busybox\n"
+	if err := os.WriteFile(bbPath, []byte(bbData), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := baseRepos(t, alpinetest.Options{Arch: "aarch64", Bootable: true, BusyboxPath: bbPath})
+	srv := r.NewServer()
+	defer srv.Close()
+	wantServed(t, srv.URL, "/v3.23/main/aarch64/APKINDEX.tar.gz", "/v3.23/main/aarch64/busybox-1.37.0-r30.apk")
+	idx := indexes(t, r)
+	for _, i := range idx {
+		for _, p := range i.Packages {
+			if p.Arch != "aarch64" && p.Arch != "noarch" {
+				t.Errorf("%s has arch %q, want aarch64 or noarch", p.Name, p.Arch)
+			}
+		}
+	}
+	world := deps(t, alpinetest.BaseWorld)
+	if _, err := apk.Solve(world, idx, apk.SolveOptions{Arch: "aarch64"}); err != nil {
+		t.Errorf("Solve(base world, aarch64) = %v", err)
+	}
+	if _, err := apk.Solve(world, idx, apk.SolveOptions{Arch: "x86_64"}); err == nil {
+		t.Error("Solve(base world, x86_64) of an aarch64 repository succeeded, want an arch refusal")
+	}
+	musl, m := readPackage(t, r, "musl")
+	if len(musl.Provides) != 1 || musl.Provides[0].Name != "so:libc.musl-aarch64.so.1" || m["lib/ld-musl-aarch64.so.1"].mode != 0o755 {
+		t.Errorf("musl provides %v, lib/ld-musl-aarch64.so.1 mode %o; want the aarch64 loader", musl.Provides, m["lib/ld-musl-aarch64.so.1"].mode)
+	}
+	if _, bb := readPackage(t, r, "busybox"); bb["bin/busybox"].data != bbData {
+		t.Errorf("bootable bin/busybox = %q, want the given file's", short(bb["bin/busybox"].data))
 	}
 }

@@ -96,11 +96,13 @@ var BbsuidLinks = []string{"bin/mount", "bin/umount", "bin/su", "usr/bin/crontab
 	"usr/bin/traceroute", "usr/bin/traceroute6", "usr/bin/vlock"}
 
 const (
-	muslSO    = "so:libc.musl-x86_64.so.1"
-	muslDep   = muslSO
 	noarch    = "noarch"
 	buildTime = 1765894768 // busybox-binsh 1.37.0-r30's builddate
 )
+
+// muslSO is what musl provides and every program depends on: its
+// loader's name holds the arch.
+func muslSO(arch string) string { return "so:libc.musl-" + arch + ".so.1" }
 
 func dir(name string, perm fs.FileMode) apktest.File {
 	return apktest.File{Name: name, Mode: fs.ModeDir | perm}
@@ -148,6 +150,8 @@ func basePackages(opts Options, key *apktest.Key) ([]apktest.Pkg, error) {
 		bbsuid = bb
 	}
 	pub := string(key.PublicPEM())
+	arch := opts.arch()
+	muslDep := muslSO(arch)
 	prio := 100
 	common := func(p apktest.Pkg) apktest.Pkg {
 		if p.URL == "" {
@@ -166,10 +170,10 @@ func basePackages(opts Options, key *apktest.Key) ([]apktest.Pkg, error) {
 	pkgs := []apktest.Pkg{
 		{
 			Name: "musl", Version: muslVersion, Description: "the musl c library (libc) implementation",
-			License: "MIT", Provides: []string{muslSO + "=1"},
+			License: "MIT", Provides: []string{muslDep + "=1"},
 			Files: []apktest.File{
-				file("lib/ld-musl-x86_64.so.1", 0o755, placeholder("musl")),
-				symlink("lib/libc.musl-x86_64.so.1", "ld-musl-x86_64.so.1"),
+				file("lib/ld-musl-"+arch+".so.1", 0o755, placeholder("musl")),
+				symlink("lib/libc.musl-"+arch+".so.1", "ld-musl-"+arch+".so.1"),
 			},
 		},
 		{
@@ -219,7 +223,7 @@ func basePackages(opts Options, key *apktest.Key) ([]apktest.Pkg, error) {
 			Files: []apktest.File{
 				file("etc/apk/keys/"+key.Name, 0o644, pub),
 				file("usr/share/apk/keys/"+key.Name, 0o644, pub),
-				symlink("usr/share/apk/keys/x86_64/"+key.Name, "../"+key.Name),
+				symlink("usr/share/apk/keys/"+arch+"/"+key.Name, "../"+key.Name),
 			},
 		},
 		{
@@ -264,7 +268,7 @@ func basePackages(opts Options, key *apktest.Key) ([]apktest.Pkg, error) {
 				file("usr/bin/getconf", 0o755, placeholder("getconf")),
 				file("usr/bin/getent", 0o755, placeholder("getent")),
 				file("usr/bin/iconv", 0o755, placeholder("iconv")),
-				file("usr/bin/ldd", 0o755, "#!/bin/sh\nexec /lib/ld-musl-x86_64.so.1 --list \"$@\"\n"),
+				file("usr/bin/ldd", 0o755, "#!/bin/sh\nexec /lib/ld-musl-"+arch+".so.1 --list \"$@\"\n"),
 			},
 		},
 		{

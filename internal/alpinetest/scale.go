@@ -70,7 +70,8 @@ type pkgPlan struct {
 }
 
 type scalePlan struct {
-	pkgs []pkgPlan
+	pkgs    []pkgPlan
+	muslDep string // what every package depends on (muslSO of the arch)
 }
 
 // plan lays out every package, entry, size and content seed; contents
@@ -200,7 +201,7 @@ func (p *scalePlan) pkg(i int) apktest.Pkg {
 		Name: pp.name, Version: "1.0-r0", Description: "synthetic benchmark package",
 		URL: "https://example.invalid/bench", License: "MIT", Origin: pp.name,
 		Maintainer: "alpinetest <alpinetest@localhost>", BuildTime: buildTime,
-		Depends: append([]string{muslDep}, pp.deps...),
+		Depends: append([]string{p.muslDep}, pp.deps...),
 	}
 	for _, e := range pp.entries {
 		switch e.kind {

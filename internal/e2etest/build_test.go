@@ -16,6 +16,7 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/internal/alpinetest"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
+	"github.com/rootfs-synth/rootfs-synth/internal/vmtest"
 )
 
 // buildWorld is what the test asks the build for.
@@ -38,59 +39,7 @@ var buildWorld = []string{"alpine-baselayout", "alpine-keys", "busybox", "busybo
 func TestBuiltImageBoots(t *testing.T) {
 	m := machine(t)
 	bin := testenv.Binary(t)
-	key, err := apktest.NewKey("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	repos, err := alpinetest.Base(alpinetest.Options{
-		Testdata: testenv.SharedTestdata(t), Key: key, Bootable: true, BusyboxPath: m.Busybox})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := repos.NewServer() // 127.0.0.1
-	defer srv.Close()
-
-	work := testenv.WorldDir(t)
-	keys := filepath.Join(work, "keys")
-	if err := repos.WriteKey(keys); err != nil {
-		t.Fatal(err)
-	}
-	n, value := nonce(), "e2e-"+nonce()
-	overlay := filepath.Join(work, "files")
-	for p, data := range map[string]string{hookPath: hookScript(n), sessionEnv: sessionEnvScript(value)} {
-		full := filepath.Join(overlay, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		mode := os.FileMode(0o644)
-		if p == hookPath {
-			mode = 0o755
-		}
-		if err := os.WriteFile(full, []byte(data), mode); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(full, mode); err != nil { // past the umask
-			t.Fatal(err)
-		}
-	}
-	img := filepath.Join(work, "img.ext4")
-	args := []string{
-		"--mirror", srv.URL, "--branch", alpinetest.Branch, "--keys-dir", keys,
-		"--profile", "none", "--files", overlay, "--cache-dir", filepath.Join(work, "cache"),
-		"--report", filepath.Join(work, "report.json"), "-o", img,
-	}
-	for _, p := range buildWorld {
-		args = append(args, "-p", p)
-	}
-	cmd := testenv.Unprivileged(t, bin, args...)
-	cmd.Env = append(os.Environ(), "HOME="+work)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("rootfs-synth %s: %v\n%s", strings.Join(args, " "), err, out.String())
-	}
-	t.Logf("built %s in %v", img, time.Since(start).Round(time.Millisecond))
+	img, work, n, value := buildBootable(t, m, bin)
 
 	// Per sandbox: a clone of the fresh image patched by the real binary
 	// (before the base boots and writes to itself).
@@ -117,6 +66,106 @@ func TestBuiltImageBoots(t *testing.T) {
 	}
 	// The image the guest used: ls and cat agree with debugfs on it.
 	checkLsCat(t, bin, img)
+}
+
+// TestAarch64ImageBoots proves the cross-arch build by boot: the real
+// binary, unprivileged, builds with --arch aarch64 from a bootable
+// generated aarch64 mirror whose busybox is Debian's arm64 busybox-static
+// (nothing of it runs on the build machine), and qemu-system-aarch64 (virt,
+// TCG, cortex-a57, Debian's arm64 cloud kernel) boots it with the same
+// guest checks as TestBuiltImageBoots, the guest's uname -m included;
+// the image says aarch64 in /etc/apk/arch.
+// Negative control: the same image with the build machine's x86_64
+// busybox put in place of the arm64 one (by `rootfs-synth patch`) must
+// fail the check, because its init cannot be executed.
+func TestAarch64ImageBoots(t *testing.T) {
+	m := machineFor(t, vmtest.Aarch64)
+	bin := testenv.Binary(t)
+	img, work, n, value := buildBootable(t, m, bin)
+
+	if got, err := debugfsCat(t, img, "/etc/apk/arch"); err != nil || got != "aarch64\n" {
+		t.Fatalf("/etc/apk/arch = %q, %v; want aarch64", got, err)
+	}
+	x86 := filepath.Join(work, "x86-busybox.ext4")
+	args := []string{"patch", img, "-o", x86, "--put", "/bin/busybox=" + machine(t).Busybox + ":0755:0:0"}
+	if out, err := testenv.Unprivileged(t, bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("rootfs-synth %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if err := checkBoot(t, m, img, n, value); err != nil {
+		t.Fatalf("the aarch64 image failed the boot check: %v", err)
+	}
+	err := checkBoot(t, m, x86, n, value)
+	if err == nil {
+		t.Fatal("negative control: the aarch64 image with an x86_64 busybox passed the boot check")
+	}
+	t.Logf("negative control failed as it must: %v", err)
+	if !strings.Contains(err.Error(), "Exec format error") {
+		t.Errorf("negative control: the aarch64 image with an x86_64 busybox failed the boot check, but not for its arch: %v", err)
+	}
+}
+
+// buildBootable runs the real binary, as the unprivileged user, against a
+// bootable generated mirror for m's arch (its busybox is m's) on
+// 127.0.0.1 with only the test key trusted, and builds an image for that
+// arch with a start hook and a session-env.sh laid over it. It returns
+// the image, the work directory, the hook's nonce and the session
+// variable's value.
+func buildBootable(t *testing.T, m *vmtest.Machine, bin string) (img, work, n, value string) {
+	t.Helper()
+	key, err := apktest.NewKey("e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := alpinetest.Base(alpinetest.Options{
+		Testdata: testenv.SharedTestdata(t), Key: key, Arch: m.Arch, Bootable: true, BusyboxPath: m.Busybox})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := repos.NewServer() // 127.0.0.1
+	defer srv.Close()
+
+	work = testenv.WorldDir(t)
+	keys := filepath.Join(work, "keys")
+	if err := repos.WriteKey(keys); err != nil {
+		t.Fatal(err)
+	}
+	n, value = nonce(), "e2e-"+nonce()
+	overlay := filepath.Join(work, "files")
+	for p, data := range map[string]string{hookPath: hookScript(n), sessionEnv: sessionEnvScript(value)} {
+		full := filepath.Join(overlay, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if p == hookPath {
+			mode = 0o755
+		}
+		if err := os.WriteFile(full, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(full, mode); err != nil { // past the umask
+			t.Fatal(err)
+		}
+	}
+	img = filepath.Join(work, "img.ext4")
+	args := []string{
+		"--mirror", srv.URL, "--branch", alpinetest.Branch, "--arch", m.Arch, "--keys-dir", keys,
+		"--profile", "none", "--files", overlay, "--cache-dir", filepath.Join(work, "cache"),
+		"--report", filepath.Join(work, "report.json"), "-o", img,
+	}
+	for _, p := range buildWorld {
+		args = append(args, "-p", p)
+	}
+	cmd := testenv.Unprivileged(t, bin, args...)
+	cmd.Env = append(os.Environ(), "HOME="+work)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("rootfs-synth %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	t.Logf("built %s (%s) in %v", img, m.Arch, time.Since(start).Round(time.Millisecond))
+	return img, work, n, value
 }
 
 // patchSandbox runs `rootfs-synth patch IMG -o patched.ext4` as the

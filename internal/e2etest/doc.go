@@ -8,6 +8,12 @@
 // then reads the guest's write back with debugfs and checks the image with
 // e2fsck. A corrupted copy must fail the same check.
 //
+// The same build and the same check prove the aarch64 image: a generated
+// aarch64 mirror whose busybox is Debian's arm64 busybox-static, built
+// with --arch aarch64 on this x86_64 machine (nothing is executed) and
+// booted under qemu-system-aarch64 (vmtest.Aarch64); with the build
+// machine's x86_64 busybox put in its place, the same image must fail.
+//
 // The guest-side check is also run against small images assembled here
 // with ext4img and stand-ins for the static guest files: one from the
 // host's busybox, which proves the markers and the negative controls, and
@@ -17,5 +23,5 @@
 //
 // Left out on purpose: networking and sshd (the `ssh host cmd` path is
 // reproduced by running root's passwd shell with -c, as sshd would),
-// Firecracker itself (it needs /dev/kvm), and aarch64.
+// Firecracker itself (it needs /dev/kvm), and other architectures.
 package e2etest

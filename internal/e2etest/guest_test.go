@@ -45,6 +45,7 @@ m START 1
 for w in $(cat /proc/cmdline); do
 	case $w in init=*) m CMDLINE-INIT "${w#init=}" ;; esac
 done
+m ARCH "$(uname -m)"
 m PID1-EXE "$(readlink /proc/1/exe)"
 m PID1-COMM "$(cat /proc/1/comm)"
 m INIT-LINK "$(readlink /sbin/init)"
@@ -156,10 +157,18 @@ func patchProblems(got map[string]string, w patchWant) []string {
 	return problems
 }
 
-// machine returns the boot machine, or skips (fails in CI) without one.
+// machine returns the x86_64 boot machine, or skips (fails in CI) without
+// one.
 func machine(t *testing.T) *vmtest.Machine {
 	t.Helper()
-	m, err := vmtest.FindMachine()
+	return machineFor(t, vmtest.X86_64)
+}
+
+// machineFor returns the boot machine for arch, or skips (fails in CI)
+// without one.
+func machineFor(t *testing.T, arch string) *vmtest.Machine {
+	t.Helper()
+	m, err := vmtest.FindMachine(arch)
 	if err != nil {
 		if testenv.InCI() {
 			t.Fatal(err)
@@ -170,7 +179,8 @@ func machine(t *testing.T) *vmtest.Machine {
 }
 
 // checkBoot boots img (its writes reach it), and returns nil only when the
-// guest proved every fact (guestProblems and each of more), the proof
+// guest proved every fact (guestProblems, that it runs m's arch, and each
+// of more), the proof
 // file with nonce is in the image after poweroff (read back with debugfs)
 // and the image is e2fsck-clean.
 func checkBoot(t *testing.T, m *vmtest.Machine, img, nonce, value string, more ...func(map[string]string) []string) error {
@@ -183,6 +193,9 @@ func checkBoot(t *testing.T, m *vmtest.Machine, img, nonce, value string, more .
 	got := markers(res.Guest)
 	t.Logf("guest markers: %q", got)
 	p := guestProblems(got, value)
+	if got["ARCH"] != m.Arch {
+		p = append(p, fmt.Sprintf("not proven: the guest runs %s (E2E-ARCH = %q)", m.Arch, got["ARCH"]))
+	}
 	for _, f := range more {
 		p = append(p, f(got)...)
 	}

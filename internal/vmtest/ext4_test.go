@@ -24,7 +24,7 @@ import (
 // machine returns the boot machine, or skips (fails in CI) without one.
 func machine(t *testing.T) *vmtest.Machine {
 	t.Helper()
-	m, err := vmtest.FindMachine()
+	m, err := vmtest.FindMachine(vmtest.X86_64)
 	if err != nil {
 		if testenv.InCI() {
 			t.Fatal(err)

@@ -4,12 +4,16 @@
 // the kernel itself judge an image: mount it read-write, run its init,
 // write to it, replay its journal.
 //
-// It uses software emulation (TCG; no KVM needed), QEMU's microvm machine
-// (virtio-mmio, no firmware to speak of), a Debian kernel found in /boot
-// and a throw-away initramfs with a static busybox that loads the virtio
-// modules, mounts the root like the kernel would and switch_roots to the
-// image's init. Left out on purpose: networking, several disks, and
-// Firecracker itself (it needs /dev/kvm).
+// It uses software emulation (TCG; no KVM needed) and a throw-away
+// initramfs with a static busybox that loads the virtio modules, mounts the
+// root like the kernel would and switch_roots to the image's init. For
+// x86_64 the machine is QEMU's microvm (virtio-mmio, no firmware to speak
+// of) with a Debian kernel found in /boot and the host's busybox; for
+// aarch64 it is QEMU's virt board (-cpu cortex-a57: the default "max"
+// emulates pointer authentication, three times slower) with Debian's arm64
+// cloud kernel, its modules and Debian's arm64 busybox-static, unpacked by
+// .ci/arm64-guest into Arm64Dir. Left out on purpose: networking, several
+// disks, other architectures, and Firecracker itself (it needs /dev/kvm).
 package vmtest
 
 import (
@@ -34,42 +38,75 @@ import (
 // initramfs's, after it the image's.
 const handover = "vmtest-initramfs: handing over"
 
+// The architectures FindMachine boots, by their Alpine names.
+const (
+	X86_64  = "x86_64"
+	Aarch64 = "aarch64"
+)
+
+// Arm64Dir is where .ci/arm64-guest unpacks the aarch64 kernel, its
+// modules and busybox: $ROOTFS_SYNTH_ARM64_DIR, by default
+// /usr/local/lib/rootfs-synth/arm64.
+func Arm64Dir() string {
+	if d := os.Getenv("ROOTFS_SYNTH_ARM64_DIR"); d != "" {
+		return d
+	}
+	return "/usr/local/lib/rootfs-synth/arm64"
+}
+
 // Machine is what booting needs from the host: a kernel with its modules,
 // a static busybox for the initramfs, and QEMU.
 type Machine struct {
-	Kernel   string // bzImage
-	Release  string // its `uname -r`, naming /lib/modules/<Release>
-	Busybox  string // a statically linked busybox
-	QEMU     string // qemu-system-x86_64
+	Arch     string // the guest's: X86_64 or Aarch64
+	Kernel   string // bzImage, or arm64's Image
+	Release  string // its `uname -r`, naming <Root>/lib/modules/<Release>
+	Root     string // the directory holding lib/modules; "" is the host's /
+	Busybox  string // a statically linked busybox for Arch
+	QEMU     string // qemu-system-x86_64 or qemu-system-aarch64
 	Modprobe string
 }
 
-// FindMachine looks for the newest Debian cloud kernel in /boot (ext4 is
-// built in there; any other kernel in /boot otherwise), /bin/busybox, qemu
-// and modprobe, and says which Debian package provides what is missing.
-func FindMachine() (*Machine, error) {
+// FindMachine looks for what booting an arch guest needs, and says how to
+// get what is missing. For x86_64: the newest Debian cloud kernel in /boot
+// (ext4 is built in there; any other kernel in /boot otherwise),
+// /bin/busybox, qemu and modprobe. For aarch64: the arm64 cloud kernel,
+// modules and busybox in Arm64Dir, qemu-system-aarch64 and modprobe.
+func FindMachine(arch string) (*Machine, error) {
 	var missing []string
-	m := &Machine{Busybox: "/bin/busybox"}
-	kernels, _ := filepath.Glob("/boot/vmlinuz-*-cloud-amd64")
-	if len(kernels) == 0 {
+	m := &Machine{Arch: arch, Busybox: "/bin/busybox"}
+	// Where each piece comes from, for the message when it is missing.
+	kernelGlob, qemu := "/boot/vmlinuz-*-cloud-amd64", "qemu-system-x86_64"
+	kernelFrom, busyboxFrom, qemuFrom := "Debian package linux-image-cloud-amd64", "Debian package busybox-static", "Debian package qemu-system-x86"
+	switch arch {
+	case X86_64:
+	case Aarch64:
+		m.Root = Arm64Dir()
+		m.Busybox = filepath.Join(m.Root, "bin/busybox")
+		kernelGlob, qemu = filepath.Join(m.Root, "boot/vmlinuz-*-arm64"), "qemu-system-aarch64"
+		kernelFrom, busyboxFrom, qemuFrom = "run `sudo .ci/arm64-guest`", "run `sudo .ci/arm64-guest`", "Debian package qemu-system-arm"
+	default:
+		return nil, fmt.Errorf("cannot boot %q images: only %s and %s", arch, X86_64, Aarch64)
+	}
+	kernels, _ := filepath.Glob(kernelGlob)
+	if len(kernels) == 0 && arch == X86_64 {
 		kernels, _ = filepath.Glob("/boot/vmlinuz-*")
 	}
 	sort.Slice(kernels, func(i, j int) bool { return versionLess(kernels[i], kernels[j]) })
 	if len(kernels) == 0 {
-		missing = append(missing, "a kernel in /boot (Debian package linux-image-cloud-amd64)")
+		missing = append(missing, fmt.Sprintf("a kernel %s (%s)", kernelGlob, kernelFrom))
 	} else {
 		m.Kernel = kernels[len(kernels)-1]
 		m.Release = strings.TrimPrefix(filepath.Base(m.Kernel), "vmlinuz-")
-		if _, err := os.Stat(filepath.Join("/lib/modules", m.Release, "modules.dep")); err != nil {
-			missing = append(missing, fmt.Sprintf("/lib/modules/%s/modules.dep (the kernel's modules)", m.Release))
+		if dep := filepath.Join(m.Root, "/lib/modules", m.Release, "modules.dep"); !exists(dep) {
+			missing = append(missing, dep+" (the kernel's modules)")
 		}
 	}
-	if err := checkStatic(m.Busybox); err != nil {
-		missing = append(missing, fmt.Sprintf("a static busybox at %s (Debian package busybox-static): %v", m.Busybox, err))
+	if err := checkStatic(m.Busybox, arch); err != nil {
+		missing = append(missing, fmt.Sprintf("a static %s busybox at %s (%s): %v", arch, m.Busybox, busyboxFrom, err))
 	}
 	var err error
-	if m.QEMU, err = exec.LookPath("qemu-system-x86_64"); err != nil {
-		missing = append(missing, "qemu-system-x86_64 (Debian package qemu-system-x86)")
+	if m.QEMU, err = exec.LookPath(qemu); err != nil {
+		missing = append(missing, fmt.Sprintf("%s (%s)", qemu, qemuFrom))
 	}
 	if m.Modprobe, err = lookPathSbin("modprobe"); err != nil {
 		missing = append(missing, "modprobe (Debian package kmod)")
@@ -123,9 +160,16 @@ func (m *Machine) Boot(ctx context.Context, image string, opts Options) (*Result
 	if opts.ReadOnly {
 		mode = "ro"
 	}
+	board := []string{"-M", "microvm", "-accel", "tcg", "-cpu", "max"}
 	// TCG offers no kvmclock, and microvm has no HPET or PM timer: without
 	// the TSC rate the kernel hangs calibrating it.
 	appendLine := fmt.Sprintf("console=ttyS0 root=/dev/vda %s init=%s panic=-1 tsc_early_khz=%d", mode, opts.Init, tscKHz())
+	if m.Arch == Aarch64 {
+		// virt's PL011 is ttyAMA0; its virtio-mmio devices are in the
+		// device tree, its power-off is PSCI.
+		board = []string{"-M", "virt", "-accel", "tcg", "-cpu", "cortex-a57"}
+		appendLine = fmt.Sprintf("console=ttyAMA0 root=/dev/vda %s init=%s panic=-1", mode, opts.Init)
+	}
 	snapshot := "off"
 	if opts.Snapshot {
 		snapshot = "on"
@@ -133,13 +177,13 @@ func (m *Machine) Boot(ctx context.Context, image string, opts Options) (*Result
 	console := filepath.Join(dir, "console.log")
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, m.QEMU,
-		"-M", "microvm", "-accel", "tcg", "-cpu", "max", "-m", strconv.Itoa(opts.Memory), "-smp", "1",
+	cmd := exec.CommandContext(ctx, m.QEMU, append(board,
+		"-m", strconv.Itoa(opts.Memory), "-smp", "1",
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", m.Kernel, "-initrd", initrd, "-append", appendLine,
 		"-drive", "file="+strings.ReplaceAll(image, ",", ",,")+",format=raw,if=none,id=root,snapshot="+snapshot,
 		"-device", "virtio-blk-device,drive=root",
-		"-serial", "file:"+console, "-monitor", "none")
+		"-serial", "file:"+console, "-monitor", "none")...)
 	var qemuOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &qemuOut, &qemuOut
 	start := time.Now()
@@ -182,7 +226,11 @@ func (m *Machine) writeInitramfs(path string) error {
 	}
 	seen := map[string]bool{}
 	for _, mod := range []string{"virtio_blk", "virtio_mmio", "ext4"} {
-		out, err := exec.Command(m.Modprobe, "-S", m.Release, "--show-depends", mod).CombinedOutput()
+		args := []string{"-S", m.Release, "--show-depends", mod}
+		if m.Root != "" {
+			args = append([]string{"-d", m.Root}, args...)
+		}
+		out, err := exec.Command(m.Modprobe, args...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("modprobe --show-depends %s: %v: %s", mod, err, out)
 		}
@@ -271,20 +319,28 @@ func tscKHz() int {
 	return 2000000
 }
 
-// checkStatic tells whether the ELF file at path has no program
-// interpreter (a dynamic busybox cannot run inside the initramfs).
-func checkStatic(path string) error {
+// checkStatic tells whether the ELF file at path is for arch and has no
+// program interpreter (a dynamic busybox cannot run inside the initramfs).
+func checkStatic(path, arch string) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if want := map[string]elf.Machine{X86_64: elf.EM_X86_64, Aarch64: elf.EM_AARCH64}[arch]; f.Machine != want {
+		return fmt.Errorf("it is for %v, not %v", f.Machine, want)
+	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			return errors.New("it is dynamically linked")
 		}
 	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func lookPathSbin(name string) (string, error) {
