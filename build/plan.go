@@ -21,9 +21,11 @@ type PlanResult struct {
 	// the image's /etc/apk/repositories.
 	Repositories      []string `json:"repositories"`
 	GuestRepositories []string `json:"guest_repositories"`
-	// Packages are in install order; the bytes are their sum.
+	// Packages are in install order; the bytes are their sum
+	// (CachedBytes: of those already in the cache).
 	Packages       []PlannedPackage `json:"packages"`
 	DownloadBytes  int64            `json:"download_bytes"`
+	CachedBytes    int64            `json:"cached_bytes"`
 	InstalledBytes int64            `json:"installed_bytes"`
 }
 
@@ -35,6 +37,7 @@ type PlannedPackage struct {
 	Repository    string `json:"repository"` // as in PlanResult.Repositories
 	Size          int64  `json:"size"`       // the .apk file: what a fetch downloads
 	InstalledSize int64  `json:"installed_size"`
+	Cached        bool   `json:"cached,omitempty"` // its file is in the cache (verified again when fetched)
 	// RequiredBy is why it is installed: the world atoms and the packages
 	// that require it (apk.SolveWithReasons), the world first.
 	RequiredBy []Requirement `json:"required_by"`
@@ -77,7 +80,8 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 		p.World = append(p.World, d.String())
 	}
 	for _, pkg := range r.sol.Packages {
-		pp := PlannedPackage{Name: pkg.Name, Version: pkg.Version, Size: pkg.Size, InstalledSize: pkg.InstalledSize}
+		pp := PlannedPackage{Name: pkg.Name, Version: pkg.Version, Size: pkg.Size, InstalledSize: pkg.InstalledSize,
+			Cached: r.client.IsCached(pkg)}
 		if i := slices.Index(r.indexes, pkg.Repository); i >= 0 {
 			pp.Repository = p.Repositories[i]
 		}
@@ -90,6 +94,9 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 		}
 		p.Packages = append(p.Packages, pp)
 		p.DownloadBytes += pkg.Size
+		if pp.Cached {
+			p.CachedBytes += pkg.Size
+		}
 		p.InstalledBytes += pkg.InstalledSize
 	}
 	return p, nil

@@ -130,8 +130,14 @@ func TestPlan(t *testing.T) {
 	if n := downloads.Load(); n != 0 {
 		t.Errorf("Plan downloaded %d packages, want none", n)
 	}
+	if plan.CachedBytes != 0 {
+		t.Errorf("Plan on a cold cache: %d bytes cached, want none", plan.CachedBytes)
+	}
 	if _, err := Fetch(context.Background(), opts, ""); err != nil || downloads.Load() == 0 {
 		t.Errorf("Fetch of the same options = %v after %d downloads; want the control to download", err, downloads.Load())
+	}
+	if again, err := Plan(context.Background(), opts); err != nil || again.CachedBytes != again.DownloadBytes || !again.Packages[0].Cached {
+		t.Errorf("Plan after Fetch = %v, %d of %d bytes cached; want all", err, again.CachedBytes, again.DownloadBytes)
 	}
 
 	// A lock explains its packages by the world it records, not by its

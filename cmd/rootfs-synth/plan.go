@@ -86,8 +86,12 @@ func printPlan(w io.Writer, plan *build.PlanResult) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d packages: %s to download, %s installed\nrepositories: %s\nthe guest's /etc/apk/repositories: %s\n",
-		len(plan.Packages), sizeString(plan.DownloadBytes), sizeString(plan.InstalledBytes),
+	cached := ""
+	if plan.CachedBytes > 0 {
+		cached = fmt.Sprintf(" (%s of it in the cache)", sizeString(plan.CachedBytes))
+	}
+	_, err := fmt.Fprintf(w, "%d packages: %s to download%s, %s installed\nrepositories: %s\nthe guest's /etc/apk/repositories: %s\n",
+		len(plan.Packages), sizeString(plan.DownloadBytes), cached, sizeString(plan.InstalledBytes),
 		strings.Join(plan.Repositories, ", "), orNone(strings.Join(plan.GuestRepositories, ", ")))
 	return err
 }

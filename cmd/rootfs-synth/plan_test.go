@@ -63,6 +63,9 @@ func TestPlanCommand(t *testing.T) {
 		}
 	}
 	t.Logf("rootfs-synth plan:\n%s", stdout)
+	if strings.Contains(stdout, "in the cache") {
+		t.Errorf("rootfs-synth plan on a cold cache says some of it is in the cache")
+	}
 	if _, err := os.Stat(filepath.Dir(out)); err == nil {
 		t.Errorf("rootfs-synth plan made the output's directory %s", filepath.Dir(out))
 	}
@@ -106,6 +109,20 @@ func TestPlanCommand(t *testing.T) {
 			t.Errorf("rootfs-synth %s = exit %d, stdout %q, stderr %q; want exit %d with %q",
 				strings.Join(tt.args, " "), code, stdout, stderr, tt.wantCode, tt.want)
 		}
+	}
+}
+
+// TestPlanCommandCached: after a fetch, the totals say how much of the
+// download is in the cache already (before it, nothing: TestPlanCommand).
+func TestPlanCommandCached(t *testing.T) {
+	m := newMirror(t)
+	selection := append(m.trusted(), "--profile", "none", "-p", "extra")
+	if _, stderr, code := runCmd(t, m.command(t, nil, append([]string{"fetch"}, selection...)...)); code != 0 {
+		t.Fatalf("rootfs-synth fetch = exit %d\nstderr: %s", code, stderr)
+	}
+	stdout, stderr, code := runCmd(t, m.command(t, nil, append([]string{"plan"}, selection...)...))
+	if want := "3 packages: 3.3 KiB to download (3.3 KiB of it in the cache)"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("rootfs-synth plan after fetch = exit %d, %q; want %q\nstderr: %s", code, stdout, want, stderr)
 	}
 }
 
