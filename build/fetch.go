@@ -33,7 +33,7 @@ type Fetched struct {
 // machine. Of opts, only what chooses packages and repositories counts;
 // Progress gets the resolve and fetch phases.
 func Fetch(ctx context.Context, opts Options, dest string) (*Fetched, error) {
-	r, err := resolveOptions(ctx, opts)
+	r, err := resolveOptions(ctx, opts, false)
 	if err != nil {
 		return nil, err
 	}

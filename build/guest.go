@@ -10,6 +10,15 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/apk"
 )
 
+// checkGuest sets s.guest from Options.GuestRepositories (given): a
+// build's and a plan's, not what only chooses packages (Fetch, Resolve),
+// which writes no guest.
+func (s *selection) checkGuest(given []string) error {
+	var err error
+	s.guest, err = guestRepositories(given, s.repos, s.requested, s.branch)
+	return err
+}
+
 // guestRepositories are the lines of the image's /etc/apk/repositories.
 // Given lines are the user's and go in as written (checked that apk can
 // read them and that they serve every tag the world pins). Otherwise the

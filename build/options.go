@@ -81,6 +81,9 @@ func newBuilder(opts Options) (*builder, error) {
 	if b.sel, err = newSelection(opts); err != nil {
 		return nil, err
 	}
+	if err := b.sel.checkGuest(opts.GuestRepositories); err != nil {
+		return nil, err
+	}
 	if b.client, err = newClient(opts, b.sel.arch); err != nil {
 		return nil, err
 	}
@@ -145,7 +148,7 @@ type selection struct {
 	world     []apk.Dependency // what the solver gets
 	requested []apk.Dependency // what /etc/apk/world says
 	repos     []apk.Repository
-	guest     []string // the image's /etc/apk/repositories
+	guest     []string // the image's /etc/apk/repositories: see checkGuest
 	lock      *Report
 }
 
@@ -186,9 +189,6 @@ func newSelection(opts Options) (*selection, error) {
 	}
 	var err error
 	if s.repos, err = repositories(opts.Mirrors, opts.Repositories, s.branch); err != nil {
-		return nil, err
-	}
-	if s.guest, err = guestRepositories(opts.GuestRepositories, s.repos, s.requested, s.branch); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -62,7 +62,18 @@ func Plan(ctx context.Context, opts Options) (*PlanResult, error) {
 	if opts.Size < 0 {
 		return nil, &OptionError{Option: "Size", Err: usagef("%d is not a size", opts.Size)}
 	}
-	r, err := resolveOptions(ctx, opts)
+	return plan(ctx, opts, true)
+}
+
+// Resolve is Plan for what only chooses packages and repositories: it
+// leaves out the checks of what only a build uses (Hostname, Size,
+// GuestRepositories), and the result's GuestRepositories are nil.
+func Resolve(ctx context.Context, opts Options) (*PlanResult, error) {
+	return plan(ctx, opts, false)
+}
+
+func plan(ctx context.Context, opts Options, guest bool) (*PlanResult, error) {
+	r, err := resolveOptions(ctx, opts, guest)
 	if err != nil {
 		return nil, err
 	}
@@ -113,12 +124,18 @@ type resolution struct {
 	indexes  []*apk.Index
 }
 
-// resolveOptions resolves what opts select, as a build would.
-func resolveOptions(ctx context.Context, opts Options) (*resolution, error) {
+// resolveOptions resolves what opts select, as a build would; with
+// guest, it checks the guest's repositories first, as a build does.
+func resolveOptions(ctx context.Context, opts Options, guest bool) (*resolution, error) {
 	r := &resolution{progress: opts.Progress}
 	var err error
 	if r.sel, err = newSelection(opts); err != nil {
 		return nil, err
+	}
+	if guest {
+		if err := r.sel.checkGuest(opts.GuestRepositories); err != nil {
+			return nil, err
+		}
 	}
 	if r.client, err = newClient(opts, r.sel.arch); err != nil {
 		return nil, err

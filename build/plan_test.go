@@ -273,3 +273,36 @@ func TestGuestRepositories(t *testing.T) {
 func provisionReport(p *apk.Package) provision.PackageReport {
 	return provision.PackageReport{Name: p.Name, Version: p.Version, Arch: p.Arch, Checksum: apk.FormatChecksum(p.Checksum), Size: p.Size}
 }
+
+// TestResolveLeavesGuestAlone: a world pinned to a repository on this
+// machine that names no <branch>/<repo> has no guest line to derive; the
+// build and its plan refuse it until the guest's line is given, and
+// Resolve, which writes no guest, does not ask.
+func TestResolveLeavesGuestAlone(t *testing.T) {
+	key, err := apktest.NewKey("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := apktest.NewRepo(key)
+	repo.Branch, repo.Name = "", "only"
+	if _, err := repo.Add(apktest.Pkg{Name: "shiny", Version: "3.0-r0"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(repo.Handler())
+	t.Cleanup(srv.Close)
+	opts := Options{
+		Profile: "none", Packages: []string{"shiny@t"}, Arch: "x86_64", Mirrors: []string{"none"},
+		Repositories: []string{"@t " + srv.URL + "/only"},
+		Keys:         key.KeyRing(), CacheDir: t.TempDir(), HTTP: srv.Client(),
+	}
+	if _, err := Plan(context.Background(), opts); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "give the guest's @t line") {
+		t.Errorf("Plan = %v, want a usage error asking for the guest's @t line", err)
+	}
+	if res, err := Resolve(context.Background(), opts); err != nil || len(res.Packages) != 1 || res.GuestRepositories != nil {
+		t.Errorf("Resolve = %+v, %v; want shiny and no guest repositories", res, err)
+	}
+	opts.GuestRepositories = []string{"@t https://pkgs.example.org/only"}
+	if res, err := Plan(context.Background(), opts); err != nil || !reflect.DeepEqual(res.GuestRepositories, opts.GuestRepositories) {
+		t.Errorf("Plan with the guest's line = %+v, %v; want it planned with that line", res, err)
+	}
+}

@@ -55,7 +55,7 @@ func resolve(cCtx *cli.Context) error {
 		opts.Packages = append(opts.Packages, atoms...)
 	}
 	opts.Logger = newLogger(cCtx.App.ErrWriter)
-	plan, err := build.Plan(cCtx.Context, opts)
+	plan, err := build.Resolve(cCtx.Context, opts)
 	if err != nil {
 		return commandError("resolve", err, cCtx.String("lock"))
 	}
