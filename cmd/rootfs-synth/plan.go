@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/build"
 )
 
@@ -111,7 +112,7 @@ func whyColumn(p build.PlannedPackage) string {
 		case r.InstallIf:
 			iif = append(iif, r.By)
 		default:
-			by = append(by, r.By+atomSuffix(r.Atom, p.Name))
+			by = append(by, r.By+dependencySuffix(r.Atom, p.Name))
 		}
 	}
 	var parts []string
@@ -119,15 +120,26 @@ func whyColumn(p build.PlannedPackage) string {
 		parts = append(parts, strings.TrimSpace("world "+strings.Join(world, " ")))
 	}
 	if len(by) > 0 {
+		more := ""
 		if len(by) > maxRequirers {
-			by = append(by[:maxRequirers], fmt.Sprintf("and %d more", len(by)-maxRequirers))
+			by, more = by[:maxRequirers], fmt.Sprintf(" and %d more", len(by)-maxRequirers)
 		}
-		parts = append(parts, "required by "+strings.Join(by, ", "))
+		parts = append(parts, "required by "+strings.Join(by, ", ")+more)
 	}
 	if len(iif) > 0 {
 		parts = append(parts, "install_if "+strings.Join(iif, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// dependencySuffix is " (atom)" for a dependency on another name than
+// the package's own (a shared library, a command, a virtual package),
+// else "": a version constraint on the package itself says little of why.
+func dependencySuffix(atom, name string) string {
+	if d, err := apk.ParseDependency(atom); err == nil && d.Name == name {
+		return ""
+	}
+	return " (" + atom + ")"
 }
 
 // atomUnlessName is atom, or "" when it is only the package's name.
@@ -196,7 +208,10 @@ func runWhy(cCtx *cli.Context) error {
 	for _, c := range shown {
 		var steps []string
 		for _, s := range c {
-			step := s.Package + atomSuffix(s.Atom, s.Package)
+			step := s.Package + dependencySuffix(s.Atom, s.Package)
+			if first := len(steps) == 0; first {
+				step = s.Package + atomSuffix(s.Atom, s.Package) // the world's atom as given
+			}
 			if s.InstallIf {
 				step = s.Package + " (install_if " + s.Atom + ")"
 			}
