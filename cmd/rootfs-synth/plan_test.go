@@ -137,7 +137,7 @@ func TestProfilesCommand(t *testing.T) {
 		!strings.Contains(show, "\nbusybox-binsh           /bin/sh\n") || !strings.Contains(show, "\nopenssh-server\n") {
 		t.Errorf("profiles show minimal = %q, %v; want the description, then each atom with its comment", show, err)
 	}
-	for _, args := range [][]string{{"profiles", "show", "nope"}, {"profiles", "show"}, {"profiles", "list", "x"}} {
+	for _, args := range [][]string{{"profiles", "show", "nope"}, {"profiles", "show"}, {"profiles", "list", "x"}, {"profiles", "nope"}} {
 		if _, err := runApp(args...); exitStatus(err) != 2 {
 			t.Errorf("rootfs-synth %s = %v, want a usage error (exit 2)", strings.Join(args, " "), err)
 		}

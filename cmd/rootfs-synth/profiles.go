@@ -16,6 +16,12 @@ func profilesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "profiles",
 		Usage: "list the built-in profiles, or show one's packages",
+		Action: func(cCtx *cli.Context) error {
+			if cCtx.NArg() > 0 {
+				return usageError("profiles: no command %q (list, show)", cCtx.Args().First())
+			}
+			return cli.ShowSubcommandHelp(cCtx)
+		},
 		Subcommands: []*cli.Command{
 			{
 				Name:   "list",
