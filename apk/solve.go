@@ -74,6 +74,7 @@ type install struct {
 
 type solution struct {
 	installs []install
+	world    []sdep // bound to the names the solver decided
 }
 
 // solve is Solve, keeping what the test suite compares besides packages.
@@ -96,7 +97,7 @@ func solve(world []Dependency, indexes []*Index, opts SolveOptions) (*solution, 
 	if s.errors > 0 {
 		return nil, s.explain(w, installs)
 	}
-	sol := &solution{installs: make([]install, len(installs))}
+	sol := &solution{installs: make([]install, len(installs)), world: w}
 	for i, p := range installs {
 		t := u.tagOf(p)
 		sol.installs[i] = install{pkg: p, tag: u.tags[t].name, record: u.record(p, t)}

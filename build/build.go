@@ -78,6 +78,15 @@ type Options struct {
 	Mirrors      []string
 	Repositories []string
 
+	// GuestRepositories are the lines of the image's
+	// /etc/apk/repositories ("@tag URL" lines too), which must serve
+	// every tag the world pins; nil is the official mirror's main and
+	// community for Branch, plus a line for each tag the world pins (the
+	// tagged repository's URL, or its <branch>/<repo> on the official
+	// mirror when it is on this machine). A mirror the build read from
+	// is a detail of where it ran and is never baked in unless given here.
+	GuestRepositories []string
+
 	// Keys are trusted besides Alpine's own keys for the arch.
 	// AllowUntrusted accepts indexes that are unsigned or signed by an
 	// unknown key (whoever can change them chooses what gets installed).

@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
 )
@@ -34,37 +33,23 @@ type Fetched struct {
 // machine. Of opts, only what chooses packages and repositories counts;
 // Progress gets the resolve and fetch phases.
 func Fetch(ctx context.Context, opts Options, dest string) (*Fetched, error) {
-	sel, err := newSelection(opts)
+	r, err := resolveOptions(ctx, opts, false)
 	if err != nil {
 		return nil, err
 	}
-	client, err := newClient(opts, sel.arch)
-	if err != nil {
-		return nil, err
-	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = func(Event) {}
-	}
-	phase := func(name string, total int64) func(*Stats) {
-		return startPhase(progress, name, total, func(time.Duration) {})
-	}
-	pkgs, indexes, err := resolveSelection(ctx, client, sel, phase)
-	if err != nil {
-		return nil, fmt.Errorf("resolving packages: %w", err)
-	}
+	client, pkgs := r.client, r.sol.Packages
 	f := &Fetched{Packages: len(pkgs), CacheDir: client.CacheDir}
 	for _, p := range pkgs {
 		f.Bytes += p.Size
 	}
-	paths, err := fetchPackages(ctx, client, pkgs, progress, phase)
+	paths, err := fetchPackages(ctx, client, pkgs, r.progress, r.phase)
 	if err != nil {
 		return nil, fmt.Errorf("fetching packages: %w", err)
 	}
 	if dest == "" {
 		return f, nil
 	}
-	if f.Dirs, err = layOutMirror(dest, client, indexes, pkgs, paths); err != nil {
+	if f.Dirs, err = layOutMirror(dest, client, r.indexes, pkgs, paths); err != nil {
 		return nil, fmt.Errorf("laying out %s: %w", dest, err)
 	}
 	return f, nil

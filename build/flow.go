@@ -107,31 +107,36 @@ func startPhase(progress func(Event), name string, total int64, record func(time
 
 // resolve fetches the repositories' indexes and solves the world.
 func (b *builder) resolve(ctx context.Context) ([]*apk.Package, error) {
-	pkgs, _, err := resolveSelection(ctx, b.client, b.sel, b.phase)
-	return pkgs, err
+	sol, indexes, err := resolveSelection(ctx, b.client, b.sel, b.phase)
+	if err != nil {
+		return nil, err
+	}
+	b.usedRepositories = usedRepositories(indexes, b.client.Arch)
+	return sol.Packages, nil
 }
 
-// resolveSelection is the resolve phase, shared with Fetch: the packages
-// in install order and the indexes they were chosen from.
-func resolveSelection(ctx context.Context, c *apk.Client, sel *selection, phase func(string, int64) func(*Stats)) ([]*apk.Package, []*apk.Index, error) {
+// resolveSelection is the resolve phase, shared with Fetch and Plan: the
+// packages in install order, with what requires each, and the indexes
+// they were chosen from.
+func resolveSelection(ctx context.Context, c *apk.Client, sel *selection, phase func(string, int64) func(*Stats)) (*apk.Solution, []*apk.Index, error) {
 	done := phase("resolve", 0)
 	indexes, err := c.FetchIndexes(ctx, sel.repos)
 	if err != nil {
 		return nil, nil, err
 	}
-	pkgs, err := apk.Solve(sel.world, indexes, apk.SolveOptions{Arch: c.Arch})
+	sol, err := apk.SolveWithReasons(sel.world, indexes, apk.SolveOptions{Arch: c.Arch})
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := sel.checkLock(pkgs, c.Arch); err != nil {
+	if err := sel.checkLock(sol.Packages, c.Arch); err != nil {
 		return nil, nil, &OptionError{Option: "Lock", Err: err}
 	}
 	var size int64
-	for _, p := range pkgs {
+	for _, p := range sol.Packages {
 		size += p.Size
 	}
-	done(&Stats{Packages: len(pkgs), Bytes: size, Repositories: len(sel.repos)})
-	return pkgs, indexes, nil
+	done(&Stats{Packages: len(sol.Packages), Bytes: size, Repositories: len(sel.repos)})
+	return sol, indexes, nil
 }
 
 // fetch downloads and verifies the packages into the cache.
@@ -178,7 +183,7 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 		Packages:       pkgs,
 		PackageFiles:   paths,
 		StoreDir:       b.storeDir,
-		Repositories:   b.sel.guestRepositories(),
+		Repositories:   b.sel.guest,
 		Keys:           b.client.Keys,
 		Time:           b.sourceDate,
 		Overlays:       b.overlays,
@@ -246,7 +251,7 @@ func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stage
 // b asked for, what provision installed and did, and the phases.
 func (b *builder) newReport(res *provision.Result, img *ImageReport) *Report {
 	rep := &Report{
-		Arch: b.client.Arch, Repositories: b.sel.guestRepositories(),
+		Arch: b.client.Arch, Repositories: b.usedRepositories,
 		Packages: res.Packages, Scripts: res.Scripts, Users: res.Users, Groups: res.Groups,
 		Files: res.Files, UnpackedBytes: res.UnpackedBytes,
 		Image: img, Phases: b.phases,

@@ -60,21 +60,7 @@ func (s *selection) checkLock(pkgs []*apk.Package, arch string) error {
 	}
 
 	// The world, solved over the locked packages only, must select them all.
-	only := make(map[*apk.Package]bool, len(pkgs))
-	var indexes []*apk.Index
-	for _, p := range pkgs {
-		only[p] = true
-	}
-	seen := map[*apk.Index]bool{}
-	for _, p := range pkgs {
-		if idx := p.Repository; idx != nil && !seen[idx] {
-			seen[idx] = true
-			c := *idx
-			c.Packages = slices.DeleteFunc(slices.Clone(idx.Packages), func(q *apk.Package) bool { return !only[q] })
-			indexes = append(indexes, &c)
-		}
-	}
-	needed, err := apk.Solve(s.requested, indexes, apk.SolveOptions{Arch: arch})
+	needed, err := apk.Solve(s.requested, onlyPackages(pkgs), apk.SolveOptions{Arch: arch})
 	if err != nil {
 		return fmt.Errorf("its world %q needs more than its packages: %v", s.lock.World, err)
 	}
@@ -92,6 +78,25 @@ func (s *selection) checkLock(pkgs []*apk.Package, arch string) error {
 		return fmt.Errorf("its world %q does not need %s", s.lock.World, someOf(unneeded))
 	}
 	return nil
+}
+
+// onlyPackages are the indexes of pkgs holding only pkgs.
+func onlyPackages(pkgs []*apk.Package) []*apk.Index {
+	only := make(map[*apk.Package]bool, len(pkgs))
+	var indexes []*apk.Index
+	for _, p := range pkgs {
+		only[p] = true
+	}
+	seen := map[*apk.Index]bool{}
+	for _, p := range pkgs {
+		if idx := p.Repository; idx != nil && !seen[idx] {
+			seen[idx] = true
+			c := *idx
+			c.Packages = slices.DeleteFunc(slices.Clone(idx.Packages), func(q *apk.Package) bool { return !only[q] })
+			indexes = append(indexes, &c)
+		}
+	}
+	return indexes
 }
 
 // someOf names the first few of names and how many there are.

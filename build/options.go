@@ -38,6 +38,8 @@ type builder struct {
 	strict         bool
 	reportPath     string
 
+	usedRepositories []string // each repository with the mirror it was read from
+
 	progress func(Event)
 	phases   []PhaseReport
 
@@ -77,6 +79,9 @@ func newBuilder(opts Options) (*builder, error) {
 		return nil, &OptionError{Option: "Size", Err: usagef("%d is not a size", b.imageOpts.Size)}
 	}
 	if b.sel, err = newSelection(opts); err != nil {
+		return nil, err
+	}
+	if err := b.sel.checkGuest(opts.GuestRepositories); err != nil {
 		return nil, err
 	}
 	if b.client, err = newClient(opts, b.sel.arch); err != nil {
@@ -143,6 +148,7 @@ type selection struct {
 	world     []apk.Dependency // what the solver gets
 	requested []apk.Dependency // what /etc/apk/world says
 	repos     []apk.Repository
+	guest     []string // the image's /etc/apk/repositories: see checkGuest
 	lock      *Report
 }
 
@@ -329,31 +335,4 @@ func newClient(opts Options, arch string) (*apk.Client, error) {
 		return nil, err
 	}
 	return c, nil
-}
-
-// guestRepositories are the lines of the image's /etc/apk/repositories:
-// the network URLs of the repositories (a local directory means nothing
-// inside the guest), or the official mirror's for the branch when there
-// are none.
-func (s *selection) guestRepositories() []string {
-	var lines []string
-	for _, r := range s.repos {
-		for _, u := range r.URLs {
-			if strings.HasPrefix(u, "file:") {
-				continue
-			}
-			l := u
-			if r.Tag != "" {
-				l = "@" + r.Tag + " " + u
-			}
-			lines = append(lines, l)
-			break // one mirror per repository: apk reads every line as a repository
-		}
-	}
-	if len(lines) == 0 {
-		for _, name := range mirrorRepositories {
-			lines = append(lines, DefaultMirror+"/"+s.branch+"/"+name)
-		}
-	}
-	return lines
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,13 @@ func buildFlags() []cli.Flag {
 		&cli.StringFlag{Name: "authorized-keys", Usage: "install `FILE` as /root/.ssh/authorized_keys"},
 		&cli.StringFlag{Name: "hostname", Usage: "write `NAME` to /etc/hostname"},
 		&cli.BoolFlag{Name: "strict", Usage: "fail when a package script or trigger could not be reproduced statically"},
+		&cli.GenericFlag{
+			Name:  "guest-repository",
+			Value: &lineList{},
+			Usage: "a line of the image's /etc/apk/repositories (`URL`, or '@tag URL'; repeatable; none: an empty file); " +
+				"default: the official mirror's <branch>/main and community, and a line for each @tag the world pins",
+		},
+		&cli.BoolFlag{Name: "dry-run", Usage: "print what would be installed and why (rootfs-synth plan) instead of building"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print errors only"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every package and step"},
 	)
@@ -62,6 +70,9 @@ func runBuild(cCtx *cli.Context) error {
 	if cCtx.NArg() > 0 {
 		return cli.Exit(fmt.Sprintf("unexpected argument %q: the build takes flags only (commands: %s)",
 			cCtx.Args().First(), strings.Join(commandNames(cCtx.App), ", ")), 2)
+	}
+	if cCtx.Bool("dry-run") {
+		return runPlan(cCtx)
 	}
 	ctx := cCtx.Context // canceled by a signal (main's interruptContext)
 	u := newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose"))
@@ -171,6 +182,12 @@ func buildOptions(cCtx *cli.Context) (build.Options, error) {
 	opts.Report = cCtx.String("report")
 	opts.NoJournal = cCtx.Bool("no-journal")
 	opts.NoShrink = cCtx.Bool("no-shrink")
+	if cCtx.IsSet("guest-repository") {
+		opts.GuestRepositories = cCtx.Generic("guest-repository").(*lineList).values
+		if slices.Equal(opts.GuestRepositories, []string{"none"}) {
+			opts.GuestRepositories = []string{}
+		}
+	}
 	if opts.Output, err = outputPath(cCtx); err != nil {
 		return opts, err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -47,7 +46,7 @@ func runFetch(cCtx *cli.Context) error {
 	defer u.close()
 	opts, err := selectionOptions(cCtx)
 	if err != nil {
-		return fetchError(err, cCtx)
+		return commandError("fetch", err, cCtx.String("lock"))
 	}
 	opts.Logger = u.logger()
 	opts.Progress = func(e build.Event) {
@@ -63,7 +62,7 @@ func runFetch(cCtx *cli.Context) error {
 		return fmt.Errorf("fetch: %w", cause)
 	}
 	if err != nil {
-		return fetchError(err, cCtx)
+		return commandError("fetch", err, cCtx.String("lock"))
 	}
 	if dest == "" {
 		fmt.Fprintf(cCtx.App.Writer, "fetched %d packages (%s) into the cache %s\n", f.Packages, sizeString(f.Bytes), f.CacheDir)
@@ -71,14 +70,4 @@ func runFetch(cCtx *cli.Context) error {
 	}
 	fmt.Fprintf(cCtx.App.Writer, "fetched %d packages (%s) into %s: %s\n", f.Packages, sizeString(f.Bytes), dest, strings.Join(f.Dirs, ", "))
 	return nil
-}
-
-// fetchError is err as flagError says it, prefixed with the command.
-func fetchError(err error, cCtx *cli.Context) error {
-	err = flagError(err, cCtx.String("lock"))
-	var ec cli.ExitCoder
-	if errors.As(err, &ec) {
-		return cli.Exit("fetch: "+err.Error(), ec.ExitCode())
-	}
-	return fmt.Errorf("fetch: %w", err)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,58 +11,57 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// defaultRepositories are used when no --repository is given: main and
-// community, like the /etc/apk/repositories of Alpine's own minirootfs and
-// alpine-make-rootfs, in that order, so main wins where both have a name.
-var defaultRepositories = []string{
-	build.DefaultMirror + "/" + build.DefaultBranch + "/main",
-	build.DefaultMirror + "/" + build.DefaultBranch + "/community",
-}
-
-// resolveCommand is `rootfs-synth resolve ATOM...`.
+// resolveCommand is `rootfs-synth resolve [flags] ATOM...`.
 func resolveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "resolve",
 		Usage:     "print the packages apk would install for a world, in install order",
-		ArgsUsage: "ATOM...",
+		ArgsUsage: "[ATOM...]",
 		Description: "Fetches and verifies the repositories' indexes (into the cache) and prints\n" +
 			"name-version of every package a fresh install of the ATOMs (e.g. busybox,\n" +
-			"'musl>=1.2', 'foo@edge') selects, one per line, in install order. When the\n" +
-			"world cannot be satisfied, the solver's explanation goes to stderr and the\n" +
-			"exit status is 1.\n\n" +
-			"Default repositories: " + strings.Join(defaultRepositories, " and ") + ".",
-		Flags:  apkClientFlags(),
+			"'musl>=1.2', 'foo@edge') selects, one per line, in install order. It takes the\n" +
+			"build's selection and repository flags and resolves as the build does (see\n" +
+			"rootfs-synth plan): --mirror (default " + build.DefaultMirror + "), --branch,\n" +
+			"--repository (in addition to the mirror's main and community; --mirror none for\n" +
+			"only these), --profile (none unless given: only the ATOMs and --packages), --lock.\n" +
+			"When the world cannot be satisfied, the solver's explanation goes to stderr and\n" +
+			"the exit status is 1.",
+		Flags:  selectionFlags(),
 		Action: resolve,
 	}
 }
 
 func resolve(cCtx *cli.Context) error {
-	if cCtx.NArg() == 0 {
-		return usageError("resolve: no ATOM given (e.g. rootfs-synth resolve alpine-base)")
-	}
-	var world []apk.Dependency
-	for _, a := range cCtx.Args().Slice() {
-		d, err := apk.ParseWorldAtom(a)
-		if err != nil {
+	atoms := cCtx.Args().Slice()
+	for _, a := range atoms {
+		if _, err := apk.ParseWorldAtom(a); err != nil {
 			return usageError("resolve: %v", err)
 		}
-		world = append(world, d)
 	}
-	client, repos, err := newAPKClient(cCtx)
-	if err != nil {
-		return fmt.Errorf("resolve: %w", err)
+	switch {
+	case cCtx.String("lock") != "" && len(atoms) > 0:
+		return usageError("resolve: --lock resolves exactly the locked packages: give it without ATOMs")
+	case len(atoms) == 0 && cCtx.String("lock") == "" && !cCtx.IsSet("profile") && !cCtx.IsSet("packages"):
+		return usageError("resolve: no ATOM given (e.g. rootfs-synth resolve alpine-base)")
 	}
-	indexes, err := client.FetchIndexes(cCtx.Context, repos)
+	opts, err := selectionOptions(cCtx)
 	if err != nil {
-		return fmt.Errorf("resolve: %w", err)
+		return commandError("resolve", err, cCtx.String("lock"))
 	}
-	pkgs, err := apk.Solve(world, indexes, apk.SolveOptions{Arch: client.Arch})
+	if opts.Lock == nil {
+		if !cCtx.IsSet("profile") {
+			opts.Profile = "none" // the ATOMs are the world, as for apk
+		}
+		opts.Packages = append(opts.Packages, atoms...)
+	}
+	opts.Logger = newLogger(cCtx.App.ErrWriter)
+	plan, err := build.Resolve(cCtx.Context, opts)
 	if err != nil {
-		return err
+		return commandError("resolve", err, cCtx.String("lock"))
 	}
 	var out strings.Builder
-	for _, p := range pkgs {
-		out.WriteString(p.String() + "\n")
+	for _, p := range plan.Packages {
+		out.WriteString(p.Name + "-" + p.Version + "\n")
 	}
 	_, err = fmt.Fprint(cCtx.App.Writer, out.String())
 	return err
@@ -103,68 +101,6 @@ func apkClientFlags() []cli.Flag {
 			Usage: "use only the cache (and file:// or directory repositories); never the network",
 		},
 	}
-}
-
-// newAPKClient makes the client and the repository list that the flags of
-// apkClientFlags describe. Warnings go to the app's stderr.
-func newAPKClient(cCtx *cli.Context) (*apk.Client, []apk.Repository, error) {
-	arch := cCtx.String("arch")
-	if err := checkArchFlag(cCtx); err != nil {
-		return nil, nil, err
-	}
-	lines := cCtx.Generic("repository").(*lineList).values
-	if len(lines) == 0 {
-		lines = defaultRepositories
-	}
-	var repos []apk.Repository
-	for _, l := range lines {
-		rs, err := apk.ParseRepositoryLine(l)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--repository: %w", err)
-		}
-		repos = append(repos, rs...)
-	}
-	if len(repos) == 0 {
-		return nil, nil, errors.New("--repository: no repository given")
-	}
-	client, err := apkClient(cCtx, arch)
-	if err != nil {
-		return nil, nil, err
-	}
-	return client, repos, nil
-}
-
-// apkClient makes the client that the key, cache and network flags of
-// apkClientFlags describe, for arch. Warnings go to the app's stderr.
-func apkClient(cCtx *cli.Context, arch string) (*apk.Client, error) {
-	keys, err := apk.AlpineKeys(arch)
-	if err != nil {
-		if cCtx.String("keys-dir") == "" && !cCtx.Bool("allow-untrusted") {
-			return nil, fmt.Errorf("%w; give --keys-dir for this arch", err)
-		}
-		keys = apk.NewKeyRing()
-	}
-	if dir := cCtx.String("keys-dir"); dir != "" {
-		if err := keys.AddDir(dir); err != nil {
-			return nil, fmt.Errorf("--keys-dir: %w", err)
-		}
-	}
-	stderr := cCtx.App.ErrWriter
-	if cCtx.Bool("allow-untrusted") {
-		warnUntrusted(stderr)
-	}
-	c := &apk.Client{
-		CacheDir:       cCtx.String("cache-dir"),
-		Keys:           keys,
-		Arch:           arch,
-		AllowUntrusted: cCtx.Bool("allow-untrusted"),
-		Offline:        cCtx.Bool("offline"),
-		Logger:         newLogger(stderr),
-	}
-	if err := c.CheckCache(); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // warnUntrusted says on w what --allow-untrusted gives up.

@@ -89,7 +89,9 @@ func TestResolveCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	mainURL, edgeURL := main.URL(srvMain.URL), edge.URL(srvEdge.URL)
-	trusted := []string{"--arch", "x86_64", "--keys-dir", keys}
+	// --mirror none: resolve takes the build's repository flags, where
+	// --repository adds to the mirror's main and community.
+	trusted := []string{"--arch", "x86_64", "--keys-dir", keys, "--mirror", "none"}
 
 	tests := []struct {
 		name       string
@@ -119,9 +121,9 @@ func TestResolveCommand(t *testing.T) {
 			"base-1.0-r0\nlib-2.1-r3\napp-0.9-r0\n", 0, nil},
 		{"mirrors", "", append(trusted, "--repository", "http://127.0.0.1:1/v3.23/main "+mainURL, "app"),
 			"base-1.0-r0\nlib-2.1-r3\napp-0.9-r0\n", 0, nil},
-		{"unknown key", "", []string{"--arch", "x86_64", "--repository", mainURL, "app"},
+		{"unknown key", "", []string{"--arch", "x86_64", "--mirror", "none", "--repository", mainURL, "app"},
 			"", 1, []string{mainURL, key.Name}},
-		{"allow untrusted", "", []string{"--arch", "x86_64", "--allow-untrusted", "--repository", mainURL, "app"},
+		{"allow untrusted", "", []string{"--arch", "x86_64", "--mirror", "none", "--allow-untrusted", "--repository", mainURL, "app"},
 			"base-1.0-r0\nlib-2.1-r3\napp-0.9-r0\n", 0, []string{"WARNING", "untrusted"}},
 		{"offline warm cache", "", append(trusted, "--offline", "--repository", mainURL, "app"),
 			"base-1.0-r0\nlib-2.1-r3\napp-0.9-r0\n", 0, nil},

@@ -147,6 +147,8 @@ var optionFlags = map[string]string{
 	"Hostname":         "--hostname",
 	"Report":           "--report",
 	"Size":             "--size",
+
+	"GuestRepositories": "--guest-repository",
 }
 
 // optionField is how package build's messages name an Options field.
