@@ -6,7 +6,9 @@
 // (package/provision) and writes it as an ext4 image (package/ext4img),
 // through a temporary file renamed over Options.Output at the end. With
 // Options.Report it also writes the build's JSON report, which a later
-// build takes as its Options.Lock.
+// build takes as its Options.Lock. The report names the image by its
+// SHA-256 (ImageReport.Digest), and every image carries the report (less
+// what is known only once it is written) at ReportPath.
 //
 // The zero Options build what the shell builder it replaces built: the
 // balanced profile from Alpine v3.23's main and community on the official

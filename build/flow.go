@@ -194,6 +194,12 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 	if err != nil {
 		return nil, err
 	}
+	hashes, err := dataHashes(pkgs, paths)
+	if err != nil {
+		res.Close()
+		return nil, err
+	}
+	addDataHashes(res.Packages, hashes)
 	s := &Stats{Files: res.Files, Bytes: res.UnpackedBytes}
 	for _, sc := range res.Scripts {
 		if sc.Status == "not-reproduced" {
@@ -214,6 +220,9 @@ func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stage
 	done := b.phase("write", 0)
 	opts := b.imageOpts
 	opts.UUID, opts.HashSeed, opts.Time = res.UUID, res.HashSeed, res.Time
+	if err := addReport(res.Tree, b.newReport(res, nil), res.Time); err != nil {
+		return nil, fmt.Errorf("writing image %s: %w", b.output, err)
+	}
 	w := ext4img.NewWriter(opts)
 	if err := res.Tree.AddTo(w); err != nil {
 		return nil, fmt.Errorf("writing image %s: %w", b.output, err)
@@ -236,6 +245,7 @@ func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stage
 	done(&Stats{Path: b.output})
 	return &stagedImage{file: staged, image: &ImageReport{
 		Path: b.output, Size: staged.Size(), AllocatedBytes: staged.Allocated(),
+		Digest: staged.Digest(), CompressedDigest: staged.CompressedDigest(),
 		BlockSize: layout.BlockSize, Blocks: layout.Blocks,
 		FreeBlocks: layout.FreeBlocks, FreeInodes: int64(layout.FreeInodes),
 		UUID: formatUUID(layout.UUID),
