@@ -96,10 +96,14 @@ type Options struct {
 	// Output is the image file; "" is DefaultImageName under
 	// ~/.sbx/images. A name ending in .zst or .xz is written compressed.
 	// Report, when not "", is where the JSON report goes; it must not be
-	// Output. Owner, when not nil, gets the files and directories the
-	// build creates (the user who ran the command under sudo).
+	// Output. SBOM, when not "", is where the image's SPDX 2.3 JSON bill
+	// of materials goes (package sbom; put in place after the image); it
+	// must be neither. Owner, when not nil, gets the files and
+	// directories the build creates (the user who ran the command under
+	// sudo).
 	Output string
 	Report string
+	SBOM   string
 	Owner  *Owner
 
 	// The image: Size fixes its size in bytes (0 fits the tree);

@@ -35,6 +35,13 @@ func (b *builder) run(ctx context.Context) (*Report, error) {
 	defer res.Close()
 	defer img.file.Discard()
 	rep := b.newReport(res, img.image)
+	sbomFile, err := b.stageSBOM(ctx, res, img.image)
+	if err != nil {
+		return nil, err
+	}
+	if sbomFile != nil {
+		defer sbomFile.Discard()
+	}
 	settleReport, err := b.writeReport(rep)
 	if err != nil {
 		return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
@@ -43,6 +50,12 @@ func (b *builder) run(ctx context.Context) (*Report, error) {
 	settleReport(err == nil)
 	if err != nil {
 		return nil, err
+	}
+	// After the image: an SBOM in place always describes the image there.
+	if sbomFile != nil {
+		if err := sbomFile.Commit(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return rep, nil
 }

@@ -100,7 +100,8 @@ func realMirror(t *testing.T) (url string, keys *apk.KeyRing) {
 
 var overlayFile = []byte("an overlay's file\n")
 
-// buildReal builds the real mirror's packages and an overlay into dir.
+// buildReal builds the real mirror's packages and an overlay into dir,
+// with its SBOM (Options.SBOM) at dir/sbom.json.
 func buildReal(t *testing.T, mirror string, keys *apk.KeyRing, dir string) *build.Result {
 	t.Helper()
 	res, err := build.Run(context.Background(), build.Options{
@@ -111,6 +112,7 @@ func buildReal(t *testing.T, mirror string, keys *apk.KeyRing, dir string) *buil
 		Keys:     keys,
 		CacheDir: filepath.Join(dir, "cache"),
 		Output:   filepath.Join(dir, "alpine.ext4"),
+		SBOM:     filepath.Join(dir, "sbom.json"),
 		Files:    []fs.FS{fstest.MapFS{"etc/overlay.conf": {Data: overlayFile, Mode: 0o644}}},
 		Time:     time.Unix(1750000000, 0),
 	})
@@ -194,6 +196,11 @@ func TestFromImageRealPackages(t *testing.T) {
 	data := documentJSON(t, doc)
 	if err := judge(t, schema(t), data); err != nil {
 		t.Fatalf("the SBOM is refused: %v\n%s", err, data)
+	}
+	// The build's SBOM, made from the tree before it was written, is the
+	// image's.
+	if built, err := os.ReadFile(filepath.Join(dir, "sbom.json")); err != nil || !bytes.Equal(built, data) {
+		t.Errorf("the build's Options.SBOM (%v) differs from FromImage's document:\n%s\n---\n%s", err, built, data)
 	}
 
 	raw, err := os.ReadFile(img)

@@ -26,6 +26,7 @@
 package imagefile
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -55,6 +56,9 @@ type Options struct {
 	// step is first reported with 0 as it starts. Calls come from the
 	// goroutine that called Stage.
 	Progress func(step string, done int64)
+	// Kind names the file in errors ("writing SBOM x.json: ..."); "" is
+	// "image". The same pipeline puts a build's other outputs in place.
+	Kind string
 }
 
 // Write stages the image write writes (see Stage) and commits it: the
@@ -73,6 +77,7 @@ func Write(ctx context.Context, target string, opts Options, write func(io.Write
 // between Stage and Commit, so that a report that cannot be written leaves
 // the old image.
 type Staged struct {
+	kind            string
 	target, tmp     string
 	size, allocated int64
 	digest, zdigest string
@@ -143,13 +148,14 @@ func Stage(ctx context.Context, target string, opts Options, write func(io.Write
 // returned, using wrap to name the target), then sets opts.Perm, syncs
 // and closes the file. On any error nothing is left behind.
 func stage(ctx context.Context, target string, opts Options, fill func(out *os.File, wrap func(error) error) (int64, error)) (s *Staged, err error) {
+	kind := cmp.Or(opts.Kind, "image")
 	wrap := func(err error) error {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
-		return fmt.Errorf("writing image %s: %w", target, err)
+		return fmt.Errorf("writing %s %s: %w", kind, target, err)
 	}
-	if err := Check(target); err != nil {
+	if err := check(kind, target); err != nil {
 		return nil, err
 	}
 	if ctx.Err() != nil {
@@ -185,7 +191,7 @@ func stage(ctx context.Context, target string, opts Options, fill func(out *os.F
 	if err != nil {
 		return nil, wrap(err)
 	}
-	return &Staged{target: target, tmp: out.Name(), size: size, allocated: allocatedBytes(st)}, nil
+	return &Staged{kind: kind, target: target, tmp: out.Name(), size: size, allocated: allocatedBytes(st)}, nil
 }
 
 // Name is the temporary file's name, for a caller that must change its
@@ -213,15 +219,15 @@ func (s *Staged) Allocated() int64 { return s.allocated }
 // the target has meanwhile become something Check refuses.
 func (s *Staged) Commit(ctx context.Context) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("writing image %s: %w", s.target, context.Cause(ctx))
+		return fmt.Errorf("writing %s %s: %w", s.kind, s.target, context.Cause(ctx))
 	}
 	// Again just before the rename: a symlink, device or directory put
 	// there during the write is refused, never replaced.
-	if err := Check(s.target); err != nil {
+	if err := check(s.kind, s.target); err != nil {
 		return err
 	}
 	if err := os.Rename(s.tmp, s.target); err != nil {
-		return fmt.Errorf("writing image %s: %w", s.target, err)
+		return fmt.Errorf("writing %s %s: %w", s.kind, s.target, err)
 	}
 	s.committed = true
 	syncDir(filepath.Dir(s.target))
@@ -239,7 +245,9 @@ func (s *Staged) Discard() {
 // Check returns an error when Stage or Commit would refuse target: it
 // exists and is not a regular file. Callers check early with it, before
 // spending the time to make an image.
-func Check(target string) error {
+func Check(target string) error { return check("image", target) }
+
+func check(kind, target string) error {
 	err := CheckReplaceable(target)
 	if err == nil {
 		return nil
@@ -252,7 +260,7 @@ func Check(target string) error {
 			err = fmt.Errorf("%w (write an image file, then copy it with dd)", err)
 		}
 	}
-	return fmt.Errorf("writing image %s: %w", target, err)
+	return fmt.Errorf("writing %s %s: %w", kind, target, err)
 }
 
 // CheckReplaceable refuses to replace name unless it is a regular file or
