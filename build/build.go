@@ -8,7 +8,8 @@
 // Options.Report it also writes the build's JSON report, which a later
 // build takes as its Options.Lock. The report names the image by its
 // SHA-256 (ImageReport.Digest), and every image carries the report (less
-// what is known only once it is written) at ReportPath.
+// what is known only once it is written) at ReportPath. With Options.SBOM
+// it also writes the image's SPDX bill of materials (package sbom).
 //
 // The zero Options build what the shell builder it replaces built: the
 // balanced profile from Alpine v3.23's main and community on the official

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
@@ -92,6 +93,18 @@ func TestStageDigest(t *testing.T) {
 			if got, want := s.Digest(), fileDigest(t, raw); got != want {
 				t.Errorf("%s: Stage(%s).Digest() = %s, want %s", wr.name, name, got, want)
 			}
+		}
+	}
+}
+
+// TestStageKind: Options.Kind names the file in errors, "image" when
+// unset.
+func TestStageKind(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct{ kind, want string }{{"", "writing image " + dir + ": "}, {"SBOM", "writing SBOM " + dir + ": "}} {
+		_, err := imagefile.Stage(context.Background(), dir, imagefile.Options{Kind: tt.kind}, func(io.WriteSeeker) error { return nil })
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("Stage(a directory, Kind %q) = %v, want an error starting %q", tt.kind, err, tt.want)
 		}
 	}
 }
