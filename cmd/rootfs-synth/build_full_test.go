@@ -120,6 +120,9 @@ func TestBuildImage(t *testing.T) {
 	if n := got[build.ReportPath]; n == nil || n.SHA256 != sha256Hex(want.Bytes()) || n.Perm != 0o644 || n.UID != 0 {
 		t.Errorf("%s in the image = %+v, want root's 0644 file holding the report less image and phases:\n%s", build.ReportPath, n, want.Bytes())
 	}
+	if lock, err := build.ReadReport(bytes.NewReader(want.Bytes())); err != nil || len(lock.Packages) != 3 {
+		t.Errorf("the in-image report does not read back as a lock: %v", err)
+	}
 	for _, p := range rep.Packages {
 		if len(p.DataHash) != 64 {
 			t.Errorf("report: package %s has datahash %q, want 64 hex digits", p.Name, p.DataHash)
