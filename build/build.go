@@ -6,7 +6,10 @@
 // (package/provision) and writes it as an ext4 image (package/ext4img),
 // through a temporary file renamed over Options.Output at the end. With
 // Options.Report it also writes the build's JSON report, which a later
-// build takes as its Options.Lock.
+// build takes as its Options.Lock. The report names the image by its
+// SHA-256 (ImageReport.Digest), and every image carries the report (less
+// what is known only once it is written) at ReportPath. With Options.SBOM
+// it also writes the image's SPDX bill of materials (package sbom).
 //
 // The zero Options build what the shell builder it replaces built: the
 // balanced profile from Alpine v3.23's main and community on the official
@@ -103,10 +106,14 @@ type Options struct {
 	// Output is the image file; "" is DefaultImageName under
 	// ~/.sbx/images. A name ending in .zst or .xz is written compressed.
 	// Report, when not "", is where the JSON report goes; it must not be
-	// Output. Owner, when not nil, gets the files and directories the
-	// build creates (the user who ran the command under sudo).
+	// Output. SBOM, when not "", is where the image's SPDX 2.3 JSON bill
+	// of materials goes (package sbom; put in place after the image); it
+	// must be neither. Owner, when not nil, gets the files and
+	// directories the build creates (the user who ran the command under
+	// sudo).
 	Output string
 	Report string
+	SBOM   string
 	Owner  *Owner
 
 	// The image: Size fixes its size in bytes (0 fits the tree);

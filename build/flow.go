@@ -35,6 +35,13 @@ func (b *builder) run(ctx context.Context) (*Report, error) {
 	defer res.Close()
 	defer img.file.Discard()
 	rep := b.newReport(res, img.image)
+	sbomFile, err := b.stageSBOM(ctx, res, img.image)
+	if err != nil {
+		return nil, err
+	}
+	if sbomFile != nil {
+		defer sbomFile.Discard()
+	}
 	settleReport, err := b.writeReport(rep)
 	if err != nil {
 		return nil, fmt.Errorf("writing report %s: %w", b.reportPath, err)
@@ -43,6 +50,12 @@ func (b *builder) run(ctx context.Context) (*Report, error) {
 	settleReport(err == nil)
 	if err != nil {
 		return nil, err
+	}
+	// After the image: an SBOM in place always describes the image there.
+	if sbomFile != nil {
+		if err := sbomFile.Commit(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return rep, nil
 }
@@ -199,6 +212,12 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 	if err != nil {
 		return nil, err
 	}
+	hashes, err := dataHashes(pkgs, paths)
+	if err != nil {
+		res.Close()
+		return nil, err
+	}
+	addDataHashes(res.Packages, hashes)
 	s := &Stats{Files: res.Files, Bytes: res.UnpackedBytes}
 	for _, sc := range res.Scripts {
 		if sc.Status == "not-reproduced" {
@@ -219,6 +238,9 @@ func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stage
 	done := b.phase("write", 0)
 	opts := b.imageOpts
 	opts.UUID, opts.HashSeed, opts.Time = res.UUID, res.HashSeed, res.Time
+	if err := addReport(res.Tree, b.newReport(res, nil), res.Time); err != nil {
+		return nil, fmt.Errorf("writing image %s: %w", b.output, err)
+	}
 	w := ext4img.NewWriter(opts)
 	if err := res.Tree.AddTo(w); err != nil {
 		return nil, fmt.Errorf("writing image %s: %w", b.output, err)
@@ -241,6 +263,7 @@ func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stage
 	done(&Stats{Path: b.output})
 	return &stagedImage{file: staged, image: &ImageReport{
 		Path: b.output, Size: staged.Size(), AllocatedBytes: staged.Allocated(),
+		Digest: staged.Digest(), CompressedDigest: staged.CompressedDigest(),
 		BlockSize: layout.BlockSize, Blocks: layout.Blocks,
 		FreeBlocks: layout.FreeBlocks, FreeInodes: int64(layout.FreeInodes),
 		UUID: formatUUID(layout.UUID),

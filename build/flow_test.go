@@ -3,6 +3,8 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
@@ -51,7 +55,7 @@ func fakeProvision(opened func()) func(context.Context, provision.Options) (*pro
 			if err != nil {
 				return nil, err
 			}
-			res.Packages = append(res.Packages, provision.PackageReport{Name: p.Name, Version: p.Version, Size: p.Size})
+			res.Packages = append(res.Packages, provision.PackageReport{Name: p.Name, Version: p.Version, Size: p.Size, Checksum: apk.FormatChecksum(p.Checksum)})
 			res.UnpackedBytes += st.Size()
 		}
 		res.Files = tree.Len()
@@ -142,6 +146,17 @@ func TestBuildFlow(t *testing.T) {
 			strings.Join(phases, " ") != "resolve fetch provision write" {
 			t.Errorf("build(%s): report image %+v, phases %q; want the image with the provisioned UUID, and the 4 phases", name, rep.Image, phases)
 		}
+		// The digest is the raw image's; a compressed file has its own.
+		rawDigest := fileDigest(t, out)
+		if name != "img.ext4" {
+			rawDigest = zstdDigest(t, out)
+		}
+		if ret.Image.Digest != rawDigest {
+			t.Errorf("build(%s): image digest %q, want the raw image's %s", name, ret.Image.Digest, rawDigest)
+		}
+		if want := map[bool]string{true: fileDigest(t, out)}[name != "img.ext4"]; ret.Image.CompressedDigest != want {
+			t.Errorf("build(%s): compressed digest %q, want %q", name, ret.Image.CompressedDigest, want)
+		}
 		if name != "img.ext4" {
 			continue
 		}
@@ -152,9 +167,14 @@ func TestBuildFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range []string{"/pkgs/base.apk", "/pkgs/app.apk"} {
+		for _, p := range []string{"/pkgs/base.apk", "/pkgs/app.apk", ReportPath} {
 			if n := got[p]; n == nil || n.Size == 0 {
 				t.Errorf("the image lacks %s: %+v", p, n)
+			}
+		}
+		for _, p := range rep.Packages {
+			if len(p.DataHash) != 64 {
+				t.Errorf("build(%s): package %s has datahash %q, want 64 hex digits", name, p.Name, p.DataHash)
 			}
 		}
 	}
@@ -210,4 +230,33 @@ func TestBuildFlowReportRolledBack(t *testing.T) {
 			t.Errorf("after the refused image the directory holds %q, want only the intruder and the old report", got)
 		}
 	}
+}
+
+func fileDigest(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func zstdDigest(t *testing.T, name string) string {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := zstd.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, d); err != nil {
+		t.Fatal(err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

@@ -37,6 +37,7 @@ type builder struct {
 	hostname       string
 	strict         bool
 	reportPath     string
+	sbomPath       string
 
 	usedRepositories []string // each repository with the mirror it was read from
 
@@ -56,6 +57,7 @@ func newBuilder(opts Options) (*builder, error) {
 		hostname:       opts.Hostname,
 		strict:         opts.Strict,
 		reportPath:     opts.Report,
+		sbomPath:       opts.SBOM,
 		authorizedKeys: opts.AuthorizedKeys,
 		imageOpts:      ext4img.Options{NoJournal: opts.NoJournal, Size: opts.Size},
 		progress:       opts.Progress,
@@ -74,6 +76,9 @@ func newBuilder(opts Options) (*builder, error) {
 	}
 	if b.reportPath != "" && sameFile(b.reportPath, b.output) {
 		return nil, reportIsImage(b.reportPath, b.output)
+	}
+	if err := b.checkSBOMPath(); err != nil {
+		return nil, err
 	}
 	if b.imageOpts.Size < 0 {
 		return nil, &OptionError{Option: "Size", Err: usagef("%d is not a size", b.imageOpts.Size)}

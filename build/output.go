@@ -26,6 +26,9 @@ func (b *builder) prepareOutputs() error {
 	if err := probeWritable(dir, b.output); err != nil {
 		return fmt.Errorf("writing image %s: %w", b.output, err)
 	}
+	if err := b.prepareSBOM(); err != nil {
+		return err
+	}
 	if b.reportPath == "" {
 		return nil
 	}

@@ -33,7 +33,9 @@ type Report struct {
 	Phases []PhaseReport `json:"phases,omitempty"`
 }
 
-// ImageReport describes the written image.
+// ImageReport describes the written image. Digest is the raw image's
+// SHA-256 as "sha256:<hex>" (its identity: the bytes a VM sees), and
+// CompressedDigest the file's when Options.Output asked for .zst or .xz.
 type ImageReport struct {
 	Path           string `json:"path,omitempty"`
 	Size           int64  `json:"size"`
@@ -43,6 +45,9 @@ type ImageReport struct {
 	FreeBlocks     int64  `json:"free_blocks"`
 	FreeInodes     int64  `json:"free_inodes"`
 	UUID           string `json:"uuid"`
+
+	Digest           string `json:"digest,omitempty"`
+	CompressedDigest string `json:"compressed_digest,omitempty"`
 }
 
 // PhaseReport is the wall time of one phase of the build; Steps are

@@ -172,6 +172,7 @@ type PackageReport struct {
 	Size          int64  `json:"size"`
 	InstalledSize int64  `json:"installed_size"`
 	Repository    string `json:"repository,omitempty"`
+	DataHash      string `json:"datahash,omitempty"` // hex SHA-256 of the data member, as in .PKGINFO; set by the build, which has the .apk
 }
 
 // ScriptReport is one package script or trigger and what became of it.

@@ -48,6 +48,7 @@ func buildFlags() []cli.Flag {
 		&cli.StringFlag{Name: "size", Usage: "image `SIZE` in bytes, or with K, M, G or T (powers of 1024); default: fit the tree"},
 		&cli.BoolFlag{Name: "no-journal", Usage: "leave out the ext4 journal"},
 		&cli.StringFlag{Name: "report", Usage: "write the JSON build report to `FILE` (usable as --lock later)"},
+		&cli.StringFlag{Name: "sbom", Usage: "write the image's SPDX 2.3 JSON bill of materials to `FILE`"},
 		&cli.StringFlag{Name: "authorized-keys", Usage: "install `FILE` as /root/.ssh/authorized_keys"},
 		&cli.StringFlag{Name: "hostname", Usage: "write `NAME` to /etc/hostname"},
 		&cli.BoolFlag{Name: "strict", Usage: "fail when a package script or trigger could not be reproduced statically"},
@@ -180,6 +181,7 @@ func buildOptions(cCtx *cli.Context) (build.Options, error) {
 	opts.Hostname = cCtx.String("hostname")
 	opts.Strict = cCtx.Bool("strict")
 	opts.Report = cCtx.String("report")
+	opts.SBOM = cCtx.String("sbom")
 	opts.NoJournal = cCtx.Bool("no-journal")
 	opts.NoShrink = cCtx.Bool("no-shrink")
 	if cCtx.IsSet("guest-repository") {

@@ -98,6 +98,36 @@ func TestBuildImage(t *testing.T) {
 		t.Errorf("report: image %+v, %d phases, %d packages; want the image at %s (%d bytes), 4 phases, 3 packages",
 			rep.Image, len(rep.Phases), len(rep.Packages), img, st.Size())
 	}
+	// The image's identity: its digest in the report and the summary,
+	// and the report (less the image and the phases) inside it.
+	imgBytes, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := "sha256:" + sha256Hex(imgBytes)
+	if rep.Image == nil || rep.Image.Digest != digest || rep.Image.CompressedDigest != "" {
+		t.Errorf("report: image %+v, want digest %s and no compressed digest", rep.Image, digest)
+	}
+	if !strings.Contains(stdout, "digest "+digest+"\n") {
+		t.Errorf("the summary does not give the digest %s:\n%s", digest, stdout)
+	}
+	inImage := *rep
+	inImage.Image, inImage.Phases = nil, nil
+	var want bytes.Buffer
+	if err := inImage.WriteJSON(&want); err != nil {
+		t.Fatal(err)
+	}
+	if n := got[build.ReportPath]; n == nil || n.SHA256 != sha256Hex(want.Bytes()) || n.Perm != 0o644 || n.UID != 0 {
+		t.Errorf("%s in the image = %+v, want root's 0644 file holding the report less image and phases:\n%s", build.ReportPath, n, want.Bytes())
+	}
+	if lock, err := build.ReadReport(bytes.NewReader(want.Bytes())); err != nil || len(lock.Packages) != 3 {
+		t.Errorf("the in-image report does not read back as a lock: %v", err)
+	}
+	for _, p := range rep.Packages {
+		if len(p.DataHash) != 64 {
+			t.Errorf("report: package %s has datahash %q, want 64 hex digits", p.Name, p.DataHash)
+		}
+	}
 	// provision's own steps, timed inside its phase.
 	var steps []string
 	for _, p := range rep.Phases {

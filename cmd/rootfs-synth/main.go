@@ -74,6 +74,7 @@ func newApp(now time.Time) *cli.App {
 			fetchCommand(),
 			planCommand(), whyCommand(), profilesCommand(),
 			versionCommand(),
+			sbomCommand(),
 		},
 		OnUsageError: onUsageError,
 		// Errors are printed once, by run.

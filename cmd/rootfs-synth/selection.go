@@ -146,6 +146,7 @@ var optionFlags = map[string]string{
 	"Keys":             "--keys-dir",
 	"Hostname":         "--hostname",
 	"Report":           "--report",
+	"SBOM":             "--sbom",
 	"Size":             "--size",
 
 	"GuestRepositories": "--guest-repository",

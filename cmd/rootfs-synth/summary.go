@@ -39,6 +39,12 @@ func (u *ui) summary(w io.Writer, rep *build.Report) {
 		img.Path, len(rep.Packages), rep.Files, sizeString(rep.UnpackedBytes),
 		sizeString(img.Size), sizeString(img.AllocatedBytes), img.FreeBlocks, img.FreeInodes,
 		strings.Join(phases, ", "), roundDuration(time.Duration(total*float64(time.Second))))
+	if img.Digest != "" {
+		fmt.Fprintf(w, "  digest %s\n", img.Digest)
+	}
+	if img.CompressedDigest != "" {
+		fmt.Fprintf(w, "  compressed digest %s\n", img.CompressedDigest)
+	}
 }
 
 func roundDuration(d time.Duration) time.Duration {

@@ -3,7 +3,8 @@
 // and a patcher that clones and patches a base image): Stage writes the
 // image into a temporary file beside its target — sparse, seeking over
 // holes, and compressed with zstd or xz when the target's name ends in .zst
-// or .xz — and syncs it; Commit renames it over the target and syncs the
+// or .xz — and syncs it, hashing the raw image (and the compressed file) as
+// they are written; Commit renames it over the target and syncs the
 // directory; Discard removes what was not committed. A cancelled context
 // stops the write at its next read, write or seek, and stops a commit that
 // has not renamed yet. Whatever fails, the target is as it was and no
@@ -25,9 +26,13 @@
 package imagefile
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -51,6 +56,9 @@ type Options struct {
 	// step is first reported with 0 as it starts. Calls come from the
 	// goroutine that called Stage.
 	Progress func(step string, done int64)
+	// Kind names the file in errors ("writing SBOM x.json: ..."); "" is
+	// "image". The same pipeline puts a build's other outputs in place.
+	Kind string
 }
 
 // Write stages the image write writes (see Stage) and commits it: the
@@ -69,8 +77,10 @@ func Write(ctx context.Context, target string, opts Options, write func(io.Write
 // between Stage and Commit, so that a report that cannot be written leaves
 // the old image.
 type Staged struct {
+	kind            string
 	target, tmp     string
 	size, allocated int64
+	digest, zdigest string
 	committed       bool
 }
 
@@ -88,7 +98,8 @@ func Stage(ctx context.Context, target string, opts Options, write func(io.Write
 	if progress == nil {
 		progress = func(string, int64) {}
 	}
-	return stage(ctx, target, opts, func(out *os.File, wrap func(error) error) (int64, error) {
+	var digest, zdigest string
+	s, err := stage(ctx, target, opts, func(out *os.File, wrap func(error) error) (int64, error) {
 		comp := compressionOf(target)
 		raw := out
 		if comp != noCompression {
@@ -102,22 +113,33 @@ func Stage(ctx context.Context, target string, opts Options, write func(io.Write
 			}()
 		}
 		progress("image", 0)
-		if err := write(&ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("image", n) }}); err != nil {
+		sum := &seqSum{h: sha256.New()}
+		if err := write(&ctxFile{ctx: ctx, f: raw, sum: sum, progress: func(n int64) { progress("image", n) }}); err != nil {
 			return 0, wrap(err)
 		}
 		size, err := raw.Seek(0, io.SeekEnd)
 		if err != nil {
 			return 0, wrap(err)
 		}
+		if digest, err = sum.finish(ctx, raw, size); err != nil {
+			return 0, wrap(fmt.Errorf("hashing: %w", err))
+		}
 		if comp != noCompression {
 			progress("compress", 0)
 			src := &ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("compress", n) }}
-			if err := compress(out, src, comp); err != nil {
+			h := sha256.New()
+			if err := compress(io.MultiWriter(out, h), src, comp); err != nil {
 				return 0, wrap(fmt.Errorf("compressing: %w", err))
 			}
+			zdigest = formatDigest(h)
 		}
 		return size, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.digest, s.zdigest = digest, zdigest
+	return s, nil
 }
 
 // stage is the frame Stage and StageClone share: it checks target,
@@ -126,13 +148,14 @@ func Stage(ctx context.Context, target string, opts Options, write func(io.Write
 // returned, using wrap to name the target), then sets opts.Perm, syncs
 // and closes the file. On any error nothing is left behind.
 func stage(ctx context.Context, target string, opts Options, fill func(out *os.File, wrap func(error) error) (int64, error)) (s *Staged, err error) {
+	kind := cmp.Or(opts.Kind, "image")
 	wrap := func(err error) error {
 		if ctx.Err() != nil {
 			err = context.Cause(ctx)
 		}
-		return fmt.Errorf("writing image %s: %w", target, err)
+		return fmt.Errorf("writing %s %s: %w", kind, target, err)
 	}
-	if err := Check(target); err != nil {
+	if err := check(kind, target); err != nil {
 		return nil, err
 	}
 	if ctx.Err() != nil {
@@ -168,7 +191,7 @@ func stage(ctx context.Context, target string, opts Options, fill func(out *os.F
 	if err != nil {
 		return nil, wrap(err)
 	}
-	return &Staged{target: target, tmp: out.Name(), size: size, allocated: allocatedBytes(st)}, nil
+	return &Staged{kind: kind, target: target, tmp: out.Name(), size: size, allocated: allocatedBytes(st)}, nil
 }
 
 // Name is the temporary file's name, for a caller that must change its
@@ -177,6 +200,15 @@ func (s *Staged) Name() string { return s.tmp }
 
 // Size is the raw image's size, before any compression.
 func (s *Staged) Size() int64 { return s.size }
+
+// Digest is the raw image's SHA-256 as "sha256:<hex>" (of the bytes the
+// file reads as, holes as zeros, before any compression); "" for a
+// StageClone, whose clone its caller changes by name.
+func (s *Staged) Digest() string { return s.digest }
+
+// CompressedDigest is the compressed file's SHA-256 as "sha256:<hex>",
+// when the target asked for compression; else "".
+func (s *Staged) CompressedDigest() string { return s.zdigest }
 
 // Allocated is the disk space the staged file takes: less than Size for
 // a sparse raw image, the compressed size for a compressed one.
@@ -187,15 +219,15 @@ func (s *Staged) Allocated() int64 { return s.allocated }
 // the target has meanwhile become something Check refuses.
 func (s *Staged) Commit(ctx context.Context) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("writing image %s: %w", s.target, context.Cause(ctx))
+		return fmt.Errorf("writing %s %s: %w", s.kind, s.target, context.Cause(ctx))
 	}
 	// Again just before the rename: a symlink, device or directory put
 	// there during the write is refused, never replaced.
-	if err := Check(s.target); err != nil {
+	if err := check(s.kind, s.target); err != nil {
 		return err
 	}
 	if err := os.Rename(s.tmp, s.target); err != nil {
-		return fmt.Errorf("writing image %s: %w", s.target, err)
+		return fmt.Errorf("writing %s %s: %w", s.kind, s.target, err)
 	}
 	s.committed = true
 	syncDir(filepath.Dir(s.target))
@@ -213,7 +245,9 @@ func (s *Staged) Discard() {
 // Check returns an error when Stage or Commit would refuse target: it
 // exists and is not a regular file. Callers check early with it, before
 // spending the time to make an image.
-func Check(target string) error {
+func Check(target string) error { return check("image", target) }
+
+func check(kind, target string) error {
 	err := CheckReplaceable(target)
 	if err == nil {
 		return nil
@@ -226,7 +260,7 @@ func Check(target string) error {
 			err = fmt.Errorf("%w (write an image file, then copy it with dd)", err)
 		}
 	}
-	return fmt.Errorf("writing image %s: %w", target, err)
+	return fmt.Errorf("writing %s %s: %w", kind, target, err)
 }
 
 // CheckReplaceable refuses to replace name unless it is a regular file or
@@ -295,6 +329,7 @@ func compress(out io.Writer, raw io.ReadSeeker, comp compression) error {
 type ctxFile struct {
 	ctx      context.Context
 	f        *os.File
+	sum      *seqSum // hashes what is written, when not nil
 	progress func(done int64)
 	at, max  int64
 }
@@ -312,6 +347,9 @@ func (c *ctxFile) Write(b []byte) (int, error) {
 		return 0, context.Cause(c.ctx)
 	}
 	n, err := c.f.Write(b)
+	if c.sum != nil {
+		c.sum.write(c.at, b[:n])
+	}
 	c.advance(n)
 	return n, err
 }
@@ -344,3 +382,62 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// seqSum hashes a new file as it is written front to back, so that an
+// image's digest costs no second read: the bytes a forward seek skips
+// are hashed as the zeros they read as. A write behind what was hashed (a
+// writer going back; ext4img never does) spoils the sum, and finish then
+// reads the file back instead.
+type seqSum struct {
+	h       hash.Hash
+	n       int64 // bytes hashed
+	spoiled bool
+	zero    []byte
+}
+
+func (s *seqSum) write(off int64, b []byte) {
+	if s.spoiled || len(b) == 0 {
+		return
+	}
+	if off < s.n {
+		s.spoiled = true
+		return
+	}
+	s.zeros(off - s.n)
+	s.h.Write(b)
+	s.n += int64(len(b))
+}
+
+// zeros hashes n zero bytes.
+func (s *seqSum) zeros(n int64) {
+	if n > 0 && s.zero == nil {
+		s.zero = make([]byte, 64<<10)
+	}
+	for n > 0 {
+		k := min(n, int64(len(s.zero)))
+		s.h.Write(s.zero[:k])
+		s.n += k
+		n -= k
+	}
+}
+
+// finish returns the digest of the size bytes of f: what was written and
+// the zeros of the holes after it, or f read back when the sum was
+// spoiled.
+func (s *seqSum) finish(ctx context.Context, f *os.File, size int64) (string, error) {
+	if s.spoiled || s.n > size {
+		s.h.Reset()
+		src := &ctxFile{ctx: ctx, f: f, progress: func(int64) {}}
+		if _, err := src.Seek(0, io.SeekStart); err != nil {
+			return "", err
+		}
+		if _, err := io.Copy(s.h, io.LimitReader(src, size)); err != nil {
+			return "", err
+		}
+		return formatDigest(s.h), nil
+	}
+	s.zeros(size - s.n)
+	return formatDigest(s.h), nil
+}
+
+func formatDigest(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }

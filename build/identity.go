@@ -1,0 +1,96 @@
+package build
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/provision"
+	"github.com/rootfs-synth/rootfs-synth/rootfs"
+)
+
+// ReportPath is where every image keeps its build's report: the Report as
+// Options.Report writes it, less the image section and the phase times
+// (they are known only once the image is written, and times would make
+// the image's bytes differ from build to build). So an image says which
+// packages (with their checksums, data hashes and repositories), options
+// and lock made it, and ReadReport reads it back as a lock. A package's
+// repository is left out there when it is local (a file: URL means
+// nothing inside the guest, and would make the image's bytes depend on
+// where the mirror sat). Its Files and UnpackedBytes count the tree
+// without the report itself.
+const ReportPath = "/usr/lib/rootfs-synth/report.json"
+
+// dataHashes reads the datahash (hex SHA-256 of the data member) of each
+// fetched package from its control member, by the package's checksum:
+// the report carries it so that a bill of materials can name each
+// package's content, which apk's installed database does not record. The
+// files were verified by the fetch; NewPackageReader checks their
+// control member against the index again, and reads no further.
+func dataHashes(pkgs []*apk.Package, paths []string) (map[string]string, error) {
+	hashes := make(map[string]string, len(pkgs))
+	for i, p := range pkgs {
+		h, err := dataHash(p, paths[i])
+		if err != nil {
+			return nil, fmt.Errorf("reading the datahash of %s: %w", p, err)
+		}
+		hashes[apk.FormatChecksum(p.Checksum)] = h
+	}
+	return hashes, nil
+}
+
+func dataHash(p *apk.Package, path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	pr, err := apk.NewPackageReader(f, p)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(pr.Info().DataHash), nil
+}
+
+// addDataHashes puts each package's datahash into its record.
+func addDataHashes(pkgs []provision.PackageReport, hashes map[string]string) {
+	for i := range pkgs {
+		pkgs[i].DataHash = hashes[pkgs[i].Checksum]
+	}
+}
+
+// addReport puts the report, less the image and the phases, into the
+// tree at ReportPath (root's, 0644, in 0755 directories made as needed,
+// all dated like the filesystem), replacing a file an overlay put there.
+func addReport(tree *rootfs.Tree, rep *Report, mtime time.Time) error {
+	in := *rep
+	in.Image, in.Phases = nil, nil
+	in.Packages = slices.Clone(rep.Packages)
+	for i, p := range in.Packages {
+		if u, err := url.Parse(p.Repository); err != nil || u.Scheme == "" || u.Scheme == "file" {
+			in.Packages[i].Repository = ""
+		}
+	}
+	var buf bytes.Buffer
+	if err := in.WriteJSON(&buf); err != nil {
+		return err
+	}
+	data := buf.Bytes()
+	p := strings.TrimPrefix(ReportPath, "/")
+	if err := tree.MkdirAll(p[:strings.LastIndexByte(p, '/')], rootfs.Node{Mode: 0o755, ModTime: mtime}); err != nil {
+		return fmt.Errorf("adding the report at %s: %w", ReportPath, err)
+	}
+	n := &rootfs.Node{Mode: 0o644, ModTime: mtime, Size: int64(len(data)),
+		Content: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+	if err := tree.Replace(p, n); err != nil {
+		return fmt.Errorf("adding the report at %s: %w", ReportPath, err)
+	}
+	return nil
+}
