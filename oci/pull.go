@@ -193,8 +193,11 @@ func resolve(ctx context.Context, ref, arch string, ropts []remote.Option) (*res
 	if m.ArtifactType != ArtifactType {
 		return nil, fmt.Errorf("pulling %s: artifactType %q is not a rootfs-synth image's (%s)", out.digest, m.ArtifactType, ArtifactType)
 	}
+	if err := apk.CheckArch(m.Annotations[AnnotationArch]); err != nil {
+		return nil, fmt.Errorf("pulling %s: annotation %s: %w", out.digest, AnnotationArch, err)
+	}
 	if got := m.Annotations[AnnotationArch]; arch != "" && got != arch {
-		return nil, fmt.Errorf("pulling %s: the image is for %q, not %s", out.digest, got, arch)
+		return nil, fmt.Errorf("pulling %s: the image is for %s, not %s", out.digest, got, arch)
 	}
 	out.manifest = &m
 	return out, nil
@@ -226,7 +229,7 @@ func pick(im *v1.IndexManifest, arch string) (*v1.Descriptor, error) {
 	if len(have) == 0 {
 		return nil, fmt.Errorf("the index is empty")
 	}
-	return nil, fmt.Errorf("the index has no image for %s (it has %s; pick one with the arch)", arch, strings.Join(have, ", "))
+	return nil, fmt.Errorf("the index has no image for %s (it has %s; pick one with PullOptions.Arch)", arch, strings.Join(have, ", "))
 }
 
 func layerTypes(m *v1.Manifest) string {

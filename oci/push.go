@@ -51,8 +51,10 @@ type PushOptions struct {
 
 // Pushed is what Push put in the registry.
 type Pushed struct {
-	// Digest is what the reference now names: the image's manifest, or the index.
-	Digest string
+	// Digest is what the reference now names: the image's manifest, or
+	// the index; Ref is the repository at that digest
+	// ("host/repo@sha256:...").
+	Digest, Ref string
 	// Index tells whether Digest is an index's.
 	Index bool
 	// Images are the images' manifests, in the order given.
@@ -63,6 +65,7 @@ type Pushed struct {
 type PushedImage struct {
 	Arch      string
 	Digest    string   // the image manifest's
+	Ref       string   // the repository at Digest
 	Referrers []string // the referrers' manifests, in the order attached
 }
 
@@ -119,7 +122,7 @@ func Push(ctx context.Context, ref string, images []Image, opts PushOptions) (*P
 		if err != nil {
 			return nil, fmt.Errorf("pushing %s: %w", l.path, err)
 		}
-		pi := PushedImage{Arch: l.arch, Digest: desc.Digest.String()}
+		pi := PushedImage{Arch: l.arch, Digest: desc.Digest.String(), Ref: tag.Context().Digest(desc.Digest.String()).String()}
 		// By digest first, so that the referrers have their subject and
 		// an index its children; the tag comes last.
 		if err := remote.Write(tag.Context().Digest(desc.Digest.String()), img, ropts...); err != nil {
@@ -138,7 +141,7 @@ func Push(ctx context.Context, ref string, images []Image, opts PushOptions) (*P
 			if err := remote.Write(tag, img, ropts...); err != nil {
 				return nil, fmt.Errorf("tagging %s: %w", tag, registryError(ctx, err))
 			}
-			out.Digest = pi.Digest
+			out.Digest, out.Ref = pi.Digest, pi.Ref
 			return out, nil
 		}
 		p := platformArch[l.arch]
@@ -155,7 +158,7 @@ func Push(ctx context.Context, ref string, images []Image, opts PushOptions) (*P
 	if err := remote.WriteIndex(tag, idx, ropts...); err != nil {
 		return nil, fmt.Errorf("pushing the index to %s: %w", tag, registryError(ctx, err))
 	}
-	out.Digest = d.String()
+	out.Digest, out.Ref = d.String(), tag.Context().Digest(d.String()).String()
 	return out, nil
 }
 

@@ -72,6 +72,7 @@ func newApp(now time.Time) *cli.App {
 			lsCommand(),
 			catCommand(),
 			fetchCommand(),
+			pushCommand(), pullCommand(),
 			versionCommand(),
 		},
 		OnUsageError: onUsageError,
