@@ -182,7 +182,7 @@ func TestIndexPerArch(t *testing.T) {
 // TestPushReusesOwnZstd: a build's .zst (one frame) is pushed as it is,
 // and gives the same layer as the raw image compressed by push; a .zst of
 // two frames is recompressed (the negative control of the frame check),
-// to the same layer again.
+// to the same layer again, and so is a .xz.
 func TestPushReusesOwnZstd(t *testing.T) {
 	ctx := context.Background()
 	host, _ := testRegistry(t, true)
@@ -192,8 +192,10 @@ func TestPushReusesOwnZstd(t *testing.T) {
 	testImage(t, zst, "x86_64", 5)
 	two := dir + "/two.ext4.zst"
 	writeTwoFrames(t, raw, two)
+	xz := dir + "/alpine.ext4.xz"
+	testImage(t, xz, "x86_64", 5)
 	layers := map[string]string{}
-	for _, p := range []string{raw, zst, two} {
+	for _, p := range []string{raw, zst, two, xz} {
 		pushed, err := oci.Push(ctx, host+"/sandbox/reuse:latest", []oci.Image{{Path: p}}, oci.PushOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -203,8 +205,8 @@ func TestPushReusesOwnZstd(t *testing.T) {
 	if layers[zst] != fileDigest(t, zst) {
 		t.Errorf("layer of the build's .zst = %s, want the file as it is, %s", layers[zst], fileDigest(t, zst))
 	}
-	if layers[raw] != layers[zst] || layers[two] != layers[zst] {
-		t.Errorf("layers: raw %s, .zst %s, two-frame .zst %s; want all the same", layers[raw], layers[zst], layers[two])
+	if layers[raw] != layers[zst] || layers[two] != layers[zst] || layers[xz] != layers[zst] {
+		t.Errorf("layers: raw %s, .zst %s, two-frame .zst %s, .xz %s; want all the same", layers[raw], layers[zst], layers[two], layers[xz])
 	}
 	if layers[two] == fileDigest(t, two) {
 		t.Errorf("the two-frame .zst was pushed as it is")

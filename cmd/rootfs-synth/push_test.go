@@ -4,9 +4,7 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,27 +19,6 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
-// runRegistryCommand runs the real rootfs-synth as an unprivileged user
-// with docker's config in an empty directory (anonymous access, whatever
-// the machine's ~/.docker holds).
-func runRegistryCommand(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := testenv.Unprivileged(t, testenv.Binary(t), args...)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir(), "REGISTRY_AUTH_FILE=/nonexistent")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("running rootfs-synth: %v", err)
-	}
-	return out.String(), errb.String(), code
-}
-
 // TestPushPullCommands: push of an x86_64 and an aarch64 image with an
 // SBOM each prints the index and both images by digest, the same lines
 // again on a second push; pull picks each arch from the index (the host's
@@ -51,6 +28,10 @@ func runRegistryCommand(t *testing.T, args ...string) (stdout, stderr string, co
 func TestPushPullCommands(t *testing.T) {
 	reg := registrytest.Serve(t, false)
 	dir := testenv.WorldDir(t)
+	// docker's config where there is none: anonymous access, whatever the
+	// machine's ~/.docker holds.
+	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "no-docker-config"))
+	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(dir, "no-auth.json"))
 	x86, arm := filepath.Join(dir, "x86_64.ext4"), filepath.Join(dir, "aarch64.ext4.zst")
 	registrytest.WriteImage(t, x86, "x86_64", 1)
 	armReport := registrytest.WriteImage(t, arm, "aarch64", 2)
@@ -66,7 +47,7 @@ func TestPushPullCommands(t *testing.T) {
 	ref := repo + ":v1"
 
 	push := []string{"push", x86, arm, ref, "--sbom", sboms[0], "--sbom", sboms[1]}
-	out, errOut, code := runRegistryCommand(t, push...)
+	out, errOut, code := runBinary(t, push...)
 	if code != 0 {
 		t.Fatalf("push: exit %d, %s", code, errOut)
 	}
@@ -75,7 +56,7 @@ func TestPushPullCommands(t *testing.T) {
 	if len(lines) != 3 || !line.MatchString(lines[0]) || !line.MatchString(lines[1]) || !line.MatchString(lines[2]) {
 		t.Errorf("push printed %q, want 3 lines REPOSITORY@sha256:... (the index, then each image)", out)
 	}
-	if again, _, _ := runRegistryCommand(t, push...); again != out {
+	if again, _, _ := runBinary(t, push...); again != out {
 		t.Errorf("second push printed %q, want the first's %q", again, out)
 	}
 	if r, err := name.ParseReference(ref); err != nil {
@@ -87,7 +68,7 @@ func TestPushPullCommands(t *testing.T) {
 	// aarch64 by --arch, with its SBOM and its report.
 	got := filepath.Join(dir, "pulled-aarch64.ext4")
 	sbom, report := filepath.Join(dir, "pulled.spdx.json"), filepath.Join(dir, "pulled.report.json")
-	out, errOut, code = runRegistryCommand(t, "pull", ref, "--arch", "aarch64", "-o", got, "--sbom", sbom, "--report", report)
+	out, errOut, code = runBinary(t, "pull", ref, "--arch", "aarch64", "-o", got, "--sbom", sbom, "--report", report)
 	if code != 0 || out != lines[2]+" aarch64\n" {
 		t.Fatalf("pull --arch aarch64: exit %d, stdout %q, stderr %s; want %q", code, out, errOut, lines[2]+" aarch64")
 	}
@@ -103,7 +84,7 @@ func TestPushPullCommands(t *testing.T) {
 	// The host's arch by default.
 	if want := map[string]string{"x86_64": x86, "aarch64": armRaw}[apk.HostArch()]; want != "" {
 		got = filepath.Join(dir, "pulled-host.ext4")
-		if _, errOut, code := runRegistryCommand(t, "pull", ref, "-o", got); code != 0 {
+		if _, errOut, code := runBinary(t, "pull", ref, "-o", got); code != 0 {
 			t.Fatalf("pull: exit %d, %s", code, errOut)
 		}
 		sameBytes(t, got, want)
@@ -116,20 +97,20 @@ func TestPushPullCommands(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q; want exit %d and one line containing %q", what, code, stderr, wantCode, want)
 		}
 	}
-	_, errOut, code = runRegistryCommand(t, "pull", ref, "--arch", "s390x", "-o", filepath.Join(dir, "s390x.ext4"))
+	_, errOut, code = runBinary(t, "pull", ref, "--arch", "s390x", "-o", filepath.Join(dir, "s390x.ext4"))
 	oneLine("pull --arch s390x", errOut, code, 1, `no image for s390x (it has "x86_64" (linux/amd64), "aarch64" (linux/arm64/v8)`)
-	_, errOut, code = runRegistryCommand(t, "push", x86, arm, ref, "--sbom", sboms[0])
+	_, errOut, code = runBinary(t, "push", x86, arm, ref, "--sbom", sboms[0])
 	oneLine("push with one --sbom for two images", errOut, code, 2, "2 images need 2 --sbom files")
 	bare := filepath.Join(dir, "bare.ext4")
 	registrytest.WriteImage(t, bare, "", 3)
-	_, errOut, code = runRegistryCommand(t, "push", bare, repo+":bare")
+	_, errOut, code = runBinary(t, "push", bare, repo+":bare")
 	oneLine("push of an image without a report", errOut, code, 1, "name the arch (--arch)")
-	_, errOut, code = runRegistryCommand(t, "pull", repo+":nothing", "-o", filepath.Join(dir, "nothing.ext4"))
+	_, errOut, code = runBinary(t, "pull", repo+":nothing", "-o", filepath.Join(dir, "nothing.ext4"))
 	oneLine("pull of a missing tag", errOut, code, 1, "MANIFEST_UNKNOWN")
 
 	reg.Tamper()
 	tampered := filepath.Join(dir, "tampered.ext4")
-	_, errOut, code = runRegistryCommand(t, "pull", ref, "--arch", "aarch64", "-o", tampered)
+	_, errOut, code = runBinary(t, "pull", ref, "--arch", "aarch64", "-o", tampered)
 	oneLine("pull of a tampered layer", errOut, code, 1, "does not match its digest")
 	if strings.Contains(errOut, "CRC") {
 		t.Errorf("pull of a tampered layer: %q speaks of the decompressor's CRC, want the blob's digest", errOut)
