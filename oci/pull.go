@@ -64,10 +64,6 @@ func Pull(ctx context.Context, ref, dst string, opts PullOptions) (*Pulled, erro
 	if err != nil {
 		return nil, err
 	}
-	img, err := remote.Image(r.digest, ropts...)
-	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", r.digest, registryError(ctx, err))
-	}
 	m := r.manifest
 	if len(m.Layers) != 1 || m.Layers[0].MediaType != LayerMediaType {
 		return nil, fmt.Errorf("pulling %s: want one layer of %s, have %s", r.digest, LayerMediaType, layerTypes(m))
@@ -81,7 +77,7 @@ func Pull(ctx context.Context, ref, dst string, opts PullOptions) (*Pulled, erro
 	if err != nil || wantRaw.Algorithm != "sha256" {
 		return nil, fmt.Errorf("pulling %s: layer annotation %s is %q, not a sha256 digest", r.digest, AnnotationImageDigest, ld.Annotations[AnnotationImageDigest])
 	}
-	layer, err := img.LayerByDigest(ld.Digest)
+	layer, err := remote.Layer(r.digest.Context().Digest(ld.Digest.String()), ropts...)
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", r.digest, registryError(ctx, err))
 	}
@@ -139,6 +135,19 @@ func unpackLayer(ctx context.Context, rc io.Reader, ld v1.Descriptor, w io.Write
 		return fmt.Errorf("blob %s decompresses to %d bytes with digest %s, not the %d bytes of %s its annotations name", ld.Digest, n, got, size, wantRaw)
 	}
 	return sparse.Close()
+}
+
+// Resolve returns the image manifest ref names, by digest
+// ("host/repo@sha256:..."): ref itself, or the entry for opts.Arch of the
+// index it names (the host's arch when opts.Arch is ""). A caller that
+// pulls an image and its referrers resolves once and uses the digest, so
+// that a tag moved meanwhile cannot mix two images.
+func Resolve(ctx context.Context, ref string, opts PullOptions) (string, error) {
+	r, err := resolve(ctx, ref, opts.Arch, remoteOptions(ctx, opts.Keychain, opts.Transport))
+	if err != nil {
+		return "", err
+	}
+	return r.digest.String(), nil
 }
 
 // resolved is an image manifest a reference leads to.

@@ -163,6 +163,11 @@ func TestIndexPerArch(t *testing.T) {
 	if want := "[linux/amd64 x86_64 " + oci.ArtifactType + " linux/arm64/v8 aarch64 " + oci.ArtifactType + "]"; fmt.Sprint(platforms) != want {
 		t.Errorf("index platforms = %v, want %s", platforms, want)
 	}
+	for i, arch := range []string{"x86_64", "aarch64"} {
+		if got, err := oci.Resolve(ctx, ref, oci.PullOptions{Arch: arch}); err != nil || got != pushed.Images[i].Ref {
+			t.Errorf("Resolve(%s, %s) = %q, %v; want %s", ref, arch, got, err, pushed.Images[i].Ref)
+		}
+	}
 	for arch, src := range srcs {
 		dst := tempPath(t, arch+".ext4")
 		got, err := oci.Pull(ctx, ref, dst, oci.PullOptions{Arch: arch})

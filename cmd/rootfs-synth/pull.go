@@ -59,18 +59,24 @@ func runPull(c *cli.Context) error {
 			return fmt.Errorf("pull: %w", err)
 		}
 	}
+	// Once, by digest: a tag moved meanwhile cannot give the SBOM of one
+	// image and the bytes of another.
+	digest, err := oci.Resolve(c.Context, ref, opts)
+	if err != nil {
+		return pullError("", err)
+	}
 	data := map[string][]byte{}
 	for _, r := range referrers {
 		if c.String(r.flag) == "" {
 			continue
 		}
-		b, err := oci.Referrer(c.Context, ref, r.artifactType, opts)
+		b, err := oci.Referrer(c.Context, digest, r.artifactType, opts)
 		if err != nil {
 			return pullError("--"+r.flag+": ", err)
 		}
 		data[r.flag] = b
 	}
-	pulled, err := oci.Pull(c.Context, ref, out, opts)
+	pulled, err := oci.Pull(c.Context, digest, out, opts)
 	if err != nil {
 		return pullError("", err)
 	}
