@@ -21,6 +21,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/ext4fs"
 	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
@@ -209,6 +210,11 @@ func (l *localImage) temp(dir, kind string) (*os.File, error) {
 // describe reads the report and superblock of the raw image in r and
 // sets the arch and the manifest's annotations.
 func (l *localImage) describe(r io.ReaderAt, arch string) error {
+	if arch != "" {
+		if err := apk.CheckArch(arch); err != nil {
+			return fmt.Errorf("Image.Arch: %w", err)
+		}
+	}
 	fsys, err := ext4fs.Open(r, l.rawSize)
 	if err != nil {
 		return err
@@ -244,8 +250,8 @@ func (l *localImage) describe(r io.ReaderAt, arch string) error {
 		return fmt.Errorf("reading %s: %w", reportPath, err)
 	}
 	switch {
-	case rep.Arch == "":
-		return fmt.Errorf("%s names no arch", reportPath)
+	case apk.CheckArch(rep.Arch) != nil:
+		return fmt.Errorf("%s: %w", reportPath, apk.CheckArch(rep.Arch))
 	case arch != "" && arch != rep.Arch:
 		return fmt.Errorf("its build report says arch %q, not %q", rep.Arch, arch)
 	}

@@ -197,7 +197,7 @@ func resolve(ctx context.Context, ref, arch string, ropts []remote.Option) (*res
 	}
 	var m v1.Manifest
 	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", out.digest, err)
+		return nil, fmt.Errorf("pulling %s: manifest: %w", out.digest, quotedError{err})
 	}
 	if m.ArtifactType != ArtifactType {
 		return nil, fmt.Errorf("pulling %s: artifactType %q is not a rootfs-synth image's (%s)", out.digest, m.ArtifactType, ArtifactType)
@@ -228,10 +228,9 @@ func pick(im *v1.IndexManifest, arch string) (*v1.Descriptor, error) {
 		if d.Platform != nil {
 			s = d.Platform.String()
 		}
+		s = strconv.Quote(s)
 		if a := d.Annotations[AnnotationArch]; a != "" {
 			s = fmt.Sprintf("%q (%s)", a, s)
-		} else {
-			s = strconv.Quote(s)
 		}
 		have = append(have, s)
 	}
@@ -310,7 +309,7 @@ func referrerManifest(d name.Digest, ropts []remote.Option) (*v1.Manifest, error
 	}
 	var m v1.Manifest
 	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", d.DigestStr(), err)
+		return nil, fmt.Errorf("manifest %s: %w", d.DigestStr(), quotedError{err})
 	}
 	return &m, nil
 }

@@ -98,7 +98,7 @@ func TestPushPullCommands(t *testing.T) {
 		}
 	}
 	_, errOut, code = runBinary(t, "pull", ref, "--arch", "s390x", "-o", filepath.Join(dir, "s390x.ext4"))
-	oneLine("pull --arch s390x", errOut, code, 1, `no image for s390x (it has "x86_64" (linux/amd64), "aarch64" (linux/arm64/v8)`)
+	oneLine("pull --arch s390x", errOut, code, 1, `no image for s390x (it has "x86_64" ("linux/amd64"), "aarch64" ("linux/arm64/v8")`)
 	_, errOut, code = runBinary(t, "push", x86, arm, ref, "--sbom", sboms[0])
 	oneLine("push with one --sbom for two images", errOut, code, 2, "2 images need 2 --sbom files")
 	bare := filepath.Join(dir, "bare.ext4")
