@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/rootfs-synth/rootfs-synth/oci"
 )
 
@@ -76,5 +79,27 @@ func checkEmpty(t *testing.T, dir string) {
 	}
 	for _, e := range entries {
 		t.Errorf("%s left behind", filepath.Join(dir, e.Name()))
+	}
+}
+
+// TestPullRefusesOtherImages: a container image is not pulled as a disk
+// image: the error names the artifactType it has.
+func TestPullRefusesOtherImages(t *testing.T) {
+	host, _ := testRegistry(t, true)
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := host + "/library/busybox:latest"
+	if err := remote.Write(mustRef(t, ref), img); err != nil {
+		t.Fatal(err)
+	}
+	dst := tempPath(t, "x.ext4")
+	_, err = oci.Pull(context.Background(), ref, dst, oci.PullOptions{})
+	if err == nil || !strings.Contains(err.Error(), `artifactType "" is not a rootfs-synth image's`) {
+		t.Errorf("pull of a container image = %v, want an error naming its artifactType", err)
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		t.Errorf("pull of a container image wrote %s", dst)
 	}
 }
