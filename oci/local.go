@@ -150,6 +150,7 @@ func openLocal(ctx context.Context, path, arch, tempDir string) (_ *localImage, 
 		decoded = f
 	}
 	var layerFile *os.File
+	var layerBuf *bufio.Writer
 	var layerHash *hashWriter
 	var enc *zstd.Encoder
 	if l.layer == nil {
@@ -157,7 +158,8 @@ func openLocal(ctx context.Context, path, arch, tempDir string) (_ *localImage, 
 			return nil, err
 		}
 		defer layerFile.Close()
-		layerHash = &hashWriter{w: bufio.NewWriterSize(layerFile, 1<<20), h: sha256.New()}
+		layerBuf = bufio.NewWriterSize(layerFile, 1<<20)
+		layerHash = &hashWriter{w: layerBuf, h: sha256.New()}
 		if enc, err = imagefile.NewZstdWriter(layerHash); err != nil {
 			return nil, err
 		}
@@ -182,7 +184,7 @@ func openLocal(ctx context.Context, path, arch, tempDir string) (_ *localImage, 
 		if err := enc.Close(); err != nil {
 			return nil, err
 		}
-		if err := layerHash.w.(*bufio.Writer).Flush(); err != nil {
+		if err := layerBuf.Flush(); err != nil {
 			return nil, err
 		}
 		if err := layerFile.Close(); err != nil {
