@@ -1,7 +1,9 @@
 // Package oci ships rootfs-synth images through an OCI registry: Push
 // uploads an ext4 image as an OCI 1.1 artifact, with the build report and
-// any other artifact (an SBOM) attached as referrers, and Pull downloads
-// one into a sparse file, verifying every digest on the way.
+// any other artifact (an SBOM) attached as referrers; Pull downloads one
+// into a sparse file, verifying every digest on the way; Resolve names
+// the image a reference leads to by its digest, and Referrer fetches an
+// artifact attached to it.
 //
 // An image is an OCI image manifest of artifactType ArtifactType whose
 // config is the empty descriptor and whose one layer, of LayerMediaType,
