@@ -25,7 +25,10 @@
 //
 // Credentials come from authn.DefaultKeychain (docker's config.json,
 // $DOCKER_CONFIG, $REGISTRY_AUTH_FILE, containers' auth.json) unless the
-// options name another keychain.
+// options name another keychain. As go-containerregistry does, a
+// registry on localhost, a loopback or private (RFC 1918) address or a
+// .local name is tried over https, then plain http; any other only over
+// https.
 //
 // Left out on purpose: splitting an image into several layers (a
 // compressed image is tens or hundreds of MiB, far below every registry's
