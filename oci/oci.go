@@ -35,7 +35,9 @@
 // layer limit, and one blob keeps pulls simple), holding an image in
 // memory (layers are files, read from disk each time the registry client
 // asks), images as container images (KubeVirt's containerDisk is another
-// shape), and signing.
+// shape), signing, and telling apart several artifacts of one type
+// attached to one image (a referrer has no time of its own: Referrer
+// takes the first in digest order).
 package oci
 
 import (
