@@ -73,6 +73,7 @@ func newApp(now time.Time) *cli.App {
 			catCommand(),
 			fetchCommand(),
 			planCommand(), whyCommand(), profilesCommand(),
+			pushCommand(), pullCommand(),
 			versionCommand(),
 			sbomCommand(),
 		},

@@ -309,7 +309,7 @@ func compress(out io.Writer, raw io.ReadSeeker, comp compression) error {
 	var err error
 	switch comp {
 	case zstdCompression:
-		enc, err = zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
+		enc, err = NewZstdWriter(out)
 	case xzCompression:
 		enc, err = xz.NewWriter(out)
 	}
@@ -321,6 +321,14 @@ func compress(out io.Writer, raw io.ReadSeeker, comp compression) error {
 		return err
 	}
 	return enc.Close()
+}
+
+// NewZstdWriter returns the zstd encoder of every .zst image: one frame,
+// at a fixed level, whose bytes depend only on its input (not on the
+// encoder's concurrency), so that an image pushed to a registry by the oci
+// package compresses to the same blob as the build's own .zst of it.
+func NewZstdWriter(w io.Writer) (*zstd.Encoder, error) {
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
 }
 
 // ctxFile is a file whose reads, writes and seeks fail once ctx is done,
