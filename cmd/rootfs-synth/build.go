@@ -50,6 +50,7 @@ func buildFlags() []cli.Flag {
 		&cli.StringFlag{Name: "authorized-keys", Usage: "install `FILE` as /root/.ssh/authorized_keys"},
 		&cli.StringFlag{Name: "hostname", Usage: "write `NAME` to /etc/hostname"},
 		&cli.BoolFlag{Name: "strict", Usage: "fail when a package script or trigger could not be reproduced statically"},
+		configFlag(), // config.go
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print errors only"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every package and step"},
 	)
@@ -64,10 +65,14 @@ func runBuild(cCtx *cli.Context) error {
 			cCtx.Args().First(), strings.Join(commandNames(cCtx.App), ", ")), 2)
 	}
 	ctx := cCtx.Context // canceled by a signal (main's interruptContext)
+	origins, err := applyConfig(cCtx, cCtx.App.Flags)
+	if err != nil {
+		return err
+	}
 	u := newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose"))
 	opts, err := buildOptions(cCtx)
 	if err != nil {
-		return flagError(err, cCtx.String("lock"))
+		return origins.rename(flagError(err, cCtx.String("lock")))
 	}
 	opts.Progress, opts.Logger = u.event, u.logger()
 	res, err := build.Run(ctx, opts)
@@ -76,7 +81,7 @@ func runBuild(cCtx *cli.Context) error {
 		return fmt.Errorf("%w; no image written", cause)
 	}
 	if err != nil {
-		return flagError(err, cCtx.String("lock"))
+		return origins.rename(flagError(err, cCtx.String("lock")))
 	}
 	u.summary(cCtx.App.Writer, res.Report)
 	return nil
