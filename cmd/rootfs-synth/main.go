@@ -73,6 +73,7 @@ func newApp(now time.Time) *cli.App {
 			catCommand(),
 			fetchCommand(),
 			versionCommand(),
+			initCommand(),
 		},
 		OnUsageError: onUsageError,
 		// Errors are printed once, by run.
