@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -110,38 +112,11 @@ func applyConfig(cCtx *cli.Context, flags []cli.Flag) (configOrigins, error) {
 	if err != nil {
 		return nil, err
 	}
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		var ye yaml.Error
-		if errors.As(err, &ye) && ye.GetToken() != nil {
-			p := ye.GetToken().Position
-			return nil, usageError("%s:%d:%d: %s", name, p.Line, p.Column, ye.GetMessage())
-		}
-		return nil, usageError("reading --config %s: %v", name, err)
-	}
-	var body ast.Node
-	for _, doc := range file.Docs {
-		switch {
-		case doc.Body == nil || doc.Body.Type() == ast.CommentType:
-		case body != nil:
-			return nil, usageError("%s:%d: a second YAML document: give one mapping of keys", name, line(doc.Body))
-		default:
-			body = doc.Body
-		}
-	}
-	var entries []*ast.MappingValueNode
-	switch b := body.(type) {
-	case nil: // empty, or comments only
-	case *ast.MappingNode:
-		entries = b.Values
-	case *ast.MappingValueNode:
-		entries = []*ast.MappingValueNode{b}
-	default:
-		return nil, usageError("%s:%d: want a mapping of keys (key: value), not %s", name, line(body), body.Type())
-	}
+	isBool := map[string]bool{}
 	given := map[string]bool{}
 	for _, f := range flags {
 		n := f.Names()[0]
+		_, isBool[n] = f.(*cli.BoolFlag)
 		if cCtx.IsSet(n) {
 			given[n] = true
 			for _, x := range configExcludes[n] {
@@ -149,36 +124,104 @@ func applyConfig(cCtx *cli.Context, flags []cli.Flag) (configOrigins, error) {
 			}
 		}
 	}
-	isBool := map[string]bool{}
-	for _, f := range flags {
-		_, isBool[f.Names()[0]] = f.(*cli.BoolFlag)
+	entries, err := parseConfig(name, data, isBool)
+	if err != nil {
+		return nil, usageError("%v", err)
 	}
 	origins := configOrigins{}
 	dir := filepath.Dir(name)
 	for _, e := range entries {
-		key, at := e.Key.GetToken().Value, line(e.Key)
-		k, ok := lookupKey(key)
-		if !ok {
-			return nil, usageError("%s:%d: unknown key %q (the keys: %s)", name, at, key, strings.Join(keyNames(), ", "))
-		}
-		values, err := configValues(e.Value, isBool[k.flag])
-		if err != nil {
-			return nil, usageError("%s:%d: %s: %v", name, at, key, err)
-		}
-		if given[k.flag] {
+		if given[e.flag] {
 			continue // the command line's
 		}
-		for _, v := range values {
-			if k.path != nil {
-				v = k.path(dir, v)
+		for _, v := range e.values {
+			if e.path != nil {
+				v = e.path(dir, v)
 			}
-			if err := cCtx.Set(k.flag, v); err != nil {
-				return nil, usageError("%s:%d: %s %q: %v", name, at, key, v, err)
+			if err := cCtx.Set(e.flag, v); err != nil {
+				return nil, usageError("%s:%d: %s %q: %v", name, e.line, e.key, v, err)
 			}
 		}
-		origins[k.flag] = configOrigin{name, key, at}
+		origins[e.flag] = configOrigin{name, e.key, e.line}
 	}
 	return origins, nil
+}
+
+// configEntry is a key of a build file with its line and values.
+type configEntry struct {
+	configKey
+	line   int
+	values []string
+}
+
+// parseConfig reads the build file name holding data: one YAML mapping
+// of known keys to values (see configValues; isBool says which flags are
+// bool flags). Its errors are one line starting "name:LINE:".
+func parseConfig(name string, data []byte, isBool map[string]bool) (entries []configEntry, err error) {
+	defer func() {
+		// The parser is not ours: a panic on some input is a refused
+		// file, not a crash.
+		if r := recover(); r != nil {
+			entries, err = nil, fmt.Errorf("%s:1: YAML the parser cannot read (%v)", name, r)
+		}
+	}()
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		var ye yaml.Error
+		if errors.As(err, &ye) && ye.GetToken() != nil {
+			p := ye.GetToken().Position
+			return nil, fmt.Errorf("%s:%d:%d: %s", name, p.Line, p.Column, printable(ye.GetMessage()))
+		}
+		return nil, fmt.Errorf("%s:1: %s", name, printable(err.Error()))
+	}
+	var body ast.Node
+	for _, doc := range file.Docs {
+		switch {
+		case doc.Body == nil || doc.Body.Type() == ast.CommentType:
+		case body != nil:
+			return nil, fmt.Errorf("%s:%d: a second YAML document: give one mapping of keys", name, line(doc.Body))
+		default:
+			body = doc.Body
+		}
+	}
+	var pairs []*ast.MappingValueNode
+	switch b := body.(type) {
+	case nil: // empty, or comments only
+	case *ast.MappingNode:
+		pairs = b.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{b}
+	default:
+		return nil, fmt.Errorf("%s:%d: want a mapping of keys (key: value), not %s", name, line(body), body.Type())
+	}
+	for _, p := range pairs {
+		key, at := p.Key.GetToken().Value, line(p.Key)
+		k, ok := lookupKey(key)
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: unknown key %q (the keys: %s)", name, at, key, strings.Join(keyNames(), ", "))
+		}
+		values, err := configValues(p.Value, isBool[k.flag])
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %s: %v", name, at, key, err)
+		}
+		entries = append(entries, configEntry{k, at, values})
+	}
+	return entries, nil
+}
+
+// printable is a message of the YAML parser, which may hold the file's
+// bytes as they are: on one line, its other control characters escaped.
+func printable(msg string) string {
+	var b strings.Builder
+	for _, r := range strings.Join(strings.Fields(msg), " ") {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+		} else {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
 }
 
 func line(n ast.Node) int { return n.GetToken().Position.Line }

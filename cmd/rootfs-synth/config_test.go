@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,4 +210,32 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%s: rootfs-synth -c build.yaml = exit %d, stderr %q; want exit 2 and one line containing %q", tt.name, code, stderr.String(), tt.want)
 		}
 	}
+}
+
+// FuzzParseConfig: whatever a build file holds, parseConfig returns (a
+// panic of the parser is an error) either entries of known keys with
+// values that are not empty, or one error line starting with the file's
+// name and a line number.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(starterConfig("build.yaml")))
+	f.Add([]byte("packages: [app, \"extra>=1\"]\nfiles: overlay\nstrict: true\nsize: 64M\n"))
+	f.Add([]byte("hostname: sbx1\n---\nsize: 1G\n"))
+	f.Add([]byte("a: &x {b: c}\n<<: *x\n? [k]\n: v\n"))
+	f.Add([]byte("repositories:\n  - |\n    @edge https://e.example/edge\n"))
+	isBool := map[string]bool{"strict": true, "offline": true, "no-journal": true, "no-shrink": true, "allow-untrusted": true}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, err := parseConfig("build.yaml", data, isBool)
+		if err != nil {
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\n\r") || !strings.HasPrefix(msg, "build.yaml:") || msg[len("build.yaml:")] < '1' || msg[len("build.yaml:")] > '9' {
+				t.Errorf("parseConfig(%q) = error %q, want one line starting build.yaml:LINE", data, msg)
+			}
+			return
+		}
+		for _, e := range entries {
+			if _, ok := lookupKey(e.key); !ok || len(e.values) == 0 || slices.Contains(e.values, "") {
+				t.Errorf("parseConfig(%q) = entry %+v, want a known key with values", data, e)
+			}
+		}
+	})
 }
