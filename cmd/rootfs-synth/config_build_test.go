@@ -14,8 +14,9 @@ import (
 
 // TestConfigBuildEqualsFlags: a build from a build file, run from another
 // directory than the file's, writes the same image, byte for byte, as the
-// same build from flags. The negative control: a flag overriding one key
-// (--hostname) gives another image.
+// same build from flags; and the file with the report it wrote as --lock
+// (a team's rebuild) writes it again. The negative control: a flag
+// overriding one key (--hostname) gives another image.
 func TestConfigBuildEqualsFlags(t *testing.T) {
 	m := newMirror(t)
 	dir := testenv.WorldDir(t)
@@ -41,6 +42,7 @@ hostname: sbx1
 size: 48M
 no-journal: true
 output: out/config.ext4
+report: out/build.json
 `, m.srv.URL, keys)), 0o644))
 	build := func(args ...string) {
 		t.Helper()
@@ -63,10 +65,14 @@ output: out/config.ext4
 	build(append(m.trusted(), "--profile", "none", "-p", "extra", "--files", filepath.Join(dir, "overlay"),
 		"--authorized-keys", filepath.Join(dir, "id.pub"), "--hostname", "sbx1", "--size", "48M", "--no-journal",
 		"-o", filepath.Join(dir, "out", "flags.ext4"))...)
+	build("-c", file, "--lock", filepath.Join(dir, "out", "build.json"), "-o", filepath.Join(dir, "out", "locked.ext4"))
 	build("-c", file, "--hostname", "sbx2", "-o", filepath.Join(dir, "out", "override.ext4"))
 	fromFile, fromFlags, override := sum(filepath.Join(dir, "out", "config.ext4")), sum(filepath.Join(dir, "out", "flags.ext4")), sum(filepath.Join(dir, "out", "override.ext4"))
 	if fromFile != fromFlags {
 		t.Errorf("sha256 of the build from the file %s, from the flags %s; want them equal", fromFile, fromFlags)
+	}
+	if locked := sum(filepath.Join(dir, "out", "locked.ext4")); locked != fromFile {
+		t.Errorf("sha256 of the build from the file with its report as --lock %s, want the file's %s", locked, fromFile)
 	}
 	if override == fromFile {
 		t.Errorf("negative control: --hostname sbx2 over the file gave the file's image %s; want another", override)
