@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -18,7 +19,8 @@ import (
 // negative control: the same build without the lock and its inputs
 // gives another image. Then each input that differs from the lock's is
 // refused in one line naming it: the overlay's content, a contradicting
-// --hostname, the authorized keys and the key left out.
+// --hostname, the authorized keys and the overlay left out, another key
+// by the key's name, one more guest repository, the key left out.
 func TestLockPinsInputs(t *testing.T) {
 	m := newMirror(t)
 	dir := testenv.WorldDir(t)
@@ -78,6 +80,27 @@ func TestLockPinsInputs(t *testing.T) {
 		if last := strings.TrimSpace(stderr); code != 2 || strings.Count(last, "\n") > 0 || !strings.Contains(last, tt.want) {
 			t.Errorf("%s: rootfs-synth %s = exit %d, stderr %q; want exit 2 and one line naming %q", tt.name, strings.Join(args, " "), code, stderr, tt.want)
 		}
+	}
+	// Content that differs from the lock's: another key by the same name,
+	// one more guest repository.
+	other, err := apktest.NewKey(m.key.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKeys := filepath.Join(dir, "other-keys")
+	must(t, os.MkdirAll(otherKeys, 0o755))
+	must(t, os.WriteFile(filepath.Join(otherKeys, other.Name), other.PublicPEM(), 0o644))
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"key", []string{"--arch", "x86_64", "--keys-dir", otherKeys, "--mirror", m.srv.URL}, `key "` + m.key.Name + `" differs from the lock's (sha256:`},
+		{"guest repositories", append(m.trusted(), "--repository", m.srv.URL+"/v3.23/main"), `the guest's repositories [`},
+	} {
+		args := append(tt.args, "--lock", lock, "--files", overlay, "--authorized-keys", ak, "-o", filepath.Join(dir, "img.ext4"))
+		_, stderr, code := runCmd(t, m.command(t, nil, args...))
+		checkFailure(t, args, stderr, code, tt.want)
 	}
 	// Without --keys-dir the mirror's key is not trusted: the lock names it.
 	cmd := m.command(t, nil, "--arch", "x86_64", "--mirror", m.srv.URL, "--lock", lock, "--files", overlay, "--authorized-keys", ak, "-o", filepath.Join(dir, "img.ext4"))
