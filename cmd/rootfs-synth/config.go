@@ -198,7 +198,7 @@ func parseConfig(name string, data []byte, isBool map[string]bool) (entries []co
 		key, at := p.Key.GetToken().Value, line(p.Key)
 		k, ok := lookupKey(key)
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: unknown key %q (the keys: %s)", name, at, key, strings.Join(keyNames(), ", "))
+			return nil, fmt.Errorf("%s:%d: unknown key %q (%s)", name, at, key, keyHint(key))
 		}
 		values, err := configValues(p.Value, isBool[k.flag])
 		if err != nil {
@@ -234,12 +234,46 @@ func lookupKey(key string) (configKey, bool) {
 	return configKeys[i], true
 }
 
-func keyNames() []string {
+// keyHint is what to say of an unknown key: the key meant, when it is
+// a flag's name (--mirror for mirrors) or one or two letters off one, else
+// every key.
+func keyHint(key string) string {
+	best, dist := "", 3
 	names := make([]string, len(configKeys))
 	for i, k := range configKeys {
 		names[i] = k.key
+		if k.flag == key {
+			return fmt.Sprintf("did you mean %q?", k.key)
+		}
+		if d := editDistance(key, k.key); d < dist {
+			best, dist = k.key, d
+		}
 	}
-	return names
+	if best != "" {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	return "the keys: " + strings.Join(names, ", ")
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // configValues are the values of a key as a flag takes them: a list's

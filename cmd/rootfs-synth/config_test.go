@@ -185,7 +185,9 @@ func TestConfigErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, yaml, want string
 	}{
-		{"unknown key", "hostname: sbx1\nhostnme: sbx2\n", `build.yaml:2: unknown key "hostnme" (the keys: profile, branch,`},
+		{"unknown key", "hostname: sbx1\nhostnme: sbx2\n", `build.yaml:2: unknown key "hostnme" (did you mean "hostname"?)`},
+		{"a flag's name", "repository: [x]\n", `build.yaml:1: unknown key "repository" (did you mean "repositories"?)`},
+		{"far from any key", "colour: blue\n", `build.yaml:1: unknown key "colour" (the keys: profile, branch,`},
 		{"string for a bool", "strict: true\nno-journal: yes\n", `build.yaml:2: no-journal: want true or false, not "yes"`},
 		{"bool for a string", "\nhostname: true\n", `build.yaml:2: hostname: want a string, not true (quote it)`},
 		{"list for a bool", "offline: [true]\n", `build.yaml:1: offline: want true or false, not a list`},
