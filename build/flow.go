@@ -223,7 +223,7 @@ func (b *builder) recordOverlays(t time.Time) error {
 	if b.inputs.Files, err = overlayDigests(b.files, t); err != nil {
 		return err
 	}
-	return checkOverlays(b.sel.lock, b.inputs.Files)
+	return checkOverlays(b.sel.lock, b.files, b.inputs.Files)
 }
 
 // writeImage lays the tree out as ext4 and writes it to a temporary file

@@ -21,13 +21,15 @@ import (
 // contradicts it, so that it rebuilds the same image or says which input
 // differs. What a report cannot carry (an overlay's files, the authorized
 // keys, a trusted key) it records by digest: those must be given again.
+// Nothing in it depends on the host (an overlay's path does not count),
+// so that the same build elsewhere records the same inputs.
 type Inputs struct {
 	Branch         string   `json:"branch"`
 	Hostname       string   `json:"hostname,omitempty"`
 	Size           int64    `json:"size,omitempty"`
 	NoShrink       bool     `json:"no_shrink,omitempty"`
 	NoJournal      bool     `json:"no_journal,omitempty"`
-	Files          []Digest `json:"files,omitempty"`           // Options.Files, in order
+	Files          []string `json:"files,omitempty"`           // digests of Options.Files, in order
 	AuthorizedKeys string   `json:"authorized_keys,omitempty"` // a digest
 	Keys           []Digest `json:"keys,omitempty"`            // every trusted key, Alpine's too
 }
@@ -119,22 +121,10 @@ func fromLock(opts Options) (Options, error) {
 		return opts, &OptionError{Option: "Lock", Err: fmt.Errorf("Options.AuthorizedKeys differ from the lock's (%s vs %s)", given, in.AuthorizedKeys)}
 	}
 	if len(opts.Files) != len(in.Files) {
-		return opts, &OptionError{Option: "Lock", Err: usagef("%d overlays are given (Options.Files), the lock has %d%s",
-			len(opts.Files), len(in.Files), digestNames(in.Files))}
+		return opts, &OptionError{Option: "Lock", Err: usagef("%d overlays are given (Options.Files), the lock has %d",
+			len(opts.Files), len(in.Files))}
 	}
 	return opts, nil
-}
-
-// digestNames lists the names of ds after a colon, or nothing.
-func digestNames(ds []Digest) string {
-	if len(ds) == 0 {
-		return ""
-	}
-	names := make([]string, len(ds))
-	for i, d := range ds {
-		names[i] = fmt.Sprintf("%q", d.Name)
-	}
-	return ": " + someOf(names)
 }
 
 // checkKeys refuses trusted keys that are not the lock's.
@@ -175,35 +165,38 @@ func checkGuestRepositories(lock *Report, mine []string) error {
 }
 
 // checkOverlays refuses overlays whose digests are not the lock's.
-func checkOverlays(lock *Report, mine []Digest) error {
+func checkOverlays(lock *Report, overlays []fs.FS, digests []string) error {
 	if lock == nil || lock.Inputs == nil {
 		return nil
 	}
-	for i, d := range mine { // as many as the lock's: see fromLock
-		if want := lock.Inputs.Files[i]; d.Digest != want.Digest {
-			return &OptionError{Option: "Lock", Err: fmt.Errorf("overlay %q differs from the lock's (%s vs %s)", d.Name, d.Digest, want.Digest)}
+	for i, d := range digests { // as many as the lock's: see fromLock
+		if want := lock.Inputs.Files[i]; d != want {
+			return &OptionError{Option: "Lock", Err: fmt.Errorf("overlay %q differs from the lock's (%s vs %s)", overlayName(overlays[i], i), d, want)}
 		}
 	}
 	return nil
 }
 
 // overlayDigests are the digests of overlays (Options.Files) as provision
-// lays them over the tree at filesystem time t (see treeDigest), named by
-// their String method, else by their place.
-func overlayDigests(overlays []fs.FS, t time.Time) ([]Digest, error) {
-	var ds []Digest
+// lays them over the tree at filesystem time t (see treeDigest).
+func overlayDigests(overlays []fs.FS, t time.Time) ([]string, error) {
+	var ds []string
 	for i, o := range overlays {
-		name := fmt.Sprintf("Options.Files[%d]", i)
-		if s, ok := o.(fmt.Stringer); ok {
-			name = s.String()
-		}
 		d, err := treeDigest(o, t)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", name, err)
+			return nil, fmt.Errorf("reading %s: %w", overlayName(o, i), err)
 		}
-		ds = append(ds, Digest{name, d})
+		ds = append(ds, d)
 	}
 	return ds, nil
+}
+
+// overlayName is the i-th overlay's name: its String, or its place.
+func overlayName(o fs.FS, i int) string {
+	if s, ok := o.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("Options.Files[%d]", i)
 }
 
 // treeDigest is a digest of everything of fsys that reaches the image,
