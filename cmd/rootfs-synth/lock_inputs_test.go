@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,8 @@ import (
 // gives another image. Then each input that differs from the lock's is
 // refused in one line naming it: the overlay's content, a contradicting
 // --hostname, the authorized keys and the overlay left out, another key
-// by the key's name, one more guest repository, the key left out.
+// by the key's name, one more guest repository, the key left out. A
+// report without inputs (an older version's) still pins the packages.
 func TestLockPinsInputs(t *testing.T) {
 	m := newMirror(t)
 	dir := testenv.WorldDir(t)
@@ -101,6 +103,22 @@ func TestLockPinsInputs(t *testing.T) {
 		args := append(tt.args, "--lock", lock, "--files", overlay, "--authorized-keys", ak, "-o", filepath.Join(dir, "img.ext4"))
 		_, stderr, code := runCmd(t, m.command(t, nil, args...))
 		checkFailure(t, args, stderr, code, tt.want)
+	}
+	// A report of an older version, without inputs, still reads and pins
+	// the packages only: other inputs are the flags'.
+	data, err := os.ReadFile(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	must(t, json.Unmarshal(data, &rep))
+	delete(rep, "inputs")
+	data, err = json.Marshal(rep)
+	must(t, err)
+	old := filepath.Join(dir, "old-lock.json")
+	must(t, os.WriteFile(old, data, 0o644))
+	if _, stderr, code := build(nil, "--lock", old, "--hostname", "sbx2"); code != 0 {
+		t.Errorf("rebuild with a lock without inputs and another hostname = exit %d, want 0\nstderr: %s", code, stderr)
 	}
 	// Without --keys-dir the mirror's key is not trusted: the lock names it.
 	cmd := m.command(t, nil, "--arch", "x86_64", "--mirror", m.srv.URL, "--lock", lock, "--files", overlay, "--authorized-keys", ak, "-o", filepath.Join(dir, "img.ext4"))
