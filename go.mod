@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/github/go-spdx/v2 v2.8.0
+	github.com/goccy/go-yaml v1.19.2
 	github.com/google/go-containerregistry v0.22.1
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/spdx/tools-golang v0.5.7

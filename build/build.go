@@ -65,7 +65,9 @@ type Options struct {
 	// profiles.Default, "none" is none) plus Packages, atoms as apk takes
 	// them ("musl>=1.2", "foo@edge"). Lock instead builds exactly the
 	// packages of an earlier build's report (ReadReport); it goes without
-	// Profile and Packages.
+	// Profile and Packages. A report with Inputs also supplies the Options
+	// it records that are left zero, and refuses those that differ (see
+	// Inputs): the same image, or an error naming the input.
 	Profile  string
 	Packages []string
 	Lock     *Report

@@ -90,6 +90,10 @@ func (b *builder) provisionAndWriteOnce(ctx context.Context, pkgs []*apk.Package
 	if err != nil {
 		return nil, nil, fmt.Errorf("provisioning the root tree: %w", err)
 	}
+	if err := b.recordOverlays(res.Time); err != nil {
+		res.Close()
+		return nil, nil, err
+	}
 	img, err := b.writeImage(ctx, res)
 	if err != nil {
 		res.Close()
@@ -232,6 +236,20 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 	return res, nil
 }
 
+// recordOverlays puts the digests of Options.Files, as laid over the tree
+// at filesystem time t, in the report's inputs, and refuses them when they
+// are not the lock's.
+func (b *builder) recordOverlays(t time.Time) error {
+	if b.inputs == nil {
+		return nil
+	}
+	var err error
+	if b.inputs.Files, err = overlayDigests(b.files, t); err != nil {
+		return err
+	}
+	return checkOverlays(b.sel.lock, b.files, b.inputs.Files)
+}
+
 // writeImage lays the tree out as ext4 and writes it to a temporary file
 // beside the output (see imagefile.Stage), for run to commit.
 func (b *builder) writeImage(ctx context.Context, res *provision.Result) (*stagedImage, error) {
@@ -277,7 +295,7 @@ func (b *builder) newReport(res *provision.Result, img *ImageReport) *Report {
 		Arch: b.client.Arch, Repositories: b.usedRepositories,
 		Packages: res.Packages, Scripts: res.Scripts, Users: res.Users, Groups: res.Groups,
 		Files: res.Files, UnpackedBytes: res.UnpackedBytes,
-		Image: img, Phases: b.phases,
+		Image: img, Phases: b.phases, Inputs: b.inputs,
 	}
 	if !b.sourceDate.IsZero() {
 		rep.SourceDateEpoch = b.sourceDate.Unix()

@@ -22,9 +22,9 @@ import (
 // the image's bytes differ from build to build). So an image says which
 // packages (with their checksums, data hashes and repositories), options
 // and lock made it, and ReadReport reads it back as a lock. A package's
-// repository is left out there when it is local (a file: URL means
-// nothing inside the guest, and would make the image's bytes depend on
-// where the mirror sat). Its Files and UnpackedBytes count the tree
+// repository, and each repository the build read, is named there as
+// imageRepository names it, so that the image's bytes do not depend on
+// the mirror that served the same packages. Its Files and UnpackedBytes count the tree
 // without the report itself.
 const ReportPath = "/usr/lib/rootfs-synth/report.json"
 
@@ -74,8 +74,12 @@ func addReport(tree *rootfs.Tree, rep *Report, mtime time.Time) error {
 	in.Image, in.Phases = nil, nil
 	in.Packages = slices.Clone(rep.Packages)
 	for i, p := range in.Packages {
-		if u, err := url.Parse(p.Repository); err != nil || u.Scheme == "" || u.Scheme == "file" {
-			in.Packages[i].Repository = ""
+		in.Packages[i].Repository = imageRepository(p.Repository)
+	}
+	in.Repositories = nil
+	for _, r := range rep.Repositories {
+		if r = imageRepository(r); r != "" {
+			in.Repositories = append(in.Repositories, r)
 		}
 	}
 	var buf bytes.Buffer
@@ -93,4 +97,32 @@ func addReport(tree *rootfs.Tree, rep *Report, mtime time.Time) error {
 		return fmt.Errorf("adding the report at %s: %w", ReportPath, err)
 	}
 	return nil
+}
+
+// imageRepository is how the image's report names a repository line
+// ("URL" or "@tag URL") or a package's index URL: one of Alpine's own (a path ending in
+// <branch>/main, community or testing) by the official mirror, whichever
+// mirror served it (the packages are pinned by checksum: only where the
+// build ran would differ); another one on this machine not at all ("": it
+// means nothing in the guest); any other as it is.
+func imageRepository(line string) string {
+	tag, u := "", line
+	if strings.HasPrefix(line, "@") {
+		tag, u, _ = strings.Cut(line, " ")
+		tag += " "
+	}
+	if pu, err := url.Parse(u); err == nil {
+		elems := strings.Split(strings.Trim(pu.Path, "/"), "/")
+		suffix := ""
+		if n := len(elems); n >= 4 && elems[n-1] == "APKINDEX.tar.gz" { // a package's: the index it came from
+			suffix, elems = "/"+elems[n-2]+"/"+elems[n-1], elems[:n-2]
+		}
+		if n := len(elems); n >= 2 && plainName(elems[n-2]) && slices.Contains([]string{"main", "community", "testing"}, elems[n-1]) {
+			return tag + DefaultMirror + "/" + elems[n-2] + "/" + elems[n-1] + suffix
+		}
+	}
+	if onThisMachine(u) {
+		return ""
+	}
+	return line
 }

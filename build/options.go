@@ -40,6 +40,8 @@ type builder struct {
 	sbomPath       string
 
 	usedRepositories []string // each repository with the mirror it was read from
+	files            []fs.FS  // Options.Files
+	inputs           *Inputs  // for the report; the overlays' digests come with provision
 
 	progress func(Event)
 	phases   []PhaseReport
@@ -52,6 +54,10 @@ type builder struct {
 // newBuilder checks opts and fills in the defaults; it creates the
 // output's directory (and the report's) and proves them writable.
 func newBuilder(opts Options) (*builder, error) {
+	opts, err := fromLock(opts)
+	if err != nil {
+		return nil, err
+	}
 	b := &builder{
 		owner:          opts.Owner,
 		hostname:       opts.Hostname,
@@ -62,6 +68,7 @@ func newBuilder(opts Options) (*builder, error) {
 		imageOpts:      ext4img.Options{NoJournal: opts.NoJournal, Size: opts.Size},
 		progress:       opts.Progress,
 		provisionTree:  provision.Provision,
+		files:          opts.Files,
 	}
 	if b.progress == nil {
 		b.progress = func(Event) {}
@@ -70,7 +77,6 @@ func newBuilder(opts Options) (*builder, error) {
 	if err := CheckHostname(b.hostname); err != nil {
 		return nil, err
 	}
-	var err error
 	if b.output, err = outputPath(opts.Output); err != nil {
 		return nil, err
 	}
@@ -90,6 +96,14 @@ func newBuilder(opts Options) (*builder, error) {
 		return nil, err
 	}
 	if b.client, err = newClient(opts, b.sel.arch); err != nil {
+		return nil, err
+	}
+	b.inputs = newInputs(opts, b.sel.branch, b.client.Keys)
+	if err := checkKeys(opts.Lock, b.inputs.Keys); err != nil {
+		return nil, err
+	}
+	b.inputs.GuestRepositories = append([]string{}, b.sel.guest...)
+	if err := checkLockedGuest(opts.Lock, b.inputs.GuestRepositories); err != nil {
 		return nil, err
 	}
 	b.storeDir = filepath.Join(b.client.CacheDir, "unpacked")
@@ -159,7 +173,11 @@ type selection struct {
 
 // newSelection reads what to install and from where.
 func newSelection(opts Options) (*selection, error) {
-	s := &selection{branch: orDefault(opts.Branch, DefaultBranch), arch: orDefault(opts.Arch, apk.HostArch())}
+	branch := opts.Branch
+	if branch == "" && opts.Lock != nil && opts.Lock.Inputs != nil {
+		branch = opts.Lock.Inputs.Branch // for Fetch too
+	}
+	s := &selection{branch: orDefault(branch, DefaultBranch), arch: orDefault(opts.Arch, apk.HostArch())}
 	// The branch is a directory of the mirror (and of a fetched mirror).
 	if !plainName(s.branch) {
 		return nil, &OptionError{"Branch", s.branch, usagef("want a branch name like %s or edge", DefaultBranch)}

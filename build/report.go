@@ -24,6 +24,7 @@ type Report struct {
 	Scripts         []provision.ScriptReport  `json:"scripts,omitempty"`
 	Users           []provision.AccountReport `json:"users,omitempty"`
 	Groups          []provision.AccountReport `json:"groups,omitempty"`
+	Inputs          *Inputs                   `json:"inputs,omitempty"` // nil in reports of older builds
 
 	// The tree's size.
 	Files         int   `json:"files"`

@@ -59,6 +59,7 @@ func buildFlags() []cli.Flag {
 				"default: the official mirror's <branch>/main and community, and a line for each @tag the world pins",
 		},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print what would be installed and why (rootfs-synth plan) instead of building"},
+		configFlag(), // config.go
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print errors only"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every package and step"},
 	)
@@ -76,10 +77,14 @@ func runBuild(cCtx *cli.Context) error {
 		return runPlan(cCtx)
 	}
 	ctx := cCtx.Context // canceled by a signal (main's interruptContext)
+	origins, err := applyConfig(cCtx, cCtx.App.Flags)
+	if err != nil {
+		return err
+	}
 	u := newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose"))
 	opts, err := buildOptions(cCtx)
 	if err != nil {
-		return flagError(err, cCtx.String("lock"))
+		return origins.rename(flagError(err, cCtx.String("lock")))
 	}
 	opts.Progress, opts.Logger = u.event, u.logger()
 	res, err := build.Run(ctx, opts)
@@ -88,7 +93,7 @@ func runBuild(cCtx *cli.Context) error {
 		return fmt.Errorf("%w; no image written", cause)
 	}
 	if err != nil {
-		return flagError(err, cCtx.String("lock"))
+		return origins.rename(flagError(err, cCtx.String("lock")))
 	}
 	u.summary(cCtx.App.Writer, res.Report)
 	return nil

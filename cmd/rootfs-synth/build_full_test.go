@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -111,8 +112,15 @@ func TestBuildImage(t *testing.T) {
 	if !strings.Contains(stdout, "digest "+digest+"\n") {
 		t.Errorf("the summary does not give the digest %s:\n%s", digest, stdout)
 	}
+	// The image names Alpine's repositories by the official mirror,
+	// whichever mirror served them.
 	inImage := *rep
 	inImage.Image, inImage.Phases = nil, nil
+	inImage.Repositories = []string{build.DefaultMirror + "/v3.23/main", build.DefaultMirror + "/v3.23/community"}
+	inImage.Packages = slices.Clone(rep.Packages)
+	for i, p := range inImage.Packages {
+		inImage.Packages[i].Repository = build.DefaultMirror + strings.TrimPrefix(p.Repository, m.srv.URL)
+	}
 	var want bytes.Buffer
 	if err := inImage.WriteJSON(&want); err != nil {
 		t.Fatal(err)

@@ -76,6 +76,7 @@ func newApp(now time.Time) *cli.App {
 			pushCommand(), pullCommand(),
 			versionCommand(),
 			sbomCommand(),
+			initCommand(),
 		},
 		OnUsageError: onUsageError,
 		// Errors are printed once, by run.

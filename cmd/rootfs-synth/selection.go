@@ -47,7 +47,6 @@ func selectionFlags() []cli.Flag {
 // flags, with the files they name read (a profile file, a lock, keys).
 func selectionOptions(cCtx *cli.Context) (build.Options, error) {
 	opts := build.Options{
-		Branch:         cCtx.String("branch"),
 		Mirrors:        cCtx.Generic("mirror").(*lineList).values,
 		Repositories:   cCtx.Generic("repository").(*lineList).values,
 		AllowUntrusted: cCtx.Bool("allow-untrusted"),
@@ -59,6 +58,9 @@ func selectionOptions(cCtx *cli.Context) (build.Options, error) {
 	}
 	if cCtx.IsSet("arch") {
 		opts.Arch = cCtx.String("arch")
+	}
+	if cCtx.IsSet("branch") { // else the lock's, or the default
+		opts.Branch = cCtx.String("branch")
 	}
 	packages := packageAtoms(cCtx.StringSlice("packages"))
 	if len(cCtx.StringSlice("packages")) > 0 && len(packages) == 0 {
@@ -150,6 +152,11 @@ var optionFlags = map[string]string{
 	"Size":             "--size",
 
 	"GuestRepositories": "--guest-repository",
+	"NoShrink":          "--no-shrink",
+	"NoJournal":         "--no-journal",
+	"Files":             "--files",
+	"AuthorizedKeys":    "--authorized-keys",
+	"Time":              "SOURCE_DATE_EPOCH",
 }
 
 // optionField is how package build's messages name an Options field.
@@ -168,7 +175,7 @@ func flagError(err error, lockPath string) error {
 	if errors.As(err, &oe) {
 		flag := optionFlags[oe.Option]
 		if oe.Option == "Lock" {
-			flag = "reading --lock " + lockPath
+			flag = fmt.Sprintf("--lock %q", lockPath)
 		}
 		if flag != "" {
 			sep := ": "
