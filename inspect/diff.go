@@ -33,16 +33,7 @@ func ReportPackages(r *build.Report) []Package {
 
 // Packages are the packages of the image: its report's, or, for an image
 // without one, those apk's database lists.
-func (img *Image) Packages() []Package {
-	if img.Report != nil {
-		return ReportPackages(img.Report)
-	}
-	var ps []Package
-	for _, p := range img.Installed {
-		ps = append(ps, Package{p.Name, p.Version, checksumString(p.Package)})
-	}
-	return sortPackages(ps)
-}
+func (img *Image) Packages() []Package { return ReportPackages(img.FullReport()) }
 
 func checksumString(p *apk.Package) string {
 	if p.Checksum == nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/rootfs-synth/rootfs-synth/ext4fs"
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
+	"github.com/rootfs-synth/rootfs-synth/provision"
 )
 
 // The largest report and apk database read from an image: far above what
@@ -62,7 +63,7 @@ type Image struct {
 // Open opens the ext4 image at path, hashes it, and reads its report and
 // apk's database.
 func Open(path string) (*Image, error) {
-	f, err := os.Open(path)
+	f, err := openImage(path)
 	if err != nil {
 		return nil, err
 	}
@@ -134,13 +135,21 @@ func (img *Image) Close() error { return img.f.Close() }
 
 // FullReport is the image's report with its image section filled in
 // from the image itself, as the build's report file has it (without the
-// phases' times, which the image does not keep); nil when the image
-// carries no report.
+// phases' times, which the image does not keep). For an image without a
+// report it is what apk's database says: the packages and their arch.
 func (img *Image) FullReport() *build.Report {
-	if img.Report == nil {
-		return nil
+	var rep build.Report
+	if img.Report != nil {
+		rep = *img.Report
+	} else {
+		for _, p := range img.Installed {
+			rep.Arch = p.Arch
+			rep.Packages = append(rep.Packages, provision.PackageReport{
+				Name: p.Name, Version: p.Version, Arch: p.Arch, Checksum: checksumString(p.Package),
+				Size: p.Size, InstalledSize: p.InstalledSize,
+			})
+		}
 	}
-	rep := *img.Report
 	info := img.FS.Info()
 	u := info.UUID
 	rep.Image = &build.ImageReport{

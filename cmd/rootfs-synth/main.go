@@ -72,6 +72,8 @@ func newApp(now time.Time) *cli.App {
 			lsCommand(),
 			catCommand(),
 			fetchCommand(),
+			inspectCommand(),
+			diffCommand(),
 			versionCommand(),
 		},
 		OnUsageError: onUsageError,
