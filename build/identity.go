@@ -70,20 +70,8 @@ func addDataHashes(pkgs []provision.PackageReport, hashes map[string]string) {
 // tree at ReportPath (root's, 0644, in 0755 directories made as needed,
 // all dated like the filesystem), replacing a file an overlay put there.
 func addReport(tree *rootfs.Tree, rep *Report, mtime time.Time) error {
-	in := *rep
-	in.Image, in.Phases = nil, nil
-	in.Packages = slices.Clone(rep.Packages)
-	for i, p := range in.Packages {
-		in.Packages[i].Repository = imageRepository(p.Repository)
-	}
-	in.Repositories = nil
-	for _, r := range rep.Repositories {
-		if r = imageRepository(r); r != "" {
-			in.Repositories = append(in.Repositories, r)
-		}
-	}
 	var buf bytes.Buffer
-	if err := in.WriteJSON(&buf); err != nil {
+	if err := rep.InImage().WriteJSON(&buf); err != nil {
 		return err
 	}
 	data := buf.Bytes()
@@ -97,6 +85,26 @@ func addReport(tree *rootfs.Tree, rep *Report, mtime time.Time) error {
 		return fmt.Errorf("adding the report at %s: %w", ReportPath, err)
 	}
 	return nil
+}
+
+// InImage is the report as the image stores it at ReportPath: without
+// the image and the phases' times, and with repositories named as
+// imageRepository says, so the bytes do not depend on the mirror or the
+// machine the build used.
+func (rep *Report) InImage() *Report {
+	in := *rep
+	in.Image, in.Phases = nil, nil
+	in.Packages = slices.Clone(rep.Packages)
+	for i, p := range in.Packages {
+		in.Packages[i].Repository = imageRepository(p.Repository)
+	}
+	in.Repositories = nil
+	for _, r := range rep.Repositories {
+		if r = imageRepository(r); r != "" {
+			in.Repositories = append(in.Repositories, r)
+		}
+	}
+	return &in
 }
 
 // imageRepository is how the image's report names a repository line

@@ -147,6 +147,34 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 // BlockSize is the filesystem's block size in bytes.
 func (f *FS) BlockSize() int { return int(f.bs) }
 
+// Info is what the superblock says of the filesystem as a whole.
+type Info struct {
+	UUID       [16]byte
+	BlockSize  int
+	Blocks     int64 // s_blocks_count
+	FreeBlocks int64 // s_free_blocks_count, as last written (the kernel keeps the live count in memory)
+	Inodes     int64
+	FreeInodes int64
+	Created    time.Time // s_mkfs_time: SOURCE_DATE_EPOCH for our images
+}
+
+// Info returns the superblock's summary of the filesystem.
+func (f *FS) Info() Info {
+	free := uint64(f.sb.FreeBlocksCountLo)
+	if f.sb.FeatureIncompat&ext4format.Incompat64bit != 0 {
+		free |= uint64(f.sb.FreeBlocksCountHi) << 32
+	}
+	return Info{
+		UUID:       f.sb.UUID,
+		BlockSize:  int(f.bs),
+		Blocks:     int64(f.blocks),
+		FreeBlocks: int64(free),
+		Inodes:     int64(f.sb.InodesCount),
+		FreeInodes: int64(f.sb.FreeInodesCount),
+		Created:    time.Unix(int64(f.sb.MkfsTime)|int64(f.sb.MkfsTimeHi)<<32, 0).UTC(),
+	}
+}
+
 // readBlock reads block nr, which must lie inside the image.
 func (f *FS) readBlock(nr uint64, b []byte) error {
 	if nr == 0 || nr >= f.blocks {

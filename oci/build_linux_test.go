@@ -1,6 +1,7 @@
 package oci_test
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/oci"
+	"github.com/rootfs-synth/rootfs-synth/sbom"
 )
 
 // TestPushPullBuilds: images the build wrote for x86_64 and aarch64 (from
@@ -68,9 +70,7 @@ func TestPushPullBuilds(t *testing.T) {
 				t.Errorf("%s image: annotation %s = %q, want %q", arch, k, m.Annotations[k], v)
 			}
 		}
-		// The report is stored in the image once the build does so: then
-		// the package count is the report's.
-		if n := m.Annotations[oci.AnnotationPackages]; n != "" && n != strconv.Itoa(len(reports[arch].Packages)) {
+		if n := m.Annotations[oci.AnnotationPackages]; n != strconv.Itoa(len(reports[arch].Packages)) {
 			t.Errorf("%s image: %s = %q, want %d", arch, oci.AnnotationPackages, n, len(reports[arch].Packages))
 		}
 		dst := filepath.Join(dir, "pulled-"+arch+".ext4")
@@ -83,6 +83,23 @@ func TestPushPullBuilds(t *testing.T) {
 		checkSparse(t, dst)
 		if err := e2fsck.Check(t, dst); err != nil {
 			t.Error(err)
+		}
+		// Its SBOM, made by push from the image, is the one the build's
+		// sbom.FromImage makes.
+		got, err := oci.Referrer(ctx, ref, oci.SBOMArtifactType, oci.PullOptions{Arch: arch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := sbom.FromImage(ctx, images[arch])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantSBOM bytes.Buffer
+		if err := doc.WriteJSON(&wantSBOM); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, wantSBOM.Bytes()) {
+			t.Errorf("%s image: the pushed SBOM (%d bytes) is not sbom.FromImage's (%d bytes)", arch, len(got), wantSBOM.Len())
 		}
 	}
 }

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -23,8 +24,8 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
 	"github.com/rootfs-synth/rootfs-synth/ext4fs"
-	"github.com/rootfs-synth/rootfs-synth/internal/ext4format"
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
+	"github.com/rootfs-synth/rootfs-synth/sbom"
 )
 
 // localImage is an image file made ready to push: its layer (the input
@@ -40,6 +41,7 @@ type localImage struct {
 	arch        string
 	annotations map[string]string
 	report      []byte // the report stored in the image; nil when it has none
+	sbom        []byte // its SPDX document, made by push; nil when given or when it has no apk database
 	temps       []string
 }
 
@@ -70,7 +72,7 @@ var (
 // one, told apart by content) for pushing; arch is the caller's, which
 // an image without a report needs and an image with one must agree with.
 // Temporary files go to tempDir ("" is os.TempDir()).
-func openLocal(ctx context.Context, path, arch, tempDir string) (_ *localImage, err error) {
+func openLocal(ctx context.Context, path, arch, tempDir string, makeSBOM bool) (_ *localImage, err error) {
 	l := &localImage{path: path}
 	defer func() {
 		if err != nil {
@@ -196,7 +198,34 @@ func openLocal(ctx context.Context, path, arch, tempDir string) (_ *localImage, 
 	if err := l.describe(raw, arch); err != nil {
 		return nil, err
 	}
+	if makeSBOM {
+		if l.sbom, err = imageSBOM(ctx, raw, l.rawSize, l.rawDigest); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
+}
+
+// imageSBOM is the SPDX document of the raw image in r (sbom.FromFS),
+// nil for an image without apk's database, which has no packages to
+// tell of (an image mkfs made of some tree).
+func imageSBOM(ctx context.Context, r io.ReaderAt, size int64, digest v1.Hash) ([]byte, error) {
+	fsys, err := ext4fs.Open(r, size)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := fsys.Lstat("lib/apk/db/installed"); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	doc, err := sbom.FromFS(ctx, fsys, digest.String())
+	if err != nil {
+		return nil, fmt.Errorf("making its SBOM: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := doc.WriteJSON(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // temp creates a temporary file that remove removes.
@@ -221,13 +250,8 @@ func (l *localImage) describe(r io.ReaderAt, arch string) error {
 	if err != nil {
 		return err
 	}
-	sbBytes := make([]byte, ext4format.SuperBlockSize)
-	if _, err := r.ReadAt(sbBytes, ext4format.SuperBlockOffset); err != nil {
-		return err
-	}
-	var sb ext4format.SuperBlock
-	sb.Unmarshal(sbBytes) // ext4fs.Open checked it
-	u := sb.UUID
+	info := fsys.Info()
+	u := info.UUID
 	l.annotations = map[string]string{
 		AnnotationFSUUID: fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]),
 	}
@@ -241,8 +265,7 @@ func (l *localImage) describe(r io.ReaderAt, arch string) error {
 		}
 		// mke2fs and ext4img stamp the superblock with the filesystem's
 		// creation time: for our images that is SOURCE_DATE_EPOCH.
-		created := int64(sb.MkfsTime) | int64(sb.MkfsTimeHi)<<32
-		l.annotations[AnnotationCreated] = time.Unix(created, 0).UTC().Format(time.RFC3339)
+		l.annotations[AnnotationCreated] = info.Created.Format(time.RFC3339)
 		l.arch = arch
 		l.annotations[AnnotationArch] = arch
 		return nil

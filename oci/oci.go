@@ -43,6 +43,7 @@ package oci
 import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/rootfs-synth/rootfs-synth/build"
 )
 
 // Media types and artifact types of what Push writes.
@@ -72,11 +73,8 @@ const (
 	AnnotationFSUUID      = "dev.rootfs-synth.fs-uuid"         // manifest: the filesystem UUID
 )
 
-// reportPath is where the build stores its report inside the image: the
-// same literal as build.ReportPath, which is being added alongside this
-// package; kept apart so that push reads images of any build that wrote
-// one.
-const reportPath = "/usr/lib/rootfs-synth/report.json"
+// reportPath is where the build stores its report inside the image.
+const reportPath = build.ReportPath
 
 // Limits of what is read whole into memory: the report from an image
 // (about 300 bytes per package) and an artifact from a registry (a

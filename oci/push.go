@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -29,7 +30,9 @@ type Image struct {
 	Arch string
 	// Referrers are attached to the image (their subject). The build
 	// report stored in the image is attached too, as ReportArtifactType,
-	// unless Referrers holds one of that type.
+	// and its SPDX document (sbom.FromFS), as SBOMArtifactType, unless
+	// Referrers holds one of that type (an image without apk's database
+	// gets no SBOM).
 	Referrers []Artifact
 }
 
@@ -91,7 +94,7 @@ func Push(ctx context.Context, ref string, images []Image, opts PushOptions) (*P
 	}()
 	arches := map[string]string{}
 	for _, im := range images {
-		l, err := openLocal(ctx, im.Path, im.Arch, opts.TempDir)
+		l, err := openLocal(ctx, im.Path, im.Arch, opts.TempDir, !hasArtifact(im.Referrers, SBOMArtifactType))
 		if err != nil {
 			return nil, err
 		}
@@ -163,17 +166,21 @@ func Push(ctx context.Context, ref string, images []Image, opts PushOptions) (*P
 }
 
 // referrersOf is what to attach to the image l: the artifacts given,
-// plus its own report unless they hold a report.
+// plus its own report unless they hold a report, and the SBOM push made.
 func referrersOf(given []Artifact, l *localImage) []Artifact {
-	for _, a := range given {
-		if a.ArtifactType == ReportArtifactType {
-			return given
-		}
+	all := given[:len(given):len(given)]
+	if l.report != nil && !hasArtifact(given, ReportArtifactType) {
+		all = append(all, Artifact{ArtifactType: ReportArtifactType, Data: l.report})
 	}
-	if l.report == nil {
-		return given
+	if l.sbom != nil {
+		all = append(all, Artifact{ArtifactType: SBOMArtifactType, Data: l.sbom})
 	}
-	return append(given[:len(given):len(given)], Artifact{ArtifactType: ReportArtifactType, Data: l.report})
+	return all
+}
+
+// hasArtifact reports whether one of as is of artifactType.
+func hasArtifact(as []Artifact, artifactType string) bool {
+	return slices.ContainsFunc(as, func(a Artifact) bool { return a.ArtifactType == artifactType })
 }
 
 // pushReferrer pushes a as an artifact whose subject is subject, by its

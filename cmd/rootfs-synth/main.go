@@ -74,6 +74,8 @@ func newApp(now time.Time) *cli.App {
 			fetchCommand(),
 			planCommand(), whyCommand(), profilesCommand(),
 			pushCommand(), pullCommand(),
+			inspectCommand(),
+			diffCommand(),
 			versionCommand(),
 			sbomCommand(),
 			initCommand(),

@@ -23,7 +23,8 @@ func pushCommand() *cli.Command {
 			"tagged REF (host/repository:tag): one zstd layer holding the raw image, annotated\n" +
 			"with the arch, branch, package count, filesystem UUID and SOURCE_DATE_EPOCH of the\n" +
 			"build report stored in the image (/usr/lib/rootfs-synth/report.json). That report\n" +
-			"(or --report) and --sbom are attached as referrers: through the registry's\n" +
+			"(or --report) and the image's SPDX SBOM (made from apk's database and that\n" +
+			"report, as rootfs-synth sbom does; or --sbom) are attached as referrers: through the registry's\n" +
 			"referrers API, else the referrers tag (sha256-<digest>). Several images, one per\n" +
 			"arch, or --platform push one OCI index (linux/amd64 for x86_64, linux/arm64 for\n" +
 			"aarch64). Credentials come from docker's config (~/.docker/config.json,\n" +
@@ -33,7 +34,7 @@ func pushCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "arch", Usage: "the images' `ARCH` (needed for an image without a build report; else it must agree with it)"},
 			&cli.BoolFlag{Name: "platform", Usage: "push an OCI index even for one image"},
-			&cli.GenericFlag{Name: "sbom", Value: &lineList{}, Usage: "attach the SPDX JSON `FILE` (repeatable: one per IMAGE, in order)"},
+			&cli.GenericFlag{Name: "sbom", Value: &lineList{}, Usage: "attach the SPDX JSON `FILE` instead of the SBOM push makes from the image (repeatable: one per IMAGE, in order)"},
 			&cli.GenericFlag{Name: "report", Value: &lineList{}, Usage: "attach the build report `FILE` instead of the one in the image (repeatable: one per IMAGE, in order)"},
 		},
 		OnUsageError: usageExit("push"),

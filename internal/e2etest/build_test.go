@@ -239,7 +239,8 @@ func TestResolveAgainstServedMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	world := append(slices.Clone(buildWorld), alpinetest.CommunityPackage)
-	args := []string{"resolve", "--keys-dir", keys, "--cache-dir", filepath.Join(work, "cache")}
+	// --mirror none: only the served repositories, not the official ones too.
+	args := []string{"resolve", "--keys-dir", keys, "--cache-dir", filepath.Join(work, "cache"), "--mirror", "none"}
 	for _, u := range repos.URLs(srv.URL) {
 		args = append(args, "--repository", u)
 	}

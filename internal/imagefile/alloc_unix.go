@@ -7,9 +7,9 @@ import (
 	"syscall"
 )
 
-// allocatedBytes is the disk space a file takes (st_blocks), less than
+// AllocatedBytes is the disk space a file takes (st_blocks), less than
 // its size for a sparse image.
-func allocatedBytes(fi fs.FileInfo) int64 {
+func AllocatedBytes(fi fs.FileInfo) int64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return int64(st.Blocks) * 512
 	}

@@ -191,7 +191,7 @@ func stage(ctx context.Context, target string, opts Options, fill func(out *os.F
 	if err != nil {
 		return nil, wrap(err)
 	}
-	return &Staged{kind: kind, target: target, tmp: out.Name(), size: size, allocated: allocatedBytes(st)}, nil
+	return &Staged{kind: kind, target: target, tmp: out.Name(), size: size, allocated: AllocatedBytes(st)}, nil
 }
 
 // Name is the temporary file's name, for a caller that must change its

@@ -1,0 +1,164 @@
+// Package inspect says what is inside an image and what changed between
+// two: the build report an image carries (build.ReportPath), its
+// digest, size and superblock, the packages apk's database lists, and,
+// between two images, every file added, removed or changed.
+//
+// It reads images with ext4fs, so a hostile image gives an error, never a
+// panic or an unbounded allocation: the report and apk's database are
+// read up to a cap, directory loops are refused, and contents are
+// compared a block at a time, never held whole.
+//
+// Left out: compressed images and registry references (the command
+// line decompresses or pulls first) and anything the journal holds that
+// was not checkpointed (an image is read as it is on disk).
+package inspect
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/build"
+	"github.com/rootfs-synth/rootfs-synth/ext4fs"
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
+	"github.com/rootfs-synth/rootfs-synth/provision"
+)
+
+// The largest report and apk database read from an image: far above what
+// a real one holds (a 2,000-package database is a few MiB), low enough
+// that a hostile image cannot make us allocate much.
+const (
+	maxReportSize    = 16 << 20
+	maxInstalledSize = 128 << 20
+)
+
+// An Image is an ext4 image opened for inspection.
+type Image struct {
+	Path string
+	FS   *ext4fs.FS
+
+	// Report is the build report stored in the image, nil when the
+	// image has none (not built by rootfs-synth, or by an older one).
+	Report *build.Report
+	// Installed is apk's database of the image (lib/apk/db/installed),
+	// nil when it has none.
+	Installed []*apk.InstalledPackage
+
+	SHA256    string // of the whole file, hex
+	Size      int64
+	Allocated int64 // bytes the file takes on disk (less than Size when sparse)
+
+	f *os.File
+}
+
+// Open opens the ext4 image at path, hashes it, and reads its report and
+// apk's database.
+func Open(path string) (*Image, error) {
+	f, err := openImage(path)
+	if err != nil {
+		return nil, err
+	}
+	img := &Image{Path: path, f: f}
+	if err := img.read(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return img, nil
+}
+
+func (img *Image) read() error {
+	st, err := img.f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%q: not a regular file", img.Path)
+	}
+	img.Size = st.Size()
+	img.Allocated = imagefile.AllocatedBytes(st)
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(img.f, 0, img.Size)); err != nil {
+		return fmt.Errorf("reading %q: %w", img.Path, err)
+	}
+	img.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if img.FS, err = ext4fs.Open(img.f, img.Size); err != nil {
+		return fmt.Errorf("reading %q: %w", img.Path, err)
+	}
+	if b, err := img.readFile(build.ReportPath, maxReportSize); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("reading %s in %q: %w", build.ReportPath, img.Path, err)
+		}
+	} else if img.Report, err = build.ReadReport(bytes.NewReader(b)); err != nil {
+		return fmt.Errorf("reading %s in %q: %w", build.ReportPath, img.Path, err)
+	}
+	const installed = "/lib/apk/db/installed"
+	if b, err := img.readFile(installed, maxInstalledSize); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("reading %s in %q: %w", installed, img.Path, err)
+		}
+	} else if img.Installed, err = apk.ReadInstalled(bytes.NewReader(b)); err != nil {
+		return fmt.Errorf("reading %s in %q: %w", installed, img.Path, err)
+	}
+	return nil
+}
+
+// readFile reads the regular file name of the image, up to limit bytes.
+func (img *Image) readFile(name string, limit int64) ([]byte, error) {
+	in, err := img.FS.Resolve(name, true)
+	if err != nil {
+		return nil, err
+	}
+	if !in.Mode.IsRegular() {
+		return nil, fmt.Errorf("is not a regular file")
+	}
+	if in.Size > limit {
+		return nil, fmt.Errorf("%d bytes, more than the %d a real one holds", in.Size, limit)
+	}
+	r, err := img.FS.OpenInode(in)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(r, limit))
+}
+
+// Close closes the image file.
+func (img *Image) Close() error { return img.f.Close() }
+
+// FullReport is the image's report with its image section filled in
+// from the image itself, as the build's report file has it (without the
+// phases' times, which the image does not keep). For an image without a
+// report it is what apk's database says: the packages and their arch.
+func (img *Image) FullReport() *build.Report {
+	var rep build.Report
+	if img.Report != nil {
+		rep = *img.Report
+	} else {
+		for _, p := range img.Installed {
+			rep.Arch = p.Arch
+			rep.Packages = append(rep.Packages, provision.PackageReport{
+				Name: p.Name, Version: p.Version, Arch: p.Arch, Checksum: checksumString(p.Package),
+				Size: p.Size, InstalledSize: p.InstalledSize,
+			})
+		}
+	}
+	info := img.FS.Info()
+	u := info.UUID
+	rep.Image = &build.ImageReport{
+		Path:           img.Path,
+		Size:           img.Size,
+		AllocatedBytes: img.Allocated,
+		BlockSize:      info.BlockSize,
+		Blocks:         info.Blocks,
+		FreeBlocks:     info.FreeBlocks,
+		FreeInodes:     info.FreeInodes,
+		UUID:           fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]),
+		Digest:         "sha256:" + img.SHA256,
+	}
+	return &rep
+}
