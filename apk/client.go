@@ -93,6 +93,9 @@ type Client struct {
 	mu         sync.Mutex
 	progressMu sync.Mutex
 	origins    map[*Index]indexOrigin
+	// deadMirrors are the mirrors that could not be reached, by origin
+	// (see unreachable.go).
+	deadMirrors map[string]*deadMirror
 
 	defaultHTTPOnce sync.Once
 	defaultHTTP     *http.Client // when HTTP is nil; see newDefaultHTTP
@@ -335,7 +338,18 @@ func (c *Client) FetchIndexes(ctx context.Context, repos []Repository) ([]*Index
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		// An unreachable mirror fails every repository it serves in the
+		// same words: one says it.
+		for _, e := range errs {
+			if e != nil && !errors.Is(e, ErrUnreachable) {
+				return nil, err
+			}
+		}
+		for _, e := range errs {
+			if e != nil {
+				return nil, e
+			}
+		}
 	}
 	return idxs, nil
 }
