@@ -121,7 +121,7 @@ func resolveSelection(ctx context.Context, c *apk.Client, sel *selection, phase 
 	}
 	pkgs, err := apk.Solve(sel.world, indexes, apk.SolveOptions{Arch: c.Arch})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, missingPackages(err)
 	}
 	if err := sel.checkLock(pkgs, c.Arch); err != nil {
 		return nil, nil, &OptionError{Option: "Lock", Err: err}
