@@ -327,6 +327,21 @@ func pathSplit(s string) (dir, file string) {
 	return s[:i], s[i+1:]
 }
 
+// failureClass names the cause of a failed fetch when it would fail the
+// other repositories of a build in the same way, or is "".
+func failureClass(err error) string {
+	var unknownKey *UnknownKeyError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrUnreachable):
+		return "unreachable"
+	case errors.As(err, &unknownKey):
+		return "unknown key " + strings.Join(unknownKey.Keys, " ")
+	}
+	return ""
+}
+
 // FetchIndexes fetches the indexes of repos concurrently and returns them in
 // the same order (the order is the repositories' priority for Solve).
 func (c *Client) FetchIndexes(ctx context.Context, repos []Repository) ([]*Index, error) {
@@ -337,19 +352,22 @@ func (c *Client) FetchIndexes(ctx context.Context, repos []Repository) ([]*Index
 		wg.Go(func() { idxs[i], errs[i] = c.FetchIndex(ctx, r) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		// An unreachable mirror fails every repository it serves in the
-		// same words: one says it.
-		for _, e := range errs {
-			if e != nil && !errors.Is(e, ErrUnreachable) {
-				return nil, err
-			}
+	var first error
+	for _, e := range errs {
+		if e == nil {
+			continue
 		}
-		for _, e := range errs {
-			if e != nil {
-				return nil, e
-			}
+		if first == nil {
+			first = e
 		}
+		// An unreachable mirror, or a key not given, fails every
+		// repository in the same words: one says it.
+		if class := failureClass(e); class == "" || class != failureClass(first) {
+			return nil, errors.Join(errs...)
+		}
+	}
+	if first != nil {
+		return nil, first
 	}
 	return idxs, nil
 }

@@ -10,7 +10,10 @@ import (
 // The library says what failed; what a person can do about it is said in
 // flags, here.
 func hint(err error) string {
+	var unknownKey *apk.UnknownKeyError
 	switch {
+	case errors.As(err, &unknownKey):
+		return "; give the directory of its public key with --keys-dir DIR"
 	case errors.Is(err, apk.ErrUnreachable):
 		return "; try another --mirror URL, or --offline after `rootfs-synth fetch`"
 	}
