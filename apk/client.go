@@ -327,6 +327,41 @@ func pathSplit(s string) (dir, file string) {
 	return s[:i], s[i+1:]
 }
 
+// MissingIndexError is FetchIndexes failing only because no mirror has
+// the index of some repositories (each answered 404 or 410): a private
+// mirror of main alone has no community. apk-tools warns and goes on
+// when the world resolves without them; a caller may do the same with
+// Indexes.
+type MissingIndexError struct {
+	Repositories []Repository // those without an index, in order
+	Indexes      []*Index     // of the others, in order
+	Err          error        // the fetches' errors, joined
+}
+
+func (e *MissingIndexError) Error() string { return e.Err.Error() }
+func (e *MissingIndexError) Unwrap() error { return e.Err }
+
+// missingIndexes is the *MissingIndexError of FetchIndexes' results when
+// some failed and every failure is ErrNotFound, or nil.
+func missingIndexes(repos []Repository, idxs []*Index, errs []error) *MissingIndexError {
+	e := &MissingIndexError{}
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			e.Indexes = append(e.Indexes, idxs[i])
+		case errors.Is(err, ErrNotFound):
+			e.Repositories = append(e.Repositories, repos[i])
+		default:
+			return nil
+		}
+	}
+	if len(e.Repositories) == 0 {
+		return nil
+	}
+	e.Err = errors.Join(errs...)
+	return e
+}
+
 // failureClass names the cause of a failed fetch when it would fail the
 // other repositories of a build in the same way, or is "".
 func failureClass(err error) string {
@@ -344,6 +379,8 @@ func failureClass(err error) string {
 
 // FetchIndexes fetches the indexes of repos concurrently and returns them in
 // the same order (the order is the repositories' priority for Solve).
+// When the only failures are indexes no mirror has, the error is a
+// *MissingIndexError holding the others.
 func (c *Client) FetchIndexes(ctx context.Context, repos []Repository) ([]*Index, error) {
 	idxs := make([]*Index, len(repos))
 	errs := make([]error, len(repos))
@@ -352,6 +389,9 @@ func (c *Client) FetchIndexes(ctx context.Context, repos []Repository) ([]*Index
 		wg.Go(func() { idxs[i], errs[i] = c.FetchIndex(ctx, r) })
 	}
 	wg.Wait()
+	if missing := missingIndexes(repos, idxs, errs); missing != nil {
+		return nil, missing
+	}
 	var first error
 	for _, e := range errs {
 		if e == nil {

@@ -263,6 +263,10 @@ func (b *watchedBody) failed(err error) error {
 	return err
 }
 
+// ErrNotFound matches (errors.Is) a fetch that every mirror answered with
+// 404 Not Found or 410 Gone.
+var ErrNotFound = errors.New("not found on any mirror")
+
 // mirrorFailure is the last error one mirror gave for one file.
 type mirrorFailure struct {
 	base string
@@ -355,7 +359,7 @@ func failedOnAllMirrors(what string, last []mirrorFailure, rounds int) error {
 			errors.As(f.err, &se)
 			urls[i] = se.url
 		}
-		return fmt.Errorf("fetching %s: not found on any mirror: %s", what, strings.Join(urls, ", "))
+		return fmt.Errorf("fetching %s: %w: %s", what, ErrNotFound, strings.Join(urls, ", "))
 	}
 	msgs := make([]string, len(last))
 	for i, f := range last {
