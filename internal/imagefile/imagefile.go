@@ -35,7 +35,6 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
@@ -111,8 +110,13 @@ func Stage(ctx context.Context, target string, opts Options, write func(io.Write
 		}
 		if comp != noCompression {
 			progress("compress", 0)
-			src := &ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("compress", n) }}
-			if err := compress(out, src, comp); err != nil {
+			var err error
+			if comp == xzCompression {
+				err = compressXZ(ctx, out, raw, size, xzChunkSize, func(n int64) { progress("compress", n) })
+			} else {
+				err = compressZstd(out, &ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("compress", n) }})
+			}
+			if err != nil {
 				return 0, wrap(fmt.Errorf("compressing: %w", err))
 			}
 		}
@@ -266,19 +270,13 @@ func compressionOf(name string) compression {
 	return noCompression
 }
 
-// compress compresses the raw image, read from its start, into out.
-func compress(out io.Writer, raw io.ReadSeeker, comp compression) error {
+// compressZstd compresses the raw image, read from its start, into out
+// (xz is compressXZ's: zstd's encoder is concurrent already).
+func compressZstd(out io.Writer, raw io.ReadSeeker) error {
 	if _, err := raw.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	var enc io.WriteCloser
-	var err error
-	switch comp {
-	case zstdCompression:
-		enc, err = zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
-	case xzCompression:
-		enc, err = xz.NewWriter(out)
-	}
+	enc, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
 	if err != nil {
 		return err
 	}
