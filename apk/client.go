@@ -365,12 +365,15 @@ func missingIndexes(repos []Repository, idxs []*Index, errs []error) *MissingInd
 // failureClass names the cause of a failed fetch when it would fail the
 // other repositories of a build in the same way, or is "".
 func failureClass(err error) string {
-	var unknownKey *UnknownKeyError
+	var (
+		unknownKey *UnknownKeyError
+		dead       *deadMirror
+	)
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, ErrUnreachable):
-		return "unreachable"
+	case errors.As(err, &dead):
+		return "unreachable " + dead.origin
 	case errors.As(err, &unknownKey):
 		return "unknown key " + strings.Join(unknownKey.Keys, " ")
 	}

@@ -2,8 +2,10 @@ package apk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -277,5 +279,38 @@ func TestFetchSkipsUnreachableMirror(t *testing.T) {
 	}
 	if got := strings.Count(log.String(), "\n"); got != 1 || !strings.Contains(log.String(), hangUp.URL) {
 		t.Errorf("log = %q, want one line naming %s", log.String(), hangUp.URL)
+	}
+}
+
+// TestFetchIndexesUnreachableOnce (issue 16): the repositories of one
+// unreachable mirror fail in one error naming it once; those of two
+// unreachable mirrors name both.
+func TestFetchIndexesUnreachableOnce(t *testing.T) {
+	closedPort := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return "http://" + l.Addr().String()
+	}
+	a, b := closedPort(), closedPort()
+	c := testClient(t, newTestRepo(t))
+	for _, tt := range []struct {
+		repos []apk.Repository
+		want  map[string]int
+	}{
+		{[]apk.Repository{repoOf(a + "/v3.23/main"), repoOf(a + "/v3.23/community")}, map[string]int{a: 1}},
+		{[]apk.Repository{repoOf(a + "/v3.23/main"), repoOf(b + "/v3.23/main")}, map[string]int{a: 1, b: 1}},
+	} {
+		_, err := c.FetchIndexes(context.Background(), tt.repos)
+		if !errors.Is(err, apk.ErrUnreachable) {
+			t.Fatalf("FetchIndexes(%v) = %v, want an error matching ErrUnreachable", tt.repos, err)
+		}
+		for origin, n := range tt.want {
+			if got := strings.Count(err.Error(), `"`+origin+`"`); got != n {
+				t.Errorf("FetchIndexes(%v) = %q, names %q %d times, want %d", tt.repos, err, origin, got, n)
+			}
+		}
 	}
 }
