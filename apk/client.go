@@ -66,6 +66,10 @@ type Client struct {
 	// Retries is how many more times all mirrors are tried after a round in
 	// which some failure was transient (connection error, 5xx, 408, 429,
 	// stall, cut-off body); 0 means DefaultRetries, negative means none.
+	// A mirror that could not be reached at all (no connection, or one
+	// closed before any response) is not asked again by this Client once
+	// another mirror served the file in its place or its retries ran out:
+	// ErrUnreachable, said once (see unreachable.go).
 	Retries int
 	// RetryDelay is the wait before the first retry round, doubled for each
 	// further round up to 10s, without jitter; 0 means DefaultRetryDelay.
