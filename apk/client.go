@@ -66,6 +66,10 @@ type Client struct {
 	// Retries is how many more times all mirrors are tried after a round in
 	// which some failure was transient (connection error, 5xx, 408, 429,
 	// stall, cut-off body); 0 means DefaultRetries, negative means none.
+	// A mirror that could not be reached at all (no connection, or one
+	// closed before any response) is not asked again by this Client once
+	// another mirror served the file in its place or its retries ran out:
+	// ErrUnreachable, said once (see unreachable.go).
 	Retries int
 	// RetryDelay is the wait before the first retry round, doubled for each
 	// further round up to 10s, without jitter; 0 means DefaultRetryDelay.
@@ -93,6 +97,9 @@ type Client struct {
 	mu         sync.Mutex
 	progressMu sync.Mutex
 	origins    map[*Index]indexOrigin
+	// deadMirrors are the mirrors that could not be reached, by origin
+	// (see unreachable.go).
+	deadMirrors map[string]*deadMirror
 
 	defaultHTTPOnce sync.Once
 	defaultHTTP     *http.Client // when HTTP is nil; see newDefaultHTTP
@@ -324,8 +331,63 @@ func pathSplit(s string) (dir, file string) {
 	return s[:i], s[i+1:]
 }
 
+// MissingIndexError is FetchIndexes failing only because no mirror has
+// the index of some repositories (each answered 404 or 410): a private
+// mirror of main alone has no community. apk-tools warns and goes on
+// when the world resolves without them; a caller may do the same with
+// Indexes.
+type MissingIndexError struct {
+	Repositories []Repository // those without an index, in order
+	Indexes      []*Index     // of the others, in order
+	Err          error        // the fetches' errors, joined
+}
+
+func (e *MissingIndexError) Error() string { return e.Err.Error() }
+func (e *MissingIndexError) Unwrap() error { return e.Err }
+
+// missingIndexes is the *MissingIndexError of FetchIndexes' results when
+// some failed and every failure is ErrNotFound, or nil.
+func missingIndexes(repos []Repository, idxs []*Index, errs []error) *MissingIndexError {
+	e := &MissingIndexError{}
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			e.Indexes = append(e.Indexes, idxs[i])
+		case errors.Is(err, ErrNotFound):
+			e.Repositories = append(e.Repositories, repos[i])
+		default:
+			return nil
+		}
+	}
+	if len(e.Repositories) == 0 {
+		return nil
+	}
+	e.Err = errors.Join(errs...)
+	return e
+}
+
+// failureClass names the cause of a failed fetch when it would fail the
+// other repositories of a build in the same way, or is "".
+func failureClass(err error) string {
+	var (
+		unknownKey *UnknownKeyError
+		dead       *deadMirror
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &dead):
+		return "unreachable " + dead.origin
+	case errors.As(err, &unknownKey):
+		return "unknown key " + strings.Join(unknownKey.Keys, " ")
+	}
+	return ""
+}
+
 // FetchIndexes fetches the indexes of repos concurrently and returns them in
 // the same order (the order is the repositories' priority for Solve).
+// When the only failures are indexes no mirror has, the error is a
+// *MissingIndexError holding the others.
 func (c *Client) FetchIndexes(ctx context.Context, repos []Repository) ([]*Index, error) {
 	idxs := make([]*Index, len(repos))
 	errs := make([]error, len(repos))
@@ -334,8 +396,25 @@ func (c *Client) FetchIndexes(ctx context.Context, repos []Repository) ([]*Index
 		wg.Go(func() { idxs[i], errs[i] = c.FetchIndex(ctx, r) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	if missing := missingIndexes(repos, idxs, errs); missing != nil {
+		return nil, missing
+	}
+	var first error
+	for _, e := range errs {
+		if e == nil {
+			continue
+		}
+		if first == nil {
+			first = e
+		}
+		// An unreachable mirror, or a key not given, fails every
+		// repository in the same words: one says it.
+		if class := failureClass(e); class == "" || class != failureClass(first) {
+			return nil, errors.Join(errs...)
+		}
+	}
+	if first != nil {
+		return nil, first
 	}
 	return idxs, nil
 }

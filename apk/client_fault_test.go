@@ -2,7 +2,10 @@ package apk_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -243,5 +246,71 @@ func TestFetchIndexWrongKey(t *testing.T) {
 	// Packages of an untrusted index are still checked against its records.
 	if _, err := c.FetchPackages(context.Background(), idx.Packages); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFetchSkipsUnreachableMirror (issue 16): a first mirror that hangs up
+// without a response is asked once, for the index; every package then
+// comes from the second without asking it again, and the client says so
+// in one warning.
+func TestFetchSkipsUnreachableMirror(t *testing.T) {
+	repo := newTestRepo(t)
+	hangUp := serve(t, repo, func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+		return true
+	})
+	good := serve(t, repo, nil)
+	c := testClient(t, repo)
+	var log strings.Builder
+	c.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pkgs, _, err := fetchAll(t, c, repoOf(repo.URL(hangUp.URL), repo.URL(good.URL)))
+	if err != nil {
+		t.Fatalf("fetching with a first mirror that hangs up: %v", err)
+	}
+	if len(pkgs) < 2 {
+		t.Fatalf("the test repository has %d packages, want several", len(pkgs))
+	}
+	// The HTTP client asks again once on a connection that closed
+	// without a response, so one index request may be two.
+	if got := hangUp.count(".apk"); got != 0 {
+		t.Errorf("package requests to the mirror that hangs up = %d, want 0 (it failed the index already)", got)
+	}
+	if got := strings.Count(log.String(), "\n"); got != 1 || !strings.Contains(log.String(), hangUp.URL) {
+		t.Errorf("log = %q, want one line naming %s", log.String(), hangUp.URL)
+	}
+}
+
+// TestFetchIndexesUnreachableOnce (issue 16): the repositories of one
+// unreachable mirror fail in one error naming it once; those of two
+// unreachable mirrors name both.
+func TestFetchIndexesUnreachableOnce(t *testing.T) {
+	closedPort := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return "http://" + l.Addr().String()
+	}
+	a, b := closedPort(), closedPort()
+	c := testClient(t, newTestRepo(t))
+	for _, tt := range []struct {
+		repos []apk.Repository
+		want  map[string]int
+	}{
+		{[]apk.Repository{repoOf(a + "/v3.23/main"), repoOf(a + "/v3.23/community")}, map[string]int{a: 1}},
+		{[]apk.Repository{repoOf(a + "/v3.23/main"), repoOf(b + "/v3.23/main")}, map[string]int{a: 1, b: 1}},
+	} {
+		_, err := c.FetchIndexes(context.Background(), tt.repos)
+		if !errors.Is(err, apk.ErrUnreachable) {
+			t.Fatalf("FetchIndexes(%v) = %v, want an error matching ErrUnreachable", tt.repos, err)
+		}
+		for origin, n := range tt.want {
+			if got := strings.Count(err.Error(), `"`+origin+`"`); got != n {
+				t.Errorf("FetchIndexes(%v) = %q, names %q %d times, want %d", tt.repos, err, origin, got, n)
+			}
+		}
 	}
 }

@@ -132,7 +132,7 @@ func (c *Client) open(ctx context.Context, rawURL string, v validators) (*downlo
 			// The caller's context ended: not a mirror's fault.
 			return fail(err)
 		}
-		return fail(transient(err))
+		return fail(transient(&connError{url: rawURL, err: err}))
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
@@ -263,6 +263,10 @@ func (b *watchedBody) failed(err error) error {
 	return err
 }
 
+// ErrNotFound matches (errors.Is) a fetch that every mirror answered with
+// 404 Not Found or 410 Gone.
+var ErrNotFound = errors.New("not found on any mirror")
+
 // mirrorFailure is the last error one mirror gave for one file.
 type mirrorFailure struct {
 	base string
@@ -282,8 +286,13 @@ func (c *Client) withMirrors(ctx context.Context, what string, bases []string, t
 			if round > 0 && !isTransient(last[i].err) {
 				continue // a 404 or bad content will not change
 			}
+			if dead := c.dead(base); dead != nil {
+				last[i] = mirrorFailure{base, dead}
+				continue
+			}
 			err := try(ctx, base)
 			if err == nil {
+				c.markUnreachable(ctx, last[:i], true)
 				return nil
 			}
 			if ctx.Err() != nil {
@@ -293,24 +302,44 @@ func (c *Client) withMirrors(ctx context.Context, what string, bases []string, t
 			if isTransient(err) {
 				retry = true
 			}
-			if i < len(bases)-1 {
+			if i < len(bases)-1 && !errors.Is(err, ErrUnreachable) {
 				c.logger().Warn("mirror failed, trying the next", "what", what, "err", err)
 			}
 		}
 		if !retry || round >= retries {
+			c.markUnreachable(ctx, last, false)
+			for i, f := range last {
+				if dead := c.dead(f.base); dead != nil && errors.Is(f.err, ErrUnreachable) {
+					last[i].err = dead // in the same words as a skipped one
+				}
+			}
 			return failedOnAllMirrors(what, last, round+1)
 		}
 		delay := c.retryDelay() << round
 		if delay > maxRetryDelay {
 			delay = maxRetryDelay
 		}
-		c.logger().Warn("fetch failed, retrying", "what", what, "err", last[len(last)-1].err, "after", delay)
+		// The error that ends the fetch, or the file arriving, says the
+		// rest: a person needs no line per attempt.
+		c.logger().Info("fetch failed, retrying", "what", what, "err", last[len(last)-1].err, "after", delay)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("fetching %s: %w", what, ctx.Err())
 		case <-t.C:
+		}
+	}
+}
+
+// markUnreachable remembers the mirrors whose last failure was a
+// connection that got no response (see Client.markDead); served says
+// whether a later mirror served the file.
+func (c *Client) markUnreachable(ctx context.Context, failures []mirrorFailure, served bool) {
+	for _, f := range failures {
+		var ce *connError
+		if f.err != nil && errors.As(f.err, &ce) {
+			c.markDead(ctx, f.base, ce, served)
 		}
 	}
 }
@@ -330,7 +359,7 @@ func failedOnAllMirrors(what string, last []mirrorFailure, rounds int) error {
 			errors.As(f.err, &se)
 			urls[i] = se.url
 		}
-		return fmt.Errorf("fetching %s: not found on any mirror: %s", what, strings.Join(urls, ", "))
+		return fmt.Errorf("fetching %s: %w: %s", what, ErrNotFound, strings.Join(urls, ", "))
 	}
 	msgs := make([]string, len(last))
 	for i, f := range last {

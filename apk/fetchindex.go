@@ -58,6 +58,11 @@ func (c *Client) FetchIndex(ctx context.Context, repo Repository) (*Index, error
 			if err == nil {
 				break
 			}
+			var unknownKey *UnknownKeyError
+			if errors.As(err, &unknownKey) {
+				// The cache holds the index as served; the key is missing.
+				return nil, fmt.Errorf("fetching index of %s: %w", repo, err)
+			}
 			errs = append(errs, err.Error())
 		}
 		if idx == nil {
@@ -86,6 +91,10 @@ func (c *Client) cachedIndex(base, arch, tag string, keys *KeyRing, cacheDir str
 		return fmt.Errorf("cached index %s: %w", u, err)
 	}
 	idx, err := c.readIndex(data, u, tag, keys)
+	var unknownKey *UnknownKeyError
+	if errors.As(err, &unknownKey) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("cached %w", err)
 	}

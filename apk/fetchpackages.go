@@ -118,9 +118,13 @@ var errOfflineMissing = errors.New("not cached")
 // cache directory cacheDir.
 func (c *Client) fetchPackage(ctx context.Context, cacheDir string, p *Package, path string, o indexOrigin) error {
 	id := p.String()
+	var resigned *resignedError
 	if err := verifyCached(cacheDir, p, path); err == nil {
 		c.progress(Progress{Package: id, Done: p.Size, Total: p.Size})
 		return nil
+	} else if errors.As(err, &resigned) {
+		// Nothing is wrong with the cache: apk would fetch it again too.
+		c.logger().Info("cached package changed upstream (signed again), fetching it again", "package", id, "err", err)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		c.logger().Warn("cached package is corrupt, fetching it again", "package", id, "path", path, "err", err)
 	}
@@ -228,19 +232,18 @@ func verifyCached(cacheDir string, p *Package, path string) error {
 }
 
 // verifyPackageFile checks that f holds exactly the package of the index
-// record p: its size, the SHA-1 of its control member against C: (by
-// NewPackageReader, which also parses .PKGINFO) and the SHA-256 of every
-// byte of its data member against the datahash there. That chain, rooted
-// in the signed index, covers every byte of the file. Inflating the data to
-// check each file's own SHA-1 is left to the reader that unpacks it, so
-// that a cache hit costs one SHA-256 pass and not a second unpacking.
+// record p: the SHA-1 of its control member against C: (by
+// NewPackageReader, which also parses .PKGINFO), the SHA-256 of every
+// byte of its data member against the datahash there, and its size. That
+// chain, rooted in the signed index, covers every byte of the file.
+// Inflating the data to check each file's own SHA-1 is left to the reader
+// that unpacks it, so that a cache hit costs one SHA-256 pass and not a
+// second unpacking. A file whose members match but whose size does not is
+// a *resignedError.
 func verifyPackageFile(f *os.File, p *Package) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
-	}
-	if p.Size > 0 && st.Size() != p.Size {
-		return fmt.Errorf("package %s has %d bytes, the index says %d", p, st.Size(), p.Size)
 	}
 	pr, err := NewPackageReader(io.NewSectionReader(f, 0, st.Size()), p)
 	if err != nil {
@@ -253,7 +256,23 @@ func verifyPackageFile(f *os.File, p *Package) error {
 	if err := pr.checkDataHash(h.Sum(nil)); err != nil {
 		return fmt.Errorf("package %s: %w", p, err)
 	}
+	if p.Size > 0 && st.Size() != p.Size {
+		return &resignedError{p: p, size: st.Size()}
+	}
 	return nil
+}
+
+// resignedError is a package file whose control and data members are the
+// ones its index record names, in a file of another size: only the
+// signature member, which C: does not cover, differs. Upstream signed the
+// package again (a new key, a rebuilt index); the cache is not at fault.
+type resignedError struct {
+	p    *Package
+	size int64
+}
+
+func (e *resignedError) Error() string {
+	return fmt.Sprintf("package %s has %d bytes, the index says %d: its signature differs", e.p, e.size, e.p.Size)
 }
 
 // progressReader counts bytes and reports them through the client.

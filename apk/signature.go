@@ -108,7 +108,7 @@ func verifySignatures(keys *KeyRing, sigs []signature, digests map[crypto.Hash][
 	for _, s := range sigs {
 		name, pub := keys.lookup(s.key)
 		if pub == nil {
-			unknown = append(unknown, fmt.Sprintf("%q", s.key))
+			unknown = append(unknown, s.key)
 			continue
 		}
 		if s.alg == 0 {
@@ -128,9 +128,25 @@ func verifySignatures(keys *KeyRing, sigs []signature, digests map[crypto.Hash][
 	if len(bad) > 0 {
 		return "", fmt.Errorf("signature by key %s does not match the signed data", strings.Join(bad, ", "))
 	}
+	return "", &UnknownKeyError{Keys: unknown, trusted: keys.trustedList()}
+}
+
+// UnknownKeyError is an index or package signed only by keys the key ring
+// does not hold: the usual fault of a private mirror whose key was not
+// given, which a caller can name as such.
+type UnknownKeyError struct {
+	Keys    []string // the key names of the signatures (the .SIGN.RSA.* suffix)
+	trusted string   // the key ring's names, for the message
+}
+
+func (e *UnknownKeyError) Error() string {
 	what := "key"
-	if len(unknown) > 1 {
+	if len(e.Keys) > 1 {
 		what = "keys"
 	}
-	return "", fmt.Errorf("signed by unknown %s %s (trusted: %s)", what, strings.Join(unknown, ", "), keys.trustedList())
+	quoted := make([]string, len(e.Keys))
+	for i, k := range e.Keys {
+		quoted[i] = fmt.Sprintf("%q", k)
+	}
+	return fmt.Sprintf("signed by unknown %s %s (trusted: %s)", what, strings.Join(quoted, ", "), e.trusted)
 }

@@ -465,3 +465,18 @@ func apkOpMask(d Dependency) int {
 	}
 	return m
 }
+
+// MissingNames returns the names no repository has a package for when
+// they are all that is wrong (a world written for another branch, or
+// read from the wrong mirror), in the report's order; nil otherwise.
+func (e *SolveError) MissingNames() []string {
+	var names []string
+	for _, p := range e.Problems {
+		name, ok := strings.CutSuffix(p.Subject, " (no such package)")
+		if !ok {
+			return nil
+		}
+		names = append(names, name)
+	}
+	return names
+}

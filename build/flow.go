@@ -137,13 +137,13 @@ func (b *builder) resolve(ctx context.Context) ([]*apk.Package, error) {
 // they were chosen from.
 func resolveSelection(ctx context.Context, c *apk.Client, sel *selection, phase func(string, int64) func(*Stats)) (*apk.Solution, []*apk.Index, error) {
 	done := phase("resolve", 0)
-	indexes, err := c.FetchIndexes(ctx, sel.repos)
+	indexes, left, err := fetchIndexes(ctx, c, sel.repos)
 	if err != nil {
 		return nil, nil, err
 	}
 	sol, err := apk.SolveWithReasons(sel.world, indexes, apk.SolveOptions{Arch: c.Arch})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, withoutRepositories(missingPackages(err), left)
 	}
 	if err := sel.checkLock(sol.Packages, c.Arch); err != nil {
 		return nil, nil, &OptionError{Option: "Lock", Err: err}

@@ -202,8 +202,8 @@ func usageExit(command string) cli.OnUsageErrorFunc {
 	}
 }
 
-// openImage opens an ext4 image for reading: a regular file or a block
-// device. It is opened without blocking (a FIFO would otherwise wait for
+// openImage opens an ext4 image for reading: a regular file (compressed
+// with zstd or xz or not) or a block device. It is opened without blocking (a FIFO would otherwise wait for
 // a writer) and anything else is refused before a byte is read.
 func openImage(image string) (*ext4fs.FS, func(), error) {
 	f, err := openNonblocking(image)
@@ -218,6 +218,9 @@ func openImage(image string) (*ext4fs.FS, func(), error) {
 	size := st.Size()
 	switch m := st.Mode(); {
 	case m.IsRegular():
+		if format := compressionOf(f); format != "" {
+			return openCompressedImage(image, f, format)
+		}
 	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
 		// A block device's size is where its end is.
 		if size, err = f.Seek(0, io.SeekEnd); err != nil {

@@ -197,6 +197,7 @@ func flagError(err error, lockPath string) error {
 		}
 		return f
 	})
+	msg += hint(err)
 	if errors.Is(err, build.ErrUsage) {
 		return cli.Exit(oneLine(errors.New(msg)).Error(), 2)
 	}

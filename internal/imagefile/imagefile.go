@@ -40,7 +40,6 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
@@ -126,9 +125,15 @@ func Stage(ctx context.Context, target string, opts Options, write func(io.Write
 		}
 		if comp != noCompression {
 			progress("compress", 0)
-			src := &ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("compress", n) }}
 			h := sha256.New()
-			if err := compress(io.MultiWriter(out, h), src, comp); err != nil {
+			w := io.MultiWriter(out, h)
+			var err error
+			if comp == xzCompression {
+				err = compressXZ(ctx, w, raw, size, xzChunkSize, func(n int64) { progress("compress", n) })
+			} else {
+				err = compressZstd(w, &ctxFile{ctx: ctx, f: raw, progress: func(n int64) { progress("compress", n) }})
+			}
+			if err != nil {
 				return 0, wrap(fmt.Errorf("compressing: %w", err))
 			}
 			zdigest = formatDigest(h)
@@ -300,19 +305,13 @@ func compressionOf(name string) compression {
 	return noCompression
 }
 
-// compress compresses the raw image, read from its start, into out.
-func compress(out io.Writer, raw io.ReadSeeker, comp compression) error {
+// compressZstd compresses the raw image, read from its start, into out
+// (xz is compressXZ's: zstd's encoder is concurrent already).
+func compressZstd(out io.Writer, raw io.ReadSeeker) error {
 	if _, err := raw.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	var enc io.WriteCloser
-	var err error
-	switch comp {
-	case zstdCompression:
-		enc, err = NewZstdWriter(out)
-	case xzCompression:
-		enc, err = xz.NewWriter(out)
-	}
+	enc, err := NewZstdWriter(out)
 	if err != nil {
 		return err
 	}
