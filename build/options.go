@@ -298,7 +298,7 @@ func newClient(opts Options, arch string) (*apk.Client, error) {
 	keys, err := apk.AlpineKeys(arch)
 	if err != nil {
 		if opts.Keys == nil && !opts.AllowUntrusted {
-			return nil, fmt.Errorf("%w; give Options.Keys for this arch", err)
+			return nil, usagef("%v; give Options.Keys for this arch", err)
 		}
 		keys = apk.NewKeyRing()
 	}

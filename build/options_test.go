@@ -47,3 +47,24 @@ func TestCheckHostname(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownArchIsUsage: an arch Alpine has no keys for, without
+// Options.Keys, is an option that cannot work (a command's exit status 2);
+// with keys or AllowUntrusted it is the caller's to build for.
+func TestUnknownArchIsUsage(t *testing.T) {
+	tests := []struct {
+		opts Options
+		ok   bool
+	}{
+		{Options{}, false},
+		{Options{AllowUntrusted: true}, true},
+		{Options{Keys: apk.NewKeyRing()}, true},
+	}
+	for _, tt := range tests {
+		_, err := newClient(tt.opts, "riscv99")
+		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrUsage) {
+			t.Errorf("newClient(AllowUntrusted %v, Keys %v, \"riscv99\") = %v, want ok %v (else a usage error)",
+				tt.opts.AllowUntrusted, tt.opts.Keys != nil, err, tt.ok)
+		}
+	}
+}

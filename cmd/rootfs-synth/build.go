@@ -60,8 +60,12 @@ func buildFlags() []cli.Flag {
 // build.Options, build.Run, and what a person sees of it.
 func runBuild(cCtx *cli.Context) error {
 	if cCtx.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("unexpected argument %q: the build takes flags only (commands: %s)",
-			cCtx.Args().First(), strings.Join(commandNames(cCtx.App), ", ")), 2)
+		arg := cCtx.Args().First()
+		if c := closest(arg, visibleCommandNames(cCtx.App.Commands)); c != "" {
+			return usageError("unexpected argument %q: did you mean the command %s?", arg, c)
+		}
+		return usageError("unexpected argument %q: the build takes flags only (commands: %s)",
+			arg, strings.Join(commandNames(cCtx.App), ", "))
 	}
 	ctx := cCtx.Context // canceled by a signal (main's interruptContext)
 	u := newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose"))

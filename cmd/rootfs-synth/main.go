@@ -62,8 +62,10 @@ func newApp(now time.Time) *cli.App {
 	app := &cli.App{
 		Name:  "rootfs-synth",
 		Usage: "build Alpine Linux root filesystem images for Firecracker, rootless",
+		// help.go, version.go
+		UsageText: buildUsageText, CustomAppHelpTemplate: buildHelpTemplate, Version: appVersion(),
 		// Without a command, the app builds an image (build.go).
-		Flags:  buildFlags(),
+		Flags:  rootFlags(), // help.go
 		Action: runBuild,
 		Commands: []*cli.Command{
 			mkfsCommand(now),
@@ -73,6 +75,7 @@ func newApp(now time.Time) *cli.App {
 			catCommand(),
 			fetchCommand(),
 			versionCommand(),
+			helpCommand(),
 		},
 		OnUsageError: onUsageError,
 		// Errors are printed once, by run.
