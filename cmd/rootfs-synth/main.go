@@ -5,11 +5,15 @@
 // returns its *cli.Command; this file only assembles them and owns the
 // command line's flag rule (args.go), the signals and the exit status.
 //
-// SIGINT, SIGTERM and SIGHUP cancel the context every command runs under:
-// the command stops, removes what it had half written, prints one line
-// on stderr and exits with status 1 (not 128+n: the process ends on its
-// own, cleanly). A second signal is not caught: it ends the process at
-// once, for a command stuck where it cannot see the cancellation.
+// Exit status: 0 on success, 2 for every usage error (a flag, command or
+// value that cannot work: args.go's usageError, urfave's parse errors,
+// build.ErrUsage), 1 for any other failure. SIGINT, SIGTERM and SIGHUP
+// cancel the context every command runs under: the command stops,
+// removes what it had half written, prints one line on stderr and exits
+// with status 128+n as shells expect of a signal (130, 143, 129), so a
+// script's `cmd || exit` and `wait` see the interruption. A second signal
+// is not caught: it ends the process at once, for a command stuck where
+// it cannot see the cancellation.
 package main
 
 import (
@@ -52,6 +56,9 @@ func run(ctx context.Context, app *cli.App, args []string, stderr io.Writer) int
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+		if status, ok := interruptedStatus(ctx); ok {
+			return status
+		}
 		return exitStatus(err)
 	}
 	return 0

@@ -33,8 +33,9 @@ func mkfsCommand(now time.Time) *cli.Command {
 			"but never a time after the build started, so the same tree always gives the same\n" +
 			"image.\n\n" +
 			"The image is written to a hidden temporary file beside IMG and renamed at the end;\n" +
-			"an error, SIGINT, SIGTERM or SIGHUP leaves neither (exit status 1). IMG must be a\n" +
-			"regular file or not exist: a device node, directory or symlink is refused.\n\n" +
+			"an error (exit status 1) or SIGINT, SIGTERM or SIGHUP (130, 143, 129) leaves\n" +
+			"neither. IMG must be a regular file or not exist: a device node, directory or\n" +
+			"symlink is refused.\n\n" +
 			"Warnings (stderr, once per kind): files with an mtime after the build started\n" +
 			"(kept, but the filesystem's time is capped at the start, else e2fsck would want to\n" +
 			"fix the superblock); and, when run as a user other than root, entries owned by\n" +
