@@ -70,6 +70,7 @@ func runBuild(cCtx *cli.Context) error {
 	}
 	ctx := cCtx.Context // canceled by a signal (main's interruptContext)
 	u := newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose"))
+	u.report = cCtx.String("report")
 	opts, err := buildOptions(cCtx)
 	if err != nil {
 		return flagError(err, cCtx.String("lock"))

@@ -27,9 +27,10 @@ const (
 // when it is not (a CI log, a pipe), nothing but errors with -q. One bar
 // container lives per phase; lines printed while it runs go above the bars.
 type ui struct {
-	w     io.Writer
-	level int
-	tty   bool
+	w      io.Writer
+	level  int
+	tty    bool
+	report string // where the build report goes, for the provision line
 
 	mu   sync.Mutex
 	bars *mpb.Progress // of the running phase, terminal only
@@ -210,11 +211,30 @@ func (u *ui) phaseEnd(e build.Event) {
 		for _, sc := range s.NotReproduced {
 			u.debugf("provision: %s %s not reproduced: %s", sc.Package, sc.Script, sc.Why)
 		}
-		u.logf("provision: %d files (%s) in %s; %d package scripts not reproduced (see --report)",
-			s.Files, sizeString(s.Bytes), took, len(s.NotReproduced))
+		u.logf("provision: %d files (%s) in %s%s", s.Files, sizeString(s.Bytes), took, u.notReproduced(len(s.NotReproduced)))
 	case "write":
 		u.logf("write: %s in %s", s.Path, took)
 	}
+}
+
+// notReproduced ends the provision line: how many scripts were not
+// reproduced, and where to read which.
+func (u *ui) notReproduced(n int) string {
+	if n == 0 {
+		return ""
+	}
+	scripts := "scripts"
+	if n == 1 {
+		scripts = "script"
+	}
+	where := "see which with -v or --report FILE"
+	switch {
+	case u.level >= levelVerbose:
+		where = "listed above"
+	case u.report != "":
+		where = "listed in the report, " + u.report
+	}
+	return fmt.Sprintf("; %d package %s not reproduced (%s)", n, scripts, where)
 }
 
 // download shows a package's download: a bar per package in flight and
