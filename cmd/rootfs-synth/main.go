@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 func main() {
@@ -55,8 +56,12 @@ func run(ctx context.Context, app *cli.App, args []string, stderr io.Writer) int
 		err = app.RunContext(ctx, append([]string{app.Name}, arranged...))
 	}
 	if err != nil {
+		status, interrupted := interruptedStatus(ctx)
+		if f, ok := stderr.(*os.File); ok && interrupted && term.IsTerminal(int(f.Fd())) {
+			io.WriteString(stderr, "\r\x1b[K") // over the terminal's echo of ^C
+		}
 		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
-		if status, ok := interruptedStatus(ctx); ok {
+		if interrupted {
 			return status
 		}
 		return exitStatus(err)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
@@ -36,10 +37,14 @@ type ui struct {
 	bars *mpb.Progress // of the running phase, terminal only
 	open []*mpb.Bar    // bars of the running phase not yet complete
 
-	// downloads (calls from apk.Client are serialized)
-	dlDone  map[string]int64
-	dlBar   map[string]*mpb.Bar
-	dlTotal *mpb.Bar
+	// downloads (calls from apk.Client are serialized); the total bar
+	// counts the bytes downloaded, of dlBytes: the phase's total less
+	// what was found in the cache, as the fetch line counts them
+	dlDone       map[string]int64
+	dlBar        map[string]*mpb.Bar
+	dlTotal      *mpb.Bar
+	dlBytes      int64
+	dlDownloaded int64
 
 	// provisioning: one bar per step of provision's
 	provBar map[string]*mpb.Bar
@@ -122,8 +127,25 @@ func (u *ui) startBars() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.bars == nil {
-		u.bars = mpb.New(mpb.WithOutput(u.w), mpb.WithWidth(40), mpb.WithRefreshRate(120*time.Millisecond))
+		f := u.w.(*os.File) // u.tty says it is one
+		cw := cupwriter.New(lineStart{f}, false)
+		cw.SetTermFd(int(f.Fd()))
+		u.bars = mpb.New(mpb.WithConsoleWriter(cw), mpb.WithWidth(40), mpb.WithRefreshRate(120*time.Millisecond))
 	}
+}
+
+// lineStart writes each render of the bars from the start of the line.
+// The terminal echoes a Ctrl-C as "^C" where the cursor is, below the
+// bars; mpb then moves up from that column and would draw the bars two
+// characters to the right of where it erased ("^Cdownload ..." on the
+// screen for good when no render follows).
+type lineStart struct{ f *os.File }
+
+func (l lineStart) Write(b []byte) (int, error) {
+	if _, err := l.f.Write(append([]byte{'\r'}, b...)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // addBar adds a bar to the running container; nil when there is none.
@@ -174,6 +196,9 @@ func (u *ui) event(e build.Event) {
 		u.endBars(false)
 		u.logf("%v; provisioning again from the verified packages", e.Retry)
 	case e.Stats != nil: // a phase's end
+		if e.Phase == "fetch" && u.dlTotal != nil && u.dlDownloaded == 0 {
+			u.dlTotal.Abort(true) // all cached: no bar saying bytes came
+		}
 		u.endBars(true)
 		u.phaseEnd(e)
 	case e.Step == "" && e.Package == "" && e.Elapsed == 0: // a phase's start
@@ -193,6 +218,7 @@ func (u *ui) phaseStart(e build.Event) {
 		u.dlDone = make(map[string]int64)
 		u.dlBar = make(map[string]*mpb.Bar)
 		u.startBars()
+		u.dlBytes, u.dlDownloaded = e.Total, 0
 		u.dlTotal = u.addBar("download", e.Total, true, mpb.BarPriority(1<<30))
 	case "provision", "write":
 		u.startBars()
@@ -242,15 +268,20 @@ func (u *ui) notReproduced(n int) string {
 func (u *ui) download(p build.Event) {
 	prev, seen := u.dlDone[p.Package]
 	u.dlDone[p.Package] = p.Done
-	if u.dlTotal != nil {
-		u.dlTotal.IncrInt64(p.Done - prev)
-	}
 	complete := p.Total > 0 && p.Done >= p.Total
 	if p.Cached {
+		if !seen && u.dlTotal != nil {
+			u.dlBytes -= p.Total
+			u.dlTotal.SetTotal(u.dlBytes, false)
+		}
 		if complete {
 			u.debugf("fetch: %s (%s, cached)", p.Package, sizeString(p.Total))
 		}
 		return
+	}
+	u.dlDownloaded += p.Done - prev
+	if u.dlTotal != nil {
+		u.dlTotal.IncrInt64(p.Done - prev)
 	}
 	if b := u.dlBar[p.Package]; b != nil {
 		b.SetCurrent(p.Done)
