@@ -47,7 +47,8 @@ func buildFlags() []cli.Flag {
 		},
 		&cli.StringFlag{Name: "size", Usage: "image `SIZE` in bytes, or with K, M, G or T (powers of 1024); default: fit the tree"},
 		&cli.BoolFlag{Name: "no-journal", Usage: "leave out the ext4 journal"},
-		&cli.StringFlag{Name: "report", Usage: "write the JSON build report to `FILE` (usable as --lock later)"},
+		&cli.StringFlag{Name: "report", Usage: "write the JSON build report to `FILE` (usable as --lock later; - for stdout, the summary then on stderr)"},
+		&cli.BoolFlag{Name: "json", Usage: "print a JSON summary for machines on stdout instead of the summary for people"},
 		&cli.StringFlag{Name: "authorized-keys", Usage: "install `FILE` as /root/.ssh/authorized_keys"},
 		&cli.StringFlag{Name: "hostname", Usage: "write `NAME` to /etc/hostname"},
 		&cli.BoolFlag{Name: "strict", Usage: "fail when a package script or trigger could not be reproduced statically"},
@@ -84,7 +85,22 @@ func runBuild(cCtx *cli.Context) error {
 	if err != nil {
 		return flagError(err, cCtx.String("lock"))
 	}
-	u.summary(cCtx.App.Writer, res.Report)
+	return u.results(cCtx, res.Report)
+}
+
+// results prints what the build made on stdout: the summary for people,
+// or with --json the one for machines, or with --report - the report
+// (the summary for people then on stderr).
+func (u *ui) results(cCtx *cli.Context, rep *build.Report) error {
+	stdout := cCtx.App.Writer
+	switch {
+	case cCtx.Bool("json"):
+		return writeJSONSummary(stdout, rep, cCtx.String("report"))
+	case cCtx.String("report") == "-":
+		u.summary(cCtx.App.ErrWriter, rep)
+		return rep.WriteJSON(stdout)
+	}
+	u.summary(stdout, rep)
 	return nil
 }
 
@@ -192,7 +208,12 @@ func buildOptions(cCtx *cli.Context) (build.Options, error) {
 	}
 	opts.Hostname = cCtx.String("hostname")
 	opts.Strict = cCtx.Bool("strict")
-	opts.Report = cCtx.String("report")
+	if opts.Report = cCtx.String("report"); opts.Report == "-" {
+		if cCtx.Bool("json") {
+			return opts, usageError("--json and --report - both write to stdout: give the report a FILE")
+		}
+		opts.Report = "" // written by runBuild, from the result
+	}
 	opts.NoJournal = cCtx.Bool("no-journal")
 	opts.NoShrink = cCtx.Bool("no-shrink")
 	if opts.Output, err = outputPath(cCtx); err != nil {

@@ -257,6 +257,8 @@ func (u *ui) notReproduced(n int) string {
 	switch {
 	case u.level >= levelVerbose:
 		where = "listed above"
+	case u.report == "-":
+		where = "listed in the report on stdout"
 	case u.report != "":
 		where = "listed in the report, " + u.report
 	}
