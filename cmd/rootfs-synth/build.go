@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -88,22 +85,6 @@ func runBuild(cCtx *cli.Context) error {
 	return u.results(cCtx, res.Report)
 }
 
-// results prints what the build made on stdout: the summary for people,
-// or with --json the one for machines, or with --report - the report
-// (the summary for people then on stderr).
-func (u *ui) results(cCtx *cli.Context, rep *build.Report) error {
-	stdout := cCtx.App.Writer
-	switch {
-	case cCtx.Bool("json"):
-		return writeJSONSummary(stdout, rep, cCtx.String("report"))
-	case cCtx.String("report") == "-":
-		u.summary(cCtx.App.ErrWriter, rep)
-		return rep.WriteJSON(stdout)
-	}
-	u.summary(stdout, rep)
-	return nil
-}
-
 // oneLine makes err print as one line: an errors.Join (the indexes of
 // several repositories failing at once) puts each error on a line of its
 // own, and a person reading a terminal or a CI log wants the one line
@@ -147,56 +128,6 @@ func commandNames(app *cli.App) []string {
 		}
 	}
 	return names
-}
-
-// interruptContext is canceled by SIGINT, SIGTERM or SIGHUP, with a cause
-// naming the signal; every step stops at its next check and removes what
-// it had begun.
-func interruptContext(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		select {
-		case s := <-sigs:
-			// A second signal gets the default action: a person pressing
-			// Ctrl-C again wants out now, cleanup or not.
-			signal.Stop(sigs)
-			cancel(interrupted{s})
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { signal.Stop(sigs); cancel(nil) }
-}
-
-// interrupted is the cause of a context canceled by a signal.
-type interrupted struct{ sig os.Signal }
-
-func (i interrupted) Error() string { return "interrupted by " + signalName(i.sig) }
-
-// interruptedStatus is the exit status after the signal that canceled
-// ctx, 128+n as shells expect of a process a signal ended (130 after
-// SIGINT, 143 after SIGTERM, 129 after SIGHUP); ok is false when no
-// signal did.
-func interruptedStatus(ctx context.Context) (status int, ok bool) {
-	var i interrupted
-	if !errors.As(context.Cause(ctx), &i) {
-		return 0, false
-	}
-	n, _ := i.sig.(syscall.Signal)
-	return 128 + int(n), true
-}
-
-func signalName(s os.Signal) string {
-	switch s {
-	case os.Interrupt:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	case syscall.SIGHUP:
-		return "SIGHUP"
-	}
-	return s.String()
 }
 
 // buildOptions are the build.Options of the flags, with the files they

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/rootfs-synth/rootfs-synth/build"
 )
 
@@ -47,6 +49,22 @@ func roundDuration(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(10 * time.Millisecond)
+}
+
+// results prints what the build made on stdout: the summary for people,
+// or with --json the one for machines, or with --report - the report
+// (the summary for people then on stderr).
+func (u *ui) results(cCtx *cli.Context, rep *build.Report) error {
+	stdout := cCtx.App.Writer
+	switch {
+	case cCtx.Bool("json"):
+		return writeJSONSummary(stdout, rep, cCtx.String("report"))
+	case cCtx.String("report") == "-":
+		u.summary(cCtx.App.ErrWriter, rep)
+		return rep.WriteJSON(stdout)
+	}
+	u.summary(stdout, rep)
+	return nil
 }
 
 // jsonSummary is what --json prints: the build's outcome for a program,
