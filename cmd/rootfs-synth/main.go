@@ -52,6 +52,9 @@ func main() {
 // status, having printed any error as one line on stderr.
 func run(ctx context.Context, app *cli.App, args []string, stderr io.Writer) int {
 	arranged, err := arrangeArgs(app, args)
+	if len(args) > 0 && args[len(args)-1] == "--generate-bash-completion" {
+		arranged, err = args, nil // urfave wants it last: a completion, not a run
+	}
 	if err == nil {
 		err = app.RunContext(ctx, append([]string{app.Name}, arranged...))
 	}
@@ -88,8 +91,10 @@ func newApp(now time.Time) *cli.App {
 			fetchCommand(),
 			versionCommand(),
 			helpCommand(),
+			completionCommand(),
 		},
-		OnUsageError: onUsageError,
+		EnableBashCompletion: true, // completion.go
+		OnUsageError:         onUsageError,
 		// Errors are printed once, by run.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
