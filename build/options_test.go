@@ -68,3 +68,24 @@ func TestUnknownArchIsUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestRepositoryErrorsAreUsage: a mirror or repository that does not
+// parse is an option that cannot work (a command's exit status 2).
+func TestRepositoryErrorsAreUsage(t *testing.T) {
+	tests := []struct {
+		mirrors, lines []string
+		ok             bool
+	}{
+		{[]string{"ftp://x"}, nil, false},
+		{[]string{"@t"}, nil, false},
+		{nil, []string{"@tag"}, false},
+		{[]string{"none"}, []string{"http://[::1"}, false},
+		{[]string{"https://mirror.example/alpine"}, []string{"@t https://repo.example/main"}, true},
+	}
+	for _, tt := range tests {
+		_, err := repositories(tt.mirrors, tt.lines, "v3.23")
+		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrUsage) {
+			t.Errorf("repositories(%q, %q) = %v, want ok %v (else a usage error)", tt.mirrors, tt.lines, err, tt.ok)
+		}
+	}
+}

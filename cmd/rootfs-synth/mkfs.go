@@ -81,24 +81,24 @@ func runMkfs(c *cli.Context, now time.Time) error {
 	var err error
 	if s := c.String("size"); s != "" {
 		if opts.Size, err = parseSize(s); err != nil {
-			return fmt.Errorf("parsing --size: %w", err)
+			return usageError("parsing --size: %v", err)
 		}
 	}
 	if s := c.String("uuid"); s != "" {
 		if opts.UUID, err = parseUUID(s); err != nil {
-			return fmt.Errorf("parsing --uuid: %w", err)
+			return usageError("parsing --uuid: %v", err)
 		}
 	}
 	if s := c.String("hash-seed"); s != "" {
 		if opts.HashSeed, err = parseUUID(s); err != nil {
-			return fmt.Errorf("parsing --hash-seed: %w", err)
+			return usageError("parsing --hash-seed: %v", err)
 		}
 	}
 	tree := hosttree.Options{UID: os.Geteuid()}
 	if s := c.String("owner"); s != "" {
 		owner, err := parseOwner(s)
 		if err != nil {
-			return fmt.Errorf("parsing --owner: %w", err)
+			return usageError("parsing --owner: %v", err)
 		}
 		tree.Owner = &owner
 	}
@@ -116,7 +116,7 @@ func runMkfs(c *cli.Context, now time.Time) error {
 		return err
 	}
 	if err := opts.Check(); err != nil {
-		return err
+		return usageError("%v", err) // every option Check refuses is a flag's
 	}
 	// Like mke2fs -d, follow SRC_DIR itself when it is a symlink.
 	if resolved, err := filepath.EvalSymlinks(src); err == nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -120,12 +119,12 @@ func newAPKClient(cCtx *cli.Context) (*apk.Client, []apk.Repository, error) {
 	for _, l := range lines {
 		rs, err := apk.ParseRepositoryLine(l)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--repository: %w", err)
+			return nil, nil, usageError("--repository: %v", err)
 		}
 		repos = append(repos, rs...)
 	}
 	if len(repos) == 0 {
-		return nil, nil, errors.New("--repository: no repository given")
+		return nil, nil, usageError("--repository: no repository given")
 	}
 	client, err := apkClient(cCtx, arch)
 	if err != nil {

@@ -21,8 +21,10 @@ func closest(typed string, candidates []string) string {
 		if len(typed) >= 2 && strings.HasPrefix(c, typed) {
 			prefixed = append(prefixed, c)
 		}
+		// Within a third of the name (one edit for short ones), and not
+		// every character of typed: "b" is not a typo of "h".
 		d := editDistance(typed, c)
-		if d <= max(1, len(c)/3) && (best == "" || d < bestDist) {
+		if d <= max(1, len(c)/3) && d < len(typed) && (best == "" || d < bestDist) {
 			best, bestDist = c, d
 		}
 	}

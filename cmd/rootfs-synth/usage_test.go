@@ -3,6 +3,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 // `help build` answer (exit 0) on stdout.
 func TestUsageHints(t *testing.T) {
 	m := &mirror{home: testenv.WorldDir(t)}
+	img := filepath.Join(m.home, "x.img") // never written: every case fails before
 	tests := []struct {
 		args   []string
 		code   int
@@ -31,6 +33,16 @@ func TestUsageHints(t *testing.T) {
 		{[]string{"--arch", "x86_46"}, 2, `--arch "x86_46": not an Alpine architecture (…); did you mean x86_64?`, ""},
 		{[]string{"resolve", "--arch", "arm64", "app"}, 2, `resolve: --arch "arm64": not an Alpine architecture (…); did you mean aarch64?`, ""},
 		{[]string{"fetch", "--arch", "riscv"}, 2, `fetch: --arch "riscv": not an Alpine architecture (…); did you mean riscv64?`, ""},
+		{[]string{"-p", "app", "b"}, 2, `unexpected argument "b": the build takes flags only`, ""},
+		{[]string{"--mirror", "ftp://x"}, 2, `--mirror: parsing repository`, ""},
+		{[]string{"--mirror", "@t"}, 2, `--mirror "@t": want one URL or directory`, ""},
+		{[]string{"resolve", "--repository", "@tag", "app"}, 2, `resolve: --repository: parsing repository "@tag": no URL`, ""},
+		{[]string{"completion", "fsh"}, 2, `completion: no script for shell "fsh"`, ""},
+		{[]string{"mkfs", m.home, "-o", img, "--block-size", "2048"}, 2, "block size 2048 is not 1024 or 4096", ""},
+		{[]string{"mkfs", m.home, "-o", img, "--journal-blocks", "5"}, 2, "journal of 5 blocks is below the minimum", ""},
+		{[]string{"mkfs", m.home, "-o", img, "--size", "12Q"}, 2, `parsing --size: "12Q"`, ""},
+		{[]string{"mkfs", m.home, "-o", img, "--uuid", "nope"}, 2, "parsing --uuid", ""},
+		{[]string{"mkfs", m.home, "-o", img, "--owner", "root"}, 2, "parsing --owner", ""},
 		{[]string{"--version"}, 0, "", "revision: "},
 		{[]string{"version"}, 0, "", "revision: "},
 		{[]string{"help", "build"}, 0, "", "--no-shrink"},
