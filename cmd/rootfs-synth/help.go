@@ -55,11 +55,7 @@ func flagHelp(f cli.Flag) string {
 	}
 	var names []string
 	for _, n := range f.Names() {
-		if len(n) == 1 {
-			names = append(names, "-"+n)
-		} else {
-			names = append(names, "--"+n)
-		}
+		names = append(names, dashed(n))
 	}
 	head := strings.Join(names, ", ")
 	if df.TakesValue() {

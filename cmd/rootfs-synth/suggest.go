@@ -72,13 +72,17 @@ func didYouMean(typed string, candidates []string) string {
 func unknownFlag(prefix, typed string, known []string) error {
 	var spelled []string
 	for _, n := range known {
-		if len(n) == 1 {
-			spelled = append(spelled, "-"+n)
-		} else {
-			spelled = append(spelled, "--"+n)
-		}
+		spelled = append(spelled, dashed(n))
 	}
 	return usageError("%sunknown flag %s%s", prefix, typed, didYouMean("--"+strings.TrimLeft(typed, "-"), spelled))
+}
+
+// dashed is a flag's name as typed: "-o", "--output".
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 // visibleCommandNames are the names a person can type at this level.
