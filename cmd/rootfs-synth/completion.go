@@ -17,9 +17,9 @@ func completionCommand() *cli.Command {
 		Name:      "completion",
 		Usage:     "print a shell completion script: bash, zsh or fish",
 		ArgsUsage: "SHELL",
-		Description: "bash:  source <(rootfs-synth completion bash)      (in ~/.bashrc)\n" +
-			"zsh:   source <(rootfs-synth completion zsh)       (in ~/.zshrc, after compinit)\n" +
-			"fish:  rootfs-synth completion fish > ~/.config/fish/completions/rootfs-synth.fish",
+		Description: "bash (in ~/.bashrc):  source <(rootfs-synth completion bash)\n" +
+			"zsh (in ~/.zshrc, after compinit):  source <(rootfs-synth completion zsh)\n" +
+			"fish:  rootfs-synth completion fish >~/.config/fish/completions/rootfs-synth.fish",
 		Action: func(cCtx *cli.Context) error {
 			if cCtx.NArg() != 1 {
 				return usageError("completion: want one SHELL (bash, zsh or fish), have %d arguments", cCtx.NArg())

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -88,40 +89,69 @@ func helpWidth(w io.Writer) int {
 // continuation lines indented to where the line's text starts: after the
 // first gap of two spaces or more that follows its leading indent (the
 // column of a flag's or a command's usage), else at the leading indent.
+// A paragraph of plain lines (one indent, no such column: a command's
+// description) with a line too long is reflowed whole, so that its
+// author's line breaks do not leave a word alone on a line.
 func wrapHelp(text string, width int) string {
-	var out strings.Builder
-	for _, line := range strings.SplitAfter(text, "\n") {
-		body := strings.TrimRight(line, "\n")
-		if len(body) <= width {
-			out.WriteString(line)
+	lines := strings.Split(text, "\n")
+	var out []string
+	for i := 0; i < len(lines); {
+		j := i + 1
+		if plainLine(lines[i]) {
+			for j < len(lines) && plainLine(lines[j]) && indentOf(lines[j]) == indentOf(lines[i]) {
+				j++
+			}
+		}
+		para := lines[i:j]
+		i = j
+		if !slices.ContainsFunc(para, func(l string) bool { return len(l) > width }) {
+			out = append(out, para...)
 			continue
 		}
-		indent := len(body) - len(strings.TrimLeft(body, " "))
-		hang := indent
-		if gap := strings.Index(body[indent:], "  "); gap >= 0 {
-			after := indent + gap
-			hang = after + len(body[after:]) - len(strings.TrimLeft(body[after:], " "))
+		line := para[0]
+		if len(para) > 1 {
+			line = strings.Repeat(" ", indentOf(line)) + strings.Join(strings.Fields(strings.Join(para, " ")), " ")
 		}
-		headEnd := hang
-		if hang > width/2 { // a column too wide to follow: indent a little
-			headEnd, hang = indent, indent+4
-		}
-		head, words := body[:headEnd], strings.Fields(body[headEnd:])
-		cur := head
-		for i, word := range words {
-			if i > 0 && len(cur)+1+len(word) > width {
-				out.WriteString(cur + "\n")
-				cur = strings.Repeat(" ", hang) + word
-				continue
-			}
-			if i > 0 {
-				cur += " "
-			}
+		out = append(out, wrapLine(line, width)...)
+	}
+	return strings.Join(out, "\n")
+}
+
+func indentOf(line string) int { return len(line) - len(strings.TrimLeft(line, " ")) }
+
+// plainLine is a line of text without a column: not empty, no gap of two
+// spaces after its indent.
+func plainLine(line string) bool {
+	rest := line[indentOf(line):]
+	return rest != "" && !strings.Contains(rest, "  ")
+}
+
+// wrapLine wraps one line as wrapHelp says.
+func wrapLine(line string, width int) []string {
+	indent := indentOf(line)
+	hang := indent
+	if gap := strings.Index(line[indent:], "  "); gap >= 0 {
+		after := indent + gap
+		hang = after + indentOf(line[after:])
+	}
+	headEnd := hang
+	if hang > width/2 { // a column too wide to follow: indent a little
+		headEnd, hang = indent, indent+4
+	}
+	var out []string
+	cur := line[:headEnd]
+	for i, word := range strings.Fields(line[headEnd:]) {
+		switch {
+		case i > 0 && len(cur)+1+len(word) > width:
+			out = append(out, cur)
+			cur = strings.Repeat(" ", hang) + word
+		case i > 0:
+			cur += " " + word
+		default:
 			cur += word
 		}
-		out.WriteString(cur + strings.TrimPrefix(line, body))
 	}
-	return out.String()
+	return append(out, cur)
 }
 
 // helpCommand is `rootfs-synth help [COMMAND]`; `help build` (or none) is

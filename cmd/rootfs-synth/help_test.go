@@ -83,6 +83,11 @@ func TestWrapHelp(t *testing.T) {
 		{"   short\n", 20, "   short\n"},
 		{"   plain text that is long\n", 12, "   plain\n   text that\n   is long\n"},
 		{"   word\n", 4, "   word\n"}, // a word longer than the width stays whole
+		// A paragraph with a line too long is reflowed whole; one that
+		// fits keeps its breaks; a column line is not part of one.
+		{"   aaa bbb ccc\n   ddd\n\n   eee\n", 12, "   aaa bbb\n   ccc ddd\n\n   eee\n"},
+		{"   aaa\n   bbb\n", 12, "   aaa\n   bbb\n"},
+		{"   aaa bbb ccc\n   -x  ddd\n", 12, "   aaa bbb\n   ccc\n   -x  ddd\n"},
 	}
 	for _, tt := range tests {
 		if got := wrapHelp(tt.in, tt.width); got != tt.want {
