@@ -53,18 +53,23 @@ func NewKeyRing() *KeyRing {
 	return &KeyRing{keys: map[string]*rsa.PublicKey{}, pems: map[string][]byte{}}
 }
 
+// AlpineArches are the architectures AlpineKeys knows, sorted.
+func AlpineArches() []string {
+	known := make([]string, 0, len(alpineArchKeys))
+	for a := range alpineArchKeys {
+		known = append(known, a)
+	}
+	slices.Sort(known)
+	return known
+}
+
 // AlpineKeys returns the embedded Alpine release keys that sign the
 // repositories of arch (the keys alpine-keys installs into /etc/apk/keys for
 // that arch, without x86's keys on x86_64). An unknown arch is an error.
 func AlpineKeys(arch string) (*KeyRing, error) {
 	ids, ok := alpineArchKeys[arch]
 	if !ok {
-		known := make([]string, 0, len(alpineArchKeys))
-		for a := range alpineArchKeys {
-			known = append(known, a)
-		}
-		slices.Sort(known)
-		return nil, fmt.Errorf("loading Alpine keys: unknown architecture %q (known: %s)", arch, strings.Join(known, ", "))
+		return nil, fmt.Errorf("loading Alpine keys: unknown architecture %q (known: %s)", arch, strings.Join(AlpineArches(), ", "))
 	}
 	k := NewKeyRing()
 	for _, id := range ids {

@@ -293,7 +293,7 @@ func repositories(mirrors, lines []string, branch string) ([]apk.Repository, err
 		var r apk.Repository
 		for _, m := range mirrors {
 			if strings.ContainsAny(m, " \t@") {
-				return nil, &OptionError{"Mirrors", m, fmt.Errorf("want one URL or directory (for tags, use a repository)")}
+				return nil, &OptionError{"Mirrors", m, usage("want one URL or directory (for tags, use a repository)")}
 			}
 			u := strings.TrimRight(m, `/`) + "/" + branch + "/" + name
 			if !strings.Contains(m, "://") {
@@ -301,7 +301,7 @@ func repositories(mirrors, lines []string, branch string) ([]apk.Repository, err
 			}
 			rr, err := apk.ParseRepository(u)
 			if err != nil {
-				return nil, &OptionError{Option: "Mirrors", Err: err}
+				return nil, &OptionError{Option: "Mirrors", Err: usage(err.Error())}
 			}
 			r.URLs = append(r.URLs, rr.URLs...)
 		}
@@ -310,7 +310,7 @@ func repositories(mirrors, lines []string, branch string) ([]apk.Repository, err
 	for _, l := range lines {
 		rs, err := apk.ParseRepositoryLine(l)
 		if err != nil {
-			return nil, &OptionError{Option: "Repositories", Err: err}
+			return nil, &OptionError{Option: "Repositories", Err: usage(err.Error())}
 		}
 		repos = append(repos, rs...)
 	}
@@ -327,7 +327,7 @@ func newClient(opts Options, arch string) (*apk.Client, error) {
 	keys, err := apk.AlpineKeys(arch)
 	if err != nil {
 		if opts.Keys == nil && !opts.AllowUntrusted {
-			return nil, fmt.Errorf("%w; give Options.Keys for this arch", err)
+			return nil, usagef("%v; give Options.Keys for this arch", err)
 		}
 		keys = apk.NewKeyRing()
 	}

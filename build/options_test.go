@@ -47,3 +47,45 @@ func TestCheckHostname(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownArchIsUsage: an arch Alpine has no keys for, without
+// Options.Keys, is an option that cannot work (a command's exit status 2);
+// with keys or AllowUntrusted it is the caller's to build for.
+func TestUnknownArchIsUsage(t *testing.T) {
+	tests := []struct {
+		opts Options
+		ok   bool
+	}{
+		{Options{}, false},
+		{Options{AllowUntrusted: true}, true},
+		{Options{Keys: apk.NewKeyRing()}, true},
+	}
+	for _, tt := range tests {
+		_, err := newClient(tt.opts, "riscv99")
+		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrUsage) {
+			t.Errorf("newClient(AllowUntrusted %v, Keys %v, \"riscv99\") = %v, want ok %v (else a usage error)",
+				tt.opts.AllowUntrusted, tt.opts.Keys != nil, err, tt.ok)
+		}
+	}
+}
+
+// TestRepositoryErrorsAreUsage: a mirror or repository that does not
+// parse is an option that cannot work (a command's exit status 2).
+func TestRepositoryErrorsAreUsage(t *testing.T) {
+	tests := []struct {
+		mirrors, lines []string
+		ok             bool
+	}{
+		{[]string{"ftp://x"}, nil, false},
+		{[]string{"@t"}, nil, false},
+		{nil, []string{"@tag"}, false},
+		{[]string{"none"}, []string{"http://[::1"}, false},
+		{[]string{"https://mirror.example/alpine"}, []string{"@t https://repo.example/main"}, true},
+	}
+	for _, tt := range tests {
+		_, err := repositories(tt.mirrors, tt.lines, "v3.23")
+		if (err == nil) != tt.ok || err != nil && !errors.Is(err, ErrUsage) {
+			t.Errorf("repositories(%q, %q) = %v, want ok %v (else a usage error)", tt.mirrors, tt.lines, err, tt.ok)
+		}
+	}
+}

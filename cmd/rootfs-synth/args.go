@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -40,7 +41,11 @@ func arrangeArgs(app *cli.App, args []string) ([]string, error) {
 // errors ("mkfs: ", or "" at the root).
 func arrangeLevel(prefix string, flags []cli.Flag, commands []*cli.Command, args []string) ([]string, error) {
 	takesValue := map[string]bool{}
-	for _, f := range slices.Concat(flags, []cli.Flag{cli.HelpFlag}) {
+	always := []cli.Flag{cli.HelpFlag, cli.BashCompletionFlag}
+	if prefix == "" {
+		always = append(always, cli.VersionFlag)
+	}
+	for _, f := range slices.Concat(flags, always) {
 		v := true
 		if d, ok := f.(cli.DocGenerationFlag); ok {
 			v = d.TakesValue()
@@ -71,8 +76,12 @@ func arrangeLevel(prefix string, flags []cli.Flag, commands []*cli.Command, args
 		front = append(front, a)
 		flag, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		seen[flag] = true
-		if !takesValue[flag] {
-			continue // a bool flag, or unknown (the App says so)
+		v, known := takesValue[flag]
+		if !known {
+			return nil, unknownFlag(prefix, strings.TrimSuffix(a, "="+value), slices.Sorted(maps.Keys(takesValue)))
+		}
+		if !v {
+			continue // a bool flag
 		}
 		if !hasValue {
 			if i+1 == len(args) || args[i+1] == "--" {

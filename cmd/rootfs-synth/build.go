@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -48,7 +46,8 @@ func buildFlags() []cli.Flag {
 		},
 		&cli.StringFlag{Name: "size", Usage: "image `SIZE` in bytes, or with K, M, G or T (powers of 1024); default: fit the tree"},
 		&cli.BoolFlag{Name: "no-journal", Usage: "leave out the ext4 journal"},
-		&cli.StringFlag{Name: "report", Usage: "write the JSON build report to `FILE` (usable as --lock later)"},
+		&cli.StringFlag{Name: "report", Usage: "write the JSON build report to `FILE` (usable as --lock later; - for stdout, the summary then on stderr)"},
+		&cli.BoolFlag{Name: "json", Usage: "print a JSON summary for machines on stdout instead of the summary for people"},
 		&cli.StringFlag{Name: "sbom", Usage: "write the image's SPDX 2.3 JSON bill of materials to `FILE`"},
 		&cli.StringFlag{Name: "authorized-keys", Usage: "install `FILE` as /root/.ssh/authorized_keys"},
 		&cli.StringFlag{Name: "hostname", Usage: "write `NAME` to /etc/hostname"},
@@ -71,8 +70,12 @@ func buildFlags() []cli.Flag {
 // build.Options, build.Run, and what a person sees of it.
 func runBuild(cCtx *cli.Context) error {
 	if cCtx.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("unexpected argument %q: the build takes flags only (commands: %s)",
-			cCtx.Args().First(), strings.Join(commandNames(cCtx.App), ", ")), 2)
+		arg := cCtx.Args().First()
+		if c := closest(arg, visibleCommandNames(cCtx.App.Commands)); c != "" {
+			return usageError("unexpected argument %q: did you mean the command %s?", arg, c)
+		}
+		return usageError("unexpected argument %q: the build takes flags only (commands: %s)",
+			arg, strings.Join(commandNames(cCtx.App), ", "))
 	}
 	if cCtx.Bool("dry-run") {
 		return runPlan(cCtx)
@@ -83,6 +86,7 @@ func runBuild(cCtx *cli.Context) error {
 		return err
 	}
 	u := newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose"))
+	u.report = cCtx.String("report")
 	opts, err := buildOptions(cCtx)
 	if err != nil {
 		return origins.rename(flagError(err, cCtx.String("lock")))
@@ -96,8 +100,7 @@ func runBuild(cCtx *cli.Context) error {
 	if err != nil {
 		return origins.rename(flagError(err, cCtx.String("lock")))
 	}
-	u.summary(cCtx.App.Writer, res.Report)
-	return nil
+	return u.results(cCtx, res.Report)
 }
 
 // oneLine makes err print as one line: an errors.Join (the indexes of
@@ -145,38 +148,6 @@ func commandNames(app *cli.App) []string {
 	return names
 }
 
-// interruptContext is canceled by SIGINT, SIGTERM or SIGHUP, with a cause
-// naming the signal; every step stops at its next check and removes what
-// it had begun.
-func interruptContext(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		select {
-		case s := <-sigs:
-			// A second signal gets the default action: a person pressing
-			// Ctrl-C again wants out now, cleanup or not.
-			signal.Stop(sigs)
-			cancel(fmt.Errorf("interrupted by %s", signalName(s)))
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { signal.Stop(sigs); cancel(nil) }
-}
-
-func signalName(s os.Signal) string {
-	switch s {
-	case os.Interrupt:
-		return "SIGINT"
-	case syscall.SIGTERM:
-		return "SIGTERM"
-	case syscall.SIGHUP:
-		return "SIGHUP"
-	}
-	return s.String()
-}
-
 // buildOptions are the build.Options of the flags, with the files they
 // name read.
 func buildOptions(cCtx *cli.Context) (build.Options, error) {
@@ -186,8 +157,13 @@ func buildOptions(cCtx *cli.Context) (build.Options, error) {
 	}
 	opts.Hostname = cCtx.String("hostname")
 	opts.Strict = cCtx.Bool("strict")
-	opts.Report = cCtx.String("report")
 	opts.SBOM = cCtx.String("sbom")
+	if opts.Report = cCtx.String("report"); opts.Report == "-" {
+		if cCtx.Bool("json") {
+			return opts, usageError("--json and --report - both write to stdout: give the report a FILE")
+		}
+		opts.Report = "" // written by runBuild, from the result
+	}
 	opts.NoJournal = cCtx.Bool("no-journal")
 	opts.NoShrink = cCtx.Bool("no-shrink")
 	if cCtx.IsSet("guest-repository") {

@@ -27,6 +27,7 @@ func TestBuildUsageErrors(t *testing.T) {
 		{"image name with a directory", []string{"--image-name", "images/y.ext4"}, `--image-name "images/y.ext4"`},
 		{"hostname", []string{"--hostname", "bad host"}, `--hostname "bad host"`},
 		{"branch", []string{"--branch", "v3.23/main"}, `--branch "v3.23/main"`},
+		{"no such profile", []string{"--profile", "nosuch"}, `--profile "nosuch": no such profile`},
 		{"lock and packages", []string{"--lock", "r.json", "-p", "git"}, "--lock builds exactly the locked packages"},
 		// The whole sentences, as the command said them before the build
 		// moved into package build (issue 13: behaviour unchanged).
@@ -90,9 +91,14 @@ func TestImageNameDefaultDir(t *testing.T) {
 // Options fields, the command says the flag a person types.
 func TestLibraryFieldsSaidAsFlags(t *testing.T) {
 	m := newMirror(t)
-	args := []string{"--arch", "riscv99", "--profile", "none", "-p", "app", "--offline", "-o", filepath.Join(testenv.WorldDir(t), "x.ext4")}
+	dir := testenv.WorldDir(t)
+	lock := filepath.Join(dir, "lock.json")
+	if err := os.WriteFile(lock, []byte(`{"arch":"x86_64","world":["app"],"packages":[{"name":"app","version":"0.9-r0"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append(m.trusted(), "--arch", "aarch64", "--lock", lock, "--offline", "-o", filepath.Join(dir, "x.ext4"))
 	_, stderr, code := runCmd(t, m.command(t, nil, args...))
-	checkFailure(t, args, stderr, code, "; give --keys-dir for this arch")
+	checkFailure(t, args, stderr, code, "it is for x86_64, --arch says aarch64")
 	if strings.Contains(stderr, "Options.") {
 		t.Errorf("rootfs-synth %s: stderr %q names a library field", strings.Join(args, " "), stderr)
 	}

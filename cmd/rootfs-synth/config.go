@@ -68,6 +68,7 @@ var notInConfig = map[string]string{
 	"quiet":   "how this run talks, not what it builds",
 	"verbose": "how this run talks, not what it builds",
 	"dry-run": "whether this run builds, not what",
+	"json":    "how this run talks, not what it builds",
 }
 
 // configExcludes are the flags that, given on the command line, replace
@@ -238,45 +239,20 @@ func lookupKey(key string) (configKey, bool) {
 }
 
 // keyHint is what to say of an unknown key: the key meant, when it is
-// a flag's name (--mirror for mirrors) or one or two letters off one, else
+// a flag's name (--mirror for mirrors) or close to one (closest), else
 // every key.
 func keyHint(key string) string {
-	best, dist := "", 3
 	names := make([]string, len(configKeys))
 	for i, k := range configKeys {
 		names[i] = k.key
 		if k.flag == key {
 			return fmt.Sprintf("did you mean %q?", k.key)
 		}
-		if d := editDistance(key, k.key); d < dist {
-			best, dist = k.key, d
-		}
 	}
-	if best != "" {
+	if best := closest(key, names); best != "" {
 		return fmt.Sprintf("did you mean %q?", best)
 	}
 	return "the keys: " + strings.Join(names, ", ")
-}
-
-// editDistance is the Levenshtein distance of a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			sub := prev[j-1]
-			if a[i-1] != b[j-1] {
-				sub++
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // configValues are the values of a key as a flag takes them: a list's

@@ -375,7 +375,7 @@ func TestLsCatErrors(t *testing.T) {
 	}{
 		{[]string{"ls"}, 2, "rootfs-synth: ls: need IMAGE [PATH]"},
 		{[]string{"ls", img, "/", "/etc"}, 2, "rootfs-synth: ls: need IMAGE [PATH]"},
-		{[]string{"ls", "--bogus", img}, 2, "rootfs-synth: ls: flag provided but not defined: -bogus"},
+		{[]string{"ls", "--bogus", img}, 2, "rootfs-synth: ls: unknown flag --bogus"},
 		{[]string{"cat", img}, 2, "rootfs-synth: cat: need IMAGE PATH"},
 		{[]string{"ls", img, "/nosuch"}, 1, "rootfs-synth: ls: /nosuch in " + img + ": file does not exist"},
 		{[]string{"cat", img, "/etc/nosuch"}, 1, "rootfs-synth: cat: /etc/nosuch in " + img + ": file does not exist"},

@@ -5,11 +5,15 @@
 // returns its *cli.Command; this file only assembles them and owns the
 // command line's flag rule (args.go), the signals and the exit status.
 //
-// SIGINT, SIGTERM and SIGHUP cancel the context every command runs under:
-// the command stops, removes what it had half written, prints one line
-// on stderr and exits with status 1 (not 128+n: the process ends on its
-// own, cleanly). A second signal is not caught: it ends the process at
-// once, for a command stuck where it cannot see the cancellation.
+// Exit status: 0 on success, 2 for every usage error (a flag, command or
+// value that cannot work: args.go's usageError, urfave's parse errors,
+// build.ErrUsage), 1 for any other failure. SIGINT, SIGTERM and SIGHUP
+// cancel the context every command runs under: the command stops,
+// removes what it had half written, prints one line on stderr and exits
+// with status 128+n as shells expect of a signal (130, 143, 129), so a
+// script's `cmd || exit` and `wait` see the interruption. A second signal
+// is not caught: it ends the process at once, for a command stuck where
+// it cannot see the cancellation.
 package main
 
 import (
@@ -21,6 +25,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 )
 
 func main() {
@@ -47,11 +52,21 @@ func main() {
 // status, having printed any error as one line on stderr.
 func run(ctx context.Context, app *cli.App, args []string, stderr io.Writer) int {
 	arranged, err := arrangeArgs(app, args)
+	if len(args) > 0 && args[len(args)-1] == "--generate-bash-completion" {
+		arranged, err = args, nil // urfave wants it last: a completion, not a run
+	}
 	if err == nil {
 		err = app.RunContext(ctx, append([]string{app.Name}, arranged...))
 	}
 	if err != nil {
+		status, interrupted := interruptedStatus(ctx)
+		if f, ok := stderr.(*os.File); ok && interrupted && term.IsTerminal(int(f.Fd())) {
+			io.WriteString(stderr, "\r\x1b[K") // over the terminal's echo of ^C
+		}
 		fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+		if interrupted {
+			return status
+		}
 		return exitStatus(err)
 	}
 	return 0
@@ -62,8 +77,10 @@ func newApp(now time.Time) *cli.App {
 	app := &cli.App{
 		Name:  "rootfs-synth",
 		Usage: "build Alpine Linux root filesystem images for Firecracker, rootless",
+		// help.go, version.go
+		UsageText: buildUsageText, CustomAppHelpTemplate: buildHelpTemplate, Version: appVersion(),
 		// Without a command, the app builds an image (build.go).
-		Flags:  buildFlags(),
+		Flags:  rootFlags(), // help.go
 		Action: runBuild,
 		Commands: []*cli.Command{
 			mkfsCommand(now),
@@ -79,8 +96,11 @@ func newApp(now time.Time) *cli.App {
 			versionCommand(),
 			sbomCommand(),
 			initCommand(),
+			helpCommand(),
+			completionCommand(),
 		},
-		OnUsageError: onUsageError,
+		EnableBashCompletion: true, // completion.go
+		OnUsageError:         onUsageError,
 		// Errors are printed once, by run.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

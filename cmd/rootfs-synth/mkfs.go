@@ -33,8 +33,9 @@ func mkfsCommand(now time.Time) *cli.Command {
 			"but never a time after the build started, so the same tree always gives the same\n" +
 			"image.\n\n" +
 			"The image is written to a hidden temporary file beside IMG and renamed at the end;\n" +
-			"an error, SIGINT, SIGTERM or SIGHUP leaves neither (exit status 1). IMG must be a\n" +
-			"regular file or not exist: a device node, directory or symlink is refused.\n\n" +
+			"an error (exit status 1) or SIGINT, SIGTERM or SIGHUP (130, 143, 129) leaves\n" +
+			"neither. IMG must be a regular file or not exist: a device node, directory or\n" +
+			"symlink is refused.\n\n" +
 			"Warnings (stderr, once per kind): files with an mtime after the build started\n" +
 			"(kept, but the filesystem's time is capped at the start, else e2fsck would want to\n" +
 			"fix the superblock); and, when run as a user other than root, entries owned by\n" +
@@ -80,24 +81,24 @@ func runMkfs(c *cli.Context, now time.Time) error {
 	var err error
 	if s := c.String("size"); s != "" {
 		if opts.Size, err = parseSize(s); err != nil {
-			return fmt.Errorf("parsing --size: %w", err)
+			return usageError("parsing --size: %v", err)
 		}
 	}
 	if s := c.String("uuid"); s != "" {
 		if opts.UUID, err = parseUUID(s); err != nil {
-			return fmt.Errorf("parsing --uuid: %w", err)
+			return usageError("parsing --uuid: %v", err)
 		}
 	}
 	if s := c.String("hash-seed"); s != "" {
 		if opts.HashSeed, err = parseUUID(s); err != nil {
-			return fmt.Errorf("parsing --hash-seed: %w", err)
+			return usageError("parsing --hash-seed: %v", err)
 		}
 	}
 	tree := hosttree.Options{UID: os.Geteuid()}
 	if s := c.String("owner"); s != "" {
 		owner, err := parseOwner(s)
 		if err != nil {
-			return fmt.Errorf("parsing --owner: %w", err)
+			return usageError("parsing --owner: %v", err)
 		}
 		tree.Owner = &owner
 	}
@@ -115,7 +116,7 @@ func runMkfs(c *cli.Context, now time.Time) error {
 		return err
 	}
 	if err := opts.Check(); err != nil {
-		return err
+		return usageError("%v", err) // every option Check refuses is a flag's
 	}
 	// Like mke2fs -d, follow SRC_DIR itself when it is a symlink.
 	if resolved, err := filepath.EvalSymlinks(src); err == nil {

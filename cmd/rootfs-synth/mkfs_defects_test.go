@@ -116,7 +116,8 @@ func TestMkfsSwappedAfterWalk(t *testing.T) {
 }
 
 // TestMkfsSignalLeavesNothing: SIGINT, SIGTERM or SIGHUP in the middle of
-// the write ends the real binary with exit status 1, one line on stderr,
+// the write ends the real binary with exit status 128+n (130, 143, 129, as
+// shells expect of a signal), one line on stderr,
 // and nothing in the output directory: no image, no temporary file.
 func TestMkfsSignalLeavesNothing(t *testing.T) {
 	// 4 GiB of sparse files with a block of data every MiB: cheap to
@@ -172,8 +173,8 @@ func TestMkfsSignalLeavesNothing(t *testing.T) {
 			}
 			err = <-exited
 			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-				t.Errorf("rootfs-synth mkfs after %v: %v, want exit status 1\n%s", sig, err, stderr.String())
+			if !errors.As(err, &ee) || ee.ExitCode() != 128+int(sig) {
+				t.Errorf("rootfs-synth mkfs after %v: %v, want exit status %d\n%s", sig, err, 128+int(sig), stderr.String())
 			}
 			var lines []string // the warnings aside (a root-owned tree has one)
 			for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {

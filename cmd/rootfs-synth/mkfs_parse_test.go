@@ -38,7 +38,11 @@ func TestArrangeArgs(t *testing.T) {
 		{"mkfs -o img -- src", "mkfs -o img src"},
 		{"mkfs src -o img -- --no-journal", "mkfs -o img -- src --no-journal"},
 		{"mkfs -o - src", "mkfs -o - src"},
-		{"mkfs src --bogus -o img", "mkfs --bogus -o img src"}, // urfave reports --bogus
+		{"mkfs src --bogus -o img", "ERR 2: mkfs: unknown flag --bogus"},
+		{"mkfs src --no-jornal", "ERR 2: mkfs: unknown flag --no-jornal; did you mean --no-journal?"}, // before --output's absence
+		{"--profle x", "ERR 2: unknown flag --profle; did you mean --profile?"},
+		{"--version", "--version"},
+		{"mkfs --version", "ERR 2: mkfs: unknown flag --version"},
 		{"mkfs src -o", "ERR 2: mkfs: flag -o needs a value"},
 		{"mkfs src -o -- x", "ERR 2: mkfs: flag -o needs a value"},
 		{"mkfs src --size", "ERR 2: mkfs: flag --size needs a value"},

@@ -376,7 +376,7 @@ func TestPatchUsage(t *testing.T) {
 		{[]string{"patch", img, "--put", "/etc/x=/dev/zero"}, 1, "not a regular file (a character device)"},
 		{[]string{"patch", img, "--authorized-keys", dir}, 1, "not a regular file (a directory)"},
 		{[]string{"patch", img, "--env-file", filepath.Join(dir, "none")}, 1, "no such file"},
-		{[]string{"patch", img, "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"patch", img, "--bogus"}, 2, "patch: unknown flag --bogus"},
 		{[]string{"patch", img, "--grow", "12Q"}, 2, `--grow "12Q"`},
 		{[]string{"patch", img, "--grow", "1M"}, 1, "shrink"},
 		{[]string{"patch", img, "-o", img, "--hostname", "h"}, 2, "is IMAGE itself"},

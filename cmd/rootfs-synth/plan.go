@@ -18,9 +18,12 @@ import (
 
 // planFlags are the build's own flags, so that a build's command line
 // with `plan` (or `why PKG`) in front shows what it would install; the
-// ones that say where the image goes are taken and not used.
+// ones that say where the image goes are taken and not used. --json is
+// each command's own (build --dry-run --json prints plan's).
 func planFlags(extra ...cli.Flag) []cli.Flag {
-	flags := slices.DeleteFunc(buildFlags(), func(f cli.Flag) bool { return slices.Contains(f.Names(), "dry-run") })
+	flags := slices.DeleteFunc(buildFlags(), func(f cli.Flag) bool {
+		return slices.Contains(f.Names(), "dry-run") || slices.Contains(f.Names(), "json")
+	})
 	return append(flags, extra...)
 }
 

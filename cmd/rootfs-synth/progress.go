@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
 	"github.com/rootfs-synth/rootfs-synth/build"
@@ -27,18 +25,23 @@ const (
 // when it is not (a CI log, a pipe), nothing but errors with -q. One bar
 // container lives per phase; lines printed while it runs go above the bars.
 type ui struct {
-	w     io.Writer
-	level int
-	tty   bool
+	w      io.Writer
+	level  int
+	tty    bool
+	report string // where the build report goes, for the provision line
 
 	mu   sync.Mutex
 	bars *mpb.Progress // of the running phase, terminal only
 	open []*mpb.Bar    // bars of the running phase not yet complete
 
-	// downloads (calls from apk.Client are serialized)
-	dlDone  map[string]int64
-	dlBar   map[string]*mpb.Bar
-	dlTotal *mpb.Bar
+	// downloads (calls from apk.Client are serialized); the total bar
+	// counts the bytes downloaded, of dlBytes: the phase's total less
+	// what was found in the cache, as the fetch line counts them
+	dlDone       map[string]int64
+	dlBar        map[string]*mpb.Bar
+	dlTotal      *mpb.Bar
+	dlBytes      int64
+	dlDownloaded int64
 
 	// provisioning: one bar per step of provision's
 	provBar map[string]*mpb.Bar
@@ -113,58 +116,6 @@ func (u *ui) logger() *slog.Logger {
 	}))
 }
 
-// startBars opens the bar container of a phase (terminal only).
-func (u *ui) startBars() {
-	if !u.tty {
-		return
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.bars == nil {
-		u.bars = mpb.New(mpb.WithOutput(u.w), mpb.WithWidth(40), mpb.WithRefreshRate(120*time.Millisecond))
-	}
-}
-
-// addBar adds a bar to the running container; nil when there is none.
-func (u *ui) addBar(name string, total int64, bytes bool, opts ...mpb.BarOption) *mpb.Bar {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.bars == nil {
-		return nil
-	}
-	counter := decor.CountersNoUnit("%d / %d", decor.WCSyncWidth)
-	if bytes {
-		counter = decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncWidth)
-	}
-	opts = append(opts,
-		mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR)),
-		mpb.AppendDecorators(counter, decor.Name(" "), decor.Percentage(decor.WCSyncSpace)))
-	b := u.bars.AddBar(total, opts...)
-	u.open = append(u.open, b)
-	return b
-}
-
-// endBars completes (ok) or aborts the phase's bars and waits for the
-// last render, so the next output starts below them.
-func (u *ui) endBars(ok bool) {
-	u.mu.Lock()
-	bars, open := u.bars, u.open
-	u.bars, u.open = nil, nil
-	u.dlBar, u.dlTotal, u.provBar = nil, nil, nil
-	u.mu.Unlock()
-	if bars == nil {
-		return
-	}
-	for _, b := range open {
-		if ok {
-			b.SetTotal(-1, true)
-		} else {
-			b.Abort(false)
-		}
-	}
-	bars.Wait()
-}
-
 // event is the build's progress callback: a line per phase (bars on a
 // terminal while it runs), and with -v a line per package and step.
 func (u *ui) event(e build.Event) {
@@ -173,6 +124,9 @@ func (u *ui) event(e build.Event) {
 		u.endBars(false)
 		u.logf("%v; provisioning again from the verified packages", e.Retry)
 	case e.Stats != nil: // a phase's end
+		if e.Phase == "fetch" && u.dlTotal != nil && u.dlDownloaded == 0 {
+			u.dlTotal.Abort(true) // all cached: no bar saying bytes came
+		}
 		u.endBars(true)
 		u.phaseEnd(e)
 	case e.Step == "" && e.Package == "" && e.Elapsed == 0: // a phase's start
@@ -192,6 +146,7 @@ func (u *ui) phaseStart(e build.Event) {
 		u.dlDone = make(map[string]int64)
 		u.dlBar = make(map[string]*mpb.Bar)
 		u.startBars()
+		u.dlBytes, u.dlDownloaded = e.Total, 0
 		u.dlTotal = u.addBar("download", e.Total, true, mpb.BarPriority(1<<30))
 	case "provision", "write":
 		u.startBars()
@@ -210,11 +165,32 @@ func (u *ui) phaseEnd(e build.Event) {
 		for _, sc := range s.NotReproduced {
 			u.debugf("provision: %s %s not reproduced: %s", sc.Package, sc.Script, sc.Why)
 		}
-		u.logf("provision: %d files (%s) in %s; %d package scripts not reproduced (see --report)",
-			s.Files, sizeString(s.Bytes), took, len(s.NotReproduced))
+		u.logf("provision: %d files (%s) in %s%s", s.Files, sizeString(s.Bytes), took, u.notReproduced(len(s.NotReproduced)))
 	case "write":
 		u.logf("write: %s in %s", s.Path, took)
 	}
+}
+
+// notReproduced ends the provision line: how many scripts were not
+// reproduced, and where to read which.
+func (u *ui) notReproduced(n int) string {
+	if n == 0 {
+		return ""
+	}
+	scripts := "scripts"
+	if n == 1 {
+		scripts = "script"
+	}
+	where := "see which with -v or --report FILE"
+	switch {
+	case u.level >= levelVerbose:
+		where = "listed above"
+	case u.report == "-":
+		where = "listed in the report on stdout"
+	case u.report != "":
+		where = "listed in the report, " + u.report
+	}
+	return fmt.Sprintf("; %d package %s not reproduced (%s)", n, scripts, where)
 }
 
 // download shows a package's download: a bar per package in flight and
@@ -222,15 +198,20 @@ func (u *ui) phaseEnd(e build.Event) {
 func (u *ui) download(p build.Event) {
 	prev, seen := u.dlDone[p.Package]
 	u.dlDone[p.Package] = p.Done
-	if u.dlTotal != nil {
-		u.dlTotal.IncrInt64(p.Done - prev)
-	}
 	complete := p.Total > 0 && p.Done >= p.Total
 	if p.Cached {
+		if !seen && u.dlTotal != nil {
+			u.dlBytes -= p.Total
+			u.dlTotal.SetTotal(u.dlBytes, false)
+		}
 		if complete {
 			u.debugf("fetch: %s (%s, cached)", p.Package, sizeString(p.Total))
 		}
 		return
+	}
+	u.dlDownloaded += p.Done - prev
+	if u.dlTotal != nil {
+		u.dlTotal.IncrInt64(p.Done - prev)
 	}
 	if b := u.dlBar[p.Package]; b != nil {
 		b.SetCurrent(p.Done)

@@ -142,7 +142,7 @@ func TestResolveCommand(t *testing.T) {
 		{"missing value", "", append(trusted, "app", "--repository"),
 			"", 2, []string{"resolve: flag --repository needs a value"}},
 		{"unknown flag", "", append(trusted, "--repository", mainURL, "app", "--frobnicate"),
-			"", 2, []string{"resolve: flag provided but not defined: -frobnicate"}},
+			"", 2, []string{"resolve: unknown flag --frobnicate"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -97,10 +97,15 @@ func selectionOptions(cCtx *cli.Context) (build.Options, error) {
 }
 
 // checkArchFlag refuses an --arch that is not a plain arch name: it is a
-// directory of the cache and of the repositories' URLs.
+// directory of the cache and of the repositories' URLs. Without
+// --keys-dir or --allow-untrusted, it must be one Alpine has keys for.
 func checkArchFlag(cCtx *cli.Context) error {
-	if err := apk.CheckArch(cCtx.String("arch")); err != nil {
+	arch := cCtx.String("arch")
+	if err := apk.CheckArch(arch); err != nil {
 		return usageError("--%v", err)
+	}
+	if _, err := apk.AlpineKeys(arch); err != nil && cCtx.String("keys-dir") == "" && !cCtx.Bool("allow-untrusted") {
+		return unknownArch(arch)
 	}
 	return nil
 }
@@ -124,8 +129,9 @@ func profileFlag(profile string) (string, []string, error) {
 	data, err := readFlagFile("--profile", profile, maxProfileSize)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", nil, fmt.Errorf("--profile %q: no such profile (%s, none) and no such file",
-				profile, strings.Join(profiles.Names(), ", "))
+			names := slices.Concat(profiles.Names(), []string{"none"})
+			return "", nil, usageError("--profile %q: no such profile (%s) and no such file%s",
+				profile, strings.Join(names, ", "), didYouMean(profile, names))
 		}
 		return "", nil, err
 	}

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/rootfs-synth/rootfs-synth/build"
 )
@@ -52,4 +55,73 @@ func roundDuration(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(10 * time.Millisecond)
+}
+
+// results prints what the build made on stdout: the summary for people,
+// or with --json the one for machines, or with --report - the report
+// (the summary for people then on stderr).
+func (u *ui) results(cCtx *cli.Context, rep *build.Report) error {
+	stdout := cCtx.App.Writer
+	switch {
+	case cCtx.Bool("json"):
+		return writeJSONSummary(stdout, rep, cCtx.String("report"))
+	case cCtx.String("report") == "-":
+		u.summary(cCtx.App.ErrWriter, rep)
+		return rep.WriteJSON(stdout)
+	}
+	u.summary(stdout, rep)
+	return nil
+}
+
+// jsonSummary is what --json prints: the build's outcome for a program,
+// one object on stdout. Fields are only ever added.
+type jsonSummary struct {
+	Image                string        `json:"image"`           // the image's path
+	Size                 int64         `json:"size"`            // its apparent size in bytes
+	AllocatedBytes       int64         `json:"allocated_bytes"` // what it takes on disk
+	UUID                 string        `json:"uuid"`            // the filesystem's
+	Arch                 string        `json:"arch"`
+	Report               string        `json:"report,omitempty"` // the --report FILE written
+	Packages             []jsonPackage `json:"packages"`
+	Files                int           `json:"files"`
+	UnpackedBytes        int64         `json:"unpacked_bytes"`
+	ScriptsNotReproduced int           `json:"scripts_not_reproduced"`
+	Seconds              float64       `json:"seconds"` // the build's wall time
+	Phases               []jsonPhase   `json:"phases"`
+}
+
+type jsonPackage struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+type jsonPhase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// writeJSONSummary prints rep's jsonSummary on w; report is the
+// --report FILE.
+func writeJSONSummary(w io.Writer, rep *build.Report, report string) error {
+	s := jsonSummary{Arch: rep.Arch, Report: report, Files: rep.Files, UnpackedBytes: rep.UnpackedBytes,
+		Packages: []jsonPackage{}, Phases: []jsonPhase{}}
+	if img := rep.Image; img != nil {
+		s.Image, s.Size, s.AllocatedBytes, s.UUID = img.Path, img.Size, img.AllocatedBytes, img.UUID
+	}
+	for _, p := range rep.Packages {
+		s.Packages = append(s.Packages, jsonPackage{p.Name, p.Version})
+	}
+	for _, sc := range rep.Scripts {
+		if sc.Status == "not-reproduced" {
+			s.ScriptsNotReproduced++
+		}
+	}
+	for _, p := range rep.Phases {
+		s.Phases = append(s.Phases, jsonPhase{p.Name, p.Seconds})
+		s.Seconds += p.Seconds
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(s)
 }

@@ -4,11 +4,24 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/rootfs-synth/rootfs-synth/build"
 )
+
+// --version prints what `version` does. It has no -v: that is --verbose.
+func init() {
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version (as the version command does)"}
+	cli.VersionPrinter = func(cCtx *cli.Context) { fmt.Fprint(cCtx.App.Writer, versionText()) }
+}
+
+// appVersion is the version alone, for the App (whose --version needs one).
+func appVersion() string {
+	first, _, _ := strings.Cut(versionText(), "\n")
+	return strings.TrimPrefix(first, "rootfs-synth ")
+}
 
 // versionCommand is `rootfs-synth version`.
 func versionCommand() *cli.Command {
