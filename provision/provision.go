@@ -32,8 +32,10 @@
 // Left out on purpose: running scripts (nothing is executed, so any
 // arch can be built on any host), scripts and triggers beyond what is
 // listed in Result.Scripts as reproduced (each one not reproduced is
-// reported with its reason; Options.Strict makes that an error), upgrades
-// and removals (the root is always fresh), and the v3 ADB database.
+// reported with its reason, and stored for the guest's first boot when
+// Options.DeferredScriptsDir is set; Options.Strict makes either an
+// error), upgrades and removals (the root is always fresh), and the v3
+// ADB database.
 package provision
 
 import (
@@ -98,8 +100,15 @@ type Options struct {
 	RootShell string
 
 	// Strict makes every script or trigger that was not reproduced an
-	// error instead of a report entry.
+	// error instead of a report entry (a deferred one too).
 	Strict bool
+
+	// DeferredScriptsDir, when not "", is where each script or trigger
+	// that could not be reproduced is stored, unchanged, for the guest to
+	// run once at first boot (files.DeferredScriptsDir, which sbx-init's
+	// runner reads); its report entry says "deferred". Empty: such
+	// scripts are only reported, "not-reproduced".
+	DeferredScriptsDir string
 
 	// Progress, when not nil, is called as the run advances, from one
 	// goroutine at a time.
@@ -176,8 +185,10 @@ type PackageReport struct {
 
 // ScriptReport is one package script or trigger and what became of it.
 // Status is "reproduced" (its effect is in the tree), "no-op" (it does
-// nothing on a fresh root) or "not-reproduced"; Why says why for the
-// last two, Effects lists what was done for the first.
+// nothing on a fresh root), "deferred" (not reproduced, stored for the
+// guest to run at first boot: Options.DeferredScriptsDir) or
+// "not-reproduced"; Why says why for the last three, Effects lists what
+// was done (for a deferred script, what was done already).
 type ScriptReport struct {
 	Package string   `json:"package"`
 	Script  string   `json:"script"` // ".pre-install", ".post-install", ".trigger"

@@ -29,6 +29,7 @@ const (
 	statusReproduced    = "reproduced"
 	statusNoOp          = "no-op"
 	statusNotReproduced = "not-reproduced"
+	statusDeferred      = "deferred"
 )
 
 // runScript emulates one script of ps, if it has it.
@@ -51,12 +52,16 @@ func (in *installer) runScript(ps *pkgState, name string) error {
 	default:
 		rep.Status = statusReproduced
 	}
+	// apk passes an install script the package's version.
+	in.deferScript(&rep, []byte(body), []string{ps.rec.Version})
 	return in.addScriptReport(rep)
 }
 
+// addScriptReport records rep; a strict build refuses a script that was
+// not reproduced, deferred or not: the image as built lacks its effect.
 func (in *installer) addScriptReport(rep ScriptReport) error {
 	in.res.Scripts = append(in.res.Scripts, rep)
-	if in.opts.Strict && rep.Status == statusNotReproduced {
+	if in.opts.Strict && (rep.Status == statusNotReproduced || rep.Status == statusDeferred) {
 		return fmt.Errorf("package %s: %s was not reproduced (%s), and the build is strict", rep.Package, rep.Script, rep.Why)
 	}
 	return nil
@@ -367,6 +372,14 @@ func (in *installer) runTriggers(context.Context) error {
 			rep.Status, rep.Effects = statusReproduced, effects
 		default:
 			rep.Status, rep.Why = statusNotReproduced, "fires for "+strconv.Quote("/"+strings.Join(fired, ", /"))+"; its script is not emulated"
+			// apk passes a trigger the directories that fired it.
+			if body, ok := ps.m.Scripts[".trigger"]; ok {
+				args := make([]string, len(fired))
+				for i, f := range fired {
+					args[i] = "/" + f
+				}
+				in.deferScript(&rep, []byte(body), args)
+			}
 		}
 		if err := in.addScriptReport(rep); err != nil {
 			return err

@@ -50,6 +50,7 @@ func buildFlags() []cli.Flag {
 		&cli.StringFlag{Name: "authorized-keys", Usage: "install `FILE` as /root/.ssh/authorized_keys"},
 		&cli.StringFlag{Name: "hostname", Usage: "write `NAME` to /etc/hostname"},
 		&cli.BoolFlag{Name: "strict", Usage: "fail when a package script or trigger could not be reproduced statically"},
+		&cli.BoolFlag{Name: "no-deferred-scripts", Usage: "leave out the package scripts that could not be reproduced, instead of running them at the guest's first boot"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print errors only"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every package and step"},
 	)
@@ -168,6 +169,7 @@ func buildOptions(cCtx *cli.Context) (build.Options, error) {
 	}
 	opts.Hostname = cCtx.String("hostname")
 	opts.Strict = cCtx.Bool("strict")
+	opts.NoDeferredScripts = cCtx.Bool("no-deferred-scripts")
 	opts.Report = cCtx.String("report")
 	opts.NoJournal = cCtx.Bool("no-journal")
 	opts.NoShrink = cCtx.Bool("no-shrink")
