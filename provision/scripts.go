@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,14 +14,14 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 
-	"github.com/rootfs-synth/rootfs-synth/internal/bbaccounts"
 	"github.com/rootfs-synth/rootfs-synth/internal/shscript"
 )
 
 // Script emulation: a package script is split into simple commands, and
-// the script counts as reproduced only when every command is one whose
-// effect this file knows how to make in the tree. Anything else (a loop, a
-// variable, a program we cannot run) leaves the script "not-reproduced",
+// the script counts as reproduced only when every command it runs is one
+// whose effect this file knows how to make in the tree (interp.go follows
+// if commands, function calls, && and || and exit). Anything else (a loop,
+// a variable, a program we cannot run) leaves the script "not-reproduced",
 // with the first such line as the reason.
 
 const (
@@ -65,70 +64,6 @@ func (in *installer) addScriptReport(rep ScriptReport) error {
 		return fmt.Errorf("package %s: %s was not reproduced (%s), and the build is strict", rep.Package, rep.Script, rep.Why)
 	}
 	return nil
-}
-
-// emulate applies the commands of a script and returns what it did and,
-// when something could not be done, why.
-func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects []string, why string, err error) {
-	cmds, err := shscript.Split(body)
-	if err != nil {
-		return nil, "", err
-	}
-	// prevOK is whether the last command succeeded, for "a || b" and
-	// "a && b"; the effect of a is known, so whether b runs is too.
-	prevOK, prevSep := true, ""
-	for _, c := range cmds {
-		skip := (prevSep == "||" && prevOK) || (prevSep == "&&" && !prevOK)
-		prevSep = c.Sep
-		if skip {
-			continue // prevOK stays: "a || b || c" skips both
-		}
-		prevOK = true
-		if c.Unsupported != "" {
-			if why == "" {
-				why = fmt.Sprintf("line %d: %s: %q", c.Line, c.Unsupported, c.Text)
-			}
-			continue
-		}
-		if len(c.Args) == 0 {
-			continue
-		}
-		if c.Pipeline || redirectsOutput(c) {
-			if why == "" {
-				why = fmt.Sprintf("line %d: %q pipes or redirects data, which is not emulated", c.Line, c.Text)
-			}
-			continue
-		}
-		eff, ok, err := in.command(ps, c)
-		var failed commandFailed
-		switch {
-		case err == nil:
-		case errors.Is(err, bbaccounts.ErrExists):
-			// The account is there already, so the effect holds (scripts
-			// say "2>/dev/null" for this); the command itself fails.
-			effects = append(effects, strings.Join(c.Args, " ")+": exists already")
-			prevOK = false
-			continue
-		case errors.As(err, &failed):
-			// The command would fail in the guest too, and the script
-			// goes on (apk runs scripts without -e).
-			if why == "" {
-				why = fmt.Sprintf("line %d: %q would fail: %v", c.Line, c.Text, failed.err)
-			}
-			prevOK = false
-			continue
-		default:
-			return nil, "", fmt.Errorf("line %d %q: %w", c.Line, c.Text, err)
-		}
-		if !ok {
-			if why == "" {
-				why = fmt.Sprintf("line %d: command %q is not emulated", c.Line, c.Text)
-			}
-			continue
-		}
-		effects = append(effects, eff...)
-	}
-	return effects, why, nil
 }
 
 // redirectsOutput reports whether c writes or reads a file other than
@@ -193,6 +128,8 @@ func (in *installer) command(ps *pkgState, c shscript.Command) (effects []string
 		in.accountCmds = append(in.accountCmds, args)
 		in.noteAccounts(ps)
 		return []string{strings.Join(args, " ")}, true, nil
+	case "add-shell", "remove-shell":
+		return in.shellsCommand(prog, args[1:])
 	case "mkdir":
 		return in.mkdirCommand(args)
 	case "chown", "chgrp":

@@ -5,16 +5,25 @@
 // removes quotes, comments and line continuations, separates commands at
 // ; & && || | and newlines, and records redirections apart from the words.
 //
+// Two compound forms are split into their parts, since scripts use them
+// around simple commands: an if command (If: the condition, then and else
+// lists) and a function definition whose body is a { } group (Func: the
+// name and the group's commands), so that an emulator can decide a
+// condition and follow a call.
+//
 // Left out on purpose: anything whose effect depends on running a shell
 // (variables and other expansions, globs, assignments, here-documents,
-// compound commands, function definitions, negation) comes back as a
-// Command marked Unsupported, with its line and text, never as a guess at
-// its words. Options are not parsed here: what an option means is the
-// program's business (internal/bbaccounts has busybox's getopt).
+// loops, case, subshells, other compound commands and function bodies,
+// negation) comes back as a Command marked Unsupported, with its line and
+// text, never as a guess at its words. Options are not parsed here: what
+// an option means is the program's business (internal/bbaccounts has
+// busybox's getopt).
 package shscript
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -35,9 +44,28 @@ type Command struct {
 	// Pipeline is true when a "|" joins it to the command before or after.
 	Pipeline bool
 	// Unsupported, when not empty, says what keeps this from being a
-	// simple command with literal words ("variable expansion", "'if'
-	// compound command", ...); then Args is not to be trusted.
+	// simple command with literal words ("variable expansion", "'for'
+	// loop", ...); then Args is not to be trusted.
 	Unsupported string
+
+	// If, when not nil, is the if command this is (Args is empty).
+	If *If
+	// Func, when not nil, is the function definition this is (Args is
+	// empty): defining it does nothing; a later command whose first word
+	// is its name runs its body.
+	Func *Func
+}
+
+// If is "if Cond; then Then; else Else; fi". An elif is an Else of one
+// Command whose If is set.
+type If struct {
+	Cond, Then, Else []Command
+}
+
+// Func is "Name() { Body; }".
+type Func struct {
+	Name string
+	Body []Command
 }
 
 // Redirect is one redirection: 2>/dev/null is {2, ">", "/dev/null"}.
@@ -439,17 +467,30 @@ var openers = map[string]string{
 var closers = map[string]bool{"then": true, "else": true, "elif": true, "fi": true,
 	"do": true, "done": true, "esac": true, "}": true}
 
-func (p *parser) commands() ([]Command, error) {
+func (p *parser) commands() ([]Command, error) { return p.list(nil) }
+
+// errNotClosed is list's error for the end of the script before a stop
+// word; the caller names what is not closed.
+var errNotClosed = errors.New("not closed")
+
+// list reads commands up to the end of the script or, when stop is not
+// nil, up to one of the stop words standing where a command would start
+// (not read; the end of the script is then errNotClosed).
+func (p *parser) list(stop []string) ([]Command, error) {
 	var cmds []Command
 	pipe := false
 	for {
 		t := p.peek()
 		switch {
+		case t.kind == tEOF && stop != nil:
+			return nil, errNotClosed
 		case t.kind == tEOF:
 			return cmds, nil
 		case t.kind == tNewline:
 			p.i++
 			continue
+		case t.kind == tWord && !t.quoted && slices.Contains(stop, t.text):
+			return cmds, nil
 		case t.kind == tOp && t.text != "(" && !isRedirect(t.text):
 			return nil, unexpected(t)
 		}
@@ -482,12 +523,13 @@ func (p *parser) command() (Command, error) {
 	head := p.peek()
 	word := head.kind == tWord && !head.quoted
 	compound := true
-	var what string
+	var what string // why a compound command is Unsupported
 	switch {
 	case word && head.text == "function":
 		p.i++
-		if t := p.next(); t.kind != tWord {
-			return c, unexpected(t)
+		name := p.next()
+		if name.kind != tWord {
+			return c, unexpected(name)
 		}
 		if t := p.peek(); t.kind == tOp && t.text == "(" {
 			p.i++
@@ -495,18 +537,31 @@ func (p *parser) command() (Command, error) {
 				return c, unexpected(t)
 			}
 		}
-		what = "function definition"
-		if err := p.functionBody(); err != nil {
+		f, err := p.functionBody(name.text)
+		if err != nil {
 			return c, err
+		}
+		if c.Func = f; f == nil {
+			what = "function definition"
 		}
 	case head.kind == tWord && p.i+2 < len(p.toks) &&
 		p.toks[p.i+1].kind == tOp && p.toks[p.i+1].text == "(" &&
 		p.toks[p.i+2].kind == tOp && p.toks[p.i+2].text == ")":
 		p.i += 3
-		what = "function definition"
-		if err := p.functionBody(); err != nil {
+		f, err := p.functionBody(head.text)
+		if err != nil {
 			return c, err
 		}
+		if c.Func = f; f == nil {
+			what = "function definition"
+		}
+	case word && head.text == "if":
+		p.i++
+		clause, err := p.ifClause(head)
+		if err != nil {
+			return c, err
+		}
+		c.If = clause
 	case (word && openers[head.text] != "") || (head.kind == tOp && head.text == "("):
 		what = openers[head.text]
 		if err := p.compound(); err != nil {
@@ -534,17 +589,63 @@ func (p *parser) command() (Command, error) {
 	return c, nil
 }
 
-// functionBody passes over the compound command a function definition's
-// "NAME()" is followed by, possibly on a later line.
-func (p *parser) functionBody() error {
+// functionBody reads the compound command a function definition's
+// "NAME()" is followed by, possibly on a later line: a { } group as the
+// function's commands, any other compound command passed over (nil).
+func (p *parser) functionBody(name string) (*Func, error) {
 	for p.peek().kind == tNewline {
 		p.i++
 	}
 	t := p.peek()
 	if !(t.kind == tWord && !t.quoted && openers[t.text] != "") && !(t.kind == tOp && t.text == "(") {
-		return fmt.Errorf("line %d: function body is %s, not a compound command", t.line, t)
+		return nil, fmt.Errorf("line %d: function body is %s, not a compound command", t.line, t)
 	}
-	return p.compound()
+	if t.kind != tWord || t.text != "{" {
+		return nil, p.compound()
+	}
+	p.i++
+	body, err := p.list([]string{"}"})
+	if err != nil {
+		return nil, p.notClosed(err, t)
+	}
+	p.i++ // the "}"
+	return &Func{Name: name, Body: body}, nil
+}
+
+// ifClause reads an if command after its "if" (or an elif's), open, up to
+// and with its "fi".
+func (p *parser) ifClause(open token) (*If, error) {
+	var clause If
+	var err error
+	if clause.Cond, err = p.list([]string{"then"}); err != nil {
+		return nil, p.notClosed(err, open)
+	}
+	p.i++ // the "then"
+	if clause.Then, err = p.list([]string{"elif", "else", "fi"}); err != nil {
+		return nil, p.notClosed(err, open)
+	}
+	switch t := p.next(); t.text {
+	case "elif":
+		inner, err := p.ifClause(open)
+		if err != nil {
+			return nil, err
+		}
+		clause.Else = []Command{{Line: t.line, Text: p.src[t.start:p.toks[p.i-1].end], If: inner}}
+	case "else":
+		if clause.Else, err = p.list([]string{"fi"}); err != nil {
+			return nil, p.notClosed(err, open)
+		}
+		p.i++ // the "fi"
+	}
+	return &clause, nil
+}
+
+// notClosed names open in list's errNotClosed; other errors pass.
+func (p *parser) notClosed(err error, open token) error {
+	if errors.Is(err, errNotClosed) {
+		return fmt.Errorf("line %d: %s is not closed", open.line, open)
+	}
+	return err
 }
 
 // simple reads words and redirections up to an operator or newline; after a

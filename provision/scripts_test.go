@@ -1,0 +1,170 @@
+package provision
+
+import (
+	"context"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
+)
+
+// openrcPostInstall has the shape of openrc's .post-install (aports
+// main/openrc): a helper function, an early exit when neither legacy
+// runlevel directory exists (always, on a fresh root), then a loop that
+// migrates them.
+const openrcPostInstall = `#!/bin/sh
+
+rc_update() {
+	local svc="$1"
+	local level="$2"
+	mkdir -p etc/runlevels/$level
+	ln -sf /etc/init.d/$svc etc/runlevels/$level
+}
+
+if [ ! -d etc/rcS.d ] && [ ! -d etc/rcL.d ]; then
+	exit 0
+fi
+
+for i in etc/rc[SL].d/*; do
+	[ -L "$i" ] || continue
+	rc_update "${i##*/S[0-9][0-9]}" default
+	rm $i
+done
+`
+
+// scriptPackage is a package with one post-install script, installing
+// files (paths ending in "/" are directories).
+func scriptPackage(name, script string, files ...string) apktest.Pkg {
+	p := apktest.Pkg{Name: name, Version: "1.0-r0", Scripts: map[string]string{"post-install": script}}
+	for _, f := range files {
+		p.Files = append(p.Files, apktest.File{Name: f, Data: []byte(name + "\n")})
+	}
+	return p
+}
+
+// TestScriptEmulation: scripts of base and common packages, on the base
+// tree, and what the report says of them. The "not reproduced" cases are
+// the negative controls: the same constructs where the answer is not
+// known, or the effect is not emulated.
+func TestScriptEmulation(t *testing.T) {
+	for _, tc := range []struct {
+		name, script string
+		files        []string
+		status       string
+		why          string // a part of Why
+		effects      string // Effects joined by "; "
+	}{
+		{name: "openrc", script: openrcPostInstall, status: statusNoOp},
+		{name: "openrc-legacy", script: openrcPostInstall, files: []string{"etc/rcS.d/S10syslog"},
+			status: statusNotReproduced, why: "line 14: 'for' loop"},
+		{name: "calls", script: "#!/bin/sh\nmk() {\n\tmkdir -p /var/lib/calls\n}\nmk\nexit 0\nmkdir /var/lib/never\n",
+			status: statusReproduced, effects: "mkdir /var/lib/calls"},
+		{name: "call-unknown", script: "#!/bin/sh\nmk() {\n\tmkdir -p /var/lib/$1\n}\nmk x\n",
+			status: statusNotReproduced, why: `line 3: variable expansion: "mkdir -p /var/lib/$1"`},
+		{name: "if-else", script: "#!/bin/sh\nif [ -e /etc/motd ]; then mkdir /yes; elif true; then mkdir /no1; else mkdir /no2; fi\n" +
+			"if test -f /etc/nothing; then mkdir /no3; elif ! false; then :; else mkdir /no4; fi\n" +
+			"if [ -d /etc ] && [ ! -L /etc ] && [ -n x ]; then mkdir /yes2; fi\n",
+			status: statusNotReproduced, why: `line 3: negation`, effects: "mkdir /yes; mkdir /yes2"},
+		{name: "if-true", script: "#!/bin/sh\nif [ -e /etc/motd ]; then mkdir /yes; elif true; then mkdir /no1; else mkdir /no2; fi\n" +
+			"if test -f /etc/nothing; then mkdir /no3; elif [ x = y ]; then :; else mkdir /yes3; fi\n",
+			status: statusReproduced, effects: "mkdir /yes; mkdir /yes3"},
+		{name: "if-unknown", script: "#!/bin/sh\nif grep -q x /etc/motd; then mkdir /a; fi\nmkdir /b\n",
+			status: statusNotReproduced, why: `line 2: command "grep -q x /etc/motd" is not emulated`, effects: "mkdir /b"},
+		{name: "exit-error", script: "#!/bin/sh\nexit 3\nmkdir /b\n",
+			status: statusNotReproduced, why: `line 2: "exit 3" fails the script`},
+		{name: "bash", script: "#!/bin/sh\nadd-shell '/bin/bash'\nexit 0\n",
+			status: statusReproduced, effects: "add-shell /bin/bash"},
+		{name: "remove", script: "#!/bin/sh\nremove-shell /bin/ash\n",
+			status: statusReproduced, effects: "remove-shell /bin/ash"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pkgs := append(basePackages(t), scriptPackage(tc.name, tc.script, tc.files...))
+			f := newFixture(t, pkgs, append([]string{tc.name}, baseWorld...)...)
+			res, err := Provision(context.Background(), f.options())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Close()
+			var rep *ScriptReport
+			for i, r := range res.Scripts {
+				if r.Package == tc.name+"-1.0-r0" && r.Script == ".post-install" {
+					rep = &res.Scripts[i]
+				}
+			}
+			if rep == nil {
+				t.Fatalf("no report of %s's .post-install", tc.name)
+			}
+			if rep.Status != tc.status || !strings.Contains(rep.Why, tc.why) || strings.Join(rep.Effects, "; ") != tc.effects {
+				t.Errorf("%s's .post-install = %s, why %q, effects %q; want %s, why containing %q, effects %q",
+					tc.name, rep.Status, rep.Why, strings.Join(rep.Effects, "; "), tc.status, tc.why, tc.effects)
+			}
+		})
+	}
+}
+
+// TestEditShells: busybox's add-shell and remove-shell on /etc/shells'
+// text.
+func TestEditShells(t *testing.T) {
+	for _, tc := range []struct {
+		old    string
+		shells []string
+		remove bool
+		want   string
+	}{
+		{"/bin/sh\n/bin/ash\n", []string{"/bin/bash"}, false, "/bin/sh\n/bin/ash\n/bin/bash\n"},
+		{"/bin/sh\n/bin/bash\n", []string{"/bin/bash"}, false, "/bin/sh\n/bin/bash\n"},
+		{"# comment\n/bin/sh", []string{"/bin/zsh", "/bin/sh", "/bin/zsh"}, false, "# comment\n/bin/sh\n/bin/zsh\n/bin/zsh\n"},
+		{"", []string{"/bin/bash"}, false, "/bin/bash\n"},
+		{"/bin/sh\n/bin/bash\n/bin/bash\n", []string{"/bin/bash"}, true, "/bin/sh\n"},
+		{"/bin/sh\n", []string{"/bin/bash"}, true, "/bin/sh\n"},
+		{" /bin/sh\n/bin/sh \n", []string{"/bin/sh"}, true, " /bin/sh\n/bin/sh \n"},
+	} {
+		if got := string(editShells([]byte(tc.old), tc.shells, tc.remove)); got != tc.want {
+			t.Errorf("editShells(%q, %q, remove %v) = %q, want %q", tc.old, tc.shells, tc.remove, got, tc.want)
+		}
+	}
+}
+
+// TestShellsAfterOverlays: the shells packages add with add-shell stay in
+// /etc/shells when an overlay (the sandbox's files) replaces the file, as
+// they would when the package is installed onto that root; an overlay's
+// file that lists them already is left as it is. The effect at script
+// time is in the tree before the overlays: the negative control, gone
+// from the overlay's file until the replay.
+func TestShellsAfterOverlays(t *testing.T) {
+	pkgs := append(basePackages(t),
+		scriptPackage("zsh", "#!/bin/sh\nadd-shell /bin/zsh\n"),
+		scriptPackage("ash-only", "#!/bin/sh\nadd-shell /bin/ash\n"))
+	f := newFixture(t, pkgs, append([]string{"zsh", "ash-only"}, baseWorld...)...)
+	o := f.options()
+	res, err := Provision(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	if got, want := content(t, res.Tree, "etc/shells"), "/bin/ash\n/bin/zsh\n"; got != want && got != "/bin/zsh\n/bin/ash\n" {
+		t.Errorf("without overlays /etc/shells = %q, want both shells", got)
+	}
+	overlay := fstest.MapFS{"etc/shells": &fstest.MapFile{Data: []byte("# overlay\n/bin/sh\n/bin/ash\n"), Mode: 0o644}}
+	o.Overlays = []fs.FS{overlay}
+	res2, err := Provision(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res2.Close()
+	if got, want := content(t, res2.Tree, "etc/shells"), "# overlay\n/bin/sh\n/bin/ash\n/bin/zsh\n"; got != want {
+		t.Errorf("over an overlay's /etc/shells = %q, want %q", got, want)
+	}
+	// All there already: the overlay's file, node and all, is kept.
+	overlay["etc/shells"] = &fstest.MapFile{Data: []byte("/bin/zsh\n/bin/ash\n"), Mode: 0o600}
+	res3, err := Provision(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res3.Close()
+	if n := node(t, res3.Tree, "etc/shells"); content(t, res3.Tree, "etc/shells") != "/bin/zsh\n/bin/ash\n" || n.Mode != 0o600 {
+		t.Errorf("an overlay's /etc/shells listing both = %q mode %v, want it unchanged, 0600", content(t, res3.Tree, "etc/shells"), n.Mode)
+	}
+}
