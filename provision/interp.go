@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/bbaccounts"
@@ -23,10 +24,13 @@ type scriptRun struct {
 	funcs   map[string][]shscript.Command // the functions defined so far
 	exited  bool                          // an exit ran: nothing more runs
 	depth   int                           // of function calls
+	out     *strings.Builder              // a command substitution\'s output, when one runs
+	unknown int                           // how many commands were not emulated
 }
 
 // notDone records the first reason the script is not reproduced.
 func (r *scriptRun) notDone(format string, args ...any) {
+	r.unknown++
 	if r.why == "" {
 		r.why = fmt.Sprintf(format, args...)
 	}
@@ -89,6 +93,8 @@ func (in *installer) runCommand(r *scriptRun, c shscript.Command) (ok, known boo
 		return true, true, nil
 	case c.If != nil:
 		return in.runIf(r, c)
+	case c.Case != nil:
+		return in.runCase(r, c)
 	case len(c.Args) == 0:
 		return true, true, nil
 	}
@@ -121,6 +127,8 @@ func (in *installer) runCommand(r *scriptRun, c shscript.Command) (ok, known boo
 		return result, true, nil
 	case prog == "false":
 		return false, true, nil
+	case prog == "readlink":
+		return in.readlink(r, c)
 	}
 	eff, done, err := in.command(r.ps, c)
 	var failed commandFailed
@@ -164,6 +172,74 @@ func (in *installer) runIf(r *scriptRun, c shscript.Command) (ok, known bool, er
 	}
 	// An if whose condition fails and has no else succeeds.
 	return in.runList(r, branch)
+}
+
+// runCase runs the list of the first item a pattern of which matches the
+// word, or the output of its command substitution; when that output is
+// not known (a command in it not emulated), no list runs.
+func (in *installer) runCase(r *scriptRun, c shscript.Command) (ok, known bool, err error) {
+	word := c.Case.Word
+	if c.Case.Subst != nil {
+		// A subshell: its exit ends only it, and its effects stay.
+		saved, exited, unknown := r.out, r.exited, r.unknown
+		var out strings.Builder
+		r.out = &out
+		_, _, err := in.runList(r, c.Case.Subst)
+		r.out, r.exited = saved, exited
+		if err != nil {
+			return false, false, err
+		}
+		if r.unknown != unknown {
+			return true, false, nil
+		}
+		word = strings.TrimRight(out.String(), "\n")
+	}
+	for _, it := range c.Case.Items {
+		for _, pat := range it.Patterns {
+			if patternMatches(pat, word) {
+				return in.runList(r, it.Body)
+			}
+		}
+	}
+	return true, true, nil
+}
+
+// patternMatches is sh's pattern matching (case, not pathname expansion:
+// "*" matches "/" too).
+func patternMatches(pattern, s string) bool {
+	if !strings.ContainsAny(pattern, "*?[\\") {
+		return pattern == s
+	}
+	ok, err := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(s, "/", "\x00"))
+	if err != nil {
+		return pattern == s // sh takes a malformed bracket literally
+	}
+	return ok
+}
+
+// readlink is busybox's readlink without options: a symlink's target on
+// the output, else failure.
+func (in *installer) readlink(r *scriptRun, c shscript.Command) (ok, known bool, err error) {
+	if len(c.Args) != 2 || strings.HasPrefix(c.Args[1], "-") {
+		r.notDone("line %d: command %q is not emulated", c.Line, c.Text)
+		return true, false, nil
+	}
+	p, err := guestPath(c.Args[1])
+	if err != nil {
+		return false, false, err
+	}
+	at, err := in.tree.Resolve(p, false)
+	if err != nil {
+		return false, true, nil
+	}
+	n, exists := in.tree.Get(at)
+	if !exists || n.Mode&fs.ModeSymlink == 0 {
+		return false, true, nil
+	}
+	if r.out != nil {
+		r.out.WriteString(n.Linkname + "\n")
+	}
+	return true, true, nil
 }
 
 // evalTest decides a test or [ command on the tree, as busybox's test

@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
+	"github.com/rootfs-synth/rootfs-synth/internal/alpinetest"
 )
 
 // openrcPostInstall has the shape of openrc's .post-install (aports
@@ -35,14 +36,27 @@ done
 `
 
 // scriptPackage is a package with one post-install script, installing
-// files (paths ending in "/" are directories).
+// files ("PATH->TARGET" is a symlink).
 func scriptPackage(name, script string, files ...string) apktest.Pkg {
 	p := apktest.Pkg{Name: name, Version: "1.0-r0", Scripts: map[string]string{"post-install": script}}
 	for _, f := range files {
+		if at, target, ok := strings.Cut(f, "->"); ok {
+			p.Files = append(p.Files, apktest.File{Name: at, Linkname: target})
+			continue
+		}
 		p.Files = append(p.Files, apktest.File{Name: f, Data: []byte(name + "\n")})
 	}
 	return p
 }
+
+// caseOnReadlink picks a directory to make by where etc/x points.
+const caseOnReadlink = `#!/bin/sh
+case "$(readlink etc/x 2>/dev/null || true)" in
+	target|other) mkdir /matched;;
+	""|no*) mkdir /none;;
+	*) mkdir /else;;
+esac
+`
 
 // TestScriptEmulation: scripts of base and common packages, on the base
 // tree, and what the report says of them. The "not reproduced" cases are
@@ -74,6 +88,16 @@ func TestScriptEmulation(t *testing.T) {
 			status: statusNotReproduced, why: `line 2: command "grep -q x /etc/motd" is not emulated`, effects: "mkdir /b"},
 		{name: "exit-error", script: "#!/bin/sh\nexit 3\nmkdir /b\n",
 			status: statusNotReproduced, why: `line 2: "exit 3" fails the script`},
+		{name: "baselayout", script: alpinetest.BaselayoutPostInstall,
+			status: statusReproduced, effects: "chown root:shadow /etc/shadow"},
+		{name: "case-link", script: caseOnReadlink, files: []string{"etc/x->target"},
+			status: statusReproduced, effects: "mkdir /matched"},
+		{name: "case-none", script: caseOnReadlink,
+			status: statusReproduced, effects: "mkdir /none"},
+		{name: "case-else", script: caseOnReadlink, files: []string{"etc/x->/abc"},
+			status: statusReproduced, effects: "mkdir /else"},
+		{name: "case-unknown", script: "#!/bin/sh\ncase \"$(cat /etc/motd)\" in x) mkdir /x;; esac\nmkdir /y\n",
+			status: statusNotReproduced, why: `line 2: command "cat /etc/motd" is not emulated`, effects: "mkdir /y"},
 		{name: "bash", script: "#!/bin/sh\nadd-shell '/bin/bash'\nexit 0\n",
 			status: statusReproduced, effects: "add-shell /bin/bash"},
 		{name: "remove", script: "#!/bin/sh\nremove-shell /bin/ash\n",

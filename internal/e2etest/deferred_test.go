@@ -101,8 +101,7 @@ func TestDeferredScriptsRunAtFirstBoot(t *testing.T) {
 	}
 	t.Logf("booted %s in %v", img, res.Duration.Round(time.Millisecond))
 	got := markers(res.Guest)
-	// alpine-baselayout's post-install is deferred too, and runs first.
-	const name = "-deferred-proof-1.0-r0.trigger /usr/share/deferred-proof/fonts"
+	const name = "001-deferred-proof-1.0-r0.trigger /usr/share/deferred-proof/fonts"
 	if want := "trigger ran for /usr/share/deferred-proof/fonts;"; got["DEFERRED"] != want {
 		t.Errorf("the start hook saw the trigger's file %q, want %q\nguest console:\n%s", got["DEFERRED"], want, res.Guest)
 	}

@@ -5,17 +5,19 @@
 // removes quotes, comments and line continuations, separates commands at
 // ; & && || | and newlines, and records redirections apart from the words.
 //
-// Two compound forms are split into their parts, since scripts use them
+// Three compound forms are split into their parts, since scripts use them
 // around simple commands: an if command (If: the condition, then and else
-// lists) and a function definition whose body is a { } group (Func: the
-// name and the group's commands), so that an emulator can decide a
-// condition and follow a call.
+// lists), a case command on a literal word or on the output of one command
+// substitution (Case: the word or the substitution's commands, the
+// patterns and their lists), and a function definition whose body is a
+// { } group (Func: the name and the group's commands), so that an
+// emulator can decide a condition and follow a call.
 //
 // Left out on purpose: anything whose effect depends on running a shell
 // (variables and other expansions, globs, assignments, here-documents,
-// loops, case, subshells, other compound commands and function bodies,
-// negation) comes back as a Command marked Unsupported, with its line and
-// text, never as a guess at its words. Options are not parsed here: what
+// loops, other case commands, subshells, other compound commands and
+// function bodies, negation) comes back as a Command marked Unsupported,
+// with its line and text, never as a guess at its words. Options are not parsed here: what
 // an option means is the program's business (internal/bbaccounts has
 // busybox's getopt).
 package shscript
@@ -50,6 +52,8 @@ type Command struct {
 
 	// If, when not nil, is the if command this is (Args is empty).
 	If *If
+	// Case, when not nil, is the case command this is (Args is empty).
+	Case *Case
 	// Func, when not nil, is the function definition this is (Args is
 	// empty): defining it does nothing; a later command whose first word
 	// is its name runs its body.
@@ -60,6 +64,22 @@ type Command struct {
 // Command whose If is set.
 type If struct {
 	Cond, Then, Else []Command
+}
+
+// Case is "case Word in Items esac". When Subst is not nil, the word is
+// one command substitution, "$(...)", and Subst its commands (lines
+// counted in the script); Word is then its source.
+type Case struct {
+	Word  string
+	Subst []Command
+	Items []CaseItem
+}
+
+// CaseItem is "Patterns) Body ;;". A pattern's * ? and [ are the sh
+// pattern characters (a pattern where one is quoted is Unsupported).
+type CaseItem struct {
+	Patterns []string
+	Body     []Command
 }
 
 // Func is "Name() { Body; }".
@@ -489,7 +509,7 @@ func (p *parser) list(stop []string) ([]Command, error) {
 		case t.kind == tNewline:
 			p.i++
 			continue
-		case t.kind == tWord && !t.quoted && slices.Contains(stop, t.text):
+		case (t.kind == tWord && !t.quoted || t.kind == tOp && t.text == ";;") && slices.Contains(stop, t.text):
 			return cmds, nil
 		case t.kind == tOp && t.text != "(" && !isRedirect(t.text):
 			return nil, unexpected(t)
@@ -562,6 +582,13 @@ func (p *parser) command() (Command, error) {
 			return c, err
 		}
 		c.If = clause
+	case word && head.text == "case" && p.caseWord(p.toks[p.i+1]):
+		p.i++
+		clause, why, err := p.caseClause(head)
+		if err != nil {
+			return c, err
+		}
+		c.Case, what = clause, why
 	case (word && openers[head.text] != "") || (head.kind == tOp && head.text == "("):
 		what = openers[head.text]
 		if err := p.compound(); err != nil {
@@ -583,10 +610,129 @@ func (p *parser) command() (Command, error) {
 	case t.kind == tOp && (t.text == ";" || t.text == "&" || t.text == "&&" || t.text == "||" || t.text == "|"):
 		c.Sep = t.text
 		p.i++
-	case t.kind == tOp:
+	case t.kind == tOp && t.text != ";;": // ";;" ends a case item, for caseClause
 		return c, unexpected(t)
 	}
 	return c, nil
+}
+
+// caseWord reports whether t, the word after "case", is one caseClause
+// reads: literal, or one command substitution.
+func (p *parser) caseWord(t token) bool {
+	if t.kind != tWord {
+		return false
+	}
+	_, ok := p.substitution(t)
+	return t.why == "" || ok
+}
+
+// substitution returns the commands' source of a word that is exactly one
+// command substitution, $(...), quoted or not.
+func (p *parser) substitution(t token) (string, bool) {
+	if t.why != "command substitution" {
+		return "", false
+	}
+	raw := p.src[t.start:t.end]
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	if !strings.HasPrefix(raw, "$(") || strings.HasPrefix(raw, "$((") {
+		return "", false
+	}
+	end, err := (&lexer{s: raw}).balanced(1)
+	if err != nil || end != len(raw) {
+		return "", false
+	}
+	return raw[2 : len(raw)-1], true
+}
+
+// caseClause reads a case command after its "case", open, up to and with
+// its "esac". why, when not "", is what keeps it from being split (a
+// pattern with an expansion or a quoted pattern character); the clause is
+// then nil.
+func (p *parser) caseClause(open token) (clause *Case, why string, err error) {
+	w := p.next()
+	clause = &Case{Word: w.text}
+	if inner, ok := p.substitution(w); ok {
+		sub, err := Split([]byte(inner))
+		if err != nil {
+			return nil, "", fmt.Errorf("line %d: in %s: %w", w.line, w, err)
+		}
+		shiftLines(sub, w.line-1)
+		clause.Subst = append([]Command{}, sub...) // not nil: "$()" has no commands
+	}
+	for p.peek().kind == tNewline {
+		p.i++
+	}
+	if t := p.next(); t.kind != tWord || t.quoted || t.text != "in" {
+		return nil, "", fmt.Errorf("line %d: 'case' without 'in': %s", t.line, t)
+	}
+	for {
+		for p.peek().kind == tNewline {
+			p.i++
+		}
+		switch t := p.peek(); {
+		case t.kind == tEOF:
+			return nil, "", fmt.Errorf("line %d: %s is not closed", open.line, open)
+		case t.kind == tWord && !t.quoted && t.text == "esac":
+			p.i++
+			if why != "" {
+				clause = nil
+			}
+			return clause, why, nil
+		case t.kind == tOp && t.text == "(":
+			p.i++
+		}
+		var item CaseItem
+		for {
+			t := p.next()
+			if t.kind != tWord {
+				return nil, "", unexpected(t)
+			}
+			switch {
+			case why != "":
+			case t.why != "" && t.why != "glob pattern":
+				why = "'case' pattern with " + t.why
+			case t.quoted && strings.ContainsAny(t.text, "*?["):
+				why = "'case' pattern partly quoted"
+			}
+			item.Patterns = append(item.Patterns, t.text)
+			if sep := p.next(); sep.kind == tOp && sep.text == ")" {
+				break
+			} else if sep.kind != tOp || sep.text != "|" {
+				return nil, "", unexpected(sep)
+			}
+		}
+		if item.Body, err = p.list([]string{";;", "esac"}); err != nil {
+			return nil, "", p.notClosed(err, open)
+		}
+		clause.Items = append(clause.Items, item)
+		if t := p.peek(); t.kind == tOp && t.text == ";;" {
+			p.i++
+		}
+	}
+}
+
+// shiftLines adds delta to the lines of cmds and of the commands in them.
+func shiftLines(cmds []Command, delta int) {
+	for i := range cmds {
+		c := &cmds[i]
+		c.Line += delta
+		if c.If != nil {
+			shiftLines(c.If.Cond, delta)
+			shiftLines(c.If.Then, delta)
+			shiftLines(c.If.Else, delta)
+		}
+		if c.Case != nil {
+			shiftLines(c.Case.Subst, delta)
+			for _, it := range c.Case.Items {
+				shiftLines(it.Body, delta)
+			}
+		}
+		if c.Func != nil {
+			shiftLines(c.Func.Body, delta)
+		}
+	}
 }
 
 // functionBody reads the compound command a function definition's

@@ -34,6 +34,15 @@ func render(c Command) string {
 	if c.Func != nil {
 		fmt.Fprintf(&b, " func %s{%s}", c.Func.Name, renderList(c.Func.Body))
 	}
+	if c.Case != nil {
+		fmt.Fprintf(&b, " case %q", c.Case.Word)
+		if c.Case.Subst != nil {
+			fmt.Fprintf(&b, " subst{%s}", renderList(c.Case.Subst))
+		}
+		for _, it := range c.Case.Items {
+			fmt.Fprintf(&b, " (%s){%s}", strings.Join(it.Patterns, "|"), renderList(it.Body))
+		}
+	}
 	fmt.Fprintf(&b, " text=%q", c.Text)
 	return b.String()
 }
@@ -44,7 +53,7 @@ func renderList(cmds []Command) string {
 	var parts []string
 	for _, c := range cmds {
 		r := render(c)
-		if i := strings.LastIndex(r, " text="); i >= 0 && c.If == nil && c.Func == nil {
+		if i := strings.LastIndex(r, " text="); i >= 0 && c.If == nil && c.Func == nil && c.Case == nil {
 			r = r[:i]
 		}
 		parts = append(parts, r)
@@ -111,7 +120,7 @@ func TestSplitRealScripts(t *testing.T) {
 		`5 ["exit" "0"] text="exit 0"`,
 	})
 	checkSplit(t, "alpine-baselayout.post-install", baselayoutPostInstall, []string{
-		`5 [] unsupported="'case' compound command" text="case \"$(readlink etc/profile.d/color_prompt.sh 2>/dev/null || true)\" in\n\tcolor_prompt) ln -sf color_prompt.sh.disabled etc/profile.d/color_prompt.sh;;\nesac"`,
+		`5 [] case "$(readlink etc/profile.d/color_prompt.sh 2>/dev/null || true)" subst{5 ["readlink" "etc/profile.d/color_prompt.sh"] 2>/dev/null sep=|| / 5 ["true"]} (color_prompt){6 ["ln" "-sf" "color_prompt.sh.disabled" "etc/profile.d/color_prompt.sh"]} text="case \"$(readlink etc/profile.d/color_prompt.sh 2>/dev/null || true)\" in\n\tcolor_prompt) ln -sf color_prompt.sh.disabled etc/profile.d/color_prompt.sh;;\nesac"`,
 		`11 ["chown" "root:shadow" "etc/shadow"] text="chown root:shadow etc/shadow"`,
 		`12 ["[" "-e" "etc/shadow-" "]"] sep=&& text="[ -e etc/shadow- ]"`,
 		`12 ["chown" "root:shadow" "etc/shadow-"] text="chown root:shadow etc/shadow-"`,
@@ -167,6 +176,12 @@ func TestSplit(t *testing.T) {
 		{"while read l; do echo done; done < f", []string{`1 [] 0<f unsupported="'while' loop" text="while read l; do echo done; done < f"`}},
 		{"for x in fi done; do :; done", []string{`1 [] unsupported="'for' loop" text="for x in fi done; do :; done"`}},
 		{"case $x in (a|b) if c; then d; fi;; fi) e;; *) ;; esac", []string{`1 [] unsupported="'case' compound command" text="case $x in (a|b) if c; then d; fi;; fi) e;; *) ;; esac"`}},
+		{"case x in\n(a|b*) c; d;;\n*) ;;\nesac", []string{`1 [] case "x" (a|b*){2 ["c"] sep=; / 2 ["d"]} (*){} text="case x in\n(a|b*) c; d;;\n*) ;;\nesac"`}},
+		{"case $(a\nb) in x) c\nesac", []string{`1 [] case "$(a\nb)" subst{1 ["a"] / 2 ["b"]} (x){2 ["c"]} text="case $(a\nb) in x) c\nesac"`}},
+		{"case \"$(a)x\" in x) ;; esac", []string{`1 [] unsupported="'case' compound command" text="case \"$(a)x\" in x) ;; esac"`}},
+		{"case x in $y) ;; esac", []string{`1 [] unsupported="'case' pattern with variable expansion" text="case x in $y) ;; esac"`}},
+		{"case x in \\*) ;; esac", []string{`1 [] unsupported="'case' pattern partly quoted" text="case x in \\*) ;; esac"`}},
+		{"case x in \"*\"y*) ;; esac", []string{`1 [] unsupported="'case' pattern partly quoted" text="case x in \"*\"y*) ;; esac"`}},
 		{"f() {\n a\n}\nf", []string{`1 [] func f{2 ["a"]} text="f() {\n a\n}"`, `4 ["f"] text="f"`}},
 		{"f() { if a; then echo }; fi; }", []string{`1 [] func f{1 [] sep=; if{1 ["a"] sep=;} then{1 ["echo" "}"] sep=;} else{} text="if a; then echo }; fi"} text="f() { if a; then echo }; fi; }"`}},
 		{"f ()\n(a)", []string{`1 [] unsupported="function definition" text="f ()\n(a)"`}},
@@ -207,6 +222,9 @@ func TestSplitErrors(t *testing.T) {
 		{"if a; then b; else c", `line 1: "if" is not closed`},
 		{"if a; then b; elif c; then", `line 1: "if" is not closed`},
 		{"if a; b; fi", `line 1: unexpected "fi"`},
+		{"a;;", `line 1: unexpected ";;"`},
+		{"case x in a) b) c;; esac", `line 1: unexpected ")"`},
+		{"case $(a ;;) in x) ;; esac", `line 1: in "$(a ;;)": line 1: unexpected ";;"`},
 		{"if a; then b; fi fi", `line 1: unexpected "fi"`},
 		{"cat <<EOF\nno end", `line 1: here-document delimiter "EOF" not found`},
 		{"cat <<EOF", `line 1: here-document delimiter "EOF" not found`},
@@ -223,7 +241,7 @@ func TestSplitErrors(t *testing.T) {
 func FuzzSplit(f *testing.F) {
 	for _, s := range []string{busyboxPostInstall, baselayoutPreInstall, baselayoutPostInstall, busyboxTrigger,
 		"a 'b' \"c\" d\\ e | f && g || h; i &", "cat <<EOF\nx\nEOF\n", "f() { a; }", "case a in b) c;; esac",
-		"if [ -d x ]; then f() { a; }; elif b; then c; else d; fi"} {
+		"if [ -d x ]; then f() { a; }; elif b; then c; else d; fi", "case \"$(readlink x || true)\" in (a|b*) c;; *) ;; esac"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -244,6 +262,11 @@ func FuzzSplit(f *testing.F) {
 				}
 				if c.Func != nil {
 					check(c.Func.Body)
+				}
+				if c.Case != nil {
+					for _, it := range c.Case.Items {
+						check(it.Body)
+					}
 				}
 			}
 		}
