@@ -31,12 +31,20 @@ const (
 	statusDeferred      = "deferred"
 )
 
-// runScript emulates one script of ps, if it has it.
+// runScript emulates one install script of ps, if it has it.
 func (in *installer) runScript(ps *pkgState, name string) error {
 	body, ok := ps.m.Scripts[name]
 	if !ok {
 		return nil
 	}
+	// apk passes an install script the package's version.
+	return in.emulateScript(ps, name, body, []string{ps.rec.Version}, "")
+}
+
+// emulateScript emulates a script apk would run with args, reports what
+// became of it (a reason not reproduced starts with context), and defers
+// it when it was not reproduced.
+func (in *installer) emulateScript(ps *pkgState, name, body string, args []string, context string) error {
 	rep := ScriptReport{Package: ps.rec.String(), Script: name}
 	effects, why, err := in.emulate(ps, name, []byte(body))
 	if err != nil {
@@ -45,14 +53,13 @@ func (in *installer) runScript(ps *pkgState, name string) error {
 	rep.Effects = effects
 	switch {
 	case why != "":
-		rep.Status, rep.Why = statusNotReproduced, why
+		rep.Status, rep.Why = statusNotReproduced, context+why
 	case len(effects) == 0:
 		rep.Status, rep.Why = statusNoOp, "no command changes a fresh root"
 	default:
 		rep.Status = statusReproduced
 	}
-	// apk passes an install script the package's version.
-	in.deferScript(&rep, []byte(body), []string{ps.rec.Version})
+	in.deferScript(&rep, []byte(body), args)
 	return in.addScriptReport(rep)
 }
 
@@ -302,21 +309,25 @@ func (in *installer) runTriggers(context.Context) error {
 		}
 		rep := ScriptReport{Package: ps.rec.String(), Script: ".trigger"}
 		fired := in.triggerFires(ps.m.Triggers)
+		body, hasScript := ps.m.Scripts[".trigger"]
 		switch {
 		case len(fired) == 0:
 			rep.Status, rep.Why = statusNoOp, "no installed directory matches "+strconv.Quote(strings.Join(ps.m.Triggers, " "))
+		case !hasScript:
+			rep.Status, rep.Why = statusNoOp, "no .trigger script"
 		case ps.rec.Name == "busybox":
 			rep.Status, rep.Effects = statusReproduced, effects
 		default:
-			rep.Status, rep.Why = statusNotReproduced, "fires for "+strconv.Quote("/"+strings.Join(fired, ", /"))+"; its script is not emulated"
 			// apk passes a trigger the directories that fired it.
-			if body, ok := ps.m.Scripts[".trigger"]; ok {
-				args := make([]string, len(fired))
-				for i, f := range fired {
-					args[i] = "/" + f
-				}
-				in.deferScript(&rep, []byte(body), args)
+			args := make([]string, len(fired))
+			for i, f := range fired {
+				args[i] = "/" + f
 			}
+			context := "fires for " + strconv.Quote(strings.Join(args, ", ")) + "; "
+			if err := in.emulateScript(ps, ".trigger", body, args, context); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := in.addScriptReport(rep); err != nil {
 			return err

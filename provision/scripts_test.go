@@ -192,3 +192,47 @@ func TestShellsAfterOverlays(t *testing.T) {
 		t.Errorf("an overlay's /etc/shells listing both = %q mode %v, want it unchanged, 0600", content(t, res3.Tree, "etc/shells"), n.Mode)
 	}
 }
+
+// TestTriggerEmulation: a trigger that fires is emulated like any script
+// (one the emulator follows is reproduced, or a no-op); one that cannot
+// be followed names why; a package that declares trigger directories but
+// ships no .trigger script runs nothing, as apk runs nothing.
+func TestTriggerEmulation(t *testing.T) {
+	dir := apktest.File{Name: "usr/share/t/d/", Mode: fs.ModeDir | 0o755}
+	pkgs := append(basePackages(t),
+		apktest.Pkg{Name: "trig-mkdir", Version: "1-r0", Triggers: []string{"/usr/share/t/*"}, Files: []apktest.File{dir},
+			Scripts: map[string]string{"trigger": "#!/bin/sh\nmkdir -p /var/cache/t\nexit 0\n"}},
+		apktest.Pkg{Name: "trig-noop", Version: "1-r0", Triggers: []string{"/usr/share/t/*"},
+			Scripts: map[string]string{"trigger": "#!/bin/sh\n[ -d /nonexistent ] || exit 0\nmkdir /never\n"}},
+		apktest.Pkg{Name: "trig-loop", Version: "1-r0", Triggers: []string{"/usr/share/t/*"},
+			Scripts: map[string]string{"trigger": "#!/bin/sh\nfor d in \"$@\"; do mkfontdir \"$d\"; done\n"}},
+		apktest.Pkg{Name: "trig-none", Version: "1-r0", Triggers: []string{"/usr/share/t/*"}},
+	)
+	f := newFixture(t, pkgs, append([]string{"trig-mkdir", "trig-noop", "trig-loop", "trig-none"}, baseWorld...)...)
+	res, err := Provision(context.Background(), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	got := map[string]ScriptReport{}
+	for _, r := range res.Scripts {
+		if r.Script == ".trigger" {
+			got[r.Package] = r
+		}
+	}
+	for pkg, want := range map[string]struct{ status, why, effects string }{
+		"trig-mkdir-1-r0": {statusReproduced, "", "mkdir /var/cache/t"},
+		"trig-noop-1-r0":  {statusNoOp, "no command changes a fresh root", ""},
+		"trig-loop-1-r0":  {statusNotReproduced, `line 2: 'for' loop`, ""},
+		"trig-none-1-r0":  {statusNoOp, "no .trigger script", ""},
+	} {
+		r := got[pkg]
+		if r.Status != want.status || !strings.Contains(r.Why, want.why) || strings.Join(r.Effects, "; ") != want.effects {
+			t.Errorf("%s's trigger = %s, why %q, effects %q; want %s, why containing %q, effects %q",
+				pkg, r.Status, r.Why, r.Effects, want.status, want.why, want.effects)
+		}
+	}
+	if n := node(t, res.Tree, "var/cache/t"); !n.IsDir() {
+		t.Errorf("/var/cache/t = %v, want the trigger's directory", n.Mode)
+	}
+}
