@@ -10,7 +10,10 @@
 // the package scripts and triggers of Alpine's base would have done: system
 // users and groups from `addgroup`/`adduser` lines (before that package's
 // files get owners), busybox applet links from /etc/busybox-paths.d, the
-// bbsuid links, `root:*` in /etc/shadow. It writes apk's own database
+// bbsuid links, `root:*` in /etc/shadow, shells registered with
+// `add-shell` (kept in the /etc/shells the overlays leave), following the
+// if, case, function and exit around such lines to tell what a script does
+// on a fresh root. It writes apk's own database
 // (lib/apk/db/installed, scripts.tar.gz, triggers, lock, etc/apk/*) so that
 // `apk` works inside the guest, and lays the overlays (the static sandbox
 // files, then the user's) over the result.
