@@ -103,11 +103,6 @@ func (in *installer) command(ps *pkgState, c shscript.Command) (effects []string
 	switch prog {
 	case "true", ":":
 		return nil, true, nil
-	case "exit":
-		if len(args) == 1 || args[1] == "0" {
-			return nil, true, nil
-		}
-		return nil, false, nil
 	case "busybox", "bbsuid", "busybox-extras":
 		// --install -s: the applet links, made for every package's
 		// list once all packages are in (runTriggers).
