@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDeferredScripts runs sbx-deferred-scripts on a directory as the
@@ -146,4 +147,33 @@ func TestDeferredScriptsWired(t *testing.T) {
 func readOr(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
+}
+
+// TestDeferredScriptsTimeout: a script that hangs is stopped after
+// SBX_DEFERRED_TIMEOUT seconds (sysinit waits for the runner, so a hang
+// would hold the boot for good), reported, marked done, and the next one
+// runs.
+func TestDeferredScriptsTimeout(t *testing.T) {
+	root := guestRoot(t)
+	dir := filepath.Join(root, strings.TrimPrefix(DeferredScriptsDir, "/"))
+	ran := filepath.Join(root, "ran")
+	write(t, filepath.Join(dir, "001-hangs-1.0-r0.post-install"), rooted(root, "#!/bin/sh\n")+"exec sleep 60\n", 0o755)
+	write(t, filepath.Join(dir, "002-next-1.0-r0.post-install"), rooted(root, "#!/bin/sh\n")+"echo next >"+ran+"\n", 0o755)
+	start := time.Now()
+	out, err := guestCmd(t, root, []string{"SBX_DEFERRED_TIMEOUT=1"}, root+"/usr/local/sbin/sbx-deferred-scripts").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sbx-deferred-scripts: %v\n%s", err, out)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("sbx-deferred-scripts took %v: the hanging script was not stopped", took)
+	}
+	if want := "001-hangs-1.0-r0.post-install did not finish within 1 s"; !strings.Contains(string(out), want) {
+		t.Errorf("output =\n%s\nwant it to contain %q", out, want)
+	}
+	if got := readOr(ran); got != "next\n" {
+		t.Errorf("the script after the hanging one left %q, want it run", got)
+	}
+	if got := readOr(filepath.Join(root, "var/lib/rootfs-synth/deferred-scripts.done")); !strings.HasPrefix(got, "001-hangs-1.0-r0.post-install\n") {
+		t.Errorf("done list = %q, want the stopped script in it", got)
+	}
 }

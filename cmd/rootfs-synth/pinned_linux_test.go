@@ -21,7 +21,7 @@ import (
 // that is meant to change the image (a new feature of the writer, another
 // default) updates them in the same commit and says why.
 const (
-	pinnedBuild = "557d6c7908c3e3a719bc62b0a93f94d95f1f1e8227541491986a93843c702684"
+	pinnedBuild = "7559d25afa1a7d0baaf1b80babdd0a1450ab2d503d197c28da89e0f8588170d8"
 	pinnedMkfs  = "5eaf8b086e3b9fb69345021bbb2c6934e81af73b8181e76a2f30ca506b7b276a" // HostTree as root: devices, foreign owners, a capability
 )
 
