@@ -236,3 +236,45 @@ func TestTriggerEmulation(t *testing.T) {
 		t.Errorf("/var/cache/t = %v, want the trigger's directory", n.Mode)
 	}
 }
+
+// TestAddShellEdges: add-shell edits the file /etc/shells links to, as
+// busybox follows the link; where /etc/shells is a directory it fails, as
+// busybox would, and the build goes on without that effect.
+func TestAddShellEdges(t *testing.T) {
+	pkgs := append(basePackages(t), scriptPackage("linked", "#!/bin/sh\nadd-shell /bin/zsh\n", "etc/shells->shells.real", "etc/shells.real"))
+	f := newFixture(t, pkgs, append([]string{"linked"}, baseWorld...)...)
+	res, err := Provision(context.Background(), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	if got, want := content(t, res.Tree, "etc/shells.real"), "linked\n/bin/zsh\n"; got != want {
+		t.Errorf("/etc/shells.real = %q, want %q", got, want)
+	}
+	if n := node(t, res.Tree, "etc/shells"); n.Linkname != "shells.real" {
+		t.Errorf("/etc/shells = %v -> %q, want the link kept", n.Mode, n.Linkname)
+	}
+
+	pkgs = append(basePackages(t), apktest.Pkg{Name: "dir", Version: "1.0-r0",
+		Scripts: map[string]string{"post-install": "#!/bin/sh\nadd-shell /bin/zsh\n"},
+		Files:   []apktest.File{{Name: "etc/shells/", Mode: fs.ModeDir | 0o755}}})
+	f = newFixture(t, pkgs, append([]string{"dir"}, baseWorld...)...)
+	res2, err := Provision(context.Background(), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res2.Close()
+	found := false
+	for _, r := range res2.Scripts {
+		if r.Package != "dir-1.0-r0" {
+			continue
+		}
+		found = true
+		if r.Status != statusNotReproduced || !strings.Contains(r.Why, `"/etc/shells" is not a regular file`) {
+			t.Errorf("add-shell on a directory: %s, why %q; want not reproduced, naming /etc/shells", r.Status, r.Why)
+		}
+	}
+	if !found {
+		t.Error("no report of dir's .post-install")
+	}
+}

@@ -2,6 +2,7 @@ package provision
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -49,28 +50,36 @@ func editShells(old []byte, shells []string, remove bool) []byte {
 	return b.Bytes()
 }
 
-// shellsCommand applies add-shell or remove-shell to the tree's
-// /etc/shells (through a symlink, as busybox follows it). Like busybox it
-// writes a new file in any case: root's, with the old file's permissions
-// (0644 when there was none, as under umask 022).
-func (in *installer) shellsCommand(prog string, shells []string) ([]string, bool, error) {
-	p, err := in.tree.Resolve(shellsFile, true)
-	if err != nil {
-		return nil, false, commandFailed{err}
+// readShells returns where /etc/shells is (through symlinks, as busybox
+// follows them), its content and permissions, and whether it exists; a
+// symlink loop or a non-file there is a commandFailed (add-shell fails on
+// it).
+func (in *installer) readShells() (p string, data []byte, perm fs.FileMode, exists bool, err error) {
+	if p, err = in.tree.Resolve(shellsFile, true); err != nil {
+		return "", nil, 0, false, commandFailed{err}
 	}
-	var old []byte
-	perm := fs.FileMode(0o644)
-	if n, ok := in.tree.Get(p); ok {
-		if !n.Mode.IsRegular() {
-			return nil, false, commandFailed{fmt.Errorf("%q is not a regular file", "/"+p)}
-		}
-		if old, err = in.readFile(p); err != nil {
-			return nil, false, err
-		}
-		perm = n.Mode.Perm() &^ 0o022
+	n, exists := in.tree.Get(p)
+	if !exists {
+		return p, nil, 0o644, false, nil
+	}
+	if !n.Mode.IsRegular() {
+		return "", nil, 0, false, commandFailed{fmt.Errorf("%q is not a regular file", "/"+p)}
+	}
+	data, err = in.readFile(p)
+	return p, data, n.Mode.Perm(), true, err
+}
+
+// shellsCommand applies add-shell or remove-shell to the tree's
+// /etc/shells. Like busybox it writes a new file in any case: root's,
+// with the old file's permissions (0644 when there was none), as under
+// umask 022.
+func (in *installer) shellsCommand(prog string, shells []string) ([]string, bool, error) {
+	p, old, perm, _, err := in.readShells()
+	if err != nil {
+		return nil, false, err
 	}
 	data := editShells(old, shells, prog == "remove-shell")
-	if err := in.putFile(p, &rootfs.Node{Mode: perm, ModTime: in.time}, data); err != nil {
+	if err := in.putFile(p, &rootfs.Node{Mode: perm &^ 0o022, ModTime: in.time}, data); err != nil {
 		return nil, false, err
 	}
 	in.shellCmds = append(in.shellCmds, append([]string{prog}, shells...))
@@ -82,32 +91,23 @@ func (in *installer) shellsCommand(prog string, shells []string) ([]string, bool
 // overlay's file (the sandbox's own lists sbx-shell) replaces the one the
 // scripts edited, and a shell a package registered must stay registered,
 // as it would be were the package installed onto that root. The file is
-// rewritten only when that changes it.
+// rewritten only when that changes it; where there is no file to edit
+// (a directory, a symlink loop), nothing is.
 func (in *installer) replayShells() error {
 	if len(in.shellCmds) == 0 {
 		return nil
 	}
-	p, err := in.tree.Resolve(shellsFile, true)
-	if err != nil {
-		return nil // a symlink loop: nothing a script could have edited
-	}
-	n, ok := in.tree.Get(p)
-	var old []byte
-	perm := fs.FileMode(0o644)
-	if ok {
-		if !n.Mode.IsRegular() {
-			return nil
-		}
-		if old, err = in.readFile(p); err != nil {
-			return fmt.Errorf("reading /%s: %w", p, err)
-		}
-		perm = n.Mode.Perm()
+	p, old, perm, exists, err := in.readShells()
+	if failed := (commandFailed{}); errors.As(err, &failed) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("reading /%s: %w", shellsFile, err)
 	}
 	data := old
 	for _, c := range in.shellCmds {
 		data = editShells(data, c[1:], c[0] == "remove-shell")
 	}
-	if ok && bytes.Equal(data, old) {
+	if exists && bytes.Equal(data, old) {
 		return nil
 	}
 	return in.putFile(p, &rootfs.Node{Mode: perm, ModTime: in.time}, data)
