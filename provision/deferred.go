@@ -26,7 +26,7 @@ type deferredScript struct {
 // deferScript stores rep's script for the first boot when deferral is on
 // and the arguments can be written, and marks rep deferred.
 func (in *installer) deferScript(rep *ScriptReport, body []byte, args []string) {
-	if in.opts.DeferredScriptsDir == "" || rep.Status != statusNotReproduced {
+	if in.opts.DeferredScriptsDir == "" || rep.Status != statusNotReproduced || !plainFileName(rep.Package+rep.Script) {
 		return
 	}
 	for _, a := range args {
@@ -64,4 +64,21 @@ func (in *installer) writeDeferred() error {
 		}
 	}
 	return nil
+}
+
+// plainFileName reports whether a script's name can be a file name of
+// the deferred directory as it is: apk's package name characters
+// [A-Za-z0-9._+-] only (an index may give a name "/" too, which must not
+// reach a path), not starting with a dot.
+func plainFileName(name string) bool {
+	if name == "" || name[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._+-", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -104,3 +104,26 @@ func TestDeferredScripts(t *testing.T) {
 		t.Errorf("a strict run with deferred scripts: %v, want an error", err)
 	}
 }
+
+// TestDeferScriptNames: a script is deferred only when its name can be a
+// file name as it is; a package name with "/" (an index may give one)
+// or control characters keeps the script not reproduced, stored nowhere.
+func TestDeferScriptNames(t *testing.T) {
+	for _, tc := range []struct {
+		pkg  string
+		want string
+	}{
+		{"fontconfig-2.15.0-r3", statusDeferred},
+		{"g++-14.2.0-r6", statusDeferred},
+		{"evil/../../../etc/passwd-1", statusNotReproduced},
+		{"x-1\n", statusNotReproduced},
+		{".hidden-1", statusNotReproduced},
+	} {
+		in := &installer{opts: Options{DeferredScriptsDir: "/usr/lib/rootfs-synth/deferred-scripts"}}
+		rep := ScriptReport{Package: tc.pkg, Script: ".post-install", Status: statusNotReproduced}
+		in.deferScript(&rep, []byte("#!/bin/sh\nx\n"), nil)
+		if rep.Status != tc.want || (len(in.deferred) == 1) != (tc.want == statusDeferred) {
+			t.Errorf("deferScript(%q) = %s with %d stored, want %s", tc.pkg, rep.Status, len(in.deferred), tc.want)
+		}
+	}
+}
