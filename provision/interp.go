@@ -24,7 +24,7 @@ type scriptRun struct {
 	funcs   map[string][]shscript.Command // the functions defined so far
 	exited  bool                          // an exit ran: nothing more runs
 	depth   int                           // of function calls
-	out     *strings.Builder              // a command substitution\'s output, when one runs
+	out     *strings.Builder              // a command substitution's output, when one runs
 	unknown int                           // how many commands were not emulated
 }
 
@@ -155,15 +155,16 @@ func (in *installer) runCommand(r *scriptRun, c shscript.Command) (ok, known boo
 	return true, true, nil
 }
 
-// runIf runs the branch the condition chooses; a condition whose status
-// is not known runs neither.
+// runIf runs the branch the condition chooses; a condition any command
+// of which was not emulated runs neither.
 func (in *installer) runIf(r *scriptRun, c shscript.Command) (ok, known bool, err error) {
-	cond, known, err := in.runList(r, c.If.Cond)
+	unknown := r.unknown
+	cond, _, err := in.runList(r, c.If.Cond)
 	if err != nil || r.exited {
-		return cond, known, err
+		return cond, true, err
 	}
-	if !known {
-		// The reason is recorded already (a command not emulated).
+	if r.unknown != unknown {
+		// The reason is recorded already.
 		return true, false, nil
 	}
 	branch := c.If.Else

@@ -278,3 +278,22 @@ func TestAddShellEdges(t *testing.T) {
 		t.Error("no report of dir's .post-install")
 	}
 }
+
+// TestIfUnknownCondition: a condition with a command not emulated decides
+// nothing, even when its last command is known; neither branch's effect
+// is made.
+func TestIfUnknownCondition(t *testing.T) {
+	script := "#!/bin/sh\nif grep -q x /etc/motd && [ -d /etc ]; then mkdir /then; else mkdir /else; fi\n"
+	pkgs := append(basePackages(t), scriptPackage("cond", script))
+	f := newFixture(t, pkgs, append([]string{"cond"}, baseWorld...)...)
+	res, err := Provision(context.Background(), f.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	for _, p := range []string{"then", "else"} {
+		if _, ok := res.Tree.Get(p); ok {
+			t.Errorf("/%s was made by a branch of an undecided condition", p)
+		}
+	}
+}
