@@ -17,9 +17,9 @@
 // (variables and other expansions, globs, assignments, here-documents,
 // loops, other case commands, subshells, other compound commands and
 // function bodies, negation) comes back as a Command marked Unsupported,
-// with its line and text, never as a guess at its words. Options are not parsed here: what
-// an option means is the program's business (internal/bbaccounts has
-// busybox's getopt).
+// with its line and text, never as a guess at its words. Options are not
+// parsed here: what an option means is the program's business
+// (internal/bbaccounts has busybox's getopt).
 package shscript
 
 import (
@@ -68,7 +68,7 @@ type If struct {
 
 // Case is "case Word in Items esac". When Subst is not nil, the word is
 // one command substitution, "$(...)", and Subst its commands (lines
-// counted in the script); Word is then its source.
+// counted in the script); Word is then the substitution as written.
 type Case struct {
 	Word  string
 	Subst []Command
