@@ -78,7 +78,7 @@ func TestDeferredScripts(t *testing.T) {
 	// A new script (a later patch) runs; the done ones stay done.
 	script("004-late-1.0-r0.post-install", mark)
 	stderr, got = run()
-	if want := want + "004-late-1.0-r0.post-install [] cwd=/ home=unset\n"; got != want || !strings.Contains(stderr, "ran 1 package scripts") {
+	if want := want + "004-late-1.0-r0.post-install [] cwd=/ home=unset\n"; got != want || !strings.Contains(stderr, "ran 1 package script deferred") {
 		t.Errorf("third run with one new script: ran\n%s\nstderr %q; want only the new one", got, stderr)
 	}
 }
@@ -97,7 +97,7 @@ func TestDeferredScriptsReadOnly(t *testing.T) {
 	}
 	write(t, filepath.Join(dir, "001-x-1.0-r0.post-install"), rooted(root, "#!/bin/sh\n")+"echo ran >"+ran+"\n", 0o755)
 	out, err = guestCmd(t, root, []string{"SBX_DEFERRED_DONE=/proc/no-such-dir/done"}, prog).CombinedOutput()
-	want := "sbx-deferred-scripts: cannot write /proc/no-such-dir/done (read-only root?); 1 package scripts not run, they run at the next read-write boot\n"
+	want := "sbx-deferred-scripts: cannot write /proc/no-such-dir/done (read-only root?); 1 package script left for the next read-write boot\n"
 	if err != nil || string(out) != want {
 		t.Errorf("sbx-deferred-scripts on a read-only root = %q, %v, want %q and status 0", out, err, want)
 	}

@@ -100,6 +100,7 @@ func TestDeferredScriptsRunAtFirstBoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("booted %s in %v", img, res.Duration.Round(time.Millisecond))
+	t.Logf("first boot: %s", runnerLines(res.Guest))
 	got := markers(res.Guest)
 	const name = "001-deferred-proof-1.0-r0.trigger /usr/share/deferred-proof/fonts"
 	if want := "trigger ran for /usr/share/deferred-proof/fonts;"; got["DEFERRED"] != want {
@@ -122,11 +123,12 @@ func TestDeferredScriptsRunAtFirstBoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("read-only boot: %s", runnerLines(res.Guest))
 	got = markers(res.Guest)
 	if got["DEFERRED"] != "" || got["DEFERRED-DONE"] != "" {
 		t.Errorf("negative control: a read-only boot left the trigger's file %q, done list %q; want neither", got["DEFERRED"], got["DEFERRED-DONE"])
 	}
-	if _, ok := got["DEFERRED"]; !ok || !strings.Contains(res.Guest, "package scripts not run, they run at the next read-write boot") {
+	if _, ok := got["DEFERRED"]; !ok || !strings.Contains(res.Guest, "1 package script left for the next read-write boot") {
 		t.Errorf("negative control: the read-only boot's console does not say the scripts were skipped:\n%s", res.Guest)
 	}
 }
@@ -151,4 +153,15 @@ func scriptStatus(t *testing.T, report, pkg, script string) string {
 		}
 	}
 	return ""
+}
+
+// runnerLines are the console lines of sbx-deferred-scripts, for the log.
+func runnerLines(console string) string {
+	var lines []string
+	for _, l := range strings.Split(console, "\n") {
+		if strings.Contains(l, "sbx-deferred-scripts:") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(lines, " | ")
 }
