@@ -135,6 +135,12 @@ type Options struct {
 	Hostname       string
 	Strict         bool
 
+	// NoDeferredScripts leaves out of the image the package scripts and
+	// triggers that could not be reproduced, which are otherwise stored
+	// for the guest to run once at first boot (files.DeferredScriptsDir;
+	// the report says "deferred"): the image is then only what was built.
+	NoDeferredScripts bool
+
 	// Time caps every mtime and stamps the filesystem
 	// (SOURCE_DATE_EPOCH); zero is the lock's, if any, else none.
 	Time time.Time
@@ -183,7 +189,8 @@ type Stats struct {
 	Cached        int                      // fetch: packages found in the cache
 	Bytes         int64                    // resolve: the packages' size; fetch: downloaded; provision: unpacked
 	Files         int                      // provision: entries of the tree
-	NotReproduced []provision.ScriptReport // provision: scripts and triggers not reproduced
+	NotReproduced []provision.ScriptReport // provision: scripts and triggers not reproduced, nor deferred
+	Deferred      []provision.ScriptReport // provision: those not reproduced, stored for the guest's first boot
 	Path          string                   // write: the image
 }
 

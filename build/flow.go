@@ -195,19 +195,20 @@ func fetchPackages(ctx context.Context, c *apk.Client, pkgs []*apk.Package, prog
 func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []string) (*provision.Result, error) {
 	done := b.phase("provision", 0)
 	res, err := b.provisionTree(ctx, provision.Options{
-		Arch:           b.client.Arch,
-		World:          b.sel.requested,
-		Packages:       pkgs,
-		PackageFiles:   paths,
-		StoreDir:       b.storeDir,
-		Repositories:   b.sel.guest,
-		Keys:           b.client.Keys,
-		Time:           b.sourceDate,
-		Overlays:       b.overlays,
-		AuthorizedKeys: b.authorizedKeys,
-		Hostname:       b.hostname,
-		RootShell:      files.RootShell,
-		Strict:         b.strict,
+		Arch:               b.client.Arch,
+		World:              b.sel.requested,
+		Packages:           pkgs,
+		PackageFiles:       paths,
+		StoreDir:           b.storeDir,
+		Repositories:       b.sel.guest,
+		Keys:               b.client.Keys,
+		Time:               b.sourceDate,
+		Overlays:           b.overlays,
+		AuthorizedKeys:     b.authorizedKeys,
+		Hostname:           b.hostname,
+		RootShell:          files.RootShell,
+		Strict:             b.strict,
+		DeferredScriptsDir: b.deferredDir,
 		Progress: func(e provision.Event) {
 			b.progress(Event{Phase: "provision", Step: e.Phase, Package: e.Package,
 				Done: int64(e.Done), Total: int64(e.Total), Elapsed: e.Elapsed})
@@ -224,8 +225,11 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 	addDataHashes(res.Packages, hashes)
 	s := &Stats{Files: res.Files, Bytes: res.UnpackedBytes}
 	for _, sc := range res.Scripts {
-		if sc.Status == "not-reproduced" {
+		switch sc.Status {
+		case "not-reproduced":
 			s.NotReproduced = append(s.NotReproduced, sc)
+		case "deferred":
+			s.Deferred = append(s.Deferred, sc)
 		}
 	}
 	done(s)

@@ -260,3 +260,37 @@ func zstdDigest(t *testing.T, name string) string {
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
+
+// TestProvisionStatsScripts: the provision phase's Stats count a script
+// stored for the first boot as Deferred, not as NotReproduced, and leave
+// out what was reproduced or did nothing. (TestBuildDeferredScripts in
+// cmd/rootfs-synth checks NoDeferredScripts end to end.)
+func TestProvisionStatsScripts(t *testing.T) {
+	b := flowBuilder(t, filepath.Join(t.TempDir(), "img.ext4"), nil)
+	fake := b.provisionTree
+	b.provisionTree = func(ctx context.Context, o provision.Options) (*provision.Result, error) {
+		res, err := fake(ctx, o)
+		if err == nil {
+			res.Scripts = []provision.ScriptReport{
+				{Package: "a-1", Script: ".post-install", Status: "reproduced"},
+				{Package: "b-1", Script: ".post-install", Status: "no-op"},
+				{Package: "c-1", Script: ".trigger", Status: "deferred"},
+				{Package: "d-1", Script: ".post-install", Status: "not-reproduced"},
+			}
+		}
+		return res, err
+	}
+	var stats *Stats
+	b.progress = func(e Event) {
+		if e.Phase == "provision" && e.Stats != nil {
+			stats = e.Stats
+		}
+	}
+	if _, err := b.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if stats == nil || len(stats.Deferred) != 1 || stats.Deferred[0].Package != "c-1" ||
+		len(stats.NotReproduced) != 1 || stats.NotReproduced[0].Package != "d-1" {
+		t.Errorf("provision Stats = %+v, want c-1 deferred and d-1 alone not reproduced", stats)
+	}
+}

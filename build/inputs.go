@@ -24,14 +24,17 @@ import (
 // Nothing in it depends on the host (an overlay's path does not count),
 // so that the same build elsewhere records the same inputs.
 type Inputs struct {
-	Branch         string   `json:"branch"`
-	Hostname       string   `json:"hostname,omitempty"`
-	Size           int64    `json:"size,omitempty"`
-	NoShrink       bool     `json:"no_shrink,omitempty"`
-	NoJournal      bool     `json:"no_journal,omitempty"`
-	Files          []string `json:"files,omitempty"`           // digests of Options.Files, in order
-	AuthorizedKeys string   `json:"authorized_keys,omitempty"` // a digest
-	Keys           []Digest `json:"keys,omitempty"`            // every trusted key, Alpine's too
+	Branch    string `json:"branch"`
+	Hostname  string `json:"hostname,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+	NoShrink  bool   `json:"no_shrink,omitempty"`
+	NoJournal bool   `json:"no_journal,omitempty"`
+	// NoDeferredScripts: the scripts not reproduced were left out, not
+	// stored for the first boot.
+	NoDeferredScripts bool     `json:"no_deferred_scripts,omitempty"`
+	Files             []string `json:"files,omitempty"`           // digests of Options.Files, in order
+	AuthorizedKeys    string   `json:"authorized_keys,omitempty"` // a digest
+	Keys              []Digest `json:"keys,omitempty"`            // every trusted key, Alpine's too
 	// GuestRepositories are the lines of the image's
 	// /etc/apk/repositories; [] for an empty file, null when not recorded.
 	GuestRepositories []string `json:"guest_repositories"`
@@ -50,7 +53,8 @@ type Digest struct {
 // newInputs records opts; the overlays' digests come later (see
 // overlayDigests), once the filesystem time is known.
 func newInputs(opts Options, branch string, keys *apk.KeyRing) *Inputs {
-	in := &Inputs{Branch: branch, Hostname: opts.Hostname, Size: opts.Size, NoShrink: opts.NoShrink, NoJournal: opts.NoJournal}
+	in := &Inputs{Branch: branch, Hostname: opts.Hostname, Size: opts.Size, NoShrink: opts.NoShrink, NoJournal: opts.NoJournal,
+		NoDeferredScripts: opts.NoDeferredScripts}
 	if len(opts.AuthorizedKeys) > 0 {
 		in.AuthorizedKeys = sha256Digest(opts.AuthorizedKeys)
 	}
@@ -101,7 +105,10 @@ func fromLock(opts Options) (Options, error) {
 	if opts.NoJournal && !in.NoJournal {
 		return opts, differs("NoJournal", true, false)
 	}
-	opts.NoShrink, opts.NoJournal = in.NoShrink, in.NoJournal
+	if opts.NoDeferredScripts && !in.NoDeferredScripts {
+		return opts, differs("NoDeferredScripts", true, false)
+	}
+	opts.NoShrink, opts.NoJournal, opts.NoDeferredScripts = in.NoShrink, in.NoJournal, in.NoDeferredScripts
 	if opts.GuestRepositories == nil { // else checkLockedGuest compares the lines they make
 		opts.GuestRepositories = in.GuestRepositories
 	}

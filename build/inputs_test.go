@@ -48,18 +48,19 @@ func TestEveryOptionLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	samples := map[string]func(*Options){
-		"Profile":        func(o *Options) { o.Profile = "minimal" },
-		"Packages":       func(o *Options) { o.Packages = append(o.Packages, "app") },
-		"Branch":         func(o *Options) { o.Branch = "edge" },
-		"Arch":           func(o *Options) { o.Arch = "aarch64" },
-		"Keys":           func(o *Options) { o.Keys = key.KeyRing() },
-		"Size":           func(o *Options) { o.Size = 64 << 20 },
-		"NoShrink":       func(o *Options) { o.NoShrink = true },
-		"NoJournal":      func(o *Options) { o.NoJournal = true },
-		"Files":          func(o *Options) { o.Files = []fs.FS{fstest.MapFS{"etc/motd": {Data: []byte("hi\n")}}} },
-		"AuthorizedKeys": func(o *Options) { o.AuthorizedKeys = []byte("ssh-ed25519 AAAAC3Nza test\n") },
-		"Hostname":       func(o *Options) { o.Hostname = "sbx1" },
-		"Time":           func(o *Options) { o.Time = time.Unix(1700000000, 0) },
+		"Profile":           func(o *Options) { o.Profile = "minimal" },
+		"Packages":          func(o *Options) { o.Packages = append(o.Packages, "app") },
+		"Branch":            func(o *Options) { o.Branch = "edge" },
+		"Arch":              func(o *Options) { o.Arch = "aarch64" },
+		"Keys":              func(o *Options) { o.Keys = key.KeyRing() },
+		"Size":              func(o *Options) { o.Size = 64 << 20 },
+		"NoShrink":          func(o *Options) { o.NoShrink = true },
+		"NoJournal":         func(o *Options) { o.NoJournal = true },
+		"NoDeferredScripts": func(o *Options) { o.NoDeferredScripts = true },
+		"Files":             func(o *Options) { o.Files = []fs.FS{fstest.MapFS{"etc/motd": {Data: []byte("hi\n")}}} },
+		"AuthorizedKeys":    func(o *Options) { o.AuthorizedKeys = []byte("ssh-ed25519 AAAAC3Nza test\n") },
+		"Hostname":          func(o *Options) { o.Hostname = "sbx1" },
+		"Time":              func(o *Options) { o.Time = time.Unix(1700000000, 0) },
 		"GuestRepositories": func(o *Options) {
 			o.GuestRepositories = []string{"https://guest.example/alpine/v3.23/main"}
 		},

@@ -36,6 +36,7 @@ type builder struct {
 	authorizedKeys []byte
 	hostname       string
 	strict         bool
+	deferredDir    string // provision.Options.DeferredScriptsDir
 	reportPath     string
 	sbomPath       string
 
@@ -62,6 +63,7 @@ func newBuilder(opts Options) (*builder, error) {
 		owner:          opts.Owner,
 		hostname:       opts.Hostname,
 		strict:         opts.Strict,
+		deferredDir:    files.DeferredScriptsDir,
 		reportPath:     opts.Report,
 		sbomPath:       opts.SBOM,
 		authorizedKeys: opts.AuthorizedKeys,
@@ -72,6 +74,9 @@ func newBuilder(opts Options) (*builder, error) {
 	}
 	if b.progress == nil {
 		b.progress = func(Event) {}
+	}
+	if opts.NoDeferredScripts {
+		b.deferredDir = ""
 	}
 	// Checks of the options alone first: they must not wait for anything.
 	if err := CheckHostname(b.hostname); err != nil {

@@ -1,8 +1,9 @@
 // Package files holds the static files rootfs-synth puts into every guest
 // image, after the packages and before the user's overlays: the DNS
 // defaults, the init wrapper (/usr/sbin/sbx-init), busybox init's inittab
-// and boot script, the session-environment chain, the start-hook runner and
-// sshd's start-up. The files are regular tracked files below this directory,
+// and boot script, the runner of the package scripts deferred to the first
+// boot, the session-environment chain, the start-hook runner and sshd's
+// start-up. The files are regular tracked files below this directory,
 // laid out as in the guest (etc/resolv.conf, usr/sbin/sbx-init, ...); each
 // says inside what it is for and who changes it.
 //
@@ -47,6 +48,12 @@ const RootShell = "/usr/local/bin/sbx-shell"
 // InitPath is the guest's first process, for the kernel argument init=: it
 // mounts devpts and then runs busybox init.
 const InitPath = "/usr/sbin/sbx-init"
+
+// DeferredScriptsDir is where the image build stores the package scripts
+// it could not reproduce (provision.Options.DeferredScriptsDir), and where
+// /usr/local/sbin/sbx-deferred-scripts, run from /etc/inittab before the
+// start hooks, finds them at first boot.
+const DeferredScriptsDir = "/usr/lib/rootfs-synth/deferred-scripts"
 
 // The directories listed here are the whole guest tree; files_test.go checks
 // that no other directory under files/ holds guest files.

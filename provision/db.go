@@ -12,7 +12,7 @@ import (
 
 // writeDatabase writes what apk inside the guest reads: /etc/apk/{world,
 // arch,repositories,keys/*} and lib/apk/db/{installed,scripts.tar.gz,
-// triggers,lock}.
+// triggers,lock}, and the scripts deferred to the first boot.
 func (in *installer) writeDatabase(context.Context) error {
 	dir := rootfs.Node{Mode: 0o755, ModTime: in.time}
 	for _, d := range []string{"etc/apk/keys", "lib/apk/db", "lib/apk/exec"} {
@@ -39,6 +39,9 @@ func (in *installer) writeDatabase(context.Context) error {
 		}
 	}
 	if err := in.installKeys(); err != nil {
+		return err
+	}
+	if err := in.writeDeferred(); err != nil {
 		return err
 	}
 	return in.writeInstalled()

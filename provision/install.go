@@ -74,6 +74,8 @@ type installer struct {
 	accounts              *bbaccounts.Accounts // the tree's /etc/passwd, group and shadow, parsed when first needed
 	seenUsers, seenGroups int                  // of accounts.Created() and CreatedGroups(), reported already
 	accountCmds           [][]string           // the addgroup and adduser commands applied, in order
+	shellCmds             [][]string           // the add-shell and remove-shell commands applied, in order
+	deferred              []deferredScript     // the scripts for the first boot, in apk's order
 	sums                  map[*rootfs.Node]string
 	res                   *Result // filled as the steps run: the report's records, the steps' times
 }

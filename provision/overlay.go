@@ -12,7 +12,8 @@ import (
 )
 
 // applyOverlays writes the hostname and authorized keys, then lays each
-// overlay over the tree in order: a directory keeps what it holds and takes
+// overlay over the tree in order (and then the packages' add-shell lines
+// over the /etc/shells they leave, see replayShells): a directory keeps what it holds and takes
 // the overlay's mode, everything else replaces the tree's entry. As for a
 // package's entries, a directory goes through a symlink to a directory,
 // and a directory never replaces a non-directory nor the other way round.
@@ -49,7 +50,7 @@ func (in *installer) applyOverlays(context.Context) error {
 		}
 		in.progress("overlay", i+1, len(in.opts.Overlays), "")
 	}
-	return nil
+	return in.replayShells()
 }
 
 func (in *installer) overlay(fsys fs.FS) error {

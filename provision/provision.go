@@ -10,7 +10,10 @@
 // the package scripts and triggers of Alpine's base would have done: system
 // users and groups from `addgroup`/`adduser` lines (before that package's
 // files get owners), busybox applet links from /etc/busybox-paths.d, the
-// bbsuid links, `root:*` in /etc/shadow. It writes apk's own database
+// bbsuid links, `root:*` in /etc/shadow, shells registered with
+// `add-shell` (kept in the /etc/shells the overlays leave), following the
+// if, case, function and exit around such lines to tell what a script does
+// on a fresh root. It writes apk's own database
 // (lib/apk/db/installed, scripts.tar.gz, triggers, lock, etc/apk/*) so that
 // `apk` works inside the guest, and lays the overlays (the static sandbox
 // files, then the user's) over the result.
@@ -32,8 +35,10 @@
 // Left out on purpose: running scripts (nothing is executed, so any
 // arch can be built on any host), scripts and triggers beyond what is
 // listed in Result.Scripts as reproduced (each one not reproduced is
-// reported with its reason; Options.Strict makes that an error), upgrades
-// and removals (the root is always fresh), and the v3 ADB database.
+// reported with its reason, and stored for the guest's first boot when
+// Options.DeferredScriptsDir is set; Options.Strict makes either an
+// error), upgrades and removals (the root is always fresh), and the v3
+// ADB database.
 package provision
 
 import (
@@ -98,8 +103,15 @@ type Options struct {
 	RootShell string
 
 	// Strict makes every script or trigger that was not reproduced an
-	// error instead of a report entry.
+	// error instead of a report entry (a deferred one too).
 	Strict bool
+
+	// DeferredScriptsDir, when not "", is where each script or trigger
+	// that could not be reproduced is stored, unchanged, for the guest to
+	// run once at first boot (files.DeferredScriptsDir, which sbx-init's
+	// runner reads); its report entry says "deferred". Empty: such
+	// scripts are only reported, "not-reproduced".
+	DeferredScriptsDir string
 
 	// Progress, when not nil, is called as the run advances, from one
 	// goroutine at a time.
@@ -177,8 +189,10 @@ type PackageReport struct {
 
 // ScriptReport is one package script or trigger and what became of it.
 // Status is "reproduced" (its effect is in the tree), "no-op" (it does
-// nothing on a fresh root) or "not-reproduced"; Why says why for the
-// last two, Effects lists what was done for the first.
+// nothing on a fresh root), "deferred" (not reproduced, stored for the
+// guest to run at first boot: Options.DeferredScriptsDir) or
+// "not-reproduced"; Why says why for the last three, Effects lists what
+// was done (for a deferred script, what was done already).
 type ScriptReport struct {
 	Package string   `json:"package"`
 	Script  string   `json:"script"` // ".pre-install", ".post-install", ".trigger"

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,28 +14,37 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 
-	"github.com/rootfs-synth/rootfs-synth/internal/bbaccounts"
 	"github.com/rootfs-synth/rootfs-synth/internal/shscript"
 )
 
 // Script emulation: a package script is split into simple commands, and
-// the script counts as reproduced only when every command is one whose
-// effect this file knows how to make in the tree. Anything else (a loop, a
-// variable, a program we cannot run) leaves the script "not-reproduced",
+// the script counts as reproduced only when every command it runs is one
+// whose effect this file knows how to make in the tree (interp.go follows
+// if commands, function calls, && and || and exit). Anything else (a loop,
+// a variable, a program we cannot run) leaves the script "not-reproduced",
 // with the first such line as the reason.
 
 const (
 	statusReproduced    = "reproduced"
 	statusNoOp          = "no-op"
 	statusNotReproduced = "not-reproduced"
+	statusDeferred      = "deferred"
 )
 
-// runScript emulates one script of ps, if it has it.
+// runScript emulates one install script of ps, if it has it.
 func (in *installer) runScript(ps *pkgState, name string) error {
 	body, ok := ps.m.Scripts[name]
 	if !ok {
 		return nil
 	}
+	// apk passes an install script the package's version.
+	return in.emulateScript(ps, name, body, []string{ps.rec.Version}, "")
+}
+
+// emulateScript emulates a script apk would run with args, reports what
+// became of it (a reason not reproduced starts with context), and defers
+// it when it was not reproduced.
+func (in *installer) emulateScript(ps *pkgState, name, body string, args []string, context string) error {
 	rep := ScriptReport{Package: ps.rec.String(), Script: name}
 	effects, why, err := in.emulate(ps, name, []byte(body))
 	if err != nil {
@@ -45,85 +53,24 @@ func (in *installer) runScript(ps *pkgState, name string) error {
 	rep.Effects = effects
 	switch {
 	case why != "":
-		rep.Status, rep.Why = statusNotReproduced, why
+		rep.Status, rep.Why = statusNotReproduced, context+why
 	case len(effects) == 0:
 		rep.Status, rep.Why = statusNoOp, "no command changes a fresh root"
 	default:
 		rep.Status = statusReproduced
 	}
+	in.deferScript(&rep, []byte(body), args)
 	return in.addScriptReport(rep)
 }
 
+// addScriptReport records rep; a strict build refuses a script that was
+// not reproduced, deferred or not: the image as built lacks its effect.
 func (in *installer) addScriptReport(rep ScriptReport) error {
 	in.res.Scripts = append(in.res.Scripts, rep)
-	if in.opts.Strict && rep.Status == statusNotReproduced {
+	if in.opts.Strict && (rep.Status == statusNotReproduced || rep.Status == statusDeferred) {
 		return fmt.Errorf("package %s: %s was not reproduced (%s), and the build is strict", rep.Package, rep.Script, rep.Why)
 	}
 	return nil
-}
-
-// emulate applies the commands of a script and returns what it did and,
-// when something could not be done, why.
-func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects []string, why string, err error) {
-	cmds, err := shscript.Split(body)
-	if err != nil {
-		return nil, "", err
-	}
-	// prevOK is whether the last command succeeded, for "a || b" and
-	// "a && b"; the effect of a is known, so whether b runs is too.
-	prevOK, prevSep := true, ""
-	for _, c := range cmds {
-		skip := (prevSep == "||" && prevOK) || (prevSep == "&&" && !prevOK)
-		prevSep = c.Sep
-		if skip {
-			continue // prevOK stays: "a || b || c" skips both
-		}
-		prevOK = true
-		if c.Unsupported != "" {
-			if why == "" {
-				why = fmt.Sprintf("line %d: %s: %q", c.Line, c.Unsupported, c.Text)
-			}
-			continue
-		}
-		if len(c.Args) == 0 {
-			continue
-		}
-		if c.Pipeline || redirectsOutput(c) {
-			if why == "" {
-				why = fmt.Sprintf("line %d: %q pipes or redirects data, which is not emulated", c.Line, c.Text)
-			}
-			continue
-		}
-		eff, ok, err := in.command(ps, c)
-		var failed commandFailed
-		switch {
-		case err == nil:
-		case errors.Is(err, bbaccounts.ErrExists):
-			// The account is there already, so the effect holds (scripts
-			// say "2>/dev/null" for this); the command itself fails.
-			effects = append(effects, strings.Join(c.Args, " ")+": exists already")
-			prevOK = false
-			continue
-		case errors.As(err, &failed):
-			// The command would fail in the guest too, and the script
-			// goes on (apk runs scripts without -e).
-			if why == "" {
-				why = fmt.Sprintf("line %d: %q would fail: %v", c.Line, c.Text, failed.err)
-			}
-			prevOK = false
-			continue
-		default:
-			return nil, "", fmt.Errorf("line %d %q: %w", c.Line, c.Text, err)
-		}
-		if !ok {
-			if why == "" {
-				why = fmt.Sprintf("line %d: command %q is not emulated", c.Line, c.Text)
-			}
-			continue
-		}
-		effects = append(effects, eff...)
-	}
-	return effects, why, nil
 }
 
 // redirectsOutput reports whether c writes or reads a file other than
@@ -156,11 +103,6 @@ func (in *installer) command(ps *pkgState, c shscript.Command) (effects []string
 	switch prog {
 	case "true", ":":
 		return nil, true, nil
-	case "exit":
-		if len(args) == 1 || args[1] == "0" {
-			return nil, true, nil
-		}
-		return nil, false, nil
 	case "busybox", "bbsuid", "busybox-extras":
 		// --install -s: the applet links, made for every package's
 		// list once all packages are in (runTriggers).
@@ -188,6 +130,8 @@ func (in *installer) command(ps *pkgState, c shscript.Command) (effects []string
 		in.accountCmds = append(in.accountCmds, args)
 		in.noteAccounts(ps)
 		return []string{strings.Join(args, " ")}, true, nil
+	case "add-shell", "remove-shell":
+		return in.shellsCommand(prog, args[1:])
 	case "mkdir":
 		return in.mkdirCommand(args)
 	case "chown", "chgrp":
@@ -360,13 +304,25 @@ func (in *installer) runTriggers(context.Context) error {
 		}
 		rep := ScriptReport{Package: ps.rec.String(), Script: ".trigger"}
 		fired := in.triggerFires(ps.m.Triggers)
+		body, hasScript := ps.m.Scripts[".trigger"]
 		switch {
 		case len(fired) == 0:
 			rep.Status, rep.Why = statusNoOp, "no installed directory matches "+strconv.Quote(strings.Join(ps.m.Triggers, " "))
+		case !hasScript:
+			rep.Status, rep.Why = statusNoOp, "no .trigger script"
 		case ps.rec.Name == "busybox":
 			rep.Status, rep.Effects = statusReproduced, effects
 		default:
-			rep.Status, rep.Why = statusNotReproduced, "fires for "+strconv.Quote("/"+strings.Join(fired, ", /"))+"; its script is not emulated"
+			// apk passes a trigger the directories that fired it.
+			args := make([]string, len(fired))
+			for i, f := range fired {
+				args[i] = "/" + f
+			}
+			context := "fires for " + strconv.Quote(strings.Join(args, ", ")) + "; "
+			if err := in.emulateScript(ps, ".trigger", body, args, context); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := in.addScriptReport(rep); err != nil {
 			return err

@@ -59,6 +59,7 @@ func buildFlags() []cli.Flag {
 				"default: the official mirror's <branch>/main and community, and a line for each @tag the world pins",
 		},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print what would be installed and why (rootfs-synth plan) instead of building"},
+		&cli.BoolFlag{Name: "no-deferred-scripts", Usage: "leave out the package scripts that could not be reproduced, instead of running them at the guest's first boot"},
 		configFlag(), // config.go
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print errors only"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log every package and step"},
@@ -164,6 +165,7 @@ func buildOptions(cCtx *cli.Context) (build.Options, error) {
 		}
 		opts.Report = "" // written by runBuild, from the result
 	}
+	opts.NoDeferredScripts = cCtx.Bool("no-deferred-scripts")
 	opts.NoJournal = cCtx.Bool("no-journal")
 	opts.NoShrink = cCtx.Bool("no-shrink")
 	if cCtx.IsSet("guest-repository") {

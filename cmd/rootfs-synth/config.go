@@ -58,6 +58,7 @@ var configKeys = []configKey{
 	{"authorized-keys", "authorized-keys", filePath},
 	{"hostname", "hostname", nil},
 	{"strict", "strict", nil},
+	{"no-deferred-scripts", "no-deferred-scripts", nil},
 	{"guest-repositories", "guest-repository", nil},
 	{"sbom", "sbom", filePath},
 }

@@ -224,7 +224,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("hostname: sbx1\n---\nsize: 1G\n"))
 	f.Add([]byte("a: &x {b: c}\n<<: *x\n? [k]\n: v\n"))
 	f.Add([]byte("repositories:\n  - |\n    @edge https://e.example/edge\n"))
-	isBool := map[string]bool{"strict": true, "offline": true, "no-journal": true, "no-shrink": true, "allow-untrusted": true}
+	isBool := map[string]bool{"strict": true, "offline": true, "no-journal": true, "no-shrink": true, "allow-untrusted": true, "no-deferred-scripts": true}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		entries, err := parseConfig("build.yaml", data, isBool)
 		if err != nil {

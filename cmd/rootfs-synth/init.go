@@ -115,6 +115,7 @@ mirrors:
 # no-shrink: true           # keep 1 GiB free (sparse: no disk space)
 # no-journal: true
 # strict: true              # fail on a package script not reproduced
+# no-deferred-scripts: true # leave those out instead of running them at first boot
 
 # What the guest gets besides its packages.
 # hostname: sandbox

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +74,7 @@ func TestJSONSummary(t *testing.T) {
 	}
 	switch {
 	case got.Image != img, got.Size != st.Size(), got.Report != report, got.Arch != "x86_64", got.UUID == "",
+		got.Digest != fileSHA256(t, img), got.CompressedDigest != "",
 		!names["app-0.9-r0"] || !names["base-1.0-r0"] || len(names) != 2,
 		got.Files == 0, got.Seconds <= 0, len(got.Phases) != 4:
 		t.Errorf("rootfs-synth --json = %+v, want image %s of %d bytes, report %s, arch x86_64, a UUID, app and base, files, seconds and 4 phases",
@@ -89,4 +92,14 @@ func TestJSONSummary(t *testing.T) {
 	if code != 2 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "--json") || stdout != "" {
 		t.Errorf("rootfs-synth --json --report - = exit %d, stdout %q, stderr %q; want exit 2 and one line naming --json", code, stdout, stderr)
 	}
+}
+
+// fileSHA256 is "sha256:<hex>" of the file name.
+func fileSHA256(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(b))
 }

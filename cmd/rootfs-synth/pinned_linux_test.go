@@ -21,7 +21,7 @@ import (
 // that is meant to change the image (a new feature of the writer, another
 // default) updates them in the same commit and says why.
 const (
-	pinnedBuild = "af807e26b4215f92be250741d9b29960974acce4188344ad9a4cdcc113ae7c9d"
+	pinnedBuild = "b1f0d093b972b95313d48e36b3bf2ddf773c6fdcb647f32aa5721289b532ba2c"
 	pinnedMkfs  = "5eaf8b086e3b9fb69345021bbb2c6934e81af73b8181e76a2f30ca506b7b276a" // HostTree as root: devices, foreign owners, a capability
 )
 

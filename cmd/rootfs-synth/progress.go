@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/vbauerster/mpb/v8"
@@ -162,24 +163,39 @@ func (u *ui) phaseEnd(e build.Event) {
 	case "fetch":
 		u.logf("fetch: %d packages, %d from the cache, %s downloaded, in %s", s.Packages, s.Cached, sizeString(s.Bytes), took)
 	case "provision":
+		for _, sc := range s.Deferred {
+			u.debugf("provision: %s %s deferred to the first boot: %s", sc.Package, sc.Script, sc.Why)
+		}
 		for _, sc := range s.NotReproduced {
 			u.debugf("provision: %s %s not reproduced: %s", sc.Package, sc.Script, sc.Why)
 		}
-		u.logf("provision: %d files (%s) in %s%s", s.Files, sizeString(s.Bytes), took, u.notReproduced(len(s.NotReproduced)))
+		u.logf("provision: %d files (%s) in %s%s", s.Files, sizeString(s.Bytes), took, u.scriptsNote(len(s.Deferred), len(s.NotReproduced)))
 	case "write":
 		u.logf("write: %s in %s", s.Path, took)
 	}
 }
 
-// notReproduced ends the provision line: how many scripts were not
-// reproduced, and where to read which.
-func (u *ui) notReproduced(n int) string {
-	if n == 0 {
-		return ""
+// scriptsNote ends the provision line: how many scripts were deferred to
+// the guest's first boot and how many not reproduced at all, and where to
+// read which.
+func (u *ui) scriptsNote(deferred, notReproduced int) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{deferred, "deferred to the first boot"}, {notReproduced, "not reproduced"}} {
+		switch {
+		case c.n == 0:
+		case len(parts) > 0:
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		case c.n == 1:
+			parts = append(parts, "1 package script "+c.what)
+		default:
+			parts = append(parts, fmt.Sprintf("%d package scripts %s", c.n, c.what))
+		}
 	}
-	scripts := "scripts"
-	if n == 1 {
-		scripts = "script"
+	if len(parts) == 0 {
+		return ""
 	}
 	where := "see which with -v or --report FILE"
 	switch {
@@ -190,7 +206,7 @@ func (u *ui) notReproduced(n int) string {
 	case u.report != "":
 		where = "listed in the report, " + u.report
 	}
-	return fmt.Sprintf("; %d package %s not reproduced (%s)", n, scripts, where)
+	return fmt.Sprintf("; %s (%s)", strings.Join(parts, ", "), where)
 }
 
 // download shows a package's download: a bar per package in flight and

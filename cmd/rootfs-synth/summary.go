@@ -76,15 +76,18 @@ func (u *ui) results(cCtx *cli.Context, rep *build.Report) error {
 // jsonSummary is what --json prints: the build's outcome for a program,
 // one object on stdout. Fields are only ever added.
 type jsonSummary struct {
-	Image                string        `json:"image"`           // the image's path
-	Size                 int64         `json:"size"`            // its apparent size in bytes
-	AllocatedBytes       int64         `json:"allocated_bytes"` // what it takes on disk
-	UUID                 string        `json:"uuid"`            // the filesystem's
+	Image                string        `json:"image"`                       // the image's path
+	Size                 int64         `json:"size"`                        // its apparent size in bytes
+	AllocatedBytes       int64         `json:"allocated_bytes"`             // what it takes on disk
+	UUID                 string        `json:"uuid"`                        // the filesystem's
+	Digest               string        `json:"digest"`                      // sha256:… of the raw image
+	CompressedDigest     string        `json:"compressed_digest,omitempty"` // of the file written, when compressed
 	Arch                 string        `json:"arch"`
 	Report               string        `json:"report,omitempty"` // the --report FILE written
 	Packages             []jsonPackage `json:"packages"`
 	Files                int           `json:"files"`
 	UnpackedBytes        int64         `json:"unpacked_bytes"`
+	ScriptsDeferred      int           `json:"scripts_deferred"` // to the guest's first boot
 	ScriptsNotReproduced int           `json:"scripts_not_reproduced"`
 	Seconds              float64       `json:"seconds"` // the build's wall time
 	Phases               []jsonPhase   `json:"phases"`
@@ -107,12 +110,16 @@ func writeJSONSummary(w io.Writer, rep *build.Report, report string) error {
 		Packages: []jsonPackage{}, Phases: []jsonPhase{}}
 	if img := rep.Image; img != nil {
 		s.Image, s.Size, s.AllocatedBytes, s.UUID = img.Path, img.Size, img.AllocatedBytes, img.UUID
+		s.Digest, s.CompressedDigest = img.Digest, img.CompressedDigest
 	}
 	for _, p := range rep.Packages {
 		s.Packages = append(s.Packages, jsonPackage{p.Name, p.Version})
 	}
 	for _, sc := range rep.Scripts {
-		if sc.Status == "not-reproduced" {
+		switch sc.Status {
+		case "deferred":
+			s.ScriptsDeferred++
+		case "not-reproduced":
 			s.ScriptsNotReproduced++
 		}
 	}

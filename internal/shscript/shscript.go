@@ -5,16 +5,27 @@
 // removes quotes, comments and line continuations, separates commands at
 // ; & && || | and newlines, and records redirections apart from the words.
 //
+// Three compound forms are split into their parts, since scripts use them
+// around simple commands: an if command (If: the condition, then and else
+// lists), a case command on a literal word or on the output of one command
+// substitution (Case: the word or the substitution's commands, the
+// patterns and their lists), and a function definition whose body is a
+// { } group (Func: the name and the group's commands), so that an
+// emulator can decide a condition and follow a call.
+//
 // Left out on purpose: anything whose effect depends on running a shell
 // (variables and other expansions, globs, assignments, here-documents,
-// compound commands, function definitions, negation) comes back as a
-// Command marked Unsupported, with its line and text, never as a guess at
-// its words. Options are not parsed here: what an option means is the
-// program's business (internal/bbaccounts has busybox's getopt).
+// loops, other case commands, subshells, other compound commands and
+// function bodies, negation) comes back as a Command marked Unsupported,
+// with its line and text, never as a guess at its words. Options are not
+// parsed here: what an option means is the program's business
+// (internal/bbaccounts has busybox's getopt).
 package shscript
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -35,9 +46,46 @@ type Command struct {
 	// Pipeline is true when a "|" joins it to the command before or after.
 	Pipeline bool
 	// Unsupported, when not empty, says what keeps this from being a
-	// simple command with literal words ("variable expansion", "'if'
-	// compound command", ...); then Args is not to be trusted.
+	// simple command with literal words ("variable expansion", "'for'
+	// loop", ...); then Args is not to be trusted.
 	Unsupported string
+
+	// If, when not nil, is the if command this is (Args is empty).
+	If *If
+	// Case, when not nil, is the case command this is (Args is empty).
+	Case *Case
+	// Func, when not nil, is the function definition this is (Args is
+	// empty): defining it does nothing; a later command whose first word
+	// is its name runs its body.
+	Func *Func
+}
+
+// If is "if Cond; then Then; else Else; fi". An elif is an Else of one
+// Command whose If is set.
+type If struct {
+	Cond, Then, Else []Command
+}
+
+// Case is "case Word in Items esac". When Subst is not nil, the word is
+// one command substitution, "$(...)", and Subst its commands (lines
+// counted in the script); Word is then the substitution as written.
+type Case struct {
+	Word  string
+	Subst []Command
+	Items []CaseItem
+}
+
+// CaseItem is "Patterns) Body ;;". A pattern's * ? and [ are the sh
+// pattern characters (a pattern where one is quoted is Unsupported).
+type CaseItem struct {
+	Patterns []string
+	Body     []Command
+}
+
+// Func is "Name() { Body; }".
+type Func struct {
+	Name string
+	Body []Command
 }
 
 // Redirect is one redirection: 2>/dev/null is {2, ">", "/dev/null"}.
@@ -439,17 +487,30 @@ var openers = map[string]string{
 var closers = map[string]bool{"then": true, "else": true, "elif": true, "fi": true,
 	"do": true, "done": true, "esac": true, "}": true}
 
-func (p *parser) commands() ([]Command, error) {
+func (p *parser) commands() ([]Command, error) { return p.list(nil) }
+
+// errNotClosed is list's error for the end of the script before a stop
+// word; the caller names what is not closed.
+var errNotClosed = errors.New("not closed")
+
+// list reads commands up to the end of the script or, when stop is not
+// nil, up to one of the stop words standing where a command would start
+// (not read; the end of the script is then errNotClosed).
+func (p *parser) list(stop []string) ([]Command, error) {
 	var cmds []Command
 	pipe := false
 	for {
 		t := p.peek()
 		switch {
+		case t.kind == tEOF && stop != nil:
+			return nil, errNotClosed
 		case t.kind == tEOF:
 			return cmds, nil
 		case t.kind == tNewline:
 			p.i++
 			continue
+		case (t.kind == tWord && !t.quoted || t.kind == tOp && t.text == ";;") && slices.Contains(stop, t.text):
+			return cmds, nil
 		case t.kind == tOp && t.text != "(" && !isRedirect(t.text):
 			return nil, unexpected(t)
 		}
@@ -482,12 +543,13 @@ func (p *parser) command() (Command, error) {
 	head := p.peek()
 	word := head.kind == tWord && !head.quoted
 	compound := true
-	var what string
+	var what string // why a compound command is Unsupported
 	switch {
 	case word && head.text == "function":
 		p.i++
-		if t := p.next(); t.kind != tWord {
-			return c, unexpected(t)
+		name := p.next()
+		if name.kind != tWord {
+			return c, unexpected(name)
 		}
 		if t := p.peek(); t.kind == tOp && t.text == "(" {
 			p.i++
@@ -495,18 +557,38 @@ func (p *parser) command() (Command, error) {
 				return c, unexpected(t)
 			}
 		}
-		what = "function definition"
-		if err := p.functionBody(); err != nil {
+		f, err := p.functionBody(name.text)
+		if err != nil {
 			return c, err
+		}
+		if c.Func = f; f == nil {
+			what = "function definition"
 		}
 	case head.kind == tWord && p.i+2 < len(p.toks) &&
 		p.toks[p.i+1].kind == tOp && p.toks[p.i+1].text == "(" &&
 		p.toks[p.i+2].kind == tOp && p.toks[p.i+2].text == ")":
 		p.i += 3
-		what = "function definition"
-		if err := p.functionBody(); err != nil {
+		f, err := p.functionBody(head.text)
+		if err != nil {
 			return c, err
 		}
+		if c.Func = f; f == nil {
+			what = "function definition"
+		}
+	case word && head.text == "if":
+		p.i++
+		clause, err := p.ifClause(head)
+		if err != nil {
+			return c, err
+		}
+		c.If = clause
+	case word && head.text == "case" && p.caseWord(p.toks[p.i+1]):
+		p.i++
+		clause, why, err := p.caseClause(head)
+		if err != nil {
+			return c, err
+		}
+		c.Case, what = clause, why
 	case (word && openers[head.text] != "") || (head.kind == tOp && head.text == "("):
 		what = openers[head.text]
 		if err := p.compound(); err != nil {
@@ -528,23 +610,188 @@ func (p *parser) command() (Command, error) {
 	case t.kind == tOp && (t.text == ";" || t.text == "&" || t.text == "&&" || t.text == "||" || t.text == "|"):
 		c.Sep = t.text
 		p.i++
-	case t.kind == tOp:
+	case t.kind == tOp && t.text != ";;": // ";;" ends a case item, for caseClause
 		return c, unexpected(t)
 	}
 	return c, nil
 }
 
-// functionBody passes over the compound command a function definition's
-// "NAME()" is followed by, possibly on a later line.
-func (p *parser) functionBody() error {
+// caseWord reports whether t, the word after "case", is one caseClause
+// reads: literal, or one command substitution.
+func (p *parser) caseWord(t token) bool {
+	if t.kind != tWord {
+		return false
+	}
+	_, ok := p.substitution(t)
+	return t.why == "" || ok
+}
+
+// substitution returns the commands' source of a word that is exactly one
+// command substitution, $(...), quoted or not.
+func (p *parser) substitution(t token) (string, bool) {
+	if t.why != "command substitution" {
+		return "", false
+	}
+	raw := p.src[t.start:t.end]
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	if !strings.HasPrefix(raw, "$(") || strings.HasPrefix(raw, "$((") {
+		return "", false
+	}
+	end, err := (&lexer{s: raw}).balanced(1)
+	if err != nil || end != len(raw) {
+		return "", false
+	}
+	return raw[2 : len(raw)-1], true
+}
+
+// caseClause reads a case command after its "case", open, up to and with
+// its "esac". why, when not "", is what keeps it from being split (a
+// pattern with an expansion or a quoted pattern character); the clause is
+// then nil.
+func (p *parser) caseClause(open token) (clause *Case, why string, err error) {
+	w := p.next()
+	clause = &Case{Word: w.text}
+	if inner, ok := p.substitution(w); ok {
+		sub, err := Split([]byte(inner))
+		if err != nil {
+			return nil, "", fmt.Errorf("line %d: in %s: %w", w.line, w, err)
+		}
+		shiftLines(sub, w.line-1)
+		clause.Subst = append([]Command{}, sub...) // not nil: "$()" has no commands
+	}
+	for p.peek().kind == tNewline {
+		p.i++
+	}
+	if t := p.next(); t.kind != tWord || t.quoted || t.text != "in" {
+		return nil, "", fmt.Errorf("line %d: 'case' without 'in': %s", t.line, t)
+	}
+	for {
+		for p.peek().kind == tNewline {
+			p.i++
+		}
+		switch t := p.peek(); {
+		case t.kind == tEOF:
+			return nil, "", fmt.Errorf("line %d: %s is not closed", open.line, open)
+		case t.kind == tWord && !t.quoted && t.text == "esac":
+			p.i++
+			if why != "" {
+				clause = nil
+			}
+			return clause, why, nil
+		case t.kind == tOp && t.text == "(":
+			p.i++
+		}
+		var item CaseItem
+		for {
+			t := p.next()
+			if t.kind != tWord {
+				return nil, "", unexpected(t)
+			}
+			switch {
+			case why != "":
+			case t.why != "" && t.why != "glob pattern":
+				why = "'case' pattern with " + t.why
+			case t.quoted && strings.ContainsAny(t.text, "*?["):
+				why = "'case' pattern partly quoted"
+			}
+			item.Patterns = append(item.Patterns, t.text)
+			if sep := p.next(); sep.kind == tOp && sep.text == ")" {
+				break
+			} else if sep.kind != tOp || sep.text != "|" {
+				return nil, "", unexpected(sep)
+			}
+		}
+		if item.Body, err = p.list([]string{";;", "esac"}); err != nil {
+			return nil, "", p.notClosed(err, open)
+		}
+		clause.Items = append(clause.Items, item)
+		if t := p.peek(); t.kind == tOp && t.text == ";;" {
+			p.i++
+		}
+	}
+}
+
+// shiftLines adds delta to the lines of cmds and of the commands in them.
+func shiftLines(cmds []Command, delta int) {
+	for i := range cmds {
+		c := &cmds[i]
+		c.Line += delta
+		if c.If != nil {
+			shiftLines(c.If.Cond, delta)
+			shiftLines(c.If.Then, delta)
+			shiftLines(c.If.Else, delta)
+		}
+		if c.Case != nil {
+			shiftLines(c.Case.Subst, delta)
+			for _, it := range c.Case.Items {
+				shiftLines(it.Body, delta)
+			}
+		}
+		if c.Func != nil {
+			shiftLines(c.Func.Body, delta)
+		}
+	}
+}
+
+// functionBody reads the compound command a function definition's
+// "NAME()" is followed by, possibly on a later line: a { } group as the
+// function's commands, any other compound command passed over (nil).
+func (p *parser) functionBody(name string) (*Func, error) {
 	for p.peek().kind == tNewline {
 		p.i++
 	}
 	t := p.peek()
 	if !(t.kind == tWord && !t.quoted && openers[t.text] != "") && !(t.kind == tOp && t.text == "(") {
-		return fmt.Errorf("line %d: function body is %s, not a compound command", t.line, t)
+		return nil, fmt.Errorf("line %d: function body is %s, not a compound command", t.line, t)
 	}
-	return p.compound()
+	if t.kind != tWord || t.text != "{" {
+		return nil, p.compound()
+	}
+	p.i++
+	body, err := p.list([]string{"}"})
+	if err != nil {
+		return nil, p.notClosed(err, t)
+	}
+	p.i++ // the "}"
+	return &Func{Name: name, Body: body}, nil
+}
+
+// ifClause reads an if command after its "if" (or an elif's), open, up to
+// and with its "fi".
+func (p *parser) ifClause(open token) (*If, error) {
+	var clause If
+	var err error
+	if clause.Cond, err = p.list([]string{"then"}); err != nil {
+		return nil, p.notClosed(err, open)
+	}
+	p.i++ // the "then"
+	if clause.Then, err = p.list([]string{"elif", "else", "fi"}); err != nil {
+		return nil, p.notClosed(err, open)
+	}
+	switch t := p.next(); t.text {
+	case "elif":
+		inner, err := p.ifClause(open)
+		if err != nil {
+			return nil, err
+		}
+		clause.Else = []Command{{Line: t.line, Text: p.src[t.start:p.toks[p.i-1].end], If: inner}}
+	case "else":
+		if clause.Else, err = p.list([]string{"fi"}); err != nil {
+			return nil, p.notClosed(err, open)
+		}
+		p.i++ // the "fi"
+	}
+	return &clause, nil
+}
+
+// notClosed names open in list's errNotClosed; other errors pass.
+func (p *parser) notClosed(err error, open token) error {
+	if errors.Is(err, errNotClosed) {
+		return fmt.Errorf("line %d: %s is not closed", open.line, open)
+	}
+	return err
 }
 
 // simple reads words and redirections up to an operator or newline; after a
