@@ -84,20 +84,53 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // lockedWorld returns one atom per reported package that pins it to the
 // exact build the report names ("name><Q1..."), so that solving them
 // selects the same packages again, or fails when a repository no longer
-// has one of them.
+// has one of them. A package from a tagged repository ("@edge URL") gets
+// its tag ("name@edge><Q1..."), as apk masks such a package to an atom
+// without it.
 func (r *Report) lockedWorld() ([]apk.Dependency, error) {
+	tags := r.packageTags()
 	var world []apk.Dependency
 	for _, p := range r.Packages {
 		if !strings.HasPrefix(p.Checksum, "Q1") {
 			return nil, fmt.Errorf("reading build report: package %q has checksum %q, want Q1...", p.Name+"-"+p.Version, p.Checksum)
 		}
-		d, err := apk.ParseDependency(p.Name + "><" + p.Checksum)
+		name := p.Name
+		if tag := tags(p); tag != "" {
+			name += "@" + tag
+		}
+		d, err := apk.ParseDependency(name + "><" + p.Checksum)
 		if err != nil {
 			return nil, fmt.Errorf("reading build report: package %q: %w", p.Name+"-"+p.Version, err)
 		}
 		world = append(world, d)
 	}
 	return world, nil
+}
+
+// packageTags returns the tag of the repository a reported package came
+// from: the tag of the report's repository line whose index it names, or,
+// where the report does not say (an image's report leaves out a
+// repository on the build's machine), the tag of the world atom naming
+// it.
+func (r *Report) packageTags() func(provision.PackageReport) string {
+	byIndex := map[string]string{}
+	for _, l := range r.Repositories {
+		if tag, u, ok := strings.Cut(l, " "); ok && strings.HasPrefix(tag, "@") {
+			byIndex[strings.TrimSuffix(u, "/")+"/"+r.Arch+"/APKINDEX.tar.gz"] = tag[1:]
+		}
+	}
+	byName := map[string]string{}
+	for _, a := range r.World {
+		if d, err := apk.ParseWorldAtom(a); err == nil && d.Tag != "" {
+			byName[d.Name] = d.Tag
+		}
+	}
+	return func(p provision.PackageReport) string {
+		if tag, ok := byIndex[p.Repository]; ok {
+			return tag
+		}
+		return byName[p.Name]
+	}
 }
 
 // requestedWorld returns the report's world atoms (what /etc/apk/world

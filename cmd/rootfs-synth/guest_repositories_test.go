@@ -95,3 +95,39 @@ func TestGuestRepositories(t *testing.T) {
 		t.Errorf("rootfs-synth %s = exit %d, stderr %q; want exit 2 and %q", strings.Join(args, " "), code, stderr, want)
 	}
 }
+
+// TestLockTaggedWorld: a build whose world pins a tag (shiny@edge, from
+// a tagged --repository) rebuilds from its report as --lock to the same
+// bytes; apk masks a tagged repository's packages to an untagged atom, so
+// the lock must carry the tag. The control: the same lock without the
+// tagged repository fails, saying so.
+func TestLockTaggedWorld(t *testing.T) {
+	m := newMirror(t)
+	edge := apktest.NewRepo(m.key)
+	edge.Branch, edge.Name = "edge", "testing"
+	for _, p := range []apktest.Pkg{{Name: "shiny", Version: "3.0-r0", Depends: []string{"base", "glitter"}}, {Name: "glitter", Version: "1.0-r0"}} {
+		if _, err := edge.Add(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edgeSrv := httptest.NewServer(edge.Handler())
+	t.Cleanup(edgeSrv.Close)
+	work := testenv.WorldDir(t)
+	a, b, report := filepath.Join(work, "a.ext4"), filepath.Join(work, "b.ext4"), filepath.Join(work, "a.json")
+	tagged := []string{"--repository", "@edge " + edge.URL(edgeSrv.URL)}
+	args := append(append(m.trusted(), tagged...), "--profile", "none", "-p", "shiny@edge", "-o", a, "--report", report)
+	if _, stderr, code := runCmd(t, m.command(t, nil, args...)); code != 0 {
+		t.Fatalf("rootfs-synth %s = exit %d\nstderr: %s", strings.Join(args, " "), code, stderr)
+	}
+	args = append(append(m.trusted(), tagged...), "--lock", report, "-o", b)
+	if _, stderr, code := runCmd(t, m.command(t, nil, args...)); code != 0 {
+		t.Fatalf("rootfs-synth --lock of a tagged world = exit %d\nstderr: %s", code, stderr)
+	}
+	if fileSHA256(t, a) != fileSHA256(t, b) {
+		t.Errorf("the build from the lock of a tagged world differs from the build it locks")
+	}
+	args = append(m.trusted(), "--lock", report, "-o", b)
+	if _, stderr, code := runCmd(t, m.command(t, nil, args...)); code == 0 || !strings.Contains(stderr, "no repository is tagged @edge") {
+		t.Errorf("rootfs-synth --lock without the tagged repository = exit %d, stderr %q; want a failure saying no repository is tagged @edge", code, stderr)
+	}
+}
