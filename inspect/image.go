@@ -8,9 +8,10 @@
 // read up to a cap, directory loops are refused, and contents are
 // compared a block at a time, never held whole.
 //
-// Left out: compressed images and registry references (the command
-// line decompresses or pulls first) and anything the journal holds that
-// was not checkpointed (an image is read as it is on disk).
+// A build's compressed image (.zst, .xz, known by its magic number) is
+// decompressed into a sparse temporary file first (imagefile.Decompress).
+// Left out: registry references (pull first) and anything the journal
+// holds that was not checkpointed (an image is read as it is on disk).
 package inspect
 
 import (
@@ -50,11 +51,17 @@ type Image struct {
 	// nil when it has none.
 	Installed []*apk.InstalledPackage
 
-	SHA256    string // of the whole file, hex
-	Size      int64
-	Allocated int64 // bytes the file takes on disk (less than Size when sparse)
+	SHA256    string // of the raw image, hex
+	Size      int64  // of the raw image
+	Allocated int64  // bytes the file takes on disk (less than Size when sparse or compressed)
 
-	f *os.File
+	// Compression is "zstd" or "xz" for a compressed image file, whose
+	// own SHA-256 is CompressedSHA256; "" for a raw one.
+	Compression      string
+	CompressedSHA256 string
+
+	f         *os.File // the raw image
+	closeFile func()
 }
 
 // Open opens the ext4 image at path, hashes it, and reads its report and
@@ -64,12 +71,21 @@ func Open(path string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img := &Image{Path: path, f: f}
+	img := &Image{Path: path, f: f, closeFile: func() { f.Close() }}
 	if err := img.read(); err != nil {
-		f.Close()
+		img.Close()
 		return nil, err
 	}
 	return img, nil
+}
+
+// sha256Of is the hex SHA-256 of the first size bytes of f.
+func sha256Of(f *os.File, size int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func (img *Image) read() error {
@@ -82,11 +98,20 @@ func (img *Image) read() error {
 	}
 	img.Size = st.Size()
 	img.Allocated = imagefile.AllocatedBytes(st)
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(img.f, 0, img.Size)); err != nil {
+	if img.Compression = imagefile.SniffCompression(img.f); img.Compression != "" {
+		if img.CompressedSHA256, err = sha256Of(img.f, img.Size); err != nil {
+			return fmt.Errorf("reading %q: %w", img.Path, err)
+		}
+		raw, size, closeRaw, err := imagefile.Decompress(io.NewSectionReader(img.f, 0, img.Size), img.Compression)
+		if err != nil {
+			return fmt.Errorf("reading %q: %w", img.Path, err)
+		}
+		img.closeFile()
+		img.f, img.Size, img.closeFile = raw, size, closeRaw
+	}
+	if img.SHA256, err = sha256Of(img.f, img.Size); err != nil {
 		return fmt.Errorf("reading %q: %w", img.Path, err)
 	}
-	img.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if img.FS, err = ext4fs.Open(img.f, img.Size); err != nil {
 		return fmt.Errorf("reading %q: %w", img.Path, err)
 	}
@@ -127,8 +152,12 @@ func (img *Image) readFile(name string, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r, limit))
 }
 
-// Close closes the image file.
-func (img *Image) Close() error { return img.f.Close() }
+// Close closes the image file (and removes the decompressed copy of a
+// compressed one).
+func (img *Image) Close() error {
+	img.closeFile()
+	return nil
+}
 
 // FullReport is the image's report with its image section filled in
 // from the image itself, as the build's report file has it (without the
@@ -159,6 +188,9 @@ func (img *Image) FullReport() *build.Report {
 		FreeInodes:     info.FreeInodes,
 		UUID:           fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]),
 		Digest:         "sha256:" + img.SHA256,
+	}
+	if img.CompressedSHA256 != "" {
+		rep.Image.CompressedDigest = "sha256:" + img.CompressedSHA256
 	}
 	return &rep
 }

@@ -22,7 +22,8 @@ func inspectCommand() *cli.Command {
 		Usage:     "say what is inside an image: packages, options, digest, sizes",
 		ArgsUsage: "IMAGE",
 		Description: "Reads the build report the image carries (" + build.ReportPath + "),\n" +
-			"hashes the image and reads its superblock. An image without a report (built by\n" +
+			"hashes the image and reads its superblock; a .zst or .xz image is decompressed\n" +
+			"into a temporary file first. An image without a report (built by\n" +
 			"another tool) is described by apk's database. --json prints the report as the\n" +
 			"build wrote it with --report, its image section read from the image.",
 		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}},
@@ -57,6 +58,9 @@ func describe(w io.Writer, img *inspect.Image, rep *build.Report) {
 	}
 	field("image", "%s", quoteName(img.Path))
 	field("digest", "sha256:%s", img.SHA256)
+	if img.Compression != "" {
+		field("compressed", "%s, sha256:%s", img.Compression, img.CompressedSHA256)
+	}
 	field("size", "%s (%s on disk), %d blocks of %d bytes, %d free, %d free inodes",
 		sizeString(im.Size), sizeString(im.AllocatedBytes), im.Blocks, im.BlockSize, im.FreeBlocks, im.FreeInodes)
 	field("uuid", "%s", im.UUID)

@@ -159,3 +159,68 @@ func TestInspectDiffUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectCompressed: inspect of a build's .zst output describes the
+// raw image in it (the digest the build reported) and the compressed
+// file's digest; diff of it against the same build written raw finds
+// nothing. The control: a different build does differ.
+func TestInspectCompressed(t *testing.T) {
+	m := newMirror(t, apktest.Pkg{Name: "other", Version: "3-r0", Files: []apktest.File{{Name: "etc/other", Data: []byte("other\n")}}})
+	dir := testenv.WorldDir(t)
+	buildTo := func(out string, atoms ...string) *build.Report {
+		t.Helper()
+		report := out + ".json"
+		args := append(m.trusted(), "--profile", "none", "-q", "-o", out, "--report", report)
+		for _, a := range atoms {
+			args = append(args, "-p", a)
+		}
+		if _, stderr, code := runCmd(t, m.command(t, nil, args...)); code != 0 {
+			t.Fatalf("build = exit %d\nstderr: %s", code, stderr)
+		}
+		return readReportFile(t, report)
+	}
+	raw, zst, other := filepath.Join(dir, "a.ext4"), filepath.Join(dir, "a.ext4.zst"), filepath.Join(dir, "b.ext4.zst")
+	buildTo(raw, "extra")
+	want := buildTo(zst, "extra")
+	buildTo(other, "extra", "other")
+
+	stdout, stderr, code := runCmd(t, m.command(t, nil, "inspect", "--json", zst))
+	if code != 0 {
+		t.Fatalf("inspect %s = exit %d: %s", zst, code, stderr)
+	}
+	got, err := build.ReadReport(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Image.Digest != want.Image.Digest || got.Image.CompressedDigest != fileSHA256(t, zst) || got.Image.Size != want.Image.Size {
+		t.Errorf("inspect --json of the .zst: image %+v, want digest %s, compressed digest %s, size %d",
+			got.Image, want.Image.Digest, fileSHA256(t, zst), want.Image.Size)
+	}
+	stdout, _, code = runCmd(t, m.command(t, nil, "inspect", zst))
+	if code != 0 || !strings.Contains(stdout, "compressed    zstd, "+fileSHA256(t, zst)+"\n") {
+		t.Errorf("inspect %s = exit %d, no compressed line:\n%s", zst, code, stdout)
+	}
+
+	stdout, _, code = runCmd(t, m.command(t, nil, "diff", raw, zst))
+	if code != 0 || stdout != "packages: 0 added, 0 removed, 0 changed\nfiles: 0 added, 0 removed, 0 changed\n" {
+		t.Errorf("diff of a build written raw and as .zst = exit %d:\n%s", code, stdout)
+	}
+	stdout, _, code = runCmd(t, m.command(t, nil, "diff", zst, other))
+	if code != 0 || !strings.Contains(stdout, "+ other 3-r0\n") {
+		t.Errorf("diff %s %s = exit %d, want other added:\n%s", zst, other, code, stdout)
+	}
+}
+
+// readReportFile reads the build report at name.
+func readReportFile(t *testing.T, name string) *build.Report {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := build.ReadReport(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4fs"
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 	"github.com/urfave/cli/v2"
 )
@@ -218,7 +219,7 @@ func openImage(image string) (*ext4fs.FS, func(), error) {
 	size := st.Size()
 	switch m := st.Mode(); {
 	case m.IsRegular():
-		if format := compressionOf(f); format != "" {
+		if format := imagefile.SniffCompression(f); format != "" {
 			return openCompressedImage(image, f, format)
 		}
 	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
