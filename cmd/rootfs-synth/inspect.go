@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,18 +16,25 @@ import (
 	"github.com/rootfs-synth/rootfs-synth/inspect"
 )
 
-// inspectCommand is `rootfs-synth inspect IMAGE`.
+// refArchFlag is inspect's and diff's --arch, for a REF naming an index.
+func refArchFlag() cli.Flag {
+	return &cli.StringFlag{Name: "arch", Usage: "the `ARCH` to pull from a REF that names an index (default: the host's)"}
+}
+
+// inspectCommand is `rootfs-synth inspect IMAGE|REF`.
 func inspectCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "inspect",
 		Usage:     "say what is inside an image: packages, options, digest, sizes",
-		ArgsUsage: "IMAGE",
+		ArgsUsage: "IMAGE|REF",
 		Description: "Reads the build report the image carries (" + build.ReportPath + "),\n" +
 			"hashes the image and reads its superblock; a .zst or .xz image is decompressed\n" +
 			"into a temporary file first. An image without a report (built by\n" +
 			"another tool) is described by apk's database. --json prints the report as the\n" +
-			"build wrote it with --report, its image section read from the image.",
-		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}},
+			"build wrote it with --report, its image section read from the image.\n\n" +
+			"A REF (host/repository:tag or @sha256:..., as push prints) is pulled first into\n" +
+			"a temporary directory, every digest checked as rootfs-synth pull checks them.",
+		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}, refArchFlag()},
 		OnUsageError: usageExit("inspect"),
 		Action:       runInspect,
 	}
@@ -34,13 +42,18 @@ func inspectCommand() *cli.Command {
 
 func runInspect(cCtx *cli.Context) error {
 	if cCtx.NArg() != 1 {
-		return cli.Exit("inspect: need IMAGE (e.g. rootfs-synth inspect alpine.ext4)", 2)
+		return cli.Exit("inspect: need IMAGE or REF (e.g. rootfs-synth inspect alpine.ext4)", 2)
 	}
-	img, err := inspect.Open(cCtx.Args().First())
+	if cCtx.IsSet("arch") {
+		if err := checkArchFlag(cCtx); err != nil {
+			return err
+		}
+	}
+	img, closeImg, err := openImageOrRef(cCtx.Context, cCtx.Args().First(), cCtx.String("arch"))
 	if err != nil {
 		return fmt.Errorf("inspect: %w", err)
 	}
-	defer img.Close()
+	defer closeImg()
 	rep := img.FullReport()
 	if cCtx.Bool("json") {
 		return rep.WriteJSON(cCtx.App.Writer)
@@ -106,11 +119,12 @@ func diffCommand() *cli.Command {
 		Name:      "diff",
 		Usage:     "say what changed between two images or build reports",
 		ArgsUsage: "A B",
-		Description: "A and B are images or build reports (--report files). Prints the packages\n" +
+		Description: "A and B are images, build reports (--report files) or registry references\n" +
+			"(pulled as inspect pulls them). Prints the packages\n" +
 			"added (+), removed (-) and changed (~, with the versions), and, when both are\n" +
 			"images, every path added, removed or changed (type, mode, owner, size,\n" +
 			"content, target, device, xattrs) with the package that owns it.",
-		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the changes as JSON"}},
+		Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the changes as JSON"}, refArchFlag()},
 		OnUsageError: usageExit("diff"),
 		Action:       runDiff,
 	}
@@ -125,14 +139,19 @@ type diffResult struct {
 
 func runDiff(cCtx *cli.Context) error {
 	if cCtx.NArg() != 2 {
-		return cli.Exit("diff: need A B, two images or build reports (e.g. rootfs-synth diff old.ext4 new.ext4)", 2)
+		return cli.Exit("diff: need A B, two images, build reports or registry references (e.g. rootfs-synth diff old.ext4 new.ext4)", 2)
 	}
-	a, err := openSide(cCtx.Args().Get(0))
+	if cCtx.IsSet("arch") {
+		if err := checkArchFlag(cCtx); err != nil {
+			return err
+		}
+	}
+	a, err := openSide(cCtx.Context, cCtx.Args().Get(0), cCtx.String("arch"))
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
 	defer a.close()
-	b, err := openSide(cCtx.Args().Get(1))
+	b, err := openSide(cCtx.Context, cCtx.Args().Get(1), cCtx.String("arch"))
 	if err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
@@ -214,12 +233,21 @@ func printDiff(w io.Writer, res diffResult) {
 
 // A side of a diff: an image, or a build report read from a file.
 type side struct {
-	img *inspect.Image
-	rep *build.Report
+	img      *inspect.Image
+	closeImg func()
+	rep      *build.Report
 }
 
-// openSide opens name as a build report when it holds JSON, else as an image.
-func openSide(name string) (*side, error) {
+// openSide opens name as a build report when it holds JSON, else as an
+// image or a registry reference (openImageOrRef).
+func openSide(ctx context.Context, name, arch string) (*side, error) {
+	if isRef(name) {
+		img, closeImg, err := openImageOrRef(ctx, name, arch)
+		if err != nil {
+			return nil, err
+		}
+		return &side{img: img, closeImg: closeImg}, nil
+	}
 	f, err := openNonblocking(name)
 	if err != nil {
 		return nil, err
@@ -238,11 +266,11 @@ func openSide(name string) (*side, error) {
 		}
 		return &side{rep: rep}, nil
 	}
-	img, err := inspect.Open(name)
+	img, closeImg, err := openImageOrRef(ctx, name, arch)
 	if err != nil {
 		return nil, err
 	}
-	return &side{img: img}, nil
+	return &side{img: img, closeImg: closeImg}, nil
 }
 
 func (s *side) packages() []inspect.Package {
@@ -253,7 +281,7 @@ func (s *side) packages() []inspect.Package {
 }
 
 func (s *side) close() {
-	if s.img != nil {
-		s.img.Close()
+	if s.closeImg != nil {
+		s.closeImg()
 	}
 }

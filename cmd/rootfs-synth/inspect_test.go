@@ -14,6 +14,7 @@ import (
 
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/build"
+	"github.com/rootfs-synth/rootfs-synth/internal/registrytest"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -223,4 +224,68 @@ func readReportFile(t *testing.T, name string) *build.Report {
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// TestInspectRef: inspect of a registry reference pulls the image and
+// prints the report the build wrote (as the image keeps it, with the
+// image section read from the pulled image), the same as inspect of the
+// file; diff of the reference against the file finds nothing, and against
+// another build names the package. The control: a reference to a tag not
+// pushed is an error, one line, naming it.
+func TestInspectRef(t *testing.T) {
+	m := newMirror(t, apktest.Pkg{Name: "other", Version: "3-r0", Files: []apktest.File{{Name: "etc/other", Data: []byte("other\n")}}})
+	reg := registrytest.Serve(t, false)
+	dir := testenv.WorldDir(t)
+	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "no-docker-config"))
+	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(dir, "no-auth.json"))
+	img, other, report := filepath.Join(dir, "a.ext4.zst"), filepath.Join(dir, "b.ext4"), filepath.Join(dir, "a.json")
+	for _, b := range []struct {
+		out  string
+		args []string
+	}{{img, []string{"--report", report}}, {other, []string{"-p", "other"}}} {
+		args := append(append(m.trusted(), "--profile", "none", "-p", "extra", "-q", "-o", b.out), b.args...)
+		if _, stderr, code := runCmd(t, m.command(t, nil, args...)); code != 0 {
+			t.Fatalf("build = exit %d\nstderr: %s", code, stderr)
+		}
+	}
+	ref := reg.Host + "/sandbox/alpine:v1"
+	if _, stderr, code := runBinary(t, "push", img, ref); code != 0 {
+		t.Fatalf("push = exit %d: %s", code, stderr)
+	}
+
+	stdout, stderr, code := runBinary(t, "inspect", "--json", "--arch", "x86_64", ref)
+	if code != 0 {
+		t.Fatalf("inspect %s = exit %d: %s", ref, code, stderr)
+	}
+	got, err := build.ReadReport(strings.NewReader(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readReportFile(t, report)
+	wantImage := *want.Image
+	want = want.InImage()
+	gotImage := *got.Image
+	got.Image = nil
+	if !sameReport(got, want) {
+		t.Errorf("inspect --json %s =\n%s\nwant the build's report as the image keeps it", ref, stdout)
+	}
+	if gotImage.Path != ref || gotImage.Digest != wantImage.Digest || gotImage.Size != wantImage.Size || gotImage.UUID != wantImage.UUID {
+		t.Errorf("inspect --json %s: image %+v, want path %s and the build's digest %s, size %d, UUID %s",
+			ref, gotImage, ref, wantImage.Digest, wantImage.Size, wantImage.UUID)
+	}
+
+	stdout, _, code = runBinary(t, "diff", "--arch", "x86_64", img, ref)
+	if code != 0 || stdout != "packages: 0 added, 0 removed, 0 changed\nfiles: 0 added, 0 removed, 0 changed\n" {
+		t.Errorf("diff %s %s = exit %d:\n%s", img, ref, code, stdout)
+	}
+	stdout, _, code = runBinary(t, "diff", "--arch", "x86_64", ref, other)
+	if code != 0 || !strings.Contains(stdout, "+ other 3-r0\n") {
+		t.Errorf("diff %s %s = exit %d, want other added:\n%s", ref, other, code, stdout)
+	}
+
+	missing := reg.Host + "/sandbox/alpine:nope"
+	_, stderr, code = runBinary(t, "inspect", missing)
+	if code == 0 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "nope") {
+		t.Errorf("inspect %s = exit %d, stderr %q; want one line naming it", missing, code, stderr)
+	}
 }
