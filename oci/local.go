@@ -146,7 +146,7 @@ func openLocal(ctx context.Context, path, arch, tempDir string, makeSBOM bool) (
 			return nil, err
 		}
 		defer raw.Close()
-		sparse = newSparseWriter(raw)
+		sparse = newSparseWriter(raw, filepath.Dir(raw.Name()))
 		sinks = append(sinks, sparse)
 	} else {
 		decoded = f

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,8 +71,11 @@ func Pull(ctx context.Context, ref, dst string, opts PullOptions) (*Pulled, erro
 	}
 	ld := m.Layers[0]
 	size, err := strconv.ParseInt(ld.Annotations[AnnotationImageSize], 10, 64)
-	if err != nil || size <= 0 {
-		return nil, fmt.Errorf("pulling %s: layer annotation %s is %q, not a size", r.digest, AnnotationImageSize, ld.Annotations[AnnotationImageSize])
+	if err != nil || size <= 0 || size > imagefile.MaxDecompressed {
+		return nil, fmt.Errorf("pulling %s: layer annotation %s is %q, not a size (at most %d GiB)", r.digest, AnnotationImageSize, ld.Annotations[AnnotationImageSize], imagefile.MaxDecompressed>>30)
+	}
+	if ld.Size <= 0 {
+		return nil, fmt.Errorf("pulling %s: the layer's size is %d", r.digest, ld.Size)
 	}
 	wantRaw, err := v1.NewHash(ld.Annotations[AnnotationImageDigest])
 	if err != nil || wantRaw.Algorithm != "sha256" {
@@ -87,7 +91,7 @@ func Pull(ctx context.Context, ref, dst string, opts PullOptions) (*Pulled, erro
 			return registryError(ctx, err)
 		}
 		defer rc.Close()
-		return unpackLayer(ctx, rc, ld, w, size, wantRaw)
+		return unpackLayer(ctx, rc, ld, w, filepath.Dir(dst), size, wantRaw)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", r.digest, err)
@@ -99,15 +103,18 @@ func Pull(ctx context.Context, ref, dst string, opts PullOptions) (*Pulled, erro
 }
 
 // unpackLayer decompresses the blob rc, described by ld, into w as a
-// sparse image of size bytes with digest wantRaw. The blob's own digest
+// sparse image of size bytes with digest wantRaw, writing no more data
+// than the DiskBudget of dir (the output's). The blob's own digest
 // is checked first, whatever else went wrong: a flipped byte usually
 // breaks the zstd frame before the end, and "blob sha256:... does not
 // match" says what happened where a decompressor's CRC error does not.
-func unpackLayer(ctx context.Context, rc io.Reader, ld v1.Descriptor, w io.WriteSeeker, size int64, wantRaw v1.Hash) error {
+func unpackLayer(ctx context.Context, rc io.Reader, ld v1.Descriptor, w io.WriteSeeker, dir string, size int64, wantRaw v1.Hash) error {
 	blobHash := sha256.New()
-	blob := io.TeeReader(ctxReader(ctx, rc), blobHash)
+	// At most one byte more than the manifest says: a registry that sends
+	// without end stops there (the digest then does not match).
+	blob := io.TeeReader(io.LimitReader(ctxReader(ctx, rc), ld.Size+1), blobHash)
 	rawHash := sha256.New()
-	sparse := newSparseWriter(w)
+	sparse := newSparseWriter(w, dir)
 	var n int64
 	dec, err := zstd.NewReader(blob)
 	if err == nil {

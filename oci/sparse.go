@@ -3,6 +3,8 @@ package oci
 import (
 	"bytes"
 	"io"
+
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 )
 
 // holeBlock is the unit of sparseness: a zero run this long, aligned,
@@ -19,10 +21,24 @@ type sparseWriter struct {
 	out     io.WriteSeeker
 	buf     []byte // a partial block
 	at, end int64  // the output's offset, and the stream's length so far
+	// data counts the bytes written (not holes); more than the
+	// DiskBudget of dir, the output's directory, is an
+	// imagefile.BudgetError.
+	data, budget int64
+	dir          string
 }
 
-func newSparseWriter(out io.WriteSeeker) *sparseWriter {
-	return &sparseWriter{out: out, buf: make([]byte, 0, holeBlock)}
+func newSparseWriter(out io.WriteSeeker, dir string) *sparseWriter {
+	return &sparseWriter{out: out, buf: make([]byte, 0, holeBlock), budget: imagefile.DiskBudget(dir), dir: dir}
+}
+
+// write writes b at the output's offset, within the budget.
+func (s *sparseWriter) write(b []byte) error {
+	if s.data += int64(len(b)); s.data > s.budget {
+		return &imagefile.BudgetError{Dir: s.dir, Budget: s.budget}
+	}
+	_, err := s.out.Write(b)
+	return err
 }
 
 func (s *sparseWriter) Write(p []byte) (int, error) {
@@ -68,7 +84,7 @@ func (s *sparseWriter) blocks(b []byte) error {
 					return err
 				}
 			}
-			if _, err := s.out.Write(b[:k]); err != nil {
+			if err := s.write(b[:k]); err != nil {
 				return err
 			}
 			s.end += int64(k)
@@ -90,7 +106,7 @@ func (s *sparseWriter) Close() error {
 				return err
 			}
 		}
-		if _, err := s.out.Write(tail); err != nil {
+		if err := s.write(tail); err != nil {
 			return err
 		}
 		s.end += int64(len(tail))

@@ -2,10 +2,15 @@ package oci
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
@@ -36,7 +41,7 @@ func TestSparseWriter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := newSparseWriter(f)
+			w := newSparseWriter(f, filepath.Dir(f.Name()))
 			for b := in; len(b) > 0; {
 				n := min(chunk, len(b))
 				if _, err := w.Write(b[:n]); err != nil {
@@ -96,3 +101,67 @@ func TestSingleZstdFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestSparseWriterBudget: data past the budget is a BudgetError, zeros
+// cost nothing; the control: the same stream within the budget is written.
+func TestSparseWriterBudget(t *testing.T) {
+	stream := append(make([]byte, 64*holeBlock), bytes.Repeat([]byte{1}, 4*holeBlock)...)
+	for _, tt := range []struct {
+		budget int64
+		ok     bool
+	}{{4 * holeBlock, true}, {4*holeBlock - 1, false}} {
+		f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newSparseWriter(f, filepath.Dir(f.Name()))
+		w.budget = tt.budget
+		_, err = w.Write(stream)
+		if err == nil {
+			err = w.Close()
+		}
+		f.Close()
+		var be *imagefile.BudgetError
+		if tt.ok != (err == nil) || !tt.ok && !errors.As(err, &be) {
+			t.Errorf("%d bytes of data and 64 zero blocks with a budget of %d: %v; want ok %v, else a BudgetError", 4*holeBlock, tt.budget, err, tt.ok)
+		}
+	}
+}
+
+// TestUnpackLayerStopsAtItsSize: a registry that sends more than the
+// layer's size (without end) is cut one byte past it, and the blob is
+// refused as not matching its digest.
+func TestUnpackLayerStopsAtItsSize(t *testing.T) {
+	raw := bytes.Repeat([]byte{3}, 3*holeBlock)
+	var blob bytes.Buffer
+	enc, err := zstd.NewWriter(&blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Write(raw)
+	enc.Close()
+	blobHash, _, _ := v1.SHA256(bytes.NewReader(blob.Bytes()))
+	rawHash, _, _ := v1.SHA256(bytes.NewReader(raw))
+	ld := v1.Descriptor{Digest: blobHash, Size: int64(blob.Len())}
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	endless := io.MultiReader(bytes.NewReader(blob.Bytes()), zeroReader{})
+	err = unpackLayer(context.Background(), endless, ld, f, filepath.Dir(f.Name()), int64(len(raw)), rawHash)
+	if err == nil || !strings.Contains(err.Error(), "does not match its digest") {
+		t.Errorf("unpackLayer of a blob followed by endless bytes = %v, want a digest mismatch", err)
+	}
+	// The control: the blob alone unpacks.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if err := unpackLayer(context.Background(), bytes.NewReader(blob.Bytes()), ld, f, filepath.Dir(f.Name()), int64(len(raw)), rawHash); err != nil {
+		t.Errorf("unpackLayer of the blob alone = %v", err)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -48,7 +49,9 @@ func SniffCompression(r io.ReaderAt) string {
 // names it), into a sparse temporary file, and returns it with its size
 // and the function that closes and removes it. The file is unlinked at
 // once where the system allows, so that nothing is left even if the
-// process is killed. More than MaxDecompressed bytes is an error.
+// process is killed. More than MaxDecompressed bytes, or more data than
+// the DiskBudget of os.TempDir() (zeros are holes and do not count), is
+// an error.
 func Decompress(r io.Reader, format string) (*os.File, int64, func(), error) {
 	var dec io.Reader
 	switch format {
@@ -79,7 +82,7 @@ func Decompress(r io.Reader, format string) (*os.File, int64, func(), error) {
 			os.Remove(tmp.Name())
 		}
 	}
-	size, err := copySparse(tmp, io.LimitReader(dec, MaxDecompressed+1))
+	size, err := copySparse(tmp, io.LimitReader(dec, MaxDecompressed+1), DiskBudget(filepath.Dir(tmp.Name())))
 	if err == nil && size > MaxDecompressed {
 		err = fmt.Errorf("decompresses to more than %d GiB", MaxDecompressed>>30)
 	}
@@ -91,8 +94,10 @@ func Decompress(r io.Reader, format string) (*os.File, int64, func(), error) {
 }
 
 // copySparse copies r into the empty file f, leaving each 4 KiB block of
-// zeros as a hole, and returns the bytes copied.
-func copySparse(f *os.File, r io.Reader) (int64, error) {
+// zeros as a hole, and returns the bytes copied; more than budget bytes
+// of data is a BudgetError.
+func copySparse(f *os.File, r io.Reader, budget int64) (int64, error) {
+	var data int64
 	const block = 4096
 	var zero [block]byte
 	buf := make([]byte, 64*block)
@@ -102,6 +107,9 @@ func copySparse(f *os.File, r io.Reader) (int64, error) {
 		for i := 0; i < n; i += block {
 			b := buf[i:min(i+block, n)]
 			if !bytes.Equal(b, zero[:len(b)]) {
+				if data += int64(len(b)); data > budget {
+					return 0, &BudgetError{Dir: filepath.Dir(f.Name()), Budget: budget}
+				}
 				if _, werr := f.WriteAt(b, off+int64(i)); werr != nil {
 					return 0, werr
 				}
