@@ -59,11 +59,26 @@ type PhaseReport struct {
 	Steps   []PhaseReport `json:"steps,omitempty"`
 }
 
-// ReadReport parses a build report written by WriteJSON, to build it again with Options.Lock.
+// ReadReport parses a build report written by WriteJSON, to build it
+// again with Options.Lock: a field it does not know (from a newer
+// rootfs-synth: perhaps an input that changes the image) is an error.
 func ReadReport(r io.Reader) (*Report, error) {
+	return readReport(r, true)
+}
+
+// ReadImageReport parses a build report to say what an image holds
+// (inspect, diff): fields a newer rootfs-synth added are left out, so
+// that an older one still describes its images.
+func ReadImageReport(r io.Reader) (*Report, error) {
+	return readReport(r, false)
+}
+
+func readReport(r io.Reader, strict bool) (*Report, error) {
 	var rep Report
 	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(&rep); err != nil {
 		return nil, fmt.Errorf("reading build report: %w", err)
 	}

@@ -145,8 +145,21 @@ func owners(pkgs []*apk.InstalledPackage) map[string]string {
 	return m
 }
 
+// maxPath is PATH_MAX: no path the kernel can open is longer, so a
+// directory deeper than that is a hostile image, refused before its paths
+// (each held whole) cost memory that grows with the square of the depth.
+const maxPath = 4096
+
+// tooDeep is the error of a directory whose path is longer than maxPath.
+func tooDeep(p string) error {
+	return fmt.Errorf("%w: directory %q... is more than %d bytes deep, longer than any path the kernel opens", ext4fs.ErrCorrupt, p[:64], maxPath)
+}
+
 // dirs compares directory p, which is ia in the old image and ib in the new.
 func (d *differ) dirs(p string, ia, ib *ext4fs.Inode) error {
+	if len(p) > maxPath {
+		return tooDeep(p)
+	}
 	if d.seenA[ia.Ino] || d.seenB[ib.Ino] {
 		return fmt.Errorf("%w: directory %q is met twice (a loop)", ext4fs.ErrCorrupt, p)
 	}
@@ -257,6 +270,9 @@ func (d *differ) both(p string, ea, eb fs.DirEntry) error {
 
 // below records everything below directory p of one image.
 func (d *differ) below(p string, in *ext4fs.Inode, change string, fsys *ext4fs.FS, own map[string]string, seen map[uint32]bool) error {
+	if len(p) > maxPath {
+		return tooDeep(p)
+	}
 	if seen[in.Ino] {
 		return fmt.Errorf("%w: directory %q is met twice (a loop)", ext4fs.ErrCorrupt, p)
 	}

@@ -119,7 +119,7 @@ func (img *Image) read() error {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("reading %s in %q: %w", build.ReportPath, img.Path, err)
 		}
-	} else if img.Report, err = build.ReadReport(bytes.NewReader(b)); err != nil {
+	} else if img.Report, err = build.ReadImageReport(bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("reading %s in %q: %w", build.ReportPath, img.Path, err)
 	}
 	const installed = "/lib/apk/db/installed"

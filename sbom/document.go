@@ -15,6 +15,7 @@ import (
 	"github.com/github/go-spdx/v2/spdxexp"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
+	"github.com/rootfs-synth/rootfs-synth/ext4fs"
 )
 
 // The document's fixed parts.
@@ -237,6 +238,9 @@ func spdxIDPart(s string) string {
 	}, s)
 }
 
+// maxPath is PATH_MAX: a directory deeper than that is a hostile image.
+const maxPath = 4096
+
 // addFiles adds every regular file and symlink of fsys that no package
 // owns, with its SHA1 and SHA256 (of a symlink's target path, as apk
 // records a link's checksum).
@@ -249,12 +253,26 @@ func (b *docBuilder) addFiles(ctx context.Context, fsys fs.FS) error {
 			}
 		}
 	}
+	seen := map[uint32]bool{} // directories of an ext4fs, against loops in a hostile image
 	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return context.Cause(ctx)
+		}
+		if d.IsDir() {
+			if len(p) > maxPath {
+				return fmt.Errorf("directory %q... is more than %d bytes deep, longer than any path the kernel opens", p[:64], maxPath)
+			}
+			if info, err := d.Info(); err == nil {
+				if in, ok := info.Sys().(*ext4fs.Inode); ok {
+					if seen[in.Ino] {
+						return fmt.Errorf("directory %q is met twice (a loop in a corrupt image)", p)
+					}
+					seen[in.Ino] = true
+				}
+			}
 		}
 		t := d.Type()
 		if owned[p] || (!t.IsRegular() && t&fs.ModeSymlink == 0) {

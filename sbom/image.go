@@ -48,7 +48,7 @@ type reportPackage struct {
 // readImage reads apk's database, the build report and os-release.
 func readImage(fsys fs.FS) (*image, error) {
 	img := &image{}
-	db, err := readFile(fsys, installedPath)
+	db, err := readFile(fsys, installedPath, maxInstalledSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading apk's database /%s: %w", installedPath, err)
 	}
@@ -58,7 +58,7 @@ func readImage(fsys fs.FS) (*image, error) {
 	if fi, err := fs.Stat(fsys, installedPath); err == nil {
 		img.created = fi.ModTime()
 	}
-	switch data, err := readFile(fsys, reportPath); {
+	switch data, err := readFile(fsys, reportPath, maxReportSize); {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("reading the build report /%s: %w", reportPath, err)
@@ -74,7 +74,7 @@ func readImage(fsys fs.FS) (*image, error) {
 			img.created = time.Unix(img.report.SourceDateEpoch, 0)
 		}
 	}
-	switch data, err := readFile(fsys, osReleasePath); {
+	switch data, err := readFile(fsys, osReleasePath, maxOSReleaseSize); {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("reading /%s: %w", osReleasePath, err)

@@ -63,6 +63,15 @@ const (
 	osReleasePath = "etc/os-release"
 )
 
+// The largest of each read from an image: far above a real one (a
+// 2,000-package database is a few MiB), low enough that a hostile image
+// cannot make us allocate much (inspect's caps).
+const (
+	maxInstalledSize = 128 << 20
+	maxReportSize    = 16 << 20
+	maxOSReleaseSize = 64 << 10
+)
+
 // Document is an SPDX 2.3 document, as its JSON has it (the fields this
 // package fills).
 type Document struct {
@@ -219,8 +228,9 @@ func FromFS(ctx context.Context, fsys fs.FS, imageDigest string) (*Document, err
 }
 
 // readFile reads name from fsys, following symlinks inside it (absolute
-// targets start at its root), at most maxHops of them.
-func readFile(fsys fs.FS, name string) ([]byte, error) {
+// targets start at its root), at most maxHops of them; a file of more
+// than limit bytes (an image's inode may claim any size) is an error.
+func readFile(fsys fs.FS, name string, limit int64) ([]byte, error) {
 	const maxHops = 40
 	for range maxHops {
 		fi, err := fs.Lstat(fsys, name)
@@ -228,7 +238,15 @@ func readFile(fsys fs.FS, name string) ([]byte, error) {
 			return nil, err
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
-			return fs.ReadFile(fsys, name)
+			if fi.Size() > limit {
+				return nil, fmt.Errorf("/%s is %d bytes, more than the %d a real one holds", name, fi.Size(), limit)
+			}
+			f, err := fsys.Open(name)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			return io.ReadAll(io.LimitReader(f, limit))
 		}
 		target, err := fs.ReadLink(fsys, name)
 		if err != nil {

@@ -260,7 +260,7 @@ func openSide(ctx context.Context, name, arch string) (*side, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep, err := build.ReadReport(bytes.NewReader(b))
+		rep, err := build.ReadImageReport(bytes.NewReader(b))
 		if err != nil {
 			return nil, fmt.Errorf("%q: %w", name, err)
 		}
