@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -153,6 +154,11 @@ func Push(ctx context.Context, ref string, images []Image, opts PushOptions) (*P
 			Annotations: map[string]string{AnnotationArch: l.arch},
 		}})
 	}
+	// In arch order, whatever the order given: the same images make
+	// the same index.
+	slices.SortFunc(adds, func(a, b mutate.IndexAddendum) int {
+		return strings.Compare(a.Descriptor.Annotations[AnnotationArch], b.Descriptor.Annotations[AnnotationArch])
+	})
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
 	d, err := idx.Digest()
 	if err != nil {

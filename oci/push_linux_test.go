@@ -132,8 +132,9 @@ func TestPullTamperedBlob(t *testing.T) {
 }
 
 // TestIndexPerArch: an x86_64 and an aarch64 image push one index of
-// linux/amd64 and linux/arm64; a pull picks each by arch, and an arch the
-// index lacks is an error naming the ones it has.
+// linux/amd64 and linux/arm64, in arch order (pushed in the other order,
+// the same index); a pull picks each by arch, and an arch the index lacks
+// is an error naming the ones it has.
 func TestIndexPerArch(t *testing.T) {
 	ctx := context.Background()
 	host, _ := testRegistry(t, true)
@@ -148,6 +149,10 @@ func TestIndexPerArch(t *testing.T) {
 	if !pushed.Index || len(pushed.Images) != 2 {
 		t.Fatalf("push = %+v, want an index of 2 images", pushed)
 	}
+	again, err := oci.Push(ctx, host+"/sandbox/alpine:reversed", []oci.Image{{Path: srcs["aarch64"]}, {Path: srcs["x86_64"]}}, oci.PushOptions{})
+	if err != nil || again.Digest != pushed.Digest {
+		t.Errorf("push of the images in the other order = %+v, %v; want the same index %s", again, err, pushed.Digest)
+	}
 	idx, err := remote.Index(mustRef(t, ref))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +165,7 @@ func TestIndexPerArch(t *testing.T) {
 	for _, d := range im.Manifests {
 		platforms = append(platforms, d.Platform.String()+" "+d.Annotations[oci.AnnotationArch]+" "+d.ArtifactType)
 	}
-	if want := "[linux/amd64 x86_64 " + oci.ArtifactType + " linux/arm64/v8 aarch64 " + oci.ArtifactType + "]"; fmt.Sprint(platforms) != want {
+	if want := "[linux/arm64/v8 aarch64 " + oci.ArtifactType + " linux/amd64 x86_64 " + oci.ArtifactType + "]"; fmt.Sprint(platforms) != want {
 		t.Errorf("index platforms = %v, want %s", platforms, want)
 	}
 	for i, arch := range []string{"x86_64", "aarch64"} {
@@ -179,7 +184,7 @@ func TestIndexPerArch(t *testing.T) {
 		}
 	}
 	_, err = oci.Pull(ctx, ref, tempPath(t, "x.ext4"), oci.PullOptions{Arch: "s390x"})
-	if err == nil || !strings.Contains(err.Error(), `no image for s390x (it has "x86_64" ("linux/amd64"), "aarch64" ("linux/arm64/v8")`) {
+	if err == nil || !strings.Contains(err.Error(), `no image for s390x (it has "aarch64" ("linux/arm64/v8"), "x86_64" ("linux/amd64")`) {
 		t.Errorf("pull --arch s390x = %v, want an error naming the index's arches", err)
 	}
 }

@@ -51,11 +51,17 @@ func runPull(c *cli.Context) error {
 	// Every output is checked, and the small ones fetched, before the
 	// image is downloaded.
 	referrers := []struct{ flag, artifactType string }{{"sbom", oci.SBOMArtifactType}, {"report", oci.ReportArtifactType}}
-	for _, name := range []string{out, c.String("sbom"), c.String("report")} {
-		if name == "" {
+	outputs := []struct{ flag, name string }{{"-o", out}, {"--sbom", c.String("sbom")}, {"--report", c.String("report")}}
+	for i, o := range outputs {
+		if o.name == "" {
 			continue
 		}
-		if err := imagefile.Check(name); err != nil {
+		for _, p := range outputs[:i] {
+			if p.name != "" && sameFile(p.name, o.name) {
+				return usageError("pull: %s and %s name one file, %s", p.flag, o.flag, quoteName(o.name))
+			}
+		}
+		if err := imagefile.Check(o.name); err != nil {
 			return fmt.Errorf("pull: %w", err)
 		}
 	}
@@ -65,7 +71,14 @@ func runPull(c *cli.Context) error {
 	if err != nil {
 		return pullError("", err)
 	}
-	data := map[string][]byte{}
+	// The referrers are staged beside their targets, and put in place
+	// only once the image is: a failure leaves none of the outputs.
+	var staged []*imagefile.Staged
+	defer func() {
+		for _, s := range staged {
+			s.Discard()
+		}
+	}()
 	for _, r := range referrers {
 		if c.String(r.flag) == "" {
 			continue
@@ -74,23 +87,25 @@ func runPull(c *cli.Context) error {
 		if err != nil {
 			return pullError("--"+r.flag+": ", err)
 		}
-		data[r.flag] = b
+		s, err := imagefile.Stage(c.Context, c.String(r.flag), imagefile.Options{}, func(w io.WriteSeeker) error {
+			_, err := w.Write(b)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("pull: --%s: %w", r.flag, err)
+		}
+		staged = append(staged, s)
 	}
 	pulled, err := oci.Pull(c.Context, digest, out, opts)
 	if err != nil {
 		return pullError("", err)
 	}
-	for _, r := range referrers {
-		if b, ok := data[r.flag]; ok {
-			err := imagefile.Write(c.Context, c.String(r.flag), imagefile.Options{}, func(w io.WriteSeeker) error {
-				_, err := w.Write(b)
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("pull: --%s: %w", r.flag, err)
-			}
+	for _, s := range staged {
+		if err := s.Commit(c.Context); err != nil {
+			return fmt.Errorf("pull: %w", err)
 		}
 	}
+	staged = nil
 	_, err = fmt.Fprintf(c.App.Writer, "%s %s\n", pulled.Ref, pulled.Arch)
 	return err
 }

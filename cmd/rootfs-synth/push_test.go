@@ -98,7 +98,7 @@ func TestPushPullCommands(t *testing.T) {
 		}
 	}
 	_, errOut, code = runBinary(t, "pull", ref, "--arch", "s390x", "-o", filepath.Join(dir, "s390x.ext4"))
-	oneLine("pull --arch s390x", errOut, code, 1, `no image for s390x (it has "x86_64" ("linux/amd64"), "aarch64" ("linux/arm64/v8")`)
+	oneLine("pull --arch s390x", errOut, code, 1, `no image for s390x (it has "aarch64" ("linux/arm64/v8"), "x86_64" ("linux/amd64")`)
 	_, errOut, code = runBinary(t, "push", x86, arm, ref, "--sbom", sboms[0])
 	oneLine("push with one --sbom for two images", errOut, code, 2, "2 images need 2 --sbom files")
 	bare := filepath.Join(dir, "bare.ext4")
@@ -108,15 +108,21 @@ func TestPushPullCommands(t *testing.T) {
 	_, errOut, code = runBinary(t, "pull", repo+":nothing", "-o", filepath.Join(dir, "nothing.ext4"))
 	oneLine("pull of a missing tag", errOut, code, 1, "MANIFEST_UNKNOWN")
 
+	same := filepath.Join(dir, "same.out")
+	_, errOut, code = runBinary(t, "pull", ref, "--arch", "aarch64", "-o", same, "--sbom", same)
+	oneLine("pull -o X --sbom X", errOut, code, 2, "-o and --sbom name one file")
+
 	reg.Tamper()
-	tampered := filepath.Join(dir, "tampered.ext4")
-	_, errOut, code = runBinary(t, "pull", ref, "--arch", "aarch64", "-o", tampered)
+	tampered, tamperedSBOM := filepath.Join(dir, "tampered.ext4"), filepath.Join(dir, "tampered.spdx.json")
+	_, errOut, code = runBinary(t, "pull", ref, "--arch", "aarch64", "-o", tampered, "--sbom", tamperedSBOM)
 	oneLine("pull of a tampered layer", errOut, code, 1, "does not match its digest")
 	if strings.Contains(errOut, "CRC") {
 		t.Errorf("pull of a tampered layer: %q speaks of the decompressor's CRC, want the blob's digest", errOut)
 	}
-	if _, err := os.Lstat(tampered); err == nil {
-		t.Errorf("pull of a tampered layer left %s", tampered)
+	for _, f := range []string{tampered, tamperedSBOM} {
+		if _, err := os.Lstat(f); err == nil {
+			t.Errorf("pull of a tampered layer left %s", f)
+		}
 	}
 }
 
