@@ -78,3 +78,25 @@ report: out/build.json
 		t.Errorf("negative control: --hostname sbx2 over the file gave the file's image %s; want another", override)
 	}
 }
+
+// TestConfigPlan: plan, why and the build's --dry-run read the build file
+// as the build does (its mirror, keys and packages); the control: the
+// same commands with a file that names no mirror go to the official one,
+// which this machine cannot reach offline.
+func TestConfigPlan(t *testing.T) {
+	m := newMirror(t)
+	dir := testenv.WorldDir(t)
+	file := filepath.Join(dir, "build.yaml")
+	must(t, os.WriteFile(file, []byte(fmt.Sprintf("profile: none\npackages: [extra]\nmirrors: [%q]\nkeys-dir: %q\narch: x86_64\n", m.srv.URL, m.keys)), 0o644))
+	for _, args := range [][]string{{"plan", "-c", file}, {"why", "-c", file, "app"}, {"--dry-run", "-c", file}} {
+		stdout, stderr, code := runCmd(t, m.command(t, nil, args...))
+		if code != 0 || !strings.Contains(stdout, "app") {
+			t.Errorf("rootfs-synth %s = exit %d, stdout %q, stderr %q; want app in the plan of the file's world", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	offline := filepath.Join(dir, "offline.yaml")
+	must(t, os.WriteFile(offline, []byte(fmt.Sprintf("profile: none\npackages: [extra]\nkeys-dir: %q\narch: x86_64\noffline: true\n", m.keys)), 0o644))
+	if _, stderr, code := runCmd(t, m.command(t, nil, "plan", "-c", offline)); code == 0 || !strings.Contains(stderr, "dl-cdn.alpinelinux.org") {
+		t.Errorf("rootfs-synth plan -c %s (no mirror, offline) = exit %d, stderr %q; want a failure naming the official mirror", offline, code, stderr)
+	}
+}

@@ -62,11 +62,19 @@ func runPlan(cCtx *cli.Context) error {
 // planOf is build.Plan of the build flags, with progress and warnings on
 // stderr as for the build; errors start with the command's name.
 func planOf(cCtx *cli.Context, name string) (*build.PlanResult, error) {
+	flags := cCtx.App.Flags // the build's --dry-run
+	if cCtx.Command != nil && cCtx.Command.Name != "" {
+		flags = cCtx.Command.Flags
+	}
+	origins, err := applyConfig(cCtx, flags)
+	if err != nil {
+		return nil, err
+	}
 	u := newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose"))
 	defer u.close()
 	opts, err := buildOptions(cCtx)
 	if err != nil {
-		return nil, commandError(name, err, cCtx.String("lock"))
+		return nil, origins.rename(commandError(name, err, cCtx.String("lock")))
 	}
 	opts.Progress, opts.Logger = u.event, u.logger()
 	plan, err := build.Plan(cCtx.Context, opts)
