@@ -216,12 +216,16 @@ func overlayName(o fs.FS, i int) string {
 // as provision's overlay step takes it: each entry's path, the mode bits
 // it keeps, its mtime as capped at t, its owner and extended attributes
 // when the FS gives them (a rootfs.Tree's does), and a symlink's target or
-// a file's content; in fs.WalkDir's lexical order.
+// a file's content; in fs.WalkDir's lexical order. Not the root itself,
+// which the overlay step leaves out too (the image's / is the image's).
 func treeDigest(fsys fs.FS, t time.Time) (string, error) {
 	h := sha256.New()
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if p == "." {
+			return nil
 		}
 		fi, err := d.Info()
 		if err != nil {

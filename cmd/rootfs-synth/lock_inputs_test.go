@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
@@ -57,6 +58,16 @@ func TestLockPinsInputs(t *testing.T) {
 	if code != 0 || again != first {
 		t.Errorf("rebuild with --lock = exit %d, sha256 %s; want the first image's %s\nstderr: %s", code, again, first, stderr)
 	}
+	// The overlay's own directory does not reach the image (its / is the
+	// image's): its mtime and mode do not count.
+	past := time.Unix(1650000000, 0)
+	must(t, os.Chtimes(overlay, past, past))
+	must(t, os.Chmod(overlay, 0o775))
+	again, stderr, code = build(nil, "--lock", lock, "--files", overlay, "--authorized-keys", ak)
+	if code != 0 || again != first {
+		t.Errorf("rebuild with --lock, the overlay's root older and 0775 = exit %d, sha256 %s; want the first image's %s\nstderr: %s", code, again, first, stderr)
+	}
+	must(t, os.Chmod(overlay, 0o755))
 	plain, stderr, code := build(nil, "--profile", "none", "-p", "extra")
 	if code != 0 || plain == first {
 		t.Errorf("negative control: a build without the lock's inputs = exit %d, sha256 %s; want another image than %s\nstderr: %s", code, plain, first, stderr)
