@@ -108,11 +108,12 @@ func (rep *Report) InImage() *Report {
 }
 
 // imageRepository is how the image's report names a repository line
-// ("URL" or "@tag URL") or a package's index URL: one of Alpine's own (a path ending in
-// <branch>/main, community or testing) by the official mirror, whichever
-// mirror served it (the packages are pinned by checksum: only where the
-// build ran would differ); another one on this machine not at all ("": it
-// means nothing in the guest); any other as it is.
+// ("URL" or "@tag URL") or a package's index URL: one of Alpine's own (a
+// path ending in <branch>/main, community or testing) by the official
+// mirror, whichever mirror served it; any other not at all (""). The
+// packages are pinned by checksum, so where they were fetched from is
+// where the build ran, which must not change the image's bytes (nor does
+// a lock pin it).
 func imageRepository(line string) string {
 	tag, u := "", line
 	if strings.HasPrefix(line, "@") {
@@ -129,8 +130,5 @@ func imageRepository(line string) string {
 			return tag + DefaultMirror + "/" + elems[n-2] + "/" + elems[n-1] + suffix
 		}
 	}
-	if onThisMachine(u) {
-		return ""
-	}
-	return line
+	return ""
 }
