@@ -16,6 +16,7 @@ package inspect
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -66,29 +67,42 @@ type Image struct {
 
 // Open opens the ext4 image at path, hashes it, and reads its report and
 // apk's database.
-func Open(path string) (*Image, error) {
+func Open(ctx context.Context, path string) (*Image, error) {
 	f, err := openImage(path)
 	if err != nil {
 		return nil, err
 	}
 	img := &Image{Path: path, f: f, closeFile: func() { f.Close() }}
-	if err := img.read(); err != nil {
+	if err := img.read(ctx); err != nil {
 		img.Close()
 		return nil, err
 	}
 	return img, nil
 }
 
-// sha256Of is the hex SHA-256 of the first size bytes of f.
-func sha256Of(f *os.File, size int64) (string, error) {
+// sha256Of is the hex SHA-256 of the first size bytes of f, read until
+// ctx is done.
+func sha256Of(ctx context.Context, f *os.File, size int64) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
-		return "", err
+	r := io.NewSectionReader(f, 0, size)
+	buf := make([]byte, 1<<20)
+	for {
+		if ctx.Err() != nil {
+			return "", context.Cause(ctx)
+		}
+		n, err := r.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func (img *Image) read() error {
+func (img *Image) read(ctx context.Context) error {
 	st, err := img.f.Stat()
 	if err != nil {
 		return err
@@ -99,17 +113,17 @@ func (img *Image) read() error {
 	img.Size = st.Size()
 	img.Allocated = imagefile.AllocatedBytes(st)
 	if img.Compression = imagefile.SniffCompression(img.f); img.Compression != "" {
-		if img.CompressedSHA256, err = sha256Of(img.f, img.Size); err != nil {
+		if img.CompressedSHA256, err = sha256Of(ctx, img.f, img.Size); err != nil {
 			return fmt.Errorf("reading %q: %w", img.Path, err)
 		}
-		raw, size, closeRaw, err := imagefile.Decompress(io.NewSectionReader(img.f, 0, img.Size), img.Compression)
+		raw, size, closeRaw, err := imagefile.Decompress(ctx, io.NewSectionReader(img.f, 0, img.Size), img.Compression)
 		if err != nil {
 			return fmt.Errorf("reading %q: %w", img.Path, err)
 		}
 		img.closeFile()
 		img.f, img.Size, img.closeFile = raw, size, closeRaw
 	}
-	if img.SHA256, err = sha256Of(img.f, img.Size); err != nil {
+	if img.SHA256, err = sha256Of(ctx, img.f, img.Size); err != nil {
 		return fmt.Errorf("reading %q: %w", img.Path, err)
 	}
 	if img.FS, err = ext4fs.Open(img.f, img.Size); err != nil {

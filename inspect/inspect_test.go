@@ -61,7 +61,7 @@ func buildTwo(t *testing.T) (string, string) {
 
 func open(t *testing.T, path string) *inspect.Image {
 	t.Helper()
-	img, err := inspect.Open(path)
+	img, err := inspect.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func cat(cCtx *cli.Context) error {
 		return cli.Exit("cat: need IMAGE PATH (e.g. rootfs-synth cat alpine.ext4 /etc/os-release)", 2)
 	}
 	image, name := cCtx.Args().Get(0), cCtx.Args().Get(1)
-	fsys, closeImage, err := openImage(image)
+	fsys, closeImage, err := openImage(cCtx.Context, image)
 	if err != nil {
 		return fmt.Errorf("cat: %w", err)
 	}

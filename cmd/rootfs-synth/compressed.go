@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -12,8 +13,8 @@ import (
 // format (a build's -o x.ext4.zst or .xz): it is decompressed into a
 // sparse temporary file (imagefile.Decompress), removed when the
 // function returned is called.
-func openCompressedImage(image string, f *os.File, format string) (*ext4fs.FS, func(), error) {
-	raw, size, closeRaw, err := imagefile.Decompress(f, format)
+func openCompressedImage(ctx context.Context, image string, f *os.File, format string) (*ext4fs.FS, func(), error) {
+	raw, size, closeRaw, err := imagefile.Decompress(ctx, f, format)
 	f.Close()
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", image, err)

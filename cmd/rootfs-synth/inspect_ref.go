@@ -37,7 +37,7 @@ func isRef(arg string) bool {
 // function returned. The image's Path is arg.
 func openImageOrRef(ctx context.Context, arg, arch string) (*inspect.Image, func(), error) {
 	if !isRef(arg) {
-		img, err := inspect.Open(arg)
+		img, err := inspect.Open(ctx, arg)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -53,7 +53,7 @@ func openImageOrRef(ctx context.Context, arg, arch string) (*inspect.Image, func
 		cleanup()
 		return nil, nil, err
 	}
-	img, err := inspect.Open(file)
+	img, err := inspect.Open(ctx, file)
 	if err != nil {
 		cleanup()
 		return nil, nil, fmt.Errorf("%s: %w", quoteName(arg), err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -39,7 +40,7 @@ func ls(cCtx *cli.Context) error {
 		return cli.Exit("ls: need IMAGE [PATH] (e.g. rootfs-synth ls alpine.ext4 /etc)", 2)
 	}
 	image, name := cCtx.Args().Get(0), cCtx.Args().Get(1)
-	fsys, closeImage, err := openImage(image)
+	fsys, closeImage, err := openImage(cCtx.Context, image)
 	if err != nil {
 		return fmt.Errorf("ls: %w", err)
 	}
@@ -206,7 +207,7 @@ func usageExit(command string) cli.OnUsageErrorFunc {
 // openImage opens an ext4 image for reading: a regular file (compressed
 // with zstd or xz or not) or a block device. It is opened without blocking (a FIFO would otherwise wait for
 // a writer) and anything else is refused before a byte is read.
-func openImage(image string) (*ext4fs.FS, func(), error) {
+func openImage(ctx context.Context, image string) (*ext4fs.FS, func(), error) {
 	f, err := openNonblocking(image)
 	if err != nil {
 		return nil, nil, err
@@ -220,7 +221,7 @@ func openImage(image string) (*ext4fs.FS, func(), error) {
 	switch m := st.Mode(); {
 	case m.IsRegular():
 		if format := imagefile.SniffCompression(f); format != "" {
-			return openCompressedImage(image, f, format)
+			return openCompressedImage(ctx, image, f, format)
 		}
 	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice == 0:
 		// A block device's size is where its end is.

@@ -2,6 +2,7 @@ package imagefile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -49,10 +50,10 @@ func SniffCompression(r io.ReaderAt) string {
 // names it), into a sparse temporary file, and returns it with its size
 // and the function that closes and removes it. The file is unlinked at
 // once where the system allows, so that nothing is left even if the
-// process is killed. More than MaxDecompressed bytes, or more data than
+// process is killed. It stops once ctx is done. More than MaxDecompressed bytes, or more data than
 // the DiskBudget of os.TempDir() (zeros are holes and do not count), is
 // an error.
-func Decompress(r io.Reader, format string) (*os.File, int64, func(), error) {
+func Decompress(ctx context.Context, r io.Reader, format string) (*os.File, int64, func(), error) {
 	var dec io.Reader
 	switch format {
 	case "zstd":
@@ -82,7 +83,7 @@ func Decompress(r io.Reader, format string) (*os.File, int64, func(), error) {
 			os.Remove(tmp.Name())
 		}
 	}
-	size, err := copySparse(tmp, io.LimitReader(dec, MaxDecompressed+1), DiskBudget(filepath.Dir(tmp.Name())))
+	size, err := copySparse(ctx, tmp, io.LimitReader(dec, MaxDecompressed+1), DiskBudget(filepath.Dir(tmp.Name())))
 	if err == nil && size > MaxDecompressed {
 		err = fmt.Errorf("decompresses to more than %d GiB", MaxDecompressed>>30)
 	}
@@ -96,13 +97,16 @@ func Decompress(r io.Reader, format string) (*os.File, int64, func(), error) {
 // copySparse copies r into the empty file f, leaving each 4 KiB block of
 // zeros as a hole, and returns the bytes copied; more than budget bytes
 // of data is a BudgetError.
-func copySparse(f *os.File, r io.Reader, budget int64) (int64, error) {
+func copySparse(ctx context.Context, f *os.File, r io.Reader, budget int64) (int64, error) {
 	var data int64
 	const block = 4096
 	var zero [block]byte
 	buf := make([]byte, 64*block)
 	var off int64
 	for {
+		if ctx.Err() != nil {
+			return 0, context.Cause(ctx)
+		}
 		n, err := io.ReadFull(r, buf)
 		for i := 0; i < n; i += block {
 			b := buf[i:min(i+block, n)]
