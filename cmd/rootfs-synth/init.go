@@ -52,7 +52,7 @@ func writeStarter(cCtx *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
-	_, err = fmt.Fprintf(cCtx.App.Writer, "wrote %s: build with rootfs-synth --config %s\n", name, name)
+	_, err = fmt.Fprintf(cCtx.App.Writer, "wrote %s: build with rootfs-synth --config %s\n", quoteName(name), quoteName(name))
 	return err
 }
 

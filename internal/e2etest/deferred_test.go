@@ -36,7 +36,7 @@ echo "E2E-DEFERRED-DONE $(grep -c deferred-proof /var/lib/rootfs-synth/deferred-
 echo "E2E-DEFERRED-LOG $(grep -c 'running [0-9]*-deferred-proof-1.0-r0.trigger' /var/log/sbx-deferred-scripts.log 2>/dev/null)"
 sync
 mount -o remount,ro / 2>/dev/null || { echo u > /proc/sysrq-trigger; sleep 1; }
-poweroff -f || echo o > /proc/sysrq-trigger
+poweroff -f || /bin/busybox poweroff -f || echo o > /proc/sysrq-trigger
 sleep 10
 `
 
