@@ -54,7 +54,7 @@ var configKeys = []configKey{
 	{"files", "files", filePath},
 	{"size", "size", nil},
 	{"no-journal", "no-journal", nil},
-	{"report", "report", filePath},
+	{"report", "report", reportPath},
 	{"authorized-keys", "authorized-keys", filePath},
 	{"hostname", "hostname", nil},
 	{"strict", "strict", nil},
@@ -308,6 +308,14 @@ func filePath(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
+}
+
+// reportPath is the report's path, or "-" (stdout) as it is.
+func reportPath(dir, p string) string {
+	if p == "-" {
+		return p
+	}
+	return filePath(dir, p)
 }
 
 // profilePath is a profile's name, or a profile file's path.
