@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/rootfs-synth/rootfs-synth/apk"
@@ -299,6 +300,13 @@ func Referrer(ctx context.Context, ref, artifactType string, opts PullOptions) (
 			if m, err = referrerManifest(r.digest.Context().Digest(d.Digest.String()), ropts); err != nil {
 				return nil, fail(registryError(ctx, err))
 			}
+		}
+		// The listing (a referrers tag is an index anyone who can push
+		// may rewrite) is only a pointer: the manifest itself must say
+		// it is of this type and refers to this image.
+		if m.ArtifactType != artifactType && m.Config.MediaType != types.MediaType(artifactType) ||
+			m.Subject == nil || m.Subject.Digest.String() != r.digest.DigestStr() {
+			continue
 		}
 		if len(m.Layers) != 1 || m.Layers[0].Size > maxArtifactSize || m.Layers[0].Size < 0 {
 			return nil, fail(fmt.Errorf("referrer %s: want one layer of at most %d MiB", d.Digest, maxArtifactSize>>20))

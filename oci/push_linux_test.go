@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
@@ -281,4 +282,65 @@ func checkSparse(t *testing.T, path string) {
 	if allocated > fi.Size()/4 {
 		t.Errorf("%s: %d bytes allocated of %d, want it sparse", path, allocated, fi.Size())
 	}
+}
+
+// TestReferrerChecksSubject: a referrers tag (an index anyone who can
+// push may rewrite) that lists another image's SBOM for this one does not
+// make Referrer return it: the manifest must name this image as its
+// subject. The control: the other image's own SBOM is returned.
+func TestReferrerChecksSubject(t *testing.T) {
+	ctx := context.Background()
+	host, _ := testRegistry(t, false) // the referrers tag scheme
+	a, b := tempPath(t, "a.ext4"), tempPath(t, "b.ext4")
+	testImage(t, a, "x86_64", 5)
+	testImage(t, b, "x86_64", 6)
+	sbom := []byte(`{"spdxVersion":"SPDX-2.3","name":"b"}`)
+	pa, err := oci.Push(ctx, host+"/sandbox/a:v1", []oci.Image{{Path: a}}, oci.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := oci.Push(ctx, host+"/sandbox/a:v2", []oci.Image{{Path: b, Referrers: []oci.Artifact{{ArtifactType: oci.SBOMArtifactType, Data: sbom}}}}, oci.PushOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := oci.Referrer(ctx, pb.Images[0].Ref, oci.SBOMArtifactType, oci.PullOptions{Arch: "x86_64"}); err != nil || string(got) != string(sbom) {
+		t.Fatalf("the control: b's SBOM = %q, %v", got, err)
+	}
+	// b's SBOM, listed under a's referrers tag.
+	var bSBOM v1.Descriptor
+	bIdx, err := remote.Index(mustRef(t, host+"/sandbox/a:"+strings.Replace(pb.Images[0].Digest, ":", "-", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm, err := bIdx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range bm.Manifests {
+		if d.ArtifactType == oci.SBOMArtifactType {
+			bSBOM = d
+		}
+	}
+	aTag := mustRef(t, host+"/sandbox/a:"+strings.Replace(pa.Images[0].Digest, ":", "-", 1))
+	aIdx, err := remote.Index(aTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := mutate.AppendManifests(aIdx, mutate.IndexAddendum{Add: mustImage(t, host+"/sandbox/a@"+bSBOM.Digest.String()), Descriptor: bSBOM})
+	if err := remote.WriteIndex(aTag, forged); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := oci.Referrer(ctx, pa.Images[0].Ref, oci.SBOMArtifactType, oci.PullOptions{Arch: "x86_64"}); err == nil {
+		t.Errorf("Referrer of a, whose referrers tag lists b's SBOM = %q; want none", got)
+	}
+}
+
+// mustImage is the image ref names in the registry.
+func mustImage(t *testing.T, ref string) v1.Image {
+	t.Helper()
+	img, err := remote.Image(mustRef(t, ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
