@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,13 +17,23 @@ import (
 // stack).
 const maxCallDepth = 16
 
+// maxSteps bounds the commands one script runs, function calls and the
+// commands in their bodies each counted: ten nested functions that each
+// call the next ten times are 10^9 calls in ten lines. A script that
+// needs more is not emulated (install scripts run a few dozen); it is
+// stopped there, as an exit would stop it.
+const maxSteps = 10000
+
 // scriptRun is the state of one script being emulated.
 type scriptRun struct {
+	ctx     context.Context // the Provision's: cancelling it stops the script
 	ps      *pkgState
 	effects []string
 	why     string                        // the first thing that could not be done
 	funcs   map[string][]shscript.Command // the functions defined so far
 	exited  bool                          // an exit ran: nothing more runs
+	stopped bool                          // past maxSteps: nothing more runs, in a substitution either
+	steps   int                           // commands run
 	depth   int                           // of function calls
 	out     *strings.Builder              // a command substitution's output, when one runs
 	unknown int                           // how many commands were not emulated
@@ -38,12 +49,12 @@ func (r *scriptRun) notDone(format string, args ...any) {
 
 // emulate applies the commands of a script and returns what it did and,
 // when something could not be done, why.
-func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects []string, why string, err error) {
+func (in *installer) emulate(ctx context.Context, ps *pkgState, body []byte) (effects []string, why string, err error) {
 	cmds, err := shscript.Split(body)
 	if err != nil {
 		return nil, "", err
 	}
-	r := &scriptRun{ps: ps, funcs: map[string][]shscript.Command{}}
+	r := &scriptRun{ctx: ctx, ps: ps, funcs: map[string][]shscript.Command{}}
 	if _, _, err := in.runList(r, cmds); err != nil {
 		return nil, "", err
 	}
@@ -60,8 +71,11 @@ func (in *installer) runList(r *scriptRun, cmds []shscript.Command) (ok, known b
 	ok, known = true, true
 	prevSep := ""
 	for _, c := range cmds {
-		if r.exited {
+		if r.exited || r.stopped {
 			break
+		}
+		if err := r.ctx.Err(); err != nil {
+			return false, false, err
 		}
 		skip := (prevSep == "||" && ok) || (prevSep == "&&" && !ok)
 		prevSep = c.Sep
@@ -81,6 +95,14 @@ func (in *installer) runList(r *scriptRun, cmds []shscript.Command) (ok, known b
 // runCommand runs one command: an if, a function definition or call, or a
 // simple command.
 func (in *installer) runCommand(r *scriptRun, c shscript.Command) (ok, known bool, err error) {
+	if r.steps++; r.steps > maxSteps {
+		// This reason, not an earlier one, says why the effects end
+		// where they do.
+		r.stopped = true
+		r.unknown++
+		r.why = fmt.Sprintf("line %d: %q: stopped after %d commands, the emulator's budget for one script", c.Line, c.Text, maxSteps)
+		return true, false, nil
+	}
 	switch {
 	case c.Unsupported != "":
 		r.notDone("line %d: %s: %q", c.Line, c.Unsupported, c.Text)

@@ -2,6 +2,8 @@ package provision
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -58,6 +60,18 @@ case "$(readlink etc/x 2>/dev/null || true)" in
 esac
 `
 
+// callBomb calls functions 10^9 times in ten lines: each fN calls fN-1
+// ten times.
+func callBomb() string {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\nmkdir /before\nf0() { :; }\n")
+	for n := 1; n <= 9; n++ {
+		fmt.Fprintf(&b, "f%d() {%s }\n", n, strings.Repeat(fmt.Sprintf(" f%d;", n-1), 10))
+	}
+	b.WriteString("f9\nmkdir /after\n")
+	return b.String()
+}
+
 // TestScriptEmulation: scripts of base and common packages, on the base
 // tree, and what the report says of them. The "not reproduced" cases are
 // the negative controls: the same constructs where the answer is not
@@ -102,6 +116,10 @@ func TestScriptEmulation(t *testing.T) {
 			status: statusReproduced, effects: "add-shell /bin/bash"},
 		{name: "remove", script: "#!/bin/sh\nremove-shell /bin/ash\n",
 			status: statusReproduced, effects: "remove-shell /bin/ash"},
+		// Stopped at the budget, as an exit would stop it: what ran
+		// before stays, as with any script not reproduced.
+		{name: "call-bomb", script: callBomb(),
+			status: statusNotReproduced, why: `line 3: ":": stopped after 10000 commands, the emulator's budget for one script`, effects: "mkdir /before"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pkgs := append(basePackages(t), scriptPackage(tc.name, tc.script, tc.files...))
@@ -295,5 +313,16 @@ func TestIfUnknownCondition(t *testing.T) {
 		if _, ok := res.Tree.Get(p); ok {
 			t.Errorf("/%s was made by a branch of an undecided condition", p)
 		}
+	}
+}
+
+// TestEmulateCancelled: a cancelled Provision stops a script between
+// commands.
+func TestEmulateCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	in := &installer{}
+	if _, _, err := in.emulate(ctx, nil, []byte("#!/bin/sh\nmkdir /x\n")); !errors.Is(err, context.Canceled) {
+		t.Errorf("emulate(cancelled) = %v, want %v", err, context.Canceled)
 	}
 }
