@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/bbaccounts"
@@ -219,7 +218,12 @@ func (in *installer) runCase(r *scriptRun, c shscript.Command) (ok, known bool, 
 	}
 	for _, it := range c.Case.Items {
 		for _, pat := range it.Patterns {
-			if patternMatches(pat, word) {
+			match, decided := patternMatches(pat, word)
+			if !decided {
+				r.notDone("line %d: case pattern %q is not emulated", c.Line, pat)
+				return true, false, nil
+			}
+			if match {
 				return in.runList(r, it.Body)
 			}
 		}
@@ -227,17 +231,106 @@ func (in *installer) runCase(r *scriptRun, c shscript.Command) (ok, known bool, 
 	return true, true, nil
 }
 
-// patternMatches is sh's pattern matching (case, not pathname expansion:
-// "*" matches "/" too).
-func patternMatches(pattern, s string) bool {
-	if !strings.ContainsAny(pattern, "*?[\\") {
-		return pattern == s
+// patternMatches is sh's pattern matching as busybox's ash does it, with
+// musl's fnmatch: case, not pathname expansion, so "*" and "?" match "/"
+// too. In a bracket expression a leading "!" or "^" negates it, a "]"
+// first in it or a "-" first or last is itself, and a "[" that no "]"
+// closes is itself. A "\" left in a pattern was quoted, so it is itself
+// too (a pattern with a quoted "*", "?" or "[" is not split). decided is
+// false for a character class ([:alpha:], [.a.], [=a=]), not emulated.
+func patternMatches(pattern, s string) (match, decided bool) {
+	if !strings.ContainsAny(pattern, "*?[") {
+		return pattern == s, true
 	}
-	ok, err := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(s, "/", "\x00"))
-	if err != nil {
-		return pattern == s // sh takes a malformed bracket literally
+	p, str := []rune(pattern), []rune(s)
+	// On a mismatch, the last "*" takes one more rune and matching goes
+	// on after it: an earlier "*" need never take more.
+	px, sx, starP, starS := 0, 0, -1, 0
+	for px < len(p) || sx < len(str) {
+		if px < len(p) {
+			switch p[px] {
+			case '*':
+				starP, starS = px, sx
+				px++
+				continue
+			case '?':
+				if sx < len(str) {
+					px, sx = px+1, sx+1
+					continue
+				}
+			case '[':
+				end, decided := bracketEnd(p[px:])
+				if !decided {
+					return false, false
+				}
+				if end > 0 {
+					if sx < len(str) && inBracket(p[px+1:px+end-1], str[sx]) {
+						px, sx = px+end, sx+1
+						continue
+					}
+					break
+				}
+				fallthrough // not closed: a "[" like any other rune
+			default:
+				if sx < len(str) && p[px] == str[sx] {
+					px, sx = px+1, sx+1
+					continue
+				}
+			}
+		}
+		if starP < 0 || starS >= len(str) {
+			return false, true
+		}
+		starS++
+		px, sx = starP+1, starS
 	}
-	return ok
+	return true, true
+}
+
+// bracketEnd returns the length of the bracket expression p starts with,
+// its closing "]" included, or 0 when no "]" closes it; decided is false
+// when it holds a character class.
+func bracketEnd(p []rune) (end int, decided bool) {
+	k := 1
+	if k < len(p) && (p[k] == '!' || p[k] == '^') {
+		k++
+	}
+	if k < len(p) && p[k] == ']' {
+		k++
+	}
+	for ; k < len(p) && p[k] != ']'; k++ {
+		if p[k] == '[' && k+1 < len(p) && strings.ContainsRune(":.=", p[k+1]) {
+			return 0, false
+		}
+	}
+	if k == len(p) {
+		return 0, true
+	}
+	return k + 1, true
+}
+
+// inBracket reports whether c is in the bracket expression set (what is
+// between "[" and "]"), read as musl's fnmatch reads it: "a-z" is a
+// range, empty when a > z, and its end counts once more on its own.
+func inBracket(set []rune, c rune) bool {
+	negate := len(set) > 0 && (set[0] == '!' || set[0] == '^')
+	if negate {
+		set = set[1:]
+	}
+	prev := rune(0)
+	for i, r := range set {
+		switch {
+		case r == '-' && i > 0 && i+1 < len(set):
+			if prev <= c && c <= set[i+1] {
+				return !negate
+			}
+		case r == c:
+			return !negate
+		default:
+			prev = r
+		}
+	}
+	return negate
 }
 
 // readlink is busybox's readlink without options: a symlink's target on

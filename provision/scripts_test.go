@@ -112,6 +112,12 @@ func TestScriptEmulation(t *testing.T) {
 			status: statusReproduced, effects: "mkdir /else"},
 		{name: "case-unknown", script: "#!/bin/sh\ncase \"$(cat /etc/motd)\" in x) mkdir /x;; esac\nmkdir /y\n",
 			status: statusNotReproduced, why: `line 2: command "cat /etc/motd" is not emulated`, effects: "mkdir /y"},
+		{name: "case-bang", script: "#!/bin/sh\ncase x in [!a]) mkdir /bang;; esac\n",
+			status: statusReproduced, effects: "mkdir /bang"},
+		{name: "case-bang-no", script: "#!/bin/sh\ncase a in [!a]) mkdir /bang2;; esac\n",
+			status: statusNoOp, why: "no command changes a fresh root"},
+		{name: "case-class", script: "#!/bin/sh\ncase a in [[:alpha:]]) mkdir /alpha;; esac\nmkdir /y\n",
+			status: statusNotReproduced, why: `line 2: case pattern "[[:alpha:]]" is not emulated`, effects: "mkdir /y"},
 		{name: "bash", script: "#!/bin/sh\nadd-shell '/bin/bash'\nexit 0\n",
 			status: statusReproduced, effects: "add-shell /bin/bash"},
 		{name: "remove", script: "#!/bin/sh\nremove-shell /bin/ash\n",
@@ -324,5 +330,49 @@ func TestEmulateCancelled(t *testing.T) {
 	in := &installer{}
 	if _, _, err := in.emulate(ctx, nil, []byte("#!/bin/sh\nmkdir /x\n")); !errors.Is(err, context.Canceled) {
 		t.Errorf("emulate(cancelled) = %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestPatternMatches: case patterns as busybox's ash matches them (musl's
+// fnmatch).
+func TestPatternMatches(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, s       string
+		match, undecided bool
+	}{
+		{"[!a]", "x", true, false},
+		{"[!a]", "a", false, false},
+		{"[^a]", "a", false, false},
+		{"[^a]", "b", true, false},
+		{"[!]]", "]", false, false},
+		{"[!]]", "x", true, false},
+		{"[]a]", "]", true, false},
+		{"[a-]", "-", true, false},
+		{"[-a]", "-", true, false},
+		{"[!-a]", "-", false, false},
+		{"[a-c]x", "bx", true, false},
+		{"[a-c]x", "dx", false, false},
+		{"[c-a]", "b", false, false},
+		{"[!a-c]*", "d/e", true, false},
+		{"*/*", "a/b/c", true, false},
+		{"a?c", "a/c", true, false},
+		{"*.[ch]", "x.h", true, false},
+		{"*.[ch]", "x.o", false, false},
+		{"a[b", "a[b", true, false},
+		{"*[", "x[", true, false},
+		{"[!", "[!", true, false},
+		{`a\*`, `a\b`, true, false},
+		{`a\*`, "ab", false, false},
+		{"*a*b", "xaab", true, false},
+		{"*a*b", "xaba", false, false},
+		{"", "", true, false},
+		{"?", "", false, false},
+		{"[é]", "é", true, false},
+		{"[[:alpha:]]", "a", false, true},
+	} {
+		match, decided := patternMatches(tc.pattern, tc.s)
+		if match != tc.match || decided == tc.undecided {
+			t.Errorf("patternMatches(%q, %q) = %v, decided %v; want %v, decided %v", tc.pattern, tc.s, match, decided, tc.match, !tc.undecided)
+		}
 	}
 }
