@@ -65,8 +65,10 @@ func (in *installer) emulate(ctx context.Context, ps *pkgState, body []byte) (ef
 // list) and whether that status is known.
 func (in *installer) runList(r *scriptRun, cmds []shscript.Command) (ok, known bool, err error) {
 	// ok is whether the last command succeeded, for "a || b" and
-	// "a && b"; when a's status is known, so is whether b runs. An
-	// unknown status counts as success (the reason is recorded already).
+	// "a && b": when a's status is known, so is whether b runs. When it
+	// is not, neither is whether b runs, as for an if whose condition is
+	// not known: b runs nothing, is not done, and the status stays
+	// unknown for what follows it in the and-or list.
 	ok, known = true, true
 	prevSep := ""
 	for _, c := range cmds {
@@ -76,16 +78,18 @@ func (in *installer) runList(r *scriptRun, cmds []shscript.Command) (ok, known b
 		if err := r.ctx.Err(); err != nil {
 			return false, false, err
 		}
-		skip := (prevSep == "||" && ok) || (prevSep == "&&" && !ok)
+		andOr := prevSep == "&&" || prevSep == "||"
+		skip := known && ((prevSep == "||" && ok) || (prevSep == "&&" && !ok))
 		prevSep = c.Sep
-		if skip {
+		switch {
+		case andOr && !known:
+			r.notDone("line %d: whether %q runs depends on a status not known", c.Line, c.Text)
+			continue
+		case skip:
 			continue // ok stays: "a || b || c" skips both
 		}
 		if ok, known, err = in.runCommand(r, c); err != nil {
 			return false, false, err
-		}
-		if !known {
-			ok = true
 		}
 	}
 	return ok, known, nil
