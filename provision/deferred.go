@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rootfs-synth/rootfs-synth/rootfs"
 )
@@ -24,14 +26,23 @@ type deferredScript struct {
 }
 
 // deferScript stores rep's script for the first boot when deferral is on
-// and the arguments can be written, and marks rep deferred.
+// and its name and arguments can be passed on as they are, and marks rep
+// deferred; when they cannot, rep's reason says why.
 func (in *installer) deferScript(rep *ScriptReport, body []byte, args []string) {
-	if in.opts.DeferredScriptsDir == "" || rep.Status != statusNotReproduced || !plainFileName(rep.Package+rep.Script) {
+	if in.opts.DeferredScriptsDir == "" || rep.Status != statusNotReproduced {
+		return
+	}
+	if !plainFileName(rep.Package + rep.Script) {
+		rep.Why += fmt.Sprintf("; not deferred: %q cannot be a file name as it is", rep.Package+rep.Script)
 		return
 	}
 	for _, a := range args {
-		if strings.ContainsAny(a, "\n\x00") {
-			return // one argument a line: such a path cannot be passed on
+		// The runner prints the arguments to the console ("running NAME
+		// ARGS"), so an escape sequence in a directory's name would
+		// reach the terminal; and it reads them one a line.
+		if !consoleSafe(a) {
+			rep.Why += fmt.Sprintf("; not deferred: argument %q holds a control character, which the first-boot runner would print to the console", a)
+			return
 		}
 	}
 	in.deferred = append(in.deferred, deferredScript{name: rep.Package + rep.Script, body: body, args: args})
@@ -64,6 +75,21 @@ func (in *installer) writeDeferred() error {
 		}
 	}
 	return nil
+}
+
+// consoleSafe reports whether s can be printed to a terminal as it is:
+// UTF-8 (a lone byte 0x9b is CSI to an 8-bit terminal) without a C0 or C1
+// control character or DEL.
+func consoleSafe(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // plainFileName reports whether a script's name can be a file name of

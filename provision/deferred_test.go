@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -124,6 +125,40 @@ func TestDeferScriptNames(t *testing.T) {
 		in.deferScript(&rep, []byte("#!/bin/sh\nx\n"), nil)
 		if rep.Status != tc.want || (len(in.deferred) == 1) != (tc.want == statusDeferred) {
 			t.Errorf("deferScript(%q) = %s with %d stored, want %s", tc.pkg, rep.Status, len(in.deferred), tc.want)
+		}
+		if tc.want == statusNotReproduced && !strings.Contains(rep.Why, fmt.Sprintf("not deferred: %q cannot be a file name", tc.pkg+".post-install")) {
+			t.Errorf("deferScript(%q): why %q, want the name quoted", tc.pkg, rep.Why)
+		}
+	}
+}
+
+// TestDeferScriptArgs: a script is deferred only when each of its
+// arguments can reach the first-boot runner's console line as it is: a
+// trigger's directory named with an escape sequence, another control
+// character, or bytes that are not UTF-8 keeps it not reproduced, stored
+// nowhere, the argument quoted in the reason.
+func TestDeferScriptArgs(t *testing.T) {
+	for _, tc := range []struct {
+		arg  string
+		want string
+	}{
+		{"/usr/share/fonts/misc", statusDeferred},
+		{"/usr/share/fonts/café", statusDeferred},
+		{"/usr/share/fonts/\x1b[31mred", statusNotReproduced},
+		{"/usr/share/fonts/a\rb", statusNotReproduced},
+		{"/usr/share/fonts/a\nb", statusNotReproduced},
+		{"/usr/share/fonts/a\x7fb", statusNotReproduced},
+		{"/usr/share/fonts/a\u009bb", statusNotReproduced},
+		{"/usr/share/fonts/a\x9bb", statusNotReproduced},
+	} {
+		in := &installer{opts: Options{DeferredScriptsDir: "/usr/lib/rootfs-synth/deferred-scripts"}}
+		rep := ScriptReport{Package: "fontconfig-2.15.0-r3", Script: ".trigger", Status: statusNotReproduced, Why: "line 2: 'for' loop"}
+		in.deferScript(&rep, []byte("#!/bin/sh\nx\n"), []string{"/usr/share/fonts/ttf", tc.arg})
+		if rep.Status != tc.want || (len(in.deferred) == 1) != (tc.want == statusDeferred) {
+			t.Errorf("deferScript(args %q) = %s with %d stored, want %s", tc.arg, rep.Status, len(in.deferred), tc.want)
+		}
+		if tc.want == statusNotReproduced && !strings.Contains(rep.Why, fmt.Sprintf("argument %q holds a control character", tc.arg)) {
+			t.Errorf("deferScript(args %q): why %q, want the argument named", tc.arg, rep.Why)
 		}
 	}
 }

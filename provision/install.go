@@ -220,7 +220,7 @@ func (in *installer) installAll(ctx context.Context) error {
 			}
 			ps.replaces = append(ps.replaces, d)
 		}
-		if err := in.runScript(ps, ".pre-install"); err != nil {
+		if err := in.runScript(ctx, ps, ".pre-install"); err != nil {
 			return err
 		}
 		if err := in.installFiles(ps); err != nil {
@@ -229,7 +229,7 @@ func (in *installer) installAll(ctx context.Context) error {
 		// The entries are in the tree and in ps.dirs now; a big world
 		// should not hold them twice.
 		ps.m.Entries = nil
-		if err := in.runScript(ps, ".post-install"); err != nil {
+		if err := in.runScript(ctx, ps, ".post-install"); err != nil {
 			return err
 		}
 		in.res.Packages = append(in.res.Packages, PackageReport{

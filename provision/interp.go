@@ -1,10 +1,10 @@
 package provision
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/bbaccounts"
@@ -16,13 +16,23 @@ import (
 // stack).
 const maxCallDepth = 16
 
+// maxSteps bounds the commands one script runs, function calls and the
+// commands in their bodies each counted: ten nested functions that each
+// call the next ten times are 10^9 calls in ten lines. A script that
+// needs more is not emulated (install scripts run a few dozen); it is
+// stopped there, as an exit would stop it.
+const maxSteps = 10000
+
 // scriptRun is the state of one script being emulated.
 type scriptRun struct {
+	ctx     context.Context // the Provision's: cancelling it stops the script
 	ps      *pkgState
 	effects []string
 	why     string                        // the first thing that could not be done
 	funcs   map[string][]shscript.Command // the functions defined so far
 	exited  bool                          // an exit ran: nothing more runs
+	stopped bool                          // past maxSteps: nothing more runs, in a substitution either
+	steps   int                           // commands run
 	depth   int                           // of function calls
 	out     *strings.Builder              // a command substitution's output, when one runs
 	unknown int                           // how many commands were not emulated
@@ -38,12 +48,12 @@ func (r *scriptRun) notDone(format string, args ...any) {
 
 // emulate applies the commands of a script and returns what it did and,
 // when something could not be done, why.
-func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects []string, why string, err error) {
+func (in *installer) emulate(ctx context.Context, ps *pkgState, body []byte) (effects []string, why string, err error) {
 	cmds, err := shscript.Split(body)
 	if err != nil {
 		return nil, "", err
 	}
-	r := &scriptRun{ps: ps, funcs: map[string][]shscript.Command{}}
+	r := &scriptRun{ctx: ctx, ps: ps, funcs: map[string][]shscript.Command{}}
 	if _, _, err := in.runList(r, cmds); err != nil {
 		return nil, "", err
 	}
@@ -55,24 +65,31 @@ func (in *installer) emulate(ps *pkgState, script string, body []byte) (effects 
 // list) and whether that status is known.
 func (in *installer) runList(r *scriptRun, cmds []shscript.Command) (ok, known bool, err error) {
 	// ok is whether the last command succeeded, for "a || b" and
-	// "a && b"; when a's status is known, so is whether b runs. An
-	// unknown status counts as success (the reason is recorded already).
+	// "a && b": when a's status is known, so is whether b runs. When it
+	// is not, neither is whether b runs, as for an if whose condition is
+	// not known: b runs nothing, is not done, and the status stays
+	// unknown for what follows it in the and-or list.
 	ok, known = true, true
 	prevSep := ""
 	for _, c := range cmds {
-		if r.exited {
+		if r.exited || r.stopped {
 			break
 		}
-		skip := (prevSep == "||" && ok) || (prevSep == "&&" && !ok)
+		if err := r.ctx.Err(); err != nil {
+			return false, false, err
+		}
+		andOr := prevSep == "&&" || prevSep == "||"
+		skip := known && ((prevSep == "||" && ok) || (prevSep == "&&" && !ok))
 		prevSep = c.Sep
-		if skip {
+		switch {
+		case andOr && !known:
+			r.notDone("line %d: whether %q runs depends on a status not known", c.Line, c.Text)
+			continue
+		case skip:
 			continue // ok stays: "a || b || c" skips both
 		}
 		if ok, known, err = in.runCommand(r, c); err != nil {
 			return false, false, err
-		}
-		if !known {
-			ok = true
 		}
 	}
 	return ok, known, nil
@@ -81,6 +98,14 @@ func (in *installer) runList(r *scriptRun, cmds []shscript.Command) (ok, known b
 // runCommand runs one command: an if, a function definition or call, or a
 // simple command.
 func (in *installer) runCommand(r *scriptRun, c shscript.Command) (ok, known bool, err error) {
+	if r.steps++; r.steps > maxSteps {
+		// This reason, not an earlier one, says why the effects end
+		// where they do.
+		r.stopped = true
+		r.unknown++
+		r.why = fmt.Sprintf("line %d: %q: stopped after %d commands, the emulator's budget for one script", c.Line, c.Text, maxSteps)
+		return true, false, nil
+	}
 	switch {
 	case c.Unsupported != "":
 		r.notDone("line %d: %s: %q", c.Line, c.Unsupported, c.Text)
@@ -197,7 +222,12 @@ func (in *installer) runCase(r *scriptRun, c shscript.Command) (ok, known bool, 
 	}
 	for _, it := range c.Case.Items {
 		for _, pat := range it.Patterns {
-			if patternMatches(pat, word) {
+			match, decided := patternMatches(pat, word)
+			if !decided {
+				r.notDone("line %d: case pattern %q is not emulated", c.Line, pat)
+				return true, false, nil
+			}
+			if match {
 				return in.runList(r, it.Body)
 			}
 		}
@@ -205,17 +235,106 @@ func (in *installer) runCase(r *scriptRun, c shscript.Command) (ok, known bool, 
 	return true, true, nil
 }
 
-// patternMatches is sh's pattern matching (case, not pathname expansion:
-// "*" matches "/" too).
-func patternMatches(pattern, s string) bool {
-	if !strings.ContainsAny(pattern, "*?[\\") {
-		return pattern == s
+// patternMatches is sh's pattern matching as busybox's ash does it, with
+// musl's fnmatch: case, not pathname expansion, so "*" and "?" match "/"
+// too. In a bracket expression a leading "!" or "^" negates it, a "]"
+// first in it or a "-" first or last is itself, and a "[" that no "]"
+// closes is itself. A "\" left in a pattern was quoted, so it is itself
+// too (a pattern with a quoted "*", "?" or "[" is not split). decided is
+// false for a character class ([:alpha:], [.a.], [=a=]), not emulated.
+func patternMatches(pattern, s string) (match, decided bool) {
+	if !strings.ContainsAny(pattern, "*?[") {
+		return pattern == s, true
 	}
-	ok, err := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(s, "/", "\x00"))
-	if err != nil {
-		return pattern == s // sh takes a malformed bracket literally
+	p, str := []rune(pattern), []rune(s)
+	// On a mismatch, the last "*" takes one more rune and matching goes
+	// on after it: an earlier "*" need never take more.
+	px, sx, starP, starS := 0, 0, -1, 0
+	for px < len(p) || sx < len(str) {
+		if px < len(p) {
+			switch p[px] {
+			case '*':
+				starP, starS = px, sx
+				px++
+				continue
+			case '?':
+				if sx < len(str) {
+					px, sx = px+1, sx+1
+					continue
+				}
+			case '[':
+				end, decided := bracketEnd(p[px:])
+				if !decided {
+					return false, false
+				}
+				if end > 0 {
+					if sx < len(str) && inBracket(p[px+1:px+end-1], str[sx]) {
+						px, sx = px+end, sx+1
+						continue
+					}
+					break
+				}
+				fallthrough // not closed: a "[" like any other rune
+			default:
+				if sx < len(str) && p[px] == str[sx] {
+					px, sx = px+1, sx+1
+					continue
+				}
+			}
+		}
+		if starP < 0 || starS >= len(str) {
+			return false, true
+		}
+		starS++
+		px, sx = starP+1, starS
 	}
-	return ok
+	return true, true
+}
+
+// bracketEnd returns the length of the bracket expression p starts with,
+// its closing "]" included, or 0 when no "]" closes it; decided is false
+// when it holds a character class.
+func bracketEnd(p []rune) (end int, decided bool) {
+	k := 1
+	if k < len(p) && (p[k] == '!' || p[k] == '^') {
+		k++
+	}
+	if k < len(p) && p[k] == ']' {
+		k++
+	}
+	for ; k < len(p) && p[k] != ']'; k++ {
+		if p[k] == '[' && k+1 < len(p) && strings.ContainsRune(":.=", p[k+1]) {
+			return 0, false
+		}
+	}
+	if k == len(p) {
+		return 0, true
+	}
+	return k + 1, true
+}
+
+// inBracket reports whether c is in the bracket expression set (what is
+// between "[" and "]"), read as musl's fnmatch reads it: "a-z" is a
+// range, empty when a > z, and its end counts once more on its own.
+func inBracket(set []rune, c rune) bool {
+	negate := len(set) > 0 && (set[0] == '!' || set[0] == '^')
+	if negate {
+		set = set[1:]
+	}
+	prev := rune(0)
+	for i, r := range set {
+		switch {
+		case r == '-' && i > 0 && i+1 < len(set):
+			if prev <= c && c <= set[i+1] {
+				return !negate
+			}
+		case r == c:
+			return !negate
+		default:
+			prev = r
+		}
+	}
+	return negate
 }
 
 // readlink is busybox's readlink without options: a symlink's target on

@@ -32,21 +32,21 @@ const (
 )
 
 // runScript emulates one install script of ps, if it has it.
-func (in *installer) runScript(ps *pkgState, name string) error {
+func (in *installer) runScript(ctx context.Context, ps *pkgState, name string) error {
 	body, ok := ps.m.Scripts[name]
 	if !ok {
 		return nil
 	}
 	// apk passes an install script the package's version.
-	return in.emulateScript(ps, name, body, []string{ps.rec.Version}, "")
+	return in.emulateScript(ctx, ps, name, body, []string{ps.rec.Version}, "")
 }
 
 // emulateScript emulates a script apk would run with args, reports what
 // became of it (a reason not reproduced starts with context), and defers
 // it when it was not reproduced.
-func (in *installer) emulateScript(ps *pkgState, name, body string, args []string, context string) error {
+func (in *installer) emulateScript(ctx context.Context, ps *pkgState, name, body string, args []string, context string) error {
 	rep := ScriptReport{Package: ps.rec.String(), Script: name}
-	effects, why, err := in.emulate(ps, name, []byte(body))
+	effects, why, err := in.emulate(ctx, ps, []byte(body))
 	if err != nil {
 		return fmt.Errorf("package %s: %s: %w", ps.rec, name, err)
 	}
@@ -273,7 +273,7 @@ const busyboxPathsDir = "etc/busybox-paths.d"
 // effect of busybox's: bbsuid's links, then the applet links of every
 // /etc/busybox-paths.d list (what `busybox --install -s` does: absolute
 // links to the binary, existing paths left alone).
-func (in *installer) runTriggers(context.Context) error {
+func (in *installer) runTriggers(ctx context.Context) error {
 	var effects []string
 	if n, ok := in.tree.Get("bin/bbsuid"); ok && n.Mode.IsRegular() {
 		for _, p := range bbsuidApplets {
@@ -319,7 +319,7 @@ func (in *installer) runTriggers(context.Context) error {
 				args[i] = "/" + f
 			}
 			context := "fires for " + strconv.Quote(strings.Join(args, ", ")) + "; "
-			if err := in.emulateScript(ps, ".trigger", body, args, context); err != nil {
+			if err := in.emulateScript(ctx, ps, ".trigger", body, args, context); err != nil {
 				return err
 			}
 			continue

@@ -2,6 +2,8 @@ package provision
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -58,6 +60,18 @@ case "$(readlink etc/x 2>/dev/null || true)" in
 esac
 `
 
+// callBomb calls functions 10^9 times in ten lines: each fN calls fN-1
+// ten times.
+func callBomb() string {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\nmkdir /before\nf0() { :; }\n")
+	for n := 1; n <= 9; n++ {
+		fmt.Fprintf(&b, "f%d() {%s }\n", n, strings.Repeat(fmt.Sprintf(" f%d;", n-1), 10))
+	}
+	b.WriteString("f9\nmkdir /after\n")
+	return b.String()
+}
+
 // TestScriptEmulation: scripts of base and common packages, on the base
 // tree, and what the report says of them. The "not reproduced" cases are
 // the negative controls: the same constructs where the answer is not
@@ -86,6 +100,12 @@ func TestScriptEmulation(t *testing.T) {
 			status: statusReproduced, effects: "mkdir /yes; mkdir /yes3"},
 		{name: "if-unknown", script: "#!/bin/sh\nif grep -q x /etc/motd; then mkdir /a; fi\nmkdir /b\n",
 			status: statusNotReproduced, why: `line 2: command "grep -q x /etc/motd" is not emulated`, effects: "mkdir /b"},
+		{name: "and-unknown", script: "#!/bin/sh\ngrep -q x /etc/base && mkdir /made-by-and\nmkdir /y\n",
+			status: statusNotReproduced, why: `line 2: command "grep -q x /etc/base" is not emulated`, effects: "mkdir /y"},
+		{name: "or-unknown", script: "#!/bin/sh\ngrep -q x /etc/base || mkdir /made-by-or\nmkdir /y\n",
+			status: statusNotReproduced, why: `line 2: command "grep -q x /etc/base" is not emulated`, effects: "mkdir /y"},
+		{name: "or-and-unknown", script: "#!/bin/sh\ngrep -q x /etc/base || mkdir /made-by-or && mkdir /made-after-or\nmkdir /y\n",
+			status: statusNotReproduced, why: `line 2: command "grep -q x /etc/base" is not emulated`, effects: "mkdir /y"},
 		{name: "exit-error", script: "#!/bin/sh\nexit 3\nmkdir /b\n",
 			status: statusNotReproduced, why: `line 2: "exit 3" fails the script`},
 		{name: "baselayout", script: alpinetest.BaselayoutPostInstall,
@@ -98,10 +118,20 @@ func TestScriptEmulation(t *testing.T) {
 			status: statusReproduced, effects: "mkdir /else"},
 		{name: "case-unknown", script: "#!/bin/sh\ncase \"$(cat /etc/motd)\" in x) mkdir /x;; esac\nmkdir /y\n",
 			status: statusNotReproduced, why: `line 2: command "cat /etc/motd" is not emulated`, effects: "mkdir /y"},
+		{name: "case-bang", script: "#!/bin/sh\ncase x in [!a]) mkdir /bang;; esac\n",
+			status: statusReproduced, effects: "mkdir /bang"},
+		{name: "case-bang-no", script: "#!/bin/sh\ncase a in [!a]) mkdir /bang2;; esac\n",
+			status: statusNoOp, why: "no command changes a fresh root"},
+		{name: "case-class", script: "#!/bin/sh\ncase a in [[:alpha:]]) mkdir /alpha;; esac\nmkdir /y\n",
+			status: statusNotReproduced, why: `line 2: case pattern "[[:alpha:]]" is not emulated`, effects: "mkdir /y"},
 		{name: "bash", script: "#!/bin/sh\nadd-shell '/bin/bash'\nexit 0\n",
 			status: statusReproduced, effects: "add-shell /bin/bash"},
 		{name: "remove", script: "#!/bin/sh\nremove-shell /bin/ash\n",
 			status: statusReproduced, effects: "remove-shell /bin/ash"},
+		// Stopped at the budget, as an exit would stop it: what ran
+		// before stays, as with any script not reproduced.
+		{name: "call-bomb", script: callBomb(),
+			status: statusNotReproduced, why: `line 3: ":": stopped after 10000 commands, the emulator's budget for one script`, effects: "mkdir /before"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pkgs := append(basePackages(t), scriptPackage(tc.name, tc.script, tc.files...))
@@ -294,6 +324,61 @@ func TestIfUnknownCondition(t *testing.T) {
 	for _, p := range []string{"then", "else"} {
 		if _, ok := res.Tree.Get(p); ok {
 			t.Errorf("/%s was made by a branch of an undecided condition", p)
+		}
+	}
+}
+
+// TestEmulateCancelled: a cancelled Provision stops a script between
+// commands.
+func TestEmulateCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	in := &installer{}
+	if _, _, err := in.emulate(ctx, nil, []byte("#!/bin/sh\nmkdir /x\n")); !errors.Is(err, context.Canceled) {
+		t.Errorf("emulate(cancelled) = %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestPatternMatches: case patterns as busybox's ash matches them (musl's
+// fnmatch).
+func TestPatternMatches(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, s       string
+		match, undecided bool
+	}{
+		{"[!a]", "x", true, false},
+		{"[!a]", "a", false, false},
+		{"[^a]", "a", false, false},
+		{"[^a]", "b", true, false},
+		{"[!]]", "]", false, false},
+		{"[!]]", "x", true, false},
+		{"[]a]", "]", true, false},
+		{"[a-]", "-", true, false},
+		{"[-a]", "-", true, false},
+		{"[!-a]", "-", false, false},
+		{"[a-c]x", "bx", true, false},
+		{"[a-c]x", "dx", false, false},
+		{"[c-a]", "b", false, false},
+		{"[!a-c]*", "d/e", true, false},
+		{"*/*", "a/b/c", true, false},
+		{"a?c", "a/c", true, false},
+		{"*.[ch]", "x.h", true, false},
+		{"*.[ch]", "x.o", false, false},
+		{"a[b", "a[b", true, false},
+		{"*[", "x[", true, false},
+		{"[!", "[!", true, false},
+		{`a\*`, `a\b`, true, false},
+		{`a\*`, "ab", false, false},
+		{"*a*b", "xaab", true, false},
+		{"*a*b", "xaba", false, false},
+		{"", "", true, false},
+		{"?", "", false, false},
+		{"[é]", "é", true, false},
+		{"[[:alpha:]]", "a", false, true},
+	} {
+		match, decided := patternMatches(tc.pattern, tc.s)
+		if match != tc.match || decided == tc.undecided {
+			t.Errorf("patternMatches(%q, %q) = %v, decided %v; want %v, decided %v", tc.pattern, tc.s, match, decided, tc.match, !tc.undecided)
 		}
 	}
 }
