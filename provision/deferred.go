@@ -3,6 +3,7 @@ package provision
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -62,8 +63,11 @@ func (in *installer) writeDeferred() error {
 	if err := in.tree.MkdirAll(dir, rootfs.Node{Mode: 0o755, ModTime: in.time}); err != nil {
 		return err
 	}
+	// Numbered as wide as the count needs (at least 3 digits), so that
+	// the runner's lexical order is apk's order past 999 too.
+	width := max(3, len(strconv.Itoa(len(in.deferred))))
 	for i, d := range in.deferred {
-		p := path.Join(dir, fmt.Sprintf("%03d-%s", i+1, d.name))
+		p := path.Join(dir, fmt.Sprintf("%0*d-%s", width, i+1, d.name))
 		if err := in.putFile(p, &rootfs.Node{Mode: 0o755, ModTime: in.time}, d.body); err != nil {
 			return fmt.Errorf("writing /%s: %w", p, err)
 		}
