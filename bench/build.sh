@@ -104,9 +104,16 @@ phases() { # the build report's per-phase times, whatever their key
 		except Exception as e:
 		    print("#   report unreadable:", e); sys.exit()
 		def walk(v, path):
-		    if isinstance(v, dict):
+		    if isinstance(v, dict) and "name" in v and "seconds" in v:
+		        print("#   %s%s = %.3f s" % ("  " * len(path), v["name"], v["seconds"]))
+		        for x in v.get("steps") or []:
+		            walk(x, path + [v["name"]])
+		    elif isinstance(v, dict):
 		        for k, x in v.items():
 		            walk(x, path + [k])
+		    elif isinstance(v, list):
+		        for x in v:
+		            walk(x, path)
 		    elif isinstance(v, (int, float)) and any(w in "/".join(path).lower() for w in ("phase", "time", "duration", "seconds")):
 		        print("#   %s = %s" % (".".join(path), v))
 		walk(r, [])

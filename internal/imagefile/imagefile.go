@@ -112,7 +112,8 @@ func Stage(ctx context.Context, target string, opts Options, write func(io.Write
 			}()
 		}
 		progress("image", 0)
-		sum := &seqSum{h: sha256.New()}
+		sum := newSeqSum()
+		defer sum.close()
 		if err := write(&ctxFile{ctx: ctx, f: raw, sum: sum, progress: func(n int64) { progress("image", n) }}); err != nil {
 			return 0, wrap(err)
 		}
@@ -395,11 +396,53 @@ func syncDir(dir string) {
 // are hashed as the zeros they read as. A write behind what was hashed (a
 // writer going back; ext4img never does) spoils the sum, and finish then
 // reads the file back instead.
+//
+// The hashing runs on a goroutine of its own, on copies of what is
+// written (at most sumPieces pieces of sumPiece bytes in flight), so that
+// on a second core it costs the writer a copy, not the hash.
 type seqSum struct {
 	h       hash.Hash
-	n       int64 // bytes hashed
+	n       int64 // bytes given to hash
 	spoiled bool
-	zero    []byte
+	jobs    chan sumJob
+	free    chan []byte
+	done    chan struct{}
+	closed  bool
+}
+
+const (
+	sumPiece  = 256 << 10
+	sumPieces = 8
+)
+
+// sumJob is data to hash, or a run of zeros.
+type sumJob struct {
+	data  []byte
+	zeros int64
+}
+
+func newSeqSum() *seqSum {
+	s := &seqSum{h: sha256.New(), jobs: make(chan sumJob, sumPieces), free: make(chan []byte, sumPieces), done: make(chan struct{})}
+	for range sumPieces {
+		s.free <- make([]byte, sumPiece)
+	}
+	go func() {
+		defer close(s.done)
+		zero := make([]byte, 64<<10)
+		for j := range s.jobs {
+			if j.data != nil {
+				s.h.Write(j.data)
+				s.free <- j.data[:cap(j.data)]
+				continue
+			}
+			for n := j.zeros; n > 0; {
+				k := min(n, int64(len(zero)))
+				s.h.Write(zero[:k])
+				n -= k
+			}
+		}
+	}()
+	return s
 }
 
 func (s *seqSum) write(off int64, b []byte) {
@@ -411,20 +454,31 @@ func (s *seqSum) write(off int64, b []byte) {
 		return
 	}
 	s.zeros(off - s.n)
-	s.h.Write(b)
-	s.n += int64(len(b))
+	for len(b) > 0 {
+		buf := <-s.free
+		k := copy(buf, b)
+		s.jobs <- sumJob{data: buf[:k]}
+		b = b[k:]
+		s.n += int64(k)
+	}
 }
 
 // zeros hashes n zero bytes.
 func (s *seqSum) zeros(n int64) {
-	if n > 0 && s.zero == nil {
-		s.zero = make([]byte, 64<<10)
+	if n > 0 {
+		s.jobs <- sumJob{zeros: n}
+		s.n += n
 	}
-	for n > 0 {
-		k := min(n, int64(len(s.zero)))
-		s.h.Write(s.zero[:k])
-		s.n += k
-		n -= k
+}
+
+// close stops the hashing goroutine and waits for it; it may be called
+// more than once (finish calls it, and Stage defers it for the error
+// paths).
+func (s *seqSum) close() {
+	if !s.closed {
+		s.closed = true
+		close(s.jobs)
+		<-s.done
 	}
 }
 
@@ -432,18 +486,20 @@ func (s *seqSum) zeros(n int64) {
 // the zeros of the holes after it, or f read back when the sum was
 // spoiled.
 func (s *seqSum) finish(ctx context.Context, f *os.File, size int64) (string, error) {
-	if s.spoiled || s.n > size {
-		s.h.Reset()
-		src := &ctxFile{ctx: ctx, f: f, progress: func(int64) {}}
-		if _, err := src.Seek(0, io.SeekStart); err != nil {
-			return "", err
-		}
-		if _, err := io.Copy(s.h, io.LimitReader(src, size)); err != nil {
-			return "", err
-		}
+	if !s.spoiled && s.n <= size {
+		s.zeros(size - s.n)
+		s.close()
 		return formatDigest(s.h), nil
 	}
-	s.zeros(size - s.n)
+	s.close()
+	s.h.Reset()
+	src := &ctxFile{ctx: ctx, f: f, progress: func(int64) {}}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(s.h, io.LimitReader(src, size)); err != nil {
+		return "", err
+	}
 	return formatDigest(s.h), nil
 }
 
