@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -61,6 +62,31 @@ func TestSparseWriter(t *testing.T) {
 				t.Errorf("sparse(%s, writes of %d) = %d bytes (size %d), want the %d bytes written", name, chunk, len(got), w.Size(), len(in))
 			}
 		}
+	}
+
+	// The holes are holes: 64 MiB of zeros around one data block take
+	// a few blocks of disk (where the filesystem can tell).
+	path := filepath.Join(t.TempDir(), "holes")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newSparseWriter(f, filepath.Dir(path))
+	for _, b := range [][]byte{make([]byte, 32<<20), data, make([]byte, 32<<20)} {
+		if _, err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.Stat()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alloc := imagefile.AllocatedBytes(st); st.Size() != 64<<20+holeBlock || alloc > 1<<20 && runtime.GOOS != "windows" {
+		t.Errorf("64 MiB of zeros and a block of data: %d bytes, %d on disk; want holes", st.Size(), alloc)
 	}
 }
 
