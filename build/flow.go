@@ -194,6 +194,17 @@ func fetchPackages(ctx context.Context, c *apk.Client, pkgs []*apk.Package, prog
 // provision builds the root tree from the verified packages.
 func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []string) (*provision.Result, error) {
 	done := b.phase("provision", 0)
+	// The datahashes are read from the packages' control members while
+	// the tree is made: the two read different files.
+	type hashed struct {
+		m   map[string]string
+		err error
+	}
+	hashes := make(chan hashed, 1)
+	go func() {
+		m, err := dataHashes(pkgs, paths)
+		hashes <- hashed{m, err}
+	}()
 	res, err := b.provisionTree(ctx, provision.Options{
 		Arch:               b.client.Arch,
 		World:              b.sel.requested,
@@ -214,15 +225,15 @@ func (b *builder) provision(ctx context.Context, pkgs []*apk.Package, paths []st
 				Done: int64(e.Done), Total: int64(e.Total), Elapsed: e.Elapsed})
 		},
 	})
+	h := <-hashes
 	if err != nil {
 		return nil, err
 	}
-	hashes, err := dataHashes(pkgs, paths)
-	if err != nil {
+	if h.err != nil {
 		res.Close()
-		return nil, err
+		return nil, h.err
 	}
-	addDataHashes(res.Packages, hashes)
+	addDataHashes(res.Packages, h.m)
 	s := &Stats{Files: res.Files, Bytes: res.UnpackedBytes}
 	for _, sc := range res.Scripts {
 		switch sc.Status {
