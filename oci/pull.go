@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -291,7 +292,7 @@ func Referrer(ctx context.Context, ref, artifactType string, opts PullOptions) (
 			if m, err = referrerManifest(r.digest.Context().Digest(d.Digest.String()), ropts); err != nil {
 				return nil, fail(registryError(ctx, err))
 			}
-			at = m.ArtifactType
+			at = cmp.Or(m.ArtifactType, string(m.Config.MediaType))
 		}
 		if at != artifactType {
 			continue

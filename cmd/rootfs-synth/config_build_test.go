@@ -87,8 +87,10 @@ func TestConfigPlan(t *testing.T) {
 	m := newMirror(t)
 	dir := testenv.WorldDir(t)
 	file := filepath.Join(dir, "build.yaml")
-	must(t, os.WriteFile(file, []byte(fmt.Sprintf("profile: none\npackages: [extra]\nmirrors: [%q]\nkeys-dir: %q\narch: x86_64\n", m.srv.URL, m.keys)), 0o644))
-	for _, args := range [][]string{{"plan", "-c", file}, {"why", "-c", file, "app"}, {"--dry-run", "-c", file}} {
+	must(t, os.WriteFile(file, []byte(fmt.Sprintf("profile: none\npackages: [extra]\nmirrors: [%q]\nkeys-dir: %q\narch: x86_64\nreport: \"-\"\n", m.srv.URL, m.keys)), 0o644))
+	// report "-" is the build's stdout; a plan writes no report, so it
+	// does not clash with --json.
+	for _, args := range [][]string{{"plan", "-c", file}, {"why", "-c", file, "app"}, {"--dry-run", "-c", file}, {"plan", "--json", "-c", file}, {"--dry-run", "--json", "-c", file}} {
 		stdout, stderr, code := runCmd(t, m.command(t, nil, args...))
 		if code != 0 || !strings.Contains(stdout, "app") {
 			t.Errorf("rootfs-synth %s = exit %d, stdout %q, stderr %q; want app in the plan of the file's world", strings.Join(args, " "), code, stdout, stderr)

@@ -17,10 +17,14 @@ import (
 
 // isRef says whether arg, which names no file, is a registry reference
 // (host/repository:tag or @sha256:...) for inspect and diff to pull: it
-// must name a repository (a "/") and a tag or digest, so that a mistyped
-// file name stays a missing file.
+// must name a repository (a "/") and a tag or digest, and not start as a
+// path does (/, ./, ../), so that a mistyped file name stays a missing
+// file.
 func isRef(arg string) bool {
 	if _, err := os.Lstat(arg); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, "./") || strings.HasPrefix(arg, "../") {
 		return false
 	}
 	i := strings.LastIndexByte(arg, '/')

@@ -289,3 +289,29 @@ func TestInspectRef(t *testing.T) {
 		t.Errorf("inspect %s = exit %d, stderr %q; want one line naming it", missing, code, stderr)
 	}
 }
+
+// TestIsRef: a registry reference names no file, a repository and a tag
+// or digest, and does not start as a path does; a file that exists is
+// never a reference.
+func TestIsRef(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "reg.example")
+	must(t, os.MkdirAll(existing, 0o755))
+	must(t, os.WriteFile(filepath.Join(existing, "a:v1"), nil, 0o644))
+	t.Chdir(dir)
+	for arg, want := range map[string]bool{
+		"registry.example/sandbox/alpine:v1":                      true,
+		"localhost:5000/alpine@sha256:" + strings.Repeat("a", 64): true,
+		"reg.example/a:v1":     false, // the file
+		"alpine.ext4":          false,
+		"./out/app:v1":         false,
+		"../images/a:1":        false,
+		"/tmp/a:b":             false,
+		"build/alpine.ext4":    false, // no tag
+		"registry.example/Up:": false, // not a reference
+	} {
+		if got := isRef(arg); got != want {
+			t.Errorf("isRef(%q) = %v, want %v", arg, got, want)
+		}
+	}
+}

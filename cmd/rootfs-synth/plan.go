@@ -70,6 +70,12 @@ func planOf(cCtx *cli.Context, name string) (*build.PlanResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cCtx.String("report") == "-" {
+		// A plan writes no report: stdout is the plan's (--json too).
+		if err := cCtx.Set("report", ""); err != nil {
+			return nil, err
+		}
+	}
 	u := newUI(cCtx.App.ErrWriter, cCtx.Bool("quiet"), cCtx.Bool("verbose"))
 	defer u.close()
 	opts, err := buildOptions(cCtx)
@@ -82,7 +88,7 @@ func planOf(cCtx *cli.Context, name string) (*build.PlanResult, error) {
 		return nil, fmt.Errorf("%s: %w", name, cause)
 	}
 	if err != nil {
-		return nil, commandError(name, err, cCtx.String("lock"))
+		return nil, origins.rename(commandError(name, err, cCtx.String("lock")))
 	}
 	return plan, nil
 }

@@ -72,7 +72,8 @@ func runPull(c *cli.Context) error {
 		return pullError("", err)
 	}
 	// The referrers are staged beside their targets, and put in place
-	// only once the image is: a failure leaves none of the outputs.
+	// only once the image is: a failure before then leaves none of the
+	// outputs (a rename failing after the image's would leave it).
 	var staged []*imagefile.Staged
 	defer func() {
 		for _, s := range staged {
