@@ -125,6 +125,11 @@ func unpackLayer(ctx context.Context, rc io.Reader, ld v1.Descriptor, w io.Write
 		n, err = io.Copy(io.MultiWriter(sparse, rawHash), io.LimitReader(dec, size+1))
 		dec.Close()
 	}
+	// Over the disk budget, the rest is not worth downloading: its
+	// digest would not change the answer.
+	if _, over := errors.AsType[*imagefile.BudgetError](err); over {
+		return fmt.Errorf("decompressing blob %s: %w", ld.Digest, err)
+	}
 	// Read the rest so the blob's digest covers all of it (the registry
 	// client checks it only at the end, too).
 	_, drainErr := io.Copy(io.Discard, blob)
