@@ -1,10 +1,12 @@
 package inspect_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -135,11 +137,15 @@ func TestDiffFileChanges(t *testing.T) {
 	if string(flipped) == string(hostname) {
 		flipped[0] ^= 1
 	}
+	group := readFile(t, a, "/etc/group")
 	steps := []error{
 		im.Put("etc/hostname", strings.NewReader(string(flipped)), 0o644, 0, 0, mtime), // same size
 		im.Put("etc/motd", strings.NewReader("changed\n"), 0o600, 0, 0, mtime),
 		im.Put("etc/new-file", strings.NewReader("new\n"), 0o644, 0, 0, mtime),
 		im.Remove("etc/securetty"),
+		im.Put("etc/group", bytes.NewReader(group), 0o644, 5, 5, mtime), // same bytes, another owner
+		im.Remove("etc/shells"),
+		im.PutDir("etc/shells", 0o755, 0, 0, mtime), // a file, now a directory
 	}
 	for _, err := range steps {
 		if err != nil {
@@ -150,6 +156,13 @@ func TestDiffFileChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	im.Close()
+	// What ext4patch does not make: a symlink's target and an xattr,
+	// changed by debugfs.
+	for _, req := range []string{"rm /bin/sh", "symlink /bin/sh /bin/elsewhere", "ea_set /etc/hostname user.test yes"} {
+		if out, err := exec.Command(testenv.Tool(t, "debugfs"), "-w", "-R", req, b).CombinedOutput(); err != nil {
+			t.Fatalf("debugfs -w -R %q: %v\n%s", req, err, out)
+		}
+	}
 	if err := e2fsck.Check(t, b); err != nil {
 		t.Fatal(err)
 	}
@@ -163,10 +176,13 @@ func TestDiffFileChanges(t *testing.T) {
 		got[c.Path] = c.Change + " " + strings.Join(c.What, ",")
 	}
 	want := map[string]string{
-		"/etc/hostname":  "changed content",
+		"/etc/hostname":  "changed xattrs,content",
 		"/etc/motd":      "changed mode,size",
 		"/etc/new-file":  "added ",
 		"/etc/securetty": "removed ",
+		"/etc/group":     "changed owner",
+		"/etc/shells":    "changed type",
+		"/bin/sh":        "changed target",
 	}
 	for p, w := range want {
 		if got[p] != w {
@@ -174,7 +190,7 @@ func TestDiffFileChanges(t *testing.T) {
 		}
 	}
 	for p := range got {
-		if _, ok := want[p]; !ok && p != "/etc" {
+		if _, ok := want[p]; !ok && p != "/etc" && p != "/bin" {
 			t.Errorf("unexpected change %s: %s", p, got[p])
 		}
 	}
