@@ -84,20 +84,8 @@ func Open(ctx context.Context, path string) (*Image, error) {
 // ctx is done.
 func sha256Of(ctx context.Context, f *os.File, size int64) (string, error) {
 	h := sha256.New()
-	r := io.NewSectionReader(f, 0, size)
-	buf := make([]byte, 1<<20)
-	for {
-		if ctx.Err() != nil {
-			return "", context.Cause(ctx)
-		}
-		n, err := r.Read(buf)
-		h.Write(buf[:n])
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
+	if _, err := io.Copy(h, imagefile.ContextReader(ctx, io.NewSectionReader(f, 0, size))); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/rootfs-synth/rootfs-synth/internal/registrytest"
 )
@@ -24,14 +23,8 @@ import (
 // written. The control: the true annotations pull.
 func TestPullChecksAnnotations(t *testing.T) {
 	reg := registrytest.Serve(t, false)
-	raw := bytes.Repeat([]byte{7}, 3*holeBlock)
-	var blob bytes.Buffer
-	enc, err := zstd.NewWriter(&blob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc.Write(raw)
-	enc.Close()
+	raw := bytes.Repeat([]byte{7}, 3*4096)
+	blob := bytes.NewBuffer(zstdBlob(t, raw))
 	rawDigest, _, _ := v1.SHA256(bytes.NewReader(raw))
 	otherDigest, _, _ := v1.SHA256(strings.NewReader("another image"))
 	for _, tt := range []struct {

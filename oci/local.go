@@ -62,11 +62,8 @@ type imageReport struct {
 	Packages        []json.RawMessage `json:"packages"`
 }
 
-// Magic numbers of the compressed inputs push accepts.
-var (
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-	xzMagic   = []byte{0xfd, '7', 'z', 'X', 'Z', 0}
-)
+// zstdMagic starts a zstd frame (singleZstdFrame walks one).
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
 // openLocal prepares the image at path (raw ext4, or a .zst or .xz of
 // one, told apart by content) for pushing; arch is the caller's, which
@@ -92,12 +89,6 @@ func openLocal(ctx context.Context, path, arch, tempDir string, makeSBOM bool) (
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a regular file")
 	}
-	head := make([]byte, len(xzMagic))
-	n, _ := io.ReadFull(f, head)
-	head = head[:n]
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
 	base := filepath.Base(path)
 	for _, ext := range []string{".zst", ".xz"} {
 		if strings.HasSuffix(strings.ToLower(base), ext) {
@@ -109,15 +100,15 @@ func openLocal(ctx context.Context, path, arch, tempDir string, makeSBOM bool) (
 	rawHash := sha256.New()
 	raw := f // the raw image, for reading its report and superblock
 	var decoded io.Reader
-	switch {
-	case hasPrefix(head, zstdMagic):
+	switch imagefile.SniffCompression(f) {
+	case "zstd":
 		single, err := singleZstdFrame(f)
 		if err != nil {
 			return nil, err
 		}
 		if single {
 			// Our own kind of .zst: the blob as it is, no recompressing.
-			d, size, err := v1.SHA256(ctxReader(ctx, f))
+			d, size, err := v1.SHA256(imagefile.ContextReader(ctx, f))
 			if err != nil {
 				return nil, err
 			}
@@ -132,12 +123,12 @@ func openLocal(ctx context.Context, path, arch, tempDir string, makeSBOM bool) (
 		}
 		defer dec.Close()
 		decoded = dec
-	case hasPrefix(head, xzMagic):
+	case "xz":
 		if decoded, err = xz.NewReader(bufio.NewReaderSize(f, 1<<16)); err != nil {
 			return nil, err
 		}
 	}
-	var sparse *sparseWriter
+	var sparse *imagefile.SparseWriter
 	var sinks []io.Writer
 	if decoded != nil {
 		// A compressed input is decompressed into a sparse temporary
@@ -146,7 +137,7 @@ func openLocal(ctx context.Context, path, arch, tempDir string, makeSBOM bool) (
 			return nil, err
 		}
 		defer raw.Close()
-		sparse = newSparseWriter(raw, filepath.Dir(raw.Name()))
+		sparse = imagefile.NewSparseWriter(raw, filepath.Dir(raw.Name()))
 		sinks = append(sinks, sparse)
 	} else {
 		decoded = f
@@ -168,7 +159,7 @@ func openLocal(ctx context.Context, path, arch, tempDir string, makeSBOM bool) (
 		sinks = append(sinks, enc)
 	}
 	sinks = append(sinks, rawHash)
-	size, err := io.Copy(io.MultiWriter(sinks...), ctxReader(ctx, decoded))
+	size, err := io.Copy(io.MultiWriter(sinks...), imagefile.ContextReader(ctx, decoded))
 	if err != nil {
 		if enc != nil {
 			enc.Close()
@@ -352,7 +343,7 @@ func singleZstdFrame(r io.ReadSeeker) (bool, error) {
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		return false, nil
 	}
-	if !hasPrefix(hdr[:4], zstdMagic) {
+	if !bytes.HasPrefix(hdr[:4], zstdMagic) {
 		return false, nil
 	}
 	fhd := hdr[4]
@@ -405,10 +396,6 @@ func singleZstdFrame(r io.ReadSeeker) (bool, error) {
 	return false, nil
 }
 
-func hasPrefix(b, prefix []byte) bool {
-	return len(b) >= len(prefix) && string(b[:len(prefix)]) == string(prefix)
-}
-
 // hashWriter hashes and counts what it passes on.
 type hashWriter struct {
 	w io.Writer
@@ -422,18 +409,3 @@ func (w *hashWriter) Write(p []byte) (int, error) {
 	w.n += int64(n)
 	return n, err
 }
-
-// ctxReader fails its reads once ctx is done, so that an interrupt stops
-// a long copy at the next buffer.
-func ctxReader(ctx context.Context, r io.Reader) io.Reader {
-	return readerFunc(func(p []byte) (int, error) {
-		if ctx.Err() != nil {
-			return 0, context.Cause(ctx)
-		}
-		return r.Read(p)
-	})
-}
-
-type readerFunc func([]byte) (int, error)
-
-func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

@@ -114,9 +114,9 @@ func unpackLayer(ctx context.Context, rc io.Reader, ld v1.Descriptor, w io.Write
 	blobHash := sha256.New()
 	// At most one byte more than the manifest says: a registry that sends
 	// without end stops there (the digest then does not match).
-	blob := io.TeeReader(io.LimitReader(ctxReader(ctx, rc), ld.Size+1), blobHash)
+	blob := io.TeeReader(io.LimitReader(imagefile.ContextReader(ctx, rc), ld.Size+1), blobHash)
 	rawHash := sha256.New()
-	sparse := newSparseWriter(w, dir)
+	sparse := imagefile.NewSparseWriter(w, dir)
 	var n int64
 	dec, err := zstd.NewReader(blob)
 	if err == nil {
@@ -347,7 +347,7 @@ func readBlob(ctx context.Context, repo name.Repository, ld v1.Descriptor, ropts
 	}
 	defer rc.Close()
 	h := sha256.New()
-	b, err := io.ReadAll(io.TeeReader(io.LimitReader(ctxReader(ctx, rc), ld.Size+1), h))
+	b, err := io.ReadAll(io.TeeReader(io.LimitReader(imagefile.ContextReader(ctx, rc), ld.Size+1), h))
 	if got := fmt.Sprintf("sha256:%x", h.Sum(nil)); got != ld.Digest.String() {
 		return nil, blobMismatch(ld.Digest, got)
 	}

@@ -49,6 +49,7 @@ import (
 	"strings"
 
 	"github.com/rootfs-synth/rootfs-synth/ext4fs"
+	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 	"github.com/rootfs-synth/rootfs-synth/internal/unixmode"
 )
 
@@ -177,7 +178,7 @@ func FromImage(ctx context.Context, imagePath string) (*Document, error) {
 		return nil, fmt.Errorf("reading image %s: not a regular file", imagePath)
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: f}); err != nil {
+	if _, err := io.Copy(h, imagefile.ContextReader(ctx, f)); err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", imagePath, err)
 	}
 	fsys, err := ext4fs.Open(f, fi.Size())
@@ -189,19 +190,6 @@ func FromImage(ctx context.Context, imagePath string) (*Document, error) {
 		return nil, fmt.Errorf("reading image %s: %w", imagePath, err)
 	}
 	return doc, nil
-}
-
-// ctxReader stops a long read once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(b []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, context.Cause(c.ctx)
-	}
-	return c.r.Read(b)
 }
 
 // FromFS makes the document of the image whose root filesystem fsys is

@@ -3,7 +3,6 @@ package imagefile
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,9 +49,9 @@ func SniffCompression(r io.ReaderAt) string {
 // names it), into a sparse temporary file, and returns it with its size
 // and the function that closes and removes it. The file is unlinked at
 // once where the system allows, so that nothing is left even if the
-// process is killed. It stops once ctx is done. More than MaxDecompressed bytes, or more data than
-// the DiskBudget of os.TempDir() (zeros are holes and do not count), is
-// an error.
+// process is killed. It stops once ctx is done. More than
+// MaxDecompressed bytes, or more data than the DiskBudget of os.TempDir()
+// (zeros are holes and do not count: a SparseWriter), is an error.
 func Decompress(ctx context.Context, r io.Reader, format string) (*os.File, int64, func(), error) {
 	var dec io.Reader
 	switch format {
@@ -83,7 +82,12 @@ func Decompress(ctx context.Context, r io.Reader, format string) (*os.File, int6
 			os.Remove(tmp.Name())
 		}
 	}
-	size, err := copySparse(ctx, tmp, io.LimitReader(dec, MaxDecompressed+1), DiskBudget(filepath.Dir(tmp.Name())))
+	w := NewSparseWriter(tmp, filepath.Dir(tmp.Name()))
+	_, err = io.Copy(w, ContextReader(ctx, io.LimitReader(dec, MaxDecompressed+1)))
+	if err == nil {
+		err = w.Close()
+	}
+	size := w.Size()
 	if err == nil && size > MaxDecompressed {
 		err = fmt.Errorf("decompresses to more than %d GiB", MaxDecompressed>>30)
 	}
@@ -92,39 +96,4 @@ func Decompress(ctx context.Context, r io.Reader, format string) (*os.File, int6
 		return nil, 0, nil, fmt.Errorf("decompressing (%s): %w", format, err)
 	}
 	return tmp, size, closeTmp, nil
-}
-
-// copySparse copies r into the empty file f, leaving each 4 KiB block of
-// zeros as a hole, and returns the bytes copied; more than budget bytes
-// of data is a BudgetError.
-func copySparse(ctx context.Context, f *os.File, r io.Reader, budget int64) (int64, error) {
-	var data int64
-	const block = 4096
-	var zero [block]byte
-	buf := make([]byte, 64*block)
-	var off int64
-	for {
-		if ctx.Err() != nil {
-			return 0, context.Cause(ctx)
-		}
-		n, err := io.ReadFull(r, buf)
-		for i := 0; i < n; i += block {
-			b := buf[i:min(i+block, n)]
-			if !bytes.Equal(b, zero[:len(b)]) {
-				if data += int64(len(b)); data > budget {
-					return 0, &BudgetError{Dir: filepath.Dir(f.Name()), Budget: budget}
-				}
-				if _, werr := f.WriteAt(b, off+int64(i)); werr != nil {
-					return 0, werr
-				}
-			}
-		}
-		off += int64(n)
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return off, f.Truncate(off)
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
 }

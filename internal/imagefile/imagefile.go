@@ -331,6 +331,21 @@ func NewZstdWriter(w io.Writer) (*zstd.Encoder, error) {
 	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
 }
 
+// ContextReader fails its reads once ctx is done (with its cause), so
+// that an interrupt stops a long copy at the next buffer.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader {
+	return readerFunc(func(p []byte) (int, error) {
+		if ctx.Err() != nil {
+			return 0, context.Cause(ctx)
+		}
+		return r.Read(p)
+	})
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
 // ctxFile is a file whose reads, writes and seeks fail once ctx is done,
 // so that an interrupt stops the image writer (and the compressor) at the
 // next buffer, and which reports the furthest offset it got to.

@@ -1,10 +1,8 @@
-package oci
+package imagefile
 
 import (
 	"bytes"
 	"io"
-
-	"github.com/rootfs-synth/rootfs-synth/internal/imagefile"
 )
 
 // holeBlock is the unit of sparseness: a zero run this long, aligned,
@@ -12,36 +10,38 @@ import (
 // allocate in).
 const holeBlock = 4096
 
-// sparseWriter writes a stream into an io.WriteSeeker from offset 0,
+// A SparseWriter writes a stream from outside (a pulled layer, a
+// decompressed image) into an io.WriteSeeker from offset 0,
 // seeking over every aligned all-zero block instead of writing it, so
 // that a file that was empty gets holes there. Close makes the output as
 // long as what was written: when it ended in a hole, it writes the last
 // byte.
-type sparseWriter struct {
+type SparseWriter struct {
 	out     io.WriteSeeker
 	buf     []byte // a partial block
 	at, end int64  // the output's offset, and the stream's length so far
 	// data counts the bytes written (not holes); more than the
-	// DiskBudget of dir, the output's directory, is an
-	// imagefile.BudgetError.
+	// DiskBudget of dir, the output's directory, is a BudgetError.
 	data, budget int64
 	dir          string
 }
 
-func newSparseWriter(out io.WriteSeeker, dir string) *sparseWriter {
-	return &sparseWriter{out: out, buf: make([]byte, 0, holeBlock), budget: imagefile.DiskBudget(dir), dir: dir}
+// NewSparseWriter returns the SparseWriter into out, an empty file in the
+// directory dir, whose DiskBudget bounds the data written.
+func NewSparseWriter(out io.WriteSeeker, dir string) *SparseWriter {
+	return &SparseWriter{out: out, buf: make([]byte, 0, holeBlock), budget: DiskBudget(dir), dir: dir}
 }
 
 // write writes b at the output's offset, within the budget.
-func (s *sparseWriter) write(b []byte) error {
+func (s *SparseWriter) write(b []byte) error {
 	if s.data += int64(len(b)); s.data > s.budget {
-		return &imagefile.BudgetError{Dir: s.dir, Budget: s.budget}
+		return &BudgetError{Dir: s.dir, Budget: s.budget}
 	}
 	_, err := s.out.Write(b)
 	return err
 }
 
-func (s *sparseWriter) Write(p []byte) (int, error) {
+func (s *SparseWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		if len(s.buf) == 0 && len(p) >= holeBlock {
@@ -67,7 +67,7 @@ func (s *sparseWriter) Write(p []byte) (int, error) {
 }
 
 // blocks writes whole blocks, runs of data at once, seeking over zeros.
-func (s *sparseWriter) blocks(b []byte) error {
+func (s *SparseWriter) blocks(b []byte) error {
 	for len(b) > 0 {
 		k := holeBlock
 		if isZero(b[:holeBlock]) {
@@ -97,7 +97,7 @@ func (s *sparseWriter) blocks(b []byte) error {
 
 // Close writes the last partial block and, when the stream ended in a
 // hole, its last byte, so the output is exactly as long as the stream.
-func (s *sparseWriter) Close() error {
+func (s *SparseWriter) Close() error {
 	tail := s.buf
 	s.buf = s.buf[:0]
 	if len(tail) > 0 && !isZero(tail) {
@@ -128,7 +128,7 @@ func (s *sparseWriter) Close() error {
 }
 
 // Size is the length of the stream written so far (after Close, all of it).
-func (s *sparseWriter) Size() int64 { return s.end + int64(len(s.buf)) }
+func (s *SparseWriter) Size() int64 { return s.end + int64(len(s.buf)) }
 
 var zeroBlock [holeBlock]byte
 
