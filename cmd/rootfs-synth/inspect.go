@@ -44,10 +44,8 @@ func runInspect(cCtx *cli.Context) error {
 	if cCtx.NArg() != 1 {
 		return cli.Exit("inspect: need IMAGE or REF (e.g. rootfs-synth inspect alpine.ext4)", 2)
 	}
-	if cCtx.IsSet("arch") {
-		if err := checkArchFlag(cCtx); err != nil {
-			return err
-		}
+	if err := checkGivenArch(cCtx); err != nil {
+		return err
 	}
 	img, closeImg, err := openImageOrRef(cCtx.Context, cCtx.Args().First(), cCtx.String("arch"))
 	if err != nil {
@@ -141,10 +139,8 @@ func runDiff(cCtx *cli.Context) error {
 	if cCtx.NArg() != 2 {
 		return cli.Exit("diff: need A B, two images, build reports or registry references (e.g. rootfs-synth diff old.ext4 new.ext4)", 2)
 	}
-	if cCtx.IsSet("arch") {
-		if err := checkArchFlag(cCtx); err != nil {
-			return err
-		}
+	if err := checkGivenArch(cCtx); err != nil {
+		return err
 	}
 	a, err := openSide(cCtx.Context, cCtx.Args().Get(0), cCtx.String("arch"))
 	if err != nil {

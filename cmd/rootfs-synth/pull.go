@@ -42,10 +42,8 @@ func runPull(c *cli.Context) error {
 		return usageError("pull: need one REF (e.g. rootfs-synth pull registry.example/sandbox/alpine:v1 -o alpine.ext4)")
 	}
 	ref, out := c.Args().First(), c.String("output")
-	if c.IsSet("arch") {
-		if err := checkArchFlag(c); err != nil {
-			return err
-		}
+	if err := checkGivenArch(c); err != nil {
+		return err
 	}
 	opts := oci.PullOptions{Arch: c.String("arch")}
 	// Every output is checked, and the small ones fetched, before the

@@ -48,10 +48,8 @@ func runPush(c *cli.Context) error {
 	}
 	args := c.Args().Slice()
 	paths, ref := args[:len(args)-1], args[len(args)-1]
-	if c.IsSet("arch") {
-		if err := checkArchFlag(c); err != nil {
-			return err
-		}
+	if err := checkGivenArch(c); err != nil {
+		return err
 	}
 	images := make([]oci.Image, len(paths))
 	for i, p := range paths {

@@ -110,6 +110,15 @@ func checkArchFlag(cCtx *cli.Context) error {
 	return nil
 }
 
+// checkGivenArch is checkArchFlag for a command whose --arch has no
+// default to check (push, pull, inspect, diff): only when it is given.
+func checkGivenArch(cCtx *cli.Context) error {
+	if !cCtx.IsSet("arch") {
+		return nil
+	}
+	return checkArchFlag(cCtx)
+}
+
 // packageAtoms splits --packages values at spaces and commas, as the
 // shell builder's list was split.
 func packageAtoms(values []string) []string {
