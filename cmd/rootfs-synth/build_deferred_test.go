@@ -4,13 +4,11 @@ package main
 
 import (
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
-	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -33,15 +31,7 @@ func TestBuildDeferredScripts(t *testing.T) {
 		if _, stderr, code := runCmd(t, m.command(t, nil, args...)); code != 0 {
 			t.Fatalf("rootfs-synth %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
 		}
-		f, err := os.Open(img + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		rep, err := build.ReadReport(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := readReportFile(t, img+".json")
 		for _, s := range rep.Scripts {
 			if s.Package == "fonts-ish-1-r0" && s.Script == ".trigger" {
 				status = s.Status

@@ -82,15 +82,7 @@ func TestBuildImage(t *testing.T) {
 	if n := got["/root/.ssh/authorized_keys"]; n != nil && n.Perm != 0o600 {
 		t.Errorf("/root/.ssh/authorized_keys has mode %o, want 600", n.Perm)
 	}
-	f, err := os.Open(report)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := build.ReadReport(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := readReportFile(t, report)
 	st, err := os.Stat(img)
 	if err != nil {
 		t.Fatal(err)

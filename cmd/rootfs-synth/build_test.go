@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
+	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/rootfs-synth/rootfs-synth/internal/e2fsck"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
@@ -135,6 +136,20 @@ func (m *mirror) command(t *testing.T, wrap []string, args ...string) *exec.Cmd 
 	cmd := testenv.Unprivileged(t, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "HOME="+m.home, "XDG_CACHE_HOME="+filepath.Join(m.home, "cache"))
 	return cmd
+}
+
+// readReportFile reads the build report at name.
+func readReportFile(t *testing.T, name string) *build.Report {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := build.ReadReport(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
 
 // runCmd runs the command and returns its output and exit status.

@@ -4,14 +4,12 @@ package main
 
 import (
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rootfs-synth/rootfs-synth/apk/apktest"
-	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -73,15 +71,7 @@ func TestGuestRepositories(t *testing.T) {
 			if tt.wantRepos == nil {
 				return
 			}
-			f, err := os.Open(report)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			rep, err := build.ReadReport(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep := readReportFile(t, report)
 			if strings.Join(rep.Repositories, " ") != strings.Join(tt.wantRepos, " ") {
 				t.Errorf("rootfs-synth %s: the report's repositories = %q, want the mirrors read: %q", strings.Join(args, " "), rep.Repositories, tt.wantRepos)
 			}

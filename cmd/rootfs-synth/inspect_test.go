@@ -212,20 +212,6 @@ func TestInspectCompressed(t *testing.T) {
 	}
 }
 
-// readReportFile reads the build report at name.
-func readReportFile(t *testing.T, name string) *build.Report {
-	t.Helper()
-	data, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := build.ReadReport(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
-}
-
 // TestInspectRef: inspect of a registry reference pulls the image and
 // prints the report the build wrote (as the image keeps it, with the
 // image section read from the pulled image), the same as inspect of the

@@ -3,9 +3,7 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,5 +99,5 @@ func fileSHA256(t *testing.T, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("sha256:%x", sha256.Sum256(b))
+	return "sha256:" + sha256Hex(b)
 }

@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/rootfs-synth/rootfs-synth/build"
 	"github.com/rootfs-synth/rootfs-synth/internal/testenv"
 )
 
@@ -52,15 +51,7 @@ func TestBuildSBOM(t *testing.T) {
 	if err := json.Unmarshal(built, &doc); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := build.ReadReport(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := readReportFile(t, filepath.Join(out, "report.json"))
 	if len(doc.Packages) != 5 || doc.Packages[0].SPDXID != "SPDXRef-Image" ||
 		"sha256:"+doc.Packages[0].Checksums[0].ChecksumValue != rep.Image.Digest {
 		t.Errorf("--sbom: packages %+v, want the image (checksum %s), the OS and 3 APKs", doc.Packages, rep.Image.Digest)
