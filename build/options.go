@@ -243,10 +243,10 @@ func (s *selection) readLock(rep *Report, arch string) error {
 		s.arch = rep.Arch
 	}
 	var err error
-	if s.world, err = rep.lockedWorld(); err != nil {
+	if s.requested, err = rep.requestedWorld(); err != nil {
 		return err
 	}
-	if s.requested, err = rep.requestedWorld(); err != nil {
+	if s.world, err = rep.lockedWorld(s.requested); err != nil {
 		return err
 	}
 	s.lock = rep

@@ -101,9 +101,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // selects the same packages again, or fails when a repository no longer
 // has one of them. A package from a tagged repository ("@edge URL") gets
 // its tag ("name@edge><Q1..."), as apk masks such a package to an atom
-// without it.
-func (r *Report) lockedWorld() ([]apk.Dependency, error) {
-	tags := r.packageTags()
+// without it; requested is the report's world (requestedWorld).
+func (r *Report) lockedWorld(requested []apk.Dependency) ([]apk.Dependency, error) {
+	tags := r.packageTags(requested)
 	var world []apk.Dependency
 	for _, p := range r.Packages {
 		if !strings.HasPrefix(p.Checksum, "Q1") {
@@ -125,9 +125,8 @@ func (r *Report) lockedWorld() ([]apk.Dependency, error) {
 // packageTags returns the tag of the repository a reported package came
 // from: the tag of the report's repository line whose index it names, or,
 // where the report does not say (an image's report leaves out a
-// repository on the build's machine), the tag of the world atom naming
-// it.
-func (r *Report) packageTags() func(provision.PackageReport) string {
+// repository that is not Alpine's), the tag of the world atom naming it.
+func (r *Report) packageTags(requested []apk.Dependency) func(provision.PackageReport) string {
 	byIndex := map[string]string{}
 	for _, l := range r.Repositories {
 		if tag, u, ok := strings.Cut(l, " "); ok && strings.HasPrefix(tag, "@") {
@@ -135,8 +134,8 @@ func (r *Report) packageTags() func(provision.PackageReport) string {
 		}
 	}
 	byName := map[string]string{}
-	for _, a := range r.World {
-		if d, err := apk.ParseWorldAtom(a); err == nil && d.Tag != "" {
+	for _, d := range requested {
+		if d.Tag != "" {
 			byName[d.Name] = d.Tag
 		}
 	}
