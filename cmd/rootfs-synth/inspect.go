@@ -237,13 +237,31 @@ type side struct {
 // openSide opens name as a build report when it holds JSON, else as an
 // image or a registry reference (openImageOrRef).
 func openSide(ctx context.Context, name, arch string) (*side, error) {
+	var img *inspect.Image
+	var closeImg func()
 	if isRef(name) {
-		img, closeImg, err := openImageOrRef(ctx, name, arch)
-		if err != nil {
+		var err error
+		if img, closeImg, err = pullImage(ctx, name, arch); err != nil {
 			return nil, err
 		}
-		return &side{img: img, closeImg: closeImg}, nil
+	} else {
+		rep, err := readReportSide(name)
+		switch {
+		case err != nil:
+			return nil, err
+		case rep != nil:
+			return &side{rep: rep}, nil
+		}
+		if img, closeImg, err = openImageFile(ctx, name); err != nil {
+			return nil, err
+		}
 	}
+	return &side{img: img, closeImg: closeImg}, nil
+}
+
+// readReportSide reads name as a build report when it starts as JSON
+// does; else it returns nil, to be opened as an image.
+func readReportSide(name string) (*build.Report, error) {
 	f, err := openNonblocking(name)
 	if err != nil {
 		return nil, err
@@ -260,13 +278,9 @@ func openSide(ctx context.Context, name, arch string) (*side, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%q: %w", name, err)
 		}
-		return &side{rep: rep}, nil
+		return rep, nil
 	}
-	img, closeImg, err := openImageOrRef(ctx, name, arch)
-	if err != nil {
-		return nil, err
-	}
-	return &side{img: img, closeImg: closeImg}, nil
+	return nil, nil
 }
 
 func (s *side) packages() []inspect.Package {

@@ -40,13 +40,24 @@ func isRef(arg string) bool {
 // for arch from an index) into a temporary directory removed by the
 // function returned. The image's Path is arg.
 func openImageOrRef(ctx context.Context, arg, arch string) (*inspect.Image, func(), error) {
-	if !isRef(arg) {
-		img, err := inspect.Open(ctx, arg)
-		if err != nil {
-			return nil, nil, err
-		}
-		return img, func() { img.Close() }, nil
+	if isRef(arg) {
+		return pullImage(ctx, arg, arch)
 	}
+	return openImageFile(ctx, arg)
+}
+
+// openImageFile opens the image file name, for openImageOrRef's callers.
+func openImageFile(ctx context.Context, name string) (*inspect.Image, func(), error) {
+	img, err := inspect.Open(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return img, func() { img.Close() }, nil
+}
+
+// pullImage pulls the reference arg into a temporary directory and opens
+// it, as openImageOrRef says.
+func pullImage(ctx context.Context, arg, arch string) (*inspect.Image, func(), error) {
 	dir, err := os.MkdirTemp("", "rootfs-synth-pull-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("making a temporary directory to pull into (set TMPDIR): %w", err)
