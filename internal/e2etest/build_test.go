@@ -112,23 +112,7 @@ func TestAarch64ImageBoots(t *testing.T) {
 // variable's value.
 func buildBootable(t *testing.T, m *vmtest.Machine, bin string) (img, work, n, value string) {
 	t.Helper()
-	key, err := apktest.NewKey("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	repos, err := alpinetest.Base(alpinetest.Options{
-		Testdata: testenv.SharedTestdata(t), Key: key, Arch: m.Arch, Bootable: true, BusyboxPath: m.Busybox})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := repos.NewServer() // 127.0.0.1
-	defer srv.Close()
-
-	work = testenv.WorldDir(t)
-	keys := filepath.Join(work, "keys")
-	if err := repos.WriteKey(keys); err != nil {
-		t.Fatal(err)
-	}
+	_, mirror, work, keys := servedMirror(t, alpinetest.Options{Arch: m.Arch, Bootable: true, BusyboxPath: m.Busybox})
 	n, value = nonce(), "e2e-"+nonce()
 	overlay := filepath.Join(work, "files")
 	for p, data := range map[string]string{hookPath: hookScript(n), sessionEnv: sessionEnvScript(value)} {
@@ -149,7 +133,7 @@ func buildBootable(t *testing.T, m *vmtest.Machine, bin string) (img, work, n, v
 	}
 	img = filepath.Join(work, "img.ext4")
 	args := []string{
-		"--mirror", srv.URL, "--branch", alpinetest.Branch, "--arch", m.Arch, "--keys-dir", keys,
+		"--mirror", mirror, "--branch", alpinetest.Branch, "--arch", m.Arch, "--keys-dir", keys,
 		"--profile", "none", "--files", overlay, "--cache-dir", filepath.Join(work, "cache"),
 		"--report", filepath.Join(work, "report.json"), "-o", img,
 	}
@@ -223,25 +207,11 @@ func lastLine(s string) string {
 // work with the real binary's fetch, verify and solve path today.
 func TestResolveAgainstServedMirror(t *testing.T) {
 	bin := testenv.Binary(t)
-	key, err := apktest.NewKey("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	repos, err := alpinetest.Base(alpinetest.Options{Testdata: testenv.SharedTestdata(t), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := repos.NewServer()
-	defer srv.Close()
-	work := testenv.WorldDir(t)
-	keys := filepath.Join(work, "keys")
-	if err := repos.WriteKey(keys); err != nil {
-		t.Fatal(err)
-	}
+	repos, mirror, work, keys := servedMirror(t, alpinetest.Options{})
 	world := append(slices.Clone(buildWorld), alpinetest.CommunityPackage)
 	// --mirror none: only the served repositories, not the official ones too.
 	args := []string{"resolve", "--keys-dir", keys, "--cache-dir", filepath.Join(work, "cache"), "--mirror", "none"}
-	for _, u := range repos.URLs(srv.URL) {
+	for _, u := range repos.URLs(mirror) {
 		args = append(args, "--repository", u)
 	}
 	cmd := testenv.Unprivileged(t, bin, append(args, world...)...)
@@ -261,4 +231,29 @@ func TestResolveAgainstServedMirror(t *testing.T) {
 	if string(out) != want.String() {
 		t.Errorf("rootfs-synth resolve %v =\n%s\nwant\n%s", world, out, want.String())
 	}
+}
+
+// servedMirror generates the repositories opts describe (the shared test
+// data's, signed with a new test key), serves them on 127.0.0.1 until the
+// test ends, and writes the key into a world-readable work directory for
+// the unprivileged build: it returns the repositories, the server's URL,
+// the work directory and the keys directory in it.
+func servedMirror(t *testing.T, opts alpinetest.Options) (repos *alpinetest.Repos, url, work, keys string) {
+	t.Helper()
+	key, err := apktest.NewKey("e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Testdata, opts.Key = testenv.SharedTestdata(t), key
+	if repos, err = alpinetest.Base(opts); err != nil {
+		t.Fatal(err)
+	}
+	srv := repos.NewServer()
+	t.Cleanup(srv.Close)
+	work = testenv.WorldDir(t)
+	keys = filepath.Join(work, "keys")
+	if err := repos.WriteKey(keys); err != nil {
+		t.Fatal(err)
+	}
+	return repos, srv.URL, work, keys
 }

@@ -51,23 +51,7 @@ sleep 10
 func TestDeferredScriptsRunAtFirstBoot(t *testing.T) {
 	m := machine(t)
 	bin := testenv.Binary(t)
-	key, err := apktest.NewKey("e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	repos, err := alpinetest.Base(alpinetest.Options{
-		Testdata: testenv.SharedTestdata(t), Key: key, Bootable: true, BusyboxPath: m.Busybox,
-		Extra: []apktest.Pkg{deferredPkg}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := repos.NewServer()
-	defer srv.Close()
-	work := testenv.WorldDir(t)
-	keys := filepath.Join(work, "keys")
-	if err := repos.WriteKey(keys); err != nil {
-		t.Fatal(err)
-	}
+	_, mirror, work, keys := servedMirror(t, alpinetest.Options{Bootable: true, BusyboxPath: m.Busybox, Extra: []apktest.Pkg{deferredPkg}})
 	hook := filepath.Join(work, "files", filepath.FromSlash(hookPath))
 	if err := os.MkdirAll(filepath.Dir(hook), 0o755); err != nil {
 		t.Fatal(err)
@@ -79,7 +63,7 @@ func TestDeferredScriptsRunAtFirstBoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	img, report := filepath.Join(work, "img.ext4"), filepath.Join(work, "report.json")
-	args := []string{"--mirror", srv.URL, "--branch", alpinetest.Branch, "--keys-dir", keys,
+	args := []string{"--mirror", mirror, "--branch", alpinetest.Branch, "--keys-dir", keys,
 		"--profile", "none", "--files", filepath.Join(work, "files"), "--cache-dir", filepath.Join(work, "cache"),
 		"--report", report, "-o", img, "-p", deferredPkg.Name}
 	for _, p := range buildWorld {
