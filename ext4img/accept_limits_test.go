@@ -106,7 +106,7 @@ func TestAcceptResize(t *testing.T) {
 			}
 
 			shrunk := filepath.Join(t.TempDir(), "shrunk.img")
-			copyFile(t, shrunk, img)
+			testenv.CopyFile(t, shrunk, img)
 			resize2fs(t, "-M", shrunk)
 			if n := dumpe2fsField(t, shrunk, "Block count"); layout.Blocks-n > headroom {
 				t.Errorf("resize2fs -M shrank %d blocks to %d, more than the headroom %d", layout.Blocks, n, headroom)
@@ -120,17 +120,6 @@ func TestAcceptResize(t *testing.T) {
 			}
 			tr.check(t, img, "after resize2fs to 4x: ")
 		})
-	}
-}
-
-func copyFile(t *testing.T, dst, src string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -126,7 +125,7 @@ func TestDiffOnePackage(t *testing.T) {
 func TestDiffFileChanges(t *testing.T) {
 	a, _ := buildTwo(t)
 	b := filepath.Join(t.TempDir(), "b.ext4")
-	copyFile(t, a, b)
+	testenv.CopyFile(t, b, a)
 	mtime := time.Unix(1750000000, 0)
 	im, err := ext4patch.Open(b, ext4patch.Options{})
 	if err != nil {
@@ -211,25 +210,6 @@ func TestFullReport(t *testing.T) {
 	}
 	if len(img.SHA256) != 64 {
 		t.Errorf("SHA256 = %q", img.SHA256)
-	}
-}
-
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -235,10 +235,6 @@ func debugfsCat(t *testing.T, img, path string) (string, error) {
 // copyImage returns a copy of img in a new temporary file.
 func copyImage(t *testing.T, img string) string {
 	t.Helper()
-	b, err := os.ReadFile(img)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cp := img + ".copy"
 	for i := 0; ; i++ {
 		if _, err := os.Stat(cp); errors.Is(err, os.ErrNotExist) {
@@ -246,9 +242,7 @@ func copyImage(t *testing.T, img string) string {
 		}
 		cp = fmt.Sprintf("%s.copy%d", img, i)
 	}
-	if err := os.WriteFile(cp, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.CopyFile(t, cp, img)
 	return cp
 }
 

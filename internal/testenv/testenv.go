@@ -84,3 +84,15 @@ func MemDir(t testing.TB, need int64) string {
 	}
 	return dir
 }
+
+// CopyFile copies the file src to dst (created 0644, or truncated).
+func CopyFile(t testing.TB, dst, src string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
